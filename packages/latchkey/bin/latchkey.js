@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI itself is compiled TypeScript in dist/.
+import('../dist/cli/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
+    console.error('latchkey: the package is not built; run `npm run build` from the repository root');
+    process.exit(70);
+  }
+  throw err;
+});

@@ -1,0 +1,625 @@
+/**
+ * The session engine. It knows nothing of HTTP: transports and adapters are thin layers over it.
+ *
+ * The hot path, {@link Latchkey.verifyAccessToken}, touches no store: signature and claims are
+ * checked against the in-memory key ring, revocation against the in-memory denylist. Everything that
+ * changes state (create, refresh, revoke, key rotation) goes through one atomic store call.
+ */
+import { systemClock, type Clock } from './clock.js';
+import {
+  InsufficientFreshnessError,
+  NotFoundError,
+  TokenTheftError,
+  TryRefreshError,
+  UnauthorisedError,
+} from './errors.js';
+import { TypedEmitter, type LatchkeyEventName, type LatchkeyListener } from './events.js';
+import { deriveSubkey } from './keys/derive.js';
+import { generateSigningKey } from './keys/generate.js';
+import { KeyRing, type JsonWebKeySet } from './keys/ring.js';
+import { planKeyMaintenance, type KeyScheduleOptions } from './keys/schedule.js';
+import { secretFromFile, secretFromValue } from './keys/secret.js';
+import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './options.js';
+import { isSessionActive, isSessionExpired } from './refresh/decide.js';
+import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
+import type { BusMessage, RevocationBus } from './revocation/bus.js';
+import { RevocationDenylist } from './revocation/denylist.js';
+import type { CleanupResult, Revocation, SessionRecord, SessionStore } from './stores/types.js';
+import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
+import { MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
+import { signIdToken } from './tokens/id.js';
+import { VerifiedTokenCache } from './tokens/verify-cache.js';
+import type {
+  AccessTokenClaims,
+  DeviceInfo,
+  IssuedTokens,
+  JsonObject,
+  RevocationReason,
+  Session,
+  VerifiedAccessToken,
+} from './types.js';
+import { randomToken } from './util/random.js';
+
+export interface CreateSessionInput {
+  /** The user's immutable id; becomes `sub`. Never an email address or anything else that can change. */
+  userId: string;
+  /** Extra claims for every access token of this session. Reserved names are refused. */
+  accessClaims?: JsonObject;
+  /** Extra claims for the ID (front) token, readable by the UI. Reserved names are refused. */
+  idClaims?: JsonObject;
+  /** Server-side data; never enters a token. */
+  data?: JsonObject;
+  device?: DeviceInfo;
+  /** When the user authenticated, if not now (e.g. a session created after a step-up). Default: now. */
+  authTime?: Date;
+}
+
+export interface VerifyOptions {
+  /**
+   * Also read the session from the store and refuse it unless active. Costs a store round trip; for
+   * the most sensitive routes, where even the revocation fan-out delay is too long.
+   */
+  checkStore?: boolean;
+  /** Refuse with `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many seconds. */
+  maxAuthAge?: number;
+}
+
+export interface RefreshOptions {
+  /** Replaces the session's device info (a new IP, a browser update). */
+  device?: DeviceInfo;
+}
+
+export interface SessionUpdate {
+  accessClaims?: JsonObject;
+  idClaims?: JsonObject;
+  data?: JsonObject;
+}
+
+export interface RevokeUserSessionsOptions {
+  /** Keep this session (the caller's own, for "sign out everywhere else"). */
+  exceptSessionId?: string;
+  reason?: RevocationReason;
+}
+
+/** Fresh tokens for an existing session, without rotating its refresh token. */
+export interface ReissuedTokens {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  idToken: string;
+}
+
+/** A subset of OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3) that fits a session service. */
+export interface DiscoveryDocument {
+  issuer: string;
+  jwks_uri: string;
+  id_token_signing_alg_values_supported: string[];
+  subject_types_supported: string[];
+  claims_supported: string[];
+  [field: string]: unknown;
+}
+
+const MAX_USER_ID_LENGTH = 255;
+const MAX_DEVICE_FIELD_LENGTH = 512;
+/** Unknown kids trigger at most one key reload per this many ms, so junk tokens cannot hammer the store. */
+const KID_RELOAD_MIN_INTERVAL_MS = 5_000;
+
+function toSession(record: SessionRecord): Session {
+  return {
+    id: record.id,
+    userId: record.userId,
+    createdAt: new Date(record.createdAt),
+    lastActiveAt: new Date(record.lastActiveAt),
+    expiresAt: new Date(Math.min(record.idleExpiresAt, record.absoluteExpiresAt)),
+    idleExpiresAt: new Date(record.idleExpiresAt),
+    absoluteExpiresAt: new Date(record.absoluteExpiresAt),
+    authTime: new Date(record.authTime),
+    device: { ...record.device },
+    data: record.data,
+    accessClaims: record.accessClaims,
+    idClaims: record.idClaims,
+    revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt),
+    revokedReason: record.revokedReason,
+  };
+}
+
+function validateDevice(device: unknown): DeviceInfo {
+  if (device === undefined) return {};
+  if (typeof device !== 'object' || device === null || Array.isArray(device)) throw new TypeError('device must be an object');
+  const result: DeviceInfo = {};
+  for (const field of ['userAgent', 'ip'] as const) {
+    const value = (device as Record<string, unknown>)[field];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new TypeError(`device.${field} must be a string`);
+    result[field] = value.slice(0, MAX_DEVICE_FIELD_LENGTH);
+  }
+  return result;
+}
+
+function validateUserId(userId: unknown): string {
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
+    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters`);
+  }
+  return userId;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+export class Latchkey {
+  /** Settings after defaults. */
+  readonly settings: Readonly<ResolvedSettings>;
+  readonly store: SessionStore;
+
+  readonly #clock: Clock;
+  readonly #ring: KeyRing;
+  readonly #derivationKey: Uint8Array;
+  readonly #encryptionKey: Uint8Array;
+  readonly #denylist: RevocationDenylist;
+  readonly #cache: VerifiedTokenCache;
+  readonly #events = new TypedEmitter();
+  readonly #tokenSettings: AccessTokenSettings;
+  readonly #schedule: KeyScheduleOptions;
+  readonly #bus: RevocationBus | undefined;
+  readonly #ownsStore: boolean;
+  #timers: NodeJS.Timeout[] = [];
+  #lastKidReload = 0;
+  /** Newest revocation time seen, to catch up from after a bus outage. */
+  #revocationCursor: number;
+  #closed = false;
+
+  private constructor(
+    settings: ResolvedSettings,
+    store: SessionStore,
+    ownsStore: boolean,
+    secret: Uint8Array,
+    clock: Clock,
+    bus: RevocationBus | undefined,
+  ) {
+    this.settings = Object.freeze(settings);
+    this.store = store;
+    this.#ownsStore = ownsStore;
+    this.#clock = clock;
+    this.#bus = bus;
+    this.#encryptionKey = deriveSubkey(secret, 'key-encryption');
+    this.#derivationKey = deriveSubkey(secret, 'refresh-derivation');
+    this.#ring = new KeyRing(this.#encryptionKey);
+    const revocationRetainMs = (settings.accessTokenTtlSeconds + settings.clockToleranceSeconds) * 1000;
+    this.#denylist = new RevocationDenylist(revocationRetainMs);
+    this.#cache = new VerifiedTokenCache(settings.verifyCacheSize);
+    this.#revocationCursor = clock.now() - revocationRetainMs;
+    this.#tokenSettings = {
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clientId: settings.clientId,
+      ttlSeconds: settings.accessTokenTtlSeconds,
+      clockToleranceSeconds: settings.clockToleranceSeconds,
+      maxTokenBytes: settings.maxTokenBytes,
+    };
+    this.#schedule = {
+      rotationIntervalMs: settings.keyRotationIntervalMs,
+      publishLeadMs: settings.keyPublishLeadMs,
+      retainMs: revocationRetainMs,
+    };
+  }
+
+  /** Use {@link createLatchkey}. */
+  static async create(options: LatchkeyOptions): Promise<Latchkey> {
+    const settings = resolveSettings(options);
+    const clock = options.clock ?? systemClock;
+    const secret = options.secret !== undefined
+      ? secretFromValue(options.secret)
+      : secretFromFile(options.secretFile ?? '.latchkey/secret.key');
+    let store = options.store;
+    const ownsStore = !store;
+    if (!store) {
+      // Loaded only when needed, so users of another store never load better-sqlite3.
+      const { sqliteStore } = await import('./stores/sqlite.js');
+      store = sqliteStore({ path: '.latchkey/latchkey.db' });
+    }
+    await store.migrate();
+    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus);
+    await engine.maintainKeys();
+    await engine.syncRevocations();
+    if (options.bus) await options.bus.subscribe({ message: (m) => engine.#onBusMessage(m), connected: () => void engine.#catchUp() });
+    if (options.timers !== false) engine.#startTimers();
+    return engine;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Sessions
+
+  /** Starts a new session: call on every sign-in and every re-authentication (never reuse one). */
+  async createSession(input: CreateSessionInput): Promise<IssuedTokens> {
+    const userId = validateUserId(input.userId);
+    const accessClaims = validateAppClaims(input.accessClaims, 'accessClaims');
+    const idClaims = validateAppClaims(input.idClaims, 'idClaims');
+    const data = validateJsonObject(input.data, 'data', MAX_DATA_BYTES);
+    const device = validateDevice(input.device);
+    const now = this.#clock.now();
+    const authTime = input.authTime?.getTime() ?? now;
+    if (!Number.isFinite(authTime) || authTime > now) throw new TypeError('authTime must be a valid date, not in the future');
+
+    const refreshToken = newRefreshToken();
+    const refreshHash = hashRefreshToken(refreshToken);
+    const record: SessionRecord = {
+      id: randomToken(16),
+      userId,
+      createdAt: now,
+      lastActiveAt: now,
+      idleExpiresAt: Math.min(now + this.settings.idleTimeoutMs, now + this.settings.absoluteTimeoutMs),
+      absoluteExpiresAt: now + this.settings.absoluteTimeoutMs,
+      authTime,
+      device,
+      data,
+      accessClaims,
+      idClaims,
+      revokedAt: null,
+      revokedReason: null,
+      currentRefreshHash: refreshHash,
+      previousRefreshHash: null,
+      rotatedAt: null,
+      generation: 0,
+    };
+    await this.store.createSession({
+      session: record,
+      refreshToken: { hash: refreshHash, sessionId: record.id, generation: 0, createdAt: now },
+    });
+    this.#events.emit('session.created', { sessionId: record.id, userId, at: new Date(now) });
+    return { ...(await this.#mint(record, now)), refreshToken, session: toSession(record) };
+  }
+
+  /**
+   * Verifies an access token with no store access (unless `checkStore`). Throws `TryRefreshError`
+   * (`TRY_REFRESH_TOKEN`) when the token is ours and merely expired, `UnauthorisedError` otherwise.
+   */
+  async verifyAccessToken(token: unknown, options?: VerifyOptions): Promise<VerifiedAccessToken> {
+    const now = this.#clock.now();
+    let claims: AccessTokenClaims;
+    const cached = typeof token === 'string' ? this.#cache.get(token) : undefined;
+    if (cached && this.#ring.has(cached.kid)) {
+      // Same rule as jose's: expired once exp <= now - tolerance.
+      if (cached.claims.exp <= Math.floor(now / 1000) - this.settings.clockToleranceSeconds) {
+        this.#cache.delete(token as string);
+        throw new TryRefreshError();
+      }
+      claims = cached.claims;
+    } else {
+      const verified = await verifyAccessTokenJws(token, this.#ring, this.#tokenSettings, now, (kid) => this.#reloadKeysForKid(kid));
+      claims = deepFreeze(verified.claims);
+      this.#cache.set(token as string, { claims, kid: verified.kid });
+    }
+    if (this.#denylist.has(claims.sid)) throw new UnauthorisedError('revoked', 'session revoked');
+    if (options?.checkStore) {
+      const session = await this.store.getSession(claims.sid);
+      if (!session || session.userId !== claims.sub || session.revokedAt !== null) {
+        throw new UnauthorisedError('revoked', 'session revoked');
+      }
+      if (isSessionExpired(session, now)) throw new UnauthorisedError('session_expired', 'session expired');
+    }
+    if (options?.maxAuthAge !== undefined && now - claims.auth_time * 1000 > options.maxAuthAge * 1000) {
+      throw new InsufficientFreshnessError(options.maxAuthAge);
+    }
+    return {
+      sessionId: claims.sid,
+      userId: claims.sub,
+      claims,
+      authTime: new Date(claims.auth_time * 1000),
+      expiresAt: new Date(claims.exp * 1000),
+    };
+  }
+
+  /**
+   * Exchanges a refresh token for a new token set, rotating it. Concurrent or retried use of the same
+   * token inside the grace window gets the same successor; any other replay of a rotated-out token
+   * revokes the session and throws `TokenTheftError`.
+   */
+  async refresh(refreshToken: unknown, options?: RefreshOptions): Promise<IssuedTokens> {
+    // Wrong shape: refused before hashing, before any store access.
+    if (!isRefreshTokenShape(refreshToken)) throw new UnauthorisedError('malformed', 'not a refresh token');
+    const device = options?.device === undefined ? undefined : validateDevice(options.device);
+    const now = this.#clock.now();
+    const successor = deriveSuccessor(this.#derivationKey, refreshToken);
+    const outcome = await this.store.rotateRefreshToken({
+      presentedHash: hashRefreshToken(refreshToken),
+      successorHash: hashRefreshToken(successor),
+      now,
+      graceMs: this.settings.refreshGraceMs,
+      idleTimeoutMs: this.settings.idleTimeoutMs,
+      ...(device ? { device } : {}),
+    });
+    switch (outcome.kind) {
+      case 'rotated':
+      case 'grace': {
+        const session = outcome.session;
+        this.#events.emit('session.refreshed', { sessionId: session.id, userId: session.userId, at: new Date(now), grace: outcome.kind === 'grace' });
+        return { ...(await this.#mint(session, now)), refreshToken: successor, session: toSession(session) };
+      }
+      case 'theft': {
+        const { id, userId } = outcome.session;
+        await this.#revoked([{ sessionId: id, userId, revokedAt: now }], 'theft');
+        this.#events.emit('session.theft_detected', { sessionId: id, userId, at: new Date(now) });
+        throw new TokenTheftError(id, userId);
+      }
+      case 'revoked':
+        throw new UnauthorisedError('revoked', 'session revoked');
+      case 'expired':
+        throw new UnauthorisedError('session_expired', 'session expired');
+      case 'unknown':
+        throw new UnauthorisedError('unknown_token', 'unknown refresh token');
+    }
+  }
+
+  /** The session, revoked or not; null when it does not exist. */
+  async getSession(sessionId: string): Promise<Session | null> {
+    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    const record = await this.store.getSession(sessionId);
+    return record ? toSession(record) : null;
+  }
+
+  /** The user's active sessions ("your devices"), newest first. */
+  async listSessions(userId: string): Promise<Session[]> {
+    const records = await this.store.listActiveSessions(validateUserId(userId), this.#clock.now());
+    return records.map(toSession);
+  }
+
+  /**
+   * Replaces access claims, ID claims and/or data. New claims appear in tokens minted from then on;
+   * call {@link reissueTokens} to get such tokens at once.
+   */
+  async updateSession(sessionId: string, update: SessionUpdate): Promise<Session> {
+    const patch: SessionUpdate = {};
+    if (update.accessClaims !== undefined) patch.accessClaims = validateAppClaims(update.accessClaims, 'accessClaims');
+    if (update.idClaims !== undefined) patch.idClaims = validateAppClaims(update.idClaims, 'idClaims');
+    if (update.data !== undefined) patch.data = validateJsonObject(update.data, 'data', MAX_DATA_BYTES);
+    const record = await this.store.updateSession(sessionId, patch);
+    if (!record) throw new NotFoundError('session not found');
+    return toSession(record);
+  }
+
+  /** Mints a fresh access and ID token for an active session (e.g. right after its claims changed). */
+  async reissueTokens(sessionId: string): Promise<ReissuedTokens> {
+    const now = this.#clock.now();
+    const record = await this.store.getSession(sessionId);
+    if (!record) throw new NotFoundError('session not found');
+    if (!isSessionActive(record, now)) throw new UnauthorisedError(record.revokedAt === null ? 'session_expired' : 'revoked', 'session is not active');
+    return this.#mint(record, now);
+  }
+
+  /** Ends one session at once, on this instance and (through the bus) every other. True if it was active. */
+  async revokeSession(sessionId: string, reason: RevocationReason = 'signout'): Promise<boolean> {
+    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    const revocation = await this.store.revokeSession(sessionId, this.#clock.now(), reason);
+    if (!revocation) return false;
+    await this.#revoked([revocation], reason);
+    return true;
+  }
+
+  /**
+   * Ends every session of a user (after a password change, on account disable, by an administrator),
+   * optionally except one. Returns how many were ended.
+   */
+  async revokeUserSessions(userId: string, options?: RevokeUserSessionsOptions): Promise<number> {
+    const reason = options?.reason ?? (options?.exceptSessionId ? 'signout-others' : 'revoke-all');
+    const revocations = await this.store.revokeUserSessions(validateUserId(userId), this.#clock.now(), reason, options?.exceptSessionId);
+    await this.#revoked(revocations, reason);
+    return revocations.length;
+  }
+
+  /** Deletes expired sessions and their refresh-token chains. */
+  async cleanup(): Promise<CleanupResult> {
+    return this.store.deleteExpired(this.#clock.now() - this.#schedule.retainMs);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Keys
+
+  /**
+   * Creates, publishes and loads keys as the schedule says, and drops keys no token needs any more.
+   * Runs on start and on a timer; safe on many instances at once (one wins each generation).
+   */
+  async maintainKeys(): Promise<void> {
+    const now = this.#clock.now();
+    let records = await this.store.listSigningKeys();
+    const plan = planKeyMaintenance(records, now, this.#schedule);
+    if (plan.create) {
+      const key = await generateSigningKey(this.settings.signingAlgorithm, plan.create.generation, now, plan.create.activatesAt, this.#encryptionKey);
+      if (await this.store.insertSigningKey(key)) this.#keyCreated(key.kid, key.activatesAt, now);
+      records = await this.store.listSigningKeys();
+    }
+    if (plan.remove.length > 0) {
+      await this.store.deleteSigningKeys(plan.remove);
+      records = records.filter((r) => !plan.remove.includes(r.kid));
+    }
+    await this.#ring.load(records);
+  }
+
+  /**
+   * Rotates now: a new key signs from this instant (after a suspected leak, say). Tokens signed by
+   * the previous key keep verifying until they expire. Returns the new key's id.
+   */
+  async rotateKeys(): Promise<{ kid: string }> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const now = this.#clock.now();
+      const records = await this.store.listSigningKeys();
+      const generation = Math.max(0, ...records.map((r) => r.generation)) + 1;
+      const key = await generateSigningKey(this.settings.signingAlgorithm, generation, now, now, this.#encryptionKey);
+      if (await this.store.insertSigningKey(key)) {
+        await this.#ring.load([...records, key]);
+        this.#keyCreated(key.kid, now, now);
+        return { kid: key.kid };
+      }
+    }
+    throw new Error('latchkey: could not rotate keys: other writers kept winning');
+  }
+
+  /** The public keys, for `/.well-known/jwks.json`. */
+  jwks(): JsonWebKeySet {
+    return this.#ring.jwks();
+  }
+
+  /** Discovery metadata for `/.well-known/openid-configuration`. */
+  discovery(jwksUri = `${this.settings.issuer.replace(/\/$/, '')}/.well-known/jwks.json`): DiscoveryDocument {
+    const algs = new Set(this.#ring.all().map((k) => k.alg));
+    algs.add(this.settings.signingAlgorithm);
+    return {
+      issuer: this.settings.issuer,
+      jwks_uri: jwksUri,
+      id_token_signing_alg_values_supported: [...algs],
+      subject_types_supported: ['public'],
+      claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'],
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events and lifecycle
+
+  on<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): () => void {
+    return this.#events.on(name, listener);
+  }
+
+  off<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): void {
+    this.#events.off(name, listener);
+  }
+
+  /** Loads revocations made by other instances since the last sighting. Runs on a timer and on bus reconnect. */
+  async syncRevocations(): Promise<void> {
+    const now = this.#clock.now();
+    // Look back a little past the cursor: other instances' clocks may lag ours by the tolerance.
+    const since = Math.min(this.#revocationCursor, now) - this.settings.clockToleranceSeconds * 1000;
+    const revocations = await this.store.listRevocationsSince(since);
+    for (const r of revocations) {
+      this.#denylist.add(r.sessionId, r.revokedAt, now);
+      if (r.revokedAt > this.#revocationCursor) this.#revocationCursor = r.revokedAt;
+    }
+    this.#denylist.prune(now);
+  }
+
+  /** Number of session ids in the in-memory denylist (for metrics). */
+  get revokedSessionsInMemory(): number {
+    return this.#denylist.size;
+  }
+
+  /** Stops timers, leaves the bus and, if latchkey opened the store itself, closes it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    await this.#bus?.close();
+    if (this.#ownsStore) await this.store.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  async #mint(record: SessionRecord, now: number): Promise<ReissuedTokens> {
+    const key = this.#ring.signing(now);
+    const subject = { sessionId: record.id, userId: record.userId, authTime: record.authTime };
+    const access = await signAccessToken(this.#ring, key, this.#tokenSettings, { ...subject, claims: record.accessClaims }, now);
+    const idToken = await signIdToken(
+      this.#ring,
+      key,
+      { issuer: this.settings.issuer, audience: this.settings.idTokenAudience },
+      { ...subject, claims: record.idClaims },
+      now,
+      access.expiresAt,
+    );
+    return { accessToken: access.token, accessTokenExpiresAt: new Date(access.expiresAt), idToken };
+  }
+
+  async #revoked(revocations: Revocation[], reason: RevocationReason): Promise<void> {
+    if (revocations.length === 0) return;
+    const now = this.#clock.now();
+    for (const r of revocations) {
+      this.#denylist.add(r.sessionId, r.revokedAt, now);
+      this.#events.emit('session.revoked', { sessionId: r.sessionId, userId: r.userId, at: new Date(r.revokedAt), reason });
+    }
+    await this.#publish({ type: 'revoked', revocations: revocations.map(({ sessionId, revokedAt }) => ({ sessionId, revokedAt })) });
+  }
+
+  #keyCreated(kid: string, activatesAt: number, now: number): void {
+    this.#events.emit('keys.rotated', { kid, activatesAt: new Date(activatesAt), at: new Date(now) });
+    void this.#publish({ type: 'keys-changed' });
+  }
+
+  async #publish(message: BusMessage): Promise<void> {
+    if (!this.#bus) return;
+    try {
+      await this.#bus.publish(message);
+    } catch (error) {
+      // Already committed to the store: other instances will find it by polling or on reconnect.
+      this.#events.emit('error', { error, during: 'bus publish' });
+    }
+  }
+
+  #onBusMessage(message: BusMessage): void {
+    if (message.type === 'revoked') {
+      const now = this.#clock.now();
+      for (const r of message.revocations) {
+        if (typeof r?.sessionId === 'string' && typeof r.revokedAt === 'number') this.#denylist.add(r.sessionId, r.revokedAt, now);
+      }
+    } else if (message.type === 'keys-changed') {
+      void this.#reloadKeys();
+    }
+  }
+
+  async #catchUp(): Promise<void> {
+    try {
+      await Promise.all([this.syncRevocations(), this.#reloadKeys()]);
+    } catch (error) {
+      this.#events.emit('error', { error, during: 'catch-up after bus reconnect' });
+    }
+  }
+
+  async #reloadKeys(): Promise<void> {
+    try {
+      await this.#ring.load(await this.store.listSigningKeys());
+    } catch (error) {
+      this.#events.emit('error', { error, during: 'key reload' });
+    }
+  }
+
+  /** Another instance may have rotated: reload, at most once per interval. */
+  async #reloadKeysForKid(_kid: string): Promise<boolean> {
+    const now = this.#clock.now();
+    if (now - this.#lastKidReload < KID_RELOAD_MIN_INTERVAL_MS) return false;
+    this.#lastKidReload = now;
+    await this.#reloadKeys();
+    return true;
+  }
+
+  #startTimers(): void {
+    const every = (ms: number, during: string, task: () => Promise<void>) => {
+      if (ms <= 0) return;
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        task()
+          .catch((error: unknown) => this.#events.emit('error', { error, during }))
+          .finally(() => (running = false));
+      }, ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.settings.keyCheckIntervalMs, 'key maintenance', () => this.maintainKeys());
+    every(this.settings.revocationPollIntervalMs, 'revocation poll', () => this.syncRevocations());
+  }
+}
+
+/**
+ * Creates the engine: opens (and migrates) the store, loads or creates signing keys, loads recent
+ * revocations, joins the bus, and starts the key and revocation timers.
+ *
+ * @example
+ * const latchkey = await createLatchkey({ issuer: 'https://app.example.com' });
+ * const { accessToken, refreshToken } = await latchkey.createSession({ userId: 'u_123' });
+ */
+export function createLatchkey(options: LatchkeyOptions): Promise<Latchkey> {
+  return Latchkey.create(options);
+}

@@ -1,0 +1,131 @@
+/**
+ * Typed errors with stable, machine-readable codes.
+ *
+ * Every failure latchkey reports on purpose is a {@link LatchkeyError}; its `code` is part of the
+ * public contract (HTTP layers and the service map codes to status codes, clients branch on them).
+ * Programmer misuse (a bad option, a wrong argument type) is a plain `TypeError` instead, so that it
+ * is never mistaken for a property of the request.
+ *
+ * No message ever contains a token, a key or a secret: messages say what was wrong, never what was
+ * presented.
+ */
+
+/** Every code latchkey can report. Stable across minor versions. */
+export type LatchkeyErrorCode =
+  | 'TRY_REFRESH_TOKEN'
+  | 'UNAUTHORISED'
+  | 'TOKEN_THEFT_DETECTED'
+  | 'INVALID_CLAIMS'
+  | 'NOT_FOUND'
+  | 'STORE_UNAVAILABLE'
+  | 'INVALID_REQUEST'
+  | 'CSRF_REJECTED'
+  | 'INSUFFICIENT_FRESHNESS'
+  | 'INVALID_API_KEY';
+
+export interface LatchkeyErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class of every error latchkey throws on purpose. Branch on `code`, not on `instanceof` chains. */
+export class LatchkeyError extends Error {
+  readonly code: LatchkeyErrorCode;
+
+  constructor(code: LatchkeyErrorCode, message: string, options?: LatchkeyErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * The access token was well formed and correctly signed by one of our keys, but it has expired.
+ * The client should refresh and retry; nothing else about the token was wrong.
+ */
+export class TryRefreshError extends LatchkeyError {
+  constructor(message = 'access token expired; refresh and retry') {
+    super('TRY_REFRESH_TOKEN', message);
+  }
+}
+
+/** Why a token or a session was refused. Kept coarse on the wire, precise here for logs and tests. */
+export type UnauthorisedReason =
+  | 'malformed'
+  | 'too_large'
+  | 'unknown_key'
+  | 'bad_signature'
+  | 'wrong_type'
+  | 'wrong_algorithm'
+  | 'claim_invalid'
+  | 'not_yet_valid'
+  | 'revoked'
+  | 'session_expired'
+  | 'unknown_token'
+  | 'missing';
+
+/** The credential is not acceptable for a reason that refreshing cannot fix. */
+export class UnauthorisedError extends LatchkeyError {
+  readonly reason: UnauthorisedReason;
+  /** For `claim_invalid`: which claim failed. */
+  readonly claim: string | undefined;
+
+  constructor(reason: UnauthorisedReason, message: string, options?: LatchkeyErrorOptions & { claim?: string }) {
+    super('UNAUTHORISED', message, options);
+    this.reason = reason;
+    this.claim = options?.claim;
+  }
+}
+
+/**
+ * A refresh token that had already been rotated out was presented outside the grace rules.
+ * Someone holds a copy of an old token: the whole session has been revoked.
+ */
+export class TokenTheftError extends LatchkeyError {
+  readonly sessionId: string;
+  readonly userId: string;
+
+  constructor(sessionId: string, userId: string) {
+    super('TOKEN_THEFT_DETECTED', 'a rotated-out refresh token was replayed; the session has been revoked');
+    this.sessionId = sessionId;
+    this.userId = userId;
+  }
+}
+
+/** App-supplied claims were refused (a reserved name, a value that is not JSON, too large). */
+export class InvalidClaimsError extends LatchkeyError {
+  readonly claim: string | undefined;
+
+  constructor(message: string, claim?: string) {
+    super('INVALID_CLAIMS', message);
+    this.claim = claim;
+  }
+}
+
+/** The session (or other record) does not exist. */
+export class NotFoundError extends LatchkeyError {
+  constructor(message = 'not found') {
+    super('NOT_FOUND', message);
+  }
+}
+
+/** The store could not be reached in time. Nothing was written; the call can be retried. */
+export class StoreUnavailableError extends LatchkeyError {
+  constructor(message = 'the session store is unavailable', options?: LatchkeyErrorOptions) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
+}
+
+/** The session is valid but authenticated too long ago for this action; re-authenticate. */
+export class InsufficientFreshnessError extends LatchkeyError {
+  readonly maxAgeSeconds: number;
+
+  constructor(maxAgeSeconds: number) {
+    super('INSUFFICIENT_FRESHNESS', `this action needs an authentication within the last ${maxAgeSeconds} s`);
+    this.maxAgeSeconds = maxAgeSeconds;
+  }
+}
+
+/** True when `err` is a latchkey error, optionally with one of the given codes. */
+export function isLatchkeyError(err: unknown, ...codes: LatchkeyErrorCode[]): err is LatchkeyError {
+  return err instanceof LatchkeyError && (codes.length === 0 || codes.includes(err.code));
+}

@@ -1,0 +1,50 @@
+/**
+ * Typed events for audit logs and metrics. Listeners run synchronously after the change has been
+ * committed; an exception in a listener is reported through `error` listeners (or printed) and never
+ * undoes or fails the operation.
+ */
+import type { RevocationReason } from './types.js';
+
+export interface LatchkeyEvents {
+  'session.created': { sessionId: string; userId: string; at: Date };
+  'session.refreshed': { sessionId: string; userId: string; at: Date; grace: boolean };
+  'session.revoked': { sessionId: string; userId: string; at: Date; reason: RevocationReason };
+  'session.theft_detected': { sessionId: string; userId: string; at: Date };
+  'keys.rotated': { kid: string; activatesAt: Date; at: Date };
+  'error': { error: unknown; during: string };
+}
+
+export type LatchkeyEventName = keyof LatchkeyEvents;
+export type LatchkeyListener<E extends LatchkeyEventName> = (event: LatchkeyEvents[E]) => void;
+
+export class TypedEmitter {
+  #listeners = new Map<LatchkeyEventName, Set<(event: never) => void>>();
+
+  on<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): () => void {
+    let set = this.#listeners.get(name);
+    if (!set) this.#listeners.set(name, (set = new Set()));
+    set.add(listener as (event: never) => void);
+    return () => this.off(name, listener);
+  }
+
+  off<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): void {
+    this.#listeners.get(name)?.delete(listener as (event: never) => void);
+  }
+
+  emit<E extends LatchkeyEventName>(name: E, event: LatchkeyEvents[E]): void {
+    const set = this.#listeners.get(name);
+    if (!set || set.size === 0) {
+      // An error nobody listens for must still be seen.
+      if (name === 'error') console.error('latchkey:', (event as LatchkeyEvents['error']).during, (event as LatchkeyEvents['error']).error);
+      return;
+    }
+    for (const listener of set) {
+      try {
+        (listener as LatchkeyListener<E>)(event);
+      } catch (error) {
+        if (name === 'error') console.error('latchkey: error listener threw', error);
+        else this.emit('error', { error, during: `listener for ${name}` });
+      }
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * latchkey: short-lived signed access tokens, rotating opaque refresh tokens with theft detection,
+ * self-rotating signing keys published as JWKS, and revocation that takes effect at once.
+ *
+ * Stores and adapters live behind their own subpaths (`latchkey/stores/sqlite`, ...), so an app
+ * loads only the drivers it uses.
+ */
+export { createLatchkey, Latchkey } from './engine.js';
+export type {
+  CreateSessionInput,
+  DiscoveryDocument,
+  RefreshOptions,
+  ReissuedTokens,
+  RevokeUserSessionsOptions,
+  SessionUpdate,
+  VerifyOptions,
+} from './engine.js';
+export type { LatchkeyOptions, ResolvedSettings } from './options.js';
+export type { Clock } from './clock.js';
+export * from './errors.js';
+export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';
+export type { JsonWebKeySet } from './keys/ring.js';
+export type { BusHandlers, BusMessage, RevocationBus } from './revocation/bus.js';
+export type * from './stores/types.js';
+export { decideRotation, isSessionActive, isSessionExpired, type RotationDecision } from './refresh/decide.js';
+export { ACCESS_TOKEN_TYPE } from './tokens/access.js';
+export { ID_TOKEN_TYPE } from './tokens/id.js';
+export { REFRESH_TOKEN_PREFIX } from './refresh/token.js';
+export { RESERVED_CLAIMS } from './tokens/claims.js';
+export type * from './types.js';
+export { SIGNING_ALGORITHMS } from './types.js';

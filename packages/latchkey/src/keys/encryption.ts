@@ -1,0 +1,31 @@
+/**
+ * Signing keys at rest: AES-256-GCM under a subkey of the master secret. The key id is bound in as
+ * additional authenticated data, so a ciphertext moved to another key's row fails to decrypt.
+ * Format: `v1.<iv>.<ciphertext+tag>`, both base64url.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const TAG_BYTES = 16;
+
+export function encryptPrivateKey(encryptionKey: Uint8Array, kid: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
+  cipher.setAAD(Buffer.from(kid, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `v1.${iv.toString('base64url')}.${body.toString('base64url')}`;
+}
+
+/** Throws a plain Error naming the key (never its content) when the secret is wrong or the data altered. */
+export function decryptPrivateKey(encryptionKey: Uint8Array, kid: string, sealed: string): string {
+  const [version, ivText, bodyText] = sealed.split('.');
+  if (version !== 'v1' || !ivText || !bodyText) throw new Error(`signing key ${kid}: unknown encryption format`);
+  const body = Buffer.from(bodyText, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(ivText, 'base64url'));
+  decipher.setAAD(Buffer.from(kid, 'utf8'));
+  decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+  try {
+    return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+  } catch (cause) {
+    throw new Error(`signing key ${kid} cannot be decrypted: wrong LATCHKEY_SECRET or key file?`, { cause });
+  }
+}

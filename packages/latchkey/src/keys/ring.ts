@@ -1,0 +1,98 @@
+/**
+ * The in-memory key ring: imported keys by `kid`, each bound to exactly one algorithm (RFC 8725
+ * §3.1). Verification looks keys up here only; nothing in a token (`jku`, `jwk`, `x5u`, `x5c`) can
+ * add a key or cause a request.
+ */
+import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import type { SigningKeyRecord } from '../stores/types.js';
+import type { SigningAlgorithm } from '../types.js';
+import { decryptPrivateKey } from './encryption.js';
+import { activeKey } from './schedule.js';
+
+export interface RingKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  generation: number;
+  activatesAt: number;
+  createdAt: number;
+  publicJwk: JWK;
+  verifyKey: CryptoKey;
+  /** Imported on first use: most instances of a fleet verify far more than they sign. */
+  signKey: Promise<CryptoKey> | undefined;
+  record: SigningKeyRecord;
+}
+
+/** A JSON Web Key Set (RFC 7517 §5) of public keys. */
+export interface JsonWebKeySet {
+  keys: JWK[];
+}
+
+export class KeyRing {
+  #keys = new Map<string, RingKey>();
+  #jwks: JsonWebKeySet = { keys: [] };
+  readonly #encryptionKey: Uint8Array;
+
+  constructor(encryptionKey: Uint8Array) {
+    this.#encryptionKey = encryptionKey;
+  }
+
+  /** Replaces the ring with `records`, importing only keys not already held. */
+  async load(records: readonly SigningKeyRecord[]): Promise<void> {
+    const next = new Map<string, RingKey>();
+    for (const record of records) {
+      const held = this.#keys.get(record.kid);
+      if (held) {
+        next.set(record.kid, held);
+        continue;
+      }
+      const { d: _private, ...publicOnly } = record.publicJwk as JWK & { d?: string };
+      next.set(record.kid, {
+        kid: record.kid,
+        alg: record.alg,
+        generation: record.generation,
+        activatesAt: record.activatesAt,
+        createdAt: record.createdAt,
+        publicJwk: { ...publicOnly, kid: record.kid, alg: record.alg, use: 'sig' },
+        verifyKey: (await importJWK(publicOnly, record.alg)) as CryptoKey,
+        signKey: undefined,
+        record,
+      });
+    }
+    this.#keys = next;
+    const sorted = [...next.values()].sort((a, b) => b.generation - a.generation);
+    this.#jwks = { keys: sorted.map((k) => k.publicJwk) };
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  get(kid: string): RingKey | undefined {
+    return this.#keys.get(kid);
+  }
+
+  has(kid: string): boolean {
+    return this.#keys.has(kid);
+  }
+
+  all(): RingKey[] {
+    return [...this.#keys.values()].sort((a, b) => a.generation - b.generation);
+  }
+
+  /** The key that signs at `now`. Throws if the ring is empty (the engine always loads at least one). */
+  signing(now: number): RingKey {
+    const key = activeKey([...this.#keys.values()], now);
+    if (!key) throw new Error('latchkey: no signing key loaded');
+    return key;
+  }
+
+  async signingKey(key: RingKey): Promise<CryptoKey> {
+    key.signKey ??= importPKCS8(decryptPrivateKey(this.#encryptionKey, key.kid, key.record.privateKeyEncrypted), key.alg) as Promise<CryptoKey>;
+    return key.signKey;
+  }
+
+  /** Public keys only, newest first. */
+  jwks(): JsonWebKeySet {
+    return this.#jwks;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The refresh-rotation decision, shared by every store so that the security rules live in one place.
+ *
+ * A store loads the presented token's row and its session inside one transaction (with the session
+ * row locked where the backend has row locks), calls {@link decideRotation}, writes what it says,
+ * and commits. The write is a compare-and-swap on `currentRefreshHash`, so two racing writers cannot
+ * both rotate the same token.
+ *
+ * The rules (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3):
+ * - The current token rotates: its successor becomes current, the idle expiry slides.
+ * - The immediate parent of the current token, presented again inside the grace window, is a benign
+ *   race (several tabs, a lost response): no write; the engine re-derives the same successor, which
+ *   is why no plaintext token is ever stored. Only the immediate parent qualifies: a grandparent is
+ *   theft even inside the window, which closes the hole where a thief who keeps rotating could keep
+ *   an old token alive.
+ * - Any other token of the chain is a replay of a rotated-out token: theft, the session is revoked
+ *   in the same transaction.
+ */
+import type { RefreshTokenRecord, RotateRefreshInput, SessionRecord } from '../stores/types.js';
+
+export type RotationDecision =
+  | { kind: 'unknown' }
+  | { kind: 'revoked' }
+  | { kind: 'expired' }
+  | { kind: 'grace' }
+  | { kind: 'rotate'; session: SessionRecord; token: RefreshTokenRecord }
+  | { kind: 'theft'; session: SessionRecord };
+
+/** True when the session can no longer be refreshed at `now` because of its idle or absolute expiry. */
+export function isSessionExpired(session: SessionRecord, now: number): boolean {
+  return now >= session.idleExpiresAt || now >= session.absoluteExpiresAt;
+}
+
+export function isSessionActive(session: SessionRecord, now: number): boolean {
+  return session.revokedAt === null && !isSessionExpired(session, now);
+}
+
+export function decideRotation(
+  token: RefreshTokenRecord | null,
+  session: SessionRecord | null,
+  input: RotateRefreshInput,
+): RotationDecision {
+  if (!token || !session || session.id !== token.sessionId) return { kind: 'unknown' };
+  if (session.revokedAt !== null) return { kind: 'revoked' };
+  if (isSessionExpired(session, input.now)) return { kind: 'expired' };
+
+  if (session.currentRefreshHash === input.presentedHash) {
+    const now = input.now;
+    return {
+      kind: 'rotate',
+      session: {
+        ...session,
+        currentRefreshHash: input.successorHash,
+        previousRefreshHash: input.presentedHash,
+        rotatedAt: now,
+        generation: session.generation + 1,
+        lastActiveAt: now,
+        idleExpiresAt: Math.min(now + input.idleTimeoutMs, session.absoluteExpiresAt),
+        device: input.device ?? session.device,
+      },
+      token: {
+        hash: input.successorHash,
+        sessionId: session.id,
+        generation: session.generation + 1,
+        createdAt: now,
+      },
+    };
+  }
+
+  const withinGrace =
+    session.previousRefreshHash === input.presentedHash &&
+    session.rotatedAt !== null &&
+    input.now - session.rotatedAt <= input.graceMs &&
+    // The current token must be the one derived from the presented token, or the engine would
+    // hand back a successor that is not current.
+    session.currentRefreshHash === input.successorHash;
+  if (withinGrace) return { kind: 'grace' };
+
+  return { kind: 'theft', session: { ...session, revokedAt: input.now, revokedReason: 'theft' } };
+}

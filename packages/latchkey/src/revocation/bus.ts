@@ -1,0 +1,22 @@
+/**
+ * The revocation bus: how one instance tells the others, at once, that sessions were revoked or that
+ * the key set changed. The store stays the source of truth; a bus only makes news arrive sooner.
+ * An instance that (re)connects reloads from the store everything newer than its last sighting, so
+ * nothing revoked while the bus was down slips through.
+ */
+export type BusMessage =
+  | { type: 'revoked'; revocations: Array<{ sessionId: string; revokedAt: number }> }
+  | { type: 'keys-changed' };
+
+export interface BusHandlers {
+  message(message: BusMessage): void;
+  /** Called on every (re)connection, after which messages flow; the engine catches up from the store. */
+  connected(): void;
+}
+
+export interface RevocationBus {
+  /** Best effort: a bus that is down must not fail the revocation, which is already committed. */
+  publish(message: BusMessage): Promise<void>;
+  subscribe(handlers: BusHandlers): Promise<void>;
+  close(): Promise<void>;
+}

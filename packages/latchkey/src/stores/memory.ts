@@ -1,0 +1,160 @@
+/**
+ * An in-memory store: for tests and single-process demos. Everything is lost when the process ends.
+ * Each method runs synchronously to completion, which makes every one of them trivially atomic.
+ * Records are copied in and out, so callers can never alias stored state.
+ */
+import { decideRotation, isSessionActive } from '../refresh/decide.js';
+import type { RevocationReason } from '../types.js';
+import type {
+  ApiKeyRecord,
+  CleanupResult,
+  NewSession,
+  RefreshTokenRecord,
+  Revocation,
+  RotateRefreshInput,
+  RotateRefreshOutcome,
+  SessionPatch,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+} from './types.js';
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryStore implements SessionStore {
+  #sessions = new Map<string, SessionRecord>();
+  #tokens = new Map<string, RefreshTokenRecord>();
+  #keys = new Map<string, SigningKeyRecord>();
+  #apiKeys = new Map<string, ApiKeyRecord>();
+
+  async migrate(): Promise<void> {}
+
+  async createSession({ session, refreshToken }: NewSession): Promise<void> {
+    if (this.#sessions.has(session.id) || this.#tokens.has(refreshToken.hash)) throw new Error('duplicate session or token');
+    this.#sessions.set(session.id, copy(session));
+    this.#tokens.set(refreshToken.hash, copy(refreshToken));
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const s = this.#sessions.get(id);
+    return s ? copy(s) : null;
+  }
+
+  async listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    return [...this.#sessions.values()]
+      .filter((s) => s.userId === userId && isSessionActive(s, now))
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map(copy);
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
+    const s = this.#sessions.get(id);
+    if (!s || s.revokedAt !== null) return null;
+    const next = { ...s, ...copy(patch) };
+    this.#sessions.set(id, next);
+    return copy(next);
+  }
+
+  async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {
+    const token = this.#tokens.get(input.presentedHash) ?? null;
+    const session = token ? (this.#sessions.get(token.sessionId) ?? null) : null;
+    const decision = decideRotation(token, session, input);
+    switch (decision.kind) {
+      case 'rotate':
+        this.#sessions.set(decision.session.id, decision.session);
+        this.#tokens.set(decision.token.hash, decision.token);
+        return { kind: 'rotated', session: copy(decision.session) };
+      case 'theft':
+        this.#sessions.set(decision.session.id, decision.session);
+        return { kind: 'theft', session: copy(decision.session) };
+      case 'grace':
+      case 'revoked':
+      case 'expired':
+        return { kind: decision.kind, session: copy(session!) };
+      case 'unknown':
+        return { kind: 'unknown' };
+    }
+  }
+
+  async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {
+    const s = this.#sessions.get(id);
+    if (!s || s.revokedAt !== null) return null;
+    this.#sessions.set(id, { ...s, revokedAt: now, revokedReason: reason });
+    return { sessionId: id, userId: s.userId, revokedAt: now };
+  }
+
+  async revokeUserSessions(userId: string, now: number, reason: RevocationReason, exceptSessionId?: string): Promise<Revocation[]> {
+    const revoked: Revocation[] = [];
+    for (const s of this.#sessions.values()) {
+      if (s.userId !== userId || s.id === exceptSessionId || !isSessionActive(s, now)) continue;
+      this.#sessions.set(s.id, { ...s, revokedAt: now, revokedReason: reason });
+      revoked.push({ sessionId: s.id, userId, revokedAt: now });
+    }
+    return revoked;
+  }
+
+  async listRevocationsSince(since: number): Promise<Revocation[]> {
+    return [...this.#sessions.values()]
+      .filter((s) => s.revokedAt !== null && s.revokedAt >= since)
+      .map((s) => ({ sessionId: s.id, userId: s.userId, revokedAt: s.revokedAt! }));
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return [...this.#keys.values()].sort((a, b) => a.generation - b.generation).map(copy);
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
+    for (const k of this.#keys.values()) if (k.generation === key.generation || k.kid === key.kid) return false;
+    this.#keys.set(key.kid, copy(key));
+    return true;
+  }
+
+  async deleteSigningKeys(kids: string[]): Promise<void> {
+    for (const kid of kids) this.#keys.delete(kid);
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#apiKeys.set(key.id, copy(key));
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    for (const k of this.#apiKeys.values()) if (k.hash === hash) return copy(k);
+    return null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return [...this.#apiKeys.values()].sort((a, b) => a.createdAt - b.createdAt).map(copy);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    const k = this.#apiKeys.get(id);
+    if (!k || k.revokedAt !== null) return false;
+    this.#apiKeys.set(id, { ...k, revokedAt: now });
+    return true;
+  }
+
+  async deleteExpired(before: number): Promise<CleanupResult> {
+    const result: CleanupResult = { sessions: 0, refreshTokens: 0 };
+    for (const s of [...this.#sessions.values()]) {
+      const ended = Math.min(s.idleExpiresAt, s.absoluteExpiresAt, s.revokedAt ?? Infinity);
+      if (ended >= before) continue;
+      this.#sessions.delete(s.id);
+      result.sessions++;
+      for (const [hash, t] of this.#tokens) {
+        if (t.sessionId === s.id) {
+          this.#tokens.delete(hash);
+          result.refreshTokens++;
+        }
+      }
+    }
+    return result;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** A fresh in-memory store. */
+export function memoryStore(): MemoryStore {
+  return new MemoryStore();
+}

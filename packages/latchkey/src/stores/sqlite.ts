@@ -1,0 +1,312 @@
+/**
+ * The embedded default store, on better-sqlite3: no server, no setup, a single file.
+ *
+ * Every multi-step change runs in one `BEGIN IMMEDIATE` transaction: it takes the write lock before
+ * reading, so two processes sharing the file serialise instead of failing on a lock upgrade, and a
+ * crash at any instant leaves either all of a change or none of it (SQLite's journal guarantees
+ * that). WAL mode with `synchronous=NORMAL` is durable across process crashes; only a power loss can
+ * drop the last commits, never leave them half applied.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreUnavailableError } from '../errors.js';
+import { decideRotation } from '../refresh/decide.js';
+import type { RevocationReason } from '../types.js';
+import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import type {
+  ApiKeyRecord,
+  CleanupResult,
+  NewSession,
+  Revocation,
+  RotateRefreshInput,
+  RotateRefreshOutcome,
+  SessionPatch,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; `:memory:` for a private in-memory database. Default `./.latchkey/latchkey.db`. */
+  path?: string;
+  /**
+   * How long a write waits for another process holding the lock, ms, before failing with
+   * `STORE_UNAVAILABLE`. Default 2000: long enough for any single transaction, short enough to answer.
+   */
+  busyTimeoutMs?: number;
+}
+
+/** Versioned migrations, applied in order, each once. Never edit a released one; add another. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE latchkey_sessions (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_active_at INTEGER NOT NULL,
+     idle_expires_at INTEGER NOT NULL,
+     absolute_expires_at INTEGER NOT NULL,
+     auth_time INTEGER NOT NULL,
+     device TEXT NOT NULL,
+     data TEXT NOT NULL,
+     access_claims TEXT NOT NULL,
+     id_claims TEXT NOT NULL,
+     revoked_at INTEGER,
+     revoked_reason TEXT,
+     current_refresh_hash TEXT NOT NULL UNIQUE,
+     previous_refresh_hash TEXT,
+     rotated_at INTEGER,
+     generation INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_sessions_user ON latchkey_sessions (user_id);
+   CREATE INDEX latchkey_sessions_revoked ON latchkey_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE TABLE latchkey_refresh_tokens (
+     hash TEXT PRIMARY KEY,
+     session_id TEXT NOT NULL REFERENCES latchkey_sessions (id) ON DELETE CASCADE,
+     generation INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_refresh_tokens_session ON latchkey_refresh_tokens (session_id);
+   CREATE TABLE latchkey_signing_keys (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     generation INTEGER NOT NULL UNIQUE,
+     public_jwk TEXT NOT NULL,
+     private_key_encrypted TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     activates_at INTEGER NOT NULL
+   );
+   CREATE TABLE latchkey_api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );`,
+];
+
+const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY']);
+
+export class SqliteStore implements SessionStore {
+  readonly #db: Database.Database;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    const path = options.path ?? '.latchkey/latchkey.db';
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    this.#db = new Database(path);
+    this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('foreign_keys = ON');
+  }
+
+  /** Runs `fn` in a BEGIN IMMEDIATE transaction, mapping lock and I/O failures to STORE_UNAVAILABLE. */
+  #write<T>(fn: () => T): T {
+    return this.#guard(() => this.#db.transaction(fn).immediate());
+  }
+
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && [...UNAVAILABLE_CODES].some((c) => code.startsWith(c))) {
+        throw new StoreUnavailableError('the SQLite store is unavailable', { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    this.#write(() => {
+      this.#db.exec('CREATE TABLE IF NOT EXISTS latchkey_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+      const row = this.#db.prepare('SELECT MAX(version) AS v FROM latchkey_migrations').get() as { v: number | null };
+      for (let version = (row.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
+        this.#db.exec(MIGRATIONS[version - 1]!);
+        this.#db.prepare('INSERT INTO latchkey_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+      }
+    });
+  }
+
+  async createSession({ session, refreshToken }: NewSession): Promise<void> {
+    this.#write(() => {
+      this.#db
+        .prepare(`INSERT INTO latchkey_sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`)
+        .run(...sessionToValues(session));
+      this.#db
+        .prepare('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
+        .run(refreshToken.hash, refreshToken.sessionId, refreshToken.generation, refreshToken.createdAt);
+    });
+  }
+
+  #getSession(id: string): SessionRecord | null {
+    const row = this.#db.prepare('SELECT * FROM latchkey_sessions WHERE id = ?').get(id) as Row | undefined;
+    return row ? sessionFromRow(row) : null;
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    return this.#guard(() => this.#getSession(id));
+  }
+
+  async listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    return this.#guard(() =>
+      (this.#db
+        .prepare(
+          `SELECT * FROM latchkey_sessions
+           WHERE user_id = ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
+           ORDER BY created_at DESC, id`,
+        )
+        .all(userId, now, now) as Row[]).map(sessionFromRow),
+    );
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
+    return this.#write(() => {
+      const current = this.#getSession(id);
+      if (!current || current.revokedAt !== null) return null;
+      const next = { ...current, ...patch };
+      this.#db
+        .prepare('UPDATE latchkey_sessions SET access_claims = ?, id_claims = ?, data = ? WHERE id = ?')
+        .run(JSON.stringify(next.accessClaims), JSON.stringify(next.idClaims), JSON.stringify(next.data), id);
+      return next;
+    });
+  }
+
+  async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {
+    return this.#write((): RotateRefreshOutcome => {
+      const tokenRow = this.#db.prepare('SELECT * FROM latchkey_refresh_tokens WHERE hash = ?').get(input.presentedHash) as Row | undefined;
+      const token = tokenRow ? refreshTokenFromRow(tokenRow) : null;
+      const session = token ? this.#getSession(token.sessionId) : null;
+      const decision = decideRotation(token, session, input);
+      switch (decision.kind) {
+        case 'rotate': {
+          const s = decision.session;
+          // Compare-and-swap on the current hash: belt and braces inside the write lock.
+          const changed = this.#db
+            .prepare(
+              `UPDATE latchkey_sessions SET current_refresh_hash = ?, previous_refresh_hash = ?, rotated_at = ?,
+                 generation = ?, last_active_at = ?, idle_expires_at = ?, device = ?
+               WHERE id = ? AND current_refresh_hash = ?`,
+            )
+            .run(s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt, JSON.stringify(s.device), s.id, input.presentedHash);
+          if (changed.changes !== 1) throw new Error('latchkey: refresh compare-and-swap lost inside a write transaction');
+          const t = decision.token;
+          this.#db
+            .prepare('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
+            .run(t.hash, t.sessionId, t.generation, t.createdAt);
+          return { kind: 'rotated', session: s };
+        }
+        case 'theft':
+          this.#db
+            .prepare('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
+            .run(decision.session.revokedAt, 'theft', decision.session.id);
+          return { kind: 'theft', session: decision.session };
+        case 'grace':
+        case 'revoked':
+        case 'expired':
+          return { kind: decision.kind, session: session! };
+        case 'unknown':
+          return { kind: 'unknown' };
+      }
+    });
+  }
+
+  async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {
+    return this.#write(() => {
+      const row = this.#db
+        .prepare('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING user_id')
+        .get(now, reason, id) as { user_id: string } | undefined;
+      return row ? { sessionId: id, userId: row.user_id, revokedAt: now } : null;
+    });
+  }
+
+  async revokeUserSessions(userId: string, now: number, reason: RevocationReason, exceptSessionId?: string): Promise<Revocation[]> {
+    return this.#write(() =>
+      (this.#db
+        .prepare(
+          `UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ?
+           WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ? AND idle_expires_at > ? AND absolute_expires_at > ?
+           RETURNING id`,
+        )
+        .all(now, reason, userId, exceptSessionId ?? null, now, now) as Array<{ id: string }>).map((r) => ({ sessionId: r.id, userId, revokedAt: now })),
+    );
+  }
+
+  async listRevocationsSince(since: number): Promise<Revocation[]> {
+    return this.#guard(() =>
+      (this.#db
+        .prepare('SELECT id, user_id, revoked_at FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
+        .all(since) as Array<{ id: string; user_id: string; revoked_at: number }>).map((r) => ({ sessionId: r.id, userId: r.user_id, revokedAt: r.revoked_at })),
+    );
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return this.#guard(() => (this.#db.prepare('SELECT * FROM latchkey_signing_keys ORDER BY generation').all() as Row[]).map(signingKeyFromRow));
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
+    return this.#write(() => {
+      const result = this.#db
+        .prepare(
+          `INSERT INTO latchkey_signing_keys (kid, alg, generation, public_jwk, private_key_encrypted, created_at, activates_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(key.kid, key.alg, key.generation, JSON.stringify(key.publicJwk), key.privateKeyEncrypted, key.createdAt, key.activatesAt);
+      return result.changes === 1;
+    });
+  }
+
+  async deleteSigningKeys(kids: string[]): Promise<void> {
+    this.#write(() => {
+      const del = this.#db.prepare('DELETE FROM latchkey_signing_keys WHERE kid = ?');
+      for (const kid of kids) del.run(kid);
+    });
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#write(() => {
+      this.#db
+        .prepare('INSERT INTO latchkey_api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)')
+        .run(key.id, key.name, key.hash, key.createdAt, key.revokedAt);
+    });
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.#guard(() => {
+      const row = this.#db.prepare('SELECT * FROM latchkey_api_keys WHERE hash = ?').get(hash) as Row | undefined;
+      return row ? apiKeyFromRow(row) : null;
+    });
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#guard(() => (this.#db.prepare('SELECT * FROM latchkey_api_keys ORDER BY created_at, id').all() as Row[]).map(apiKeyFromRow));
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    return this.#write(() => this.#db.prepare('UPDATE latchkey_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1);
+  }
+
+  async deleteExpired(before: number): Promise<CleanupResult> {
+    return this.#write(() => {
+      const ended = 'MIN(idle_expires_at, absolute_expires_at, COALESCE(revoked_at, idle_expires_at)) < ?';
+      const tokens = this.#db
+        .prepare(`DELETE FROM latchkey_refresh_tokens WHERE session_id IN (SELECT id FROM latchkey_sessions WHERE ${ended})`)
+        .run(before).changes;
+      const sessions = this.#db.prepare(`DELETE FROM latchkey_sessions WHERE ${ended}`).run(before).changes;
+      return { sessions, refreshTokens: tokens };
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#guard(() => this.#db.prepare('SELECT 1').get());
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** The embedded SQLite store. */
+export function sqliteStore(options?: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}

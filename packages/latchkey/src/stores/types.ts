@@ -1,0 +1,169 @@
+/**
+ * The store contract: everything latchkey persists goes through this one interface.
+ *
+ * It is small on purpose. Methods marked ATOMIC must apply all of their effects or none, even if the
+ * process dies at any instant; the engine relies on that for its security guarantees (never two
+ * current refresh tokens, never a revoked session with a working refresh token). Decisions are not
+ * made here: {@link decideRotation} is shared by every store, so each store only loads rows, calls
+ * it inside its transaction, and writes what it returns.
+ *
+ * Times are milliseconds since the Unix epoch. Stores report an unreachable backend as
+ * `StoreUnavailableError`, never as a driver error.
+ */
+import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../types.js';
+import type { JWK } from 'jose';
+
+/** A session row. `refresh` is the rotation state; it never leaves the engine. */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  createdAt: number;
+  lastActiveAt: number;
+  idleExpiresAt: number;
+  absoluteExpiresAt: number;
+  authTime: number;
+  device: DeviceInfo;
+  data: JsonObject;
+  accessClaims: JsonObject;
+  idClaims: JsonObject;
+  revokedAt: number | null;
+  revokedReason: RevocationReason | null;
+  /** Hash of the one current refresh token. */
+  currentRefreshHash: string;
+  /** Hash of its immediate parent, the only token a grace retry may present. */
+  previousRefreshHash: string | null;
+  /** When the current token replaced its parent (start of the grace window). */
+  rotatedAt: number | null;
+  /** How many times the session has rotated. */
+  generation: number;
+}
+
+/** One refresh token ever issued, by hash: the chain that lets a replayed old token be traced to its session. */
+export interface RefreshTokenRecord {
+  hash: string;
+  sessionId: string;
+  generation: number;
+  createdAt: number;
+}
+
+export interface RotateRefreshInput {
+  presentedHash: string;
+  /** Hash of the successor the engine derived from the presented token. */
+  successorHash: string;
+  now: number;
+  graceMs: number;
+  idleTimeoutMs: number;
+  /** Replaces the stored device info on rotation, when given. */
+  device?: DeviceInfo;
+}
+
+/** What a rotation attempt came to. */
+export type RotateRefreshOutcome =
+  /** The presented token was current: the successor is now current. */
+  | { kind: 'rotated'; session: SessionRecord }
+  /** The presented token is the immediate parent of the current one, inside the grace window: no write. */
+  | { kind: 'grace'; session: SessionRecord }
+  /** A rotated-out token outside the grace rules: the session has been revoked in the same transaction. */
+  | { kind: 'theft'; session: SessionRecord }
+  | { kind: 'revoked'; session: SessionRecord }
+  | { kind: 'expired'; session: SessionRecord }
+  | { kind: 'unknown' };
+
+export interface NewSession {
+  session: SessionRecord;
+  refreshToken: RefreshTokenRecord;
+}
+
+export interface SessionPatch {
+  accessClaims?: JsonObject;
+  idClaims?: JsonObject;
+  data?: JsonObject;
+}
+
+export interface Revocation {
+  sessionId: string;
+  userId: string;
+  revokedAt: number;
+}
+
+/** A signing key. The private half is only ever stored encrypted. */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: SigningAlgorithm;
+  /** Strictly increasing; unique. Two instances racing to create the same generation: one wins. */
+  generation: number;
+  publicJwk: JWK;
+  /** AES-256-GCM ciphertext of the private key (PKCS#8), see keys/encryption.ts. */
+  privateKeyEncrypted: string;
+  createdAt: number;
+  /** From this instant the key signs (until the next generation activates). Published before. */
+  activatesAt: number;
+}
+
+/** An API key for the standalone service. Only the hash is stored. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  hash: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface CleanupResult {
+  sessions: number;
+  refreshTokens: number;
+}
+
+export interface SessionStore {
+  /** Creates or upgrades the schema. Idempotent; safe to call from many instances at once. */
+  migrate(): Promise<void>;
+
+  /** ATOMIC: the session and its first refresh token. */
+  createSession(input: NewSession): Promise<void>;
+  getSession(id: string): Promise<SessionRecord | null>;
+  /** Sessions of a user that are neither revoked nor expired at `now`, newest first. */
+  listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Replaces the given fields. Returns null when the session does not exist or is revoked. */
+  updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null>;
+
+  /**
+   * ATOMIC compare-and-swap of the current refresh token, decided by {@link decideRotation}:
+   * rotation (successor stored, made current), grace (no write), or theft (session revoked).
+   */
+  rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome>;
+
+  /** ATOMIC. Returns the revocation when this call revoked it, null when missing or already revoked. */
+  revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null>;
+  /** ATOMIC. Revokes every active session of the user except `exceptSessionId`; returns those it revoked. */
+  revokeUserSessions(
+    userId: string,
+    now: number,
+    reason: RevocationReason,
+    exceptSessionId?: string,
+  ): Promise<Revocation[]>;
+  /** Revocations at or after `since`, for an instance that starts or reconnects to catch up. */
+  listRevocationsSince(since: number): Promise<Revocation[]>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** Inserts the key unless its generation exists already. Returns false when another writer won. */
+  insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
+  deleteSigningKeys(kids: string[]): Promise<void>;
+
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Returns false when there is no such active key. */
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+
+  /**
+   * Deletes sessions that expired (idle or absolute) or were revoked before `before`, with their
+   * refresh-token chains. The engine passes `now - (access TTL + tolerance)`: a revoked session must
+   * stay listed until every access token issued for it has expired, so a starting instance still
+   * loads the revocation.
+   */
+  deleteExpired(before: number): Promise<CleanupResult>;
+
+  /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,133 @@
+/**
+ * Access tokens: JWT profile of RFC 9068. Signed with the ring's active key; verified against our
+ * own keys only, with the algorithm pinned by the key, `typ` compared as a media type, `iss` and
+ * `aud` always checked, and time claims checked with a small leeway. All JOSE work is `jose`'s.
+ */
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { TryRefreshError, UnauthorisedError } from '../errors.js';
+import type { KeyRing, RingKey } from '../keys/ring.js';
+import type { AccessTokenClaims, JsonObject } from '../types.js';
+import { randomToken } from '../util/random.js';
+import { assertCompactJws } from './compact.js';
+
+/** The `typ` header of access tokens (RFC 9068 §2.1). */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export interface AccessTokenSettings {
+  issuer: string;
+  audience: string;
+  clientId: string | undefined;
+  ttlSeconds: number;
+  clockToleranceSeconds: number;
+  maxTokenBytes: number;
+}
+
+export interface AccessTokenSubject {
+  sessionId: string;
+  userId: string;
+  authTime: number;
+  claims: JsonObject;
+}
+
+export async function signAccessToken(
+  ring: KeyRing,
+  key: RingKey,
+  settings: AccessTokenSettings,
+  subject: AccessTokenSubject,
+  now: number,
+): Promise<{ token: string; expiresAt: number }> {
+  const iat = Math.floor(now / 1000);
+  const exp = iat + settings.ttlSeconds;
+  const payload: JWTPayload = {
+    ...subject.claims,
+    iss: settings.issuer,
+    aud: settings.audience,
+    sub: subject.userId,
+    sid: subject.sessionId,
+    jti: randomToken(16),
+    iat,
+    exp,
+    auth_time: Math.floor(subject.authTime / 1000),
+    ...(settings.clientId ? { client_id: settings.clientId } : {}),
+  };
+  const token = await new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid })
+    .sign(await ring.signingKey(key));
+  return { token, expiresAt: exp * 1000 };
+}
+
+const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'];
+
+/** Raised inside the key resolver; mapped to an UnauthorisedError below. */
+class KeySelectionError extends Error {
+  constructor(readonly reason: 'unknown_key' | 'wrong_algorithm') {
+    super(reason);
+  }
+}
+
+/**
+ * Verifies signature, type and claims. Does not consult revocation: the engine does, after this,
+ * because revocation changes while a verified token does not.
+ *
+ * @param onUnknownKid called once when the token names a kid we do not hold; may reload the ring
+ *   (another instance may have rotated) and return true to retry.
+ */
+export async function verifyAccessTokenJws(
+  token: unknown,
+  ring: KeyRing,
+  settings: AccessTokenSettings,
+  now: number,
+  onUnknownKid?: (kid: string) => Promise<boolean>,
+): Promise<{ claims: AccessTokenClaims; kid: string }> {
+  assertCompactJws(token, settings.maxTokenBytes);
+  let kid = '';
+  const resolveKey = async (header: JWTHeaderParameters) => {
+    if (typeof header.kid !== 'string') throw new KeySelectionError('unknown_key');
+    let key = ring.get(header.kid);
+    if (!key && onUnknownKid && (await onUnknownKid(header.kid))) key = ring.get(header.kid);
+    if (!key) throw new KeySelectionError('unknown_key');
+    // The algorithm comes from the key, never from the token (RFC 8725 §2.1, §3.1).
+    if (header.alg !== key.alg) throw new KeySelectionError('wrong_algorithm');
+    kid = key.kid;
+    return key.verifyKey;
+  };
+  try {
+    const { payload } = await jwtVerify(token, resolveKey, {
+      typ: ACCESS_TOKEN_TYPE,
+      issuer: settings.issuer,
+      audience: settings.audience,
+      clockTolerance: settings.clockToleranceSeconds,
+      currentDate: new Date(now),
+      requiredClaims: REQUIRED_CLAIMS,
+    });
+    const claims = payload as AccessTokenClaims;
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.jti !== 'string' || typeof claims.auth_time !== 'number') {
+      throw new UnauthorisedError('claim_invalid', 'access token claims have the wrong types');
+    }
+    // jose accepts any iat; a token issued in the future was not issued by a correct clock of ours.
+    if (claims.iat > Math.floor(now / 1000) + settings.clockToleranceSeconds) {
+      throw new UnauthorisedError('not_yet_valid', 'access token issued in the future', { claim: 'iat' });
+    }
+    return { claims, kid };
+  } catch (err) {
+    throw toVerificationError(err);
+  }
+}
+
+function toVerificationError(err: unknown): Error {
+  if (err instanceof UnauthorisedError) return err;
+  if (err instanceof KeySelectionError) {
+    return new UnauthorisedError(err.reason, err.reason === 'unknown_key' ? 'token names no key of ours' : 'token algorithm does not match its key');
+  }
+  // jose checks the signature before the claims, so an expired token here is one of ours.
+  if (err instanceof joseErrors.JWTExpired) return new TryRefreshError();
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'typ') return new UnauthorisedError('wrong_type', 'not an access token', { cause: err, claim: 'typ' });
+    if (err.claim === 'nbf') return new UnauthorisedError('not_yet_valid', 'token not yet valid', { cause: err, claim: 'nbf' });
+    return new UnauthorisedError('claim_invalid', `claim "${err.claim}" is invalid: ${err.reason}`, { cause: err, claim: err.claim });
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UnauthorisedError('bad_signature', 'signature verification failed', { cause: err });
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new UnauthorisedError('wrong_algorithm', 'algorithm not allowed', { cause: err });
+  // JWSInvalid, JWTInvalid, JOSENotSupported, decoding errors: the token is not something we issued.
+  return new UnauthorisedError('malformed', 'token could not be parsed', { cause: err });
+}

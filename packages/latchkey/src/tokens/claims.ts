@@ -1,0 +1,59 @@
+/**
+ * Validation of claims supplied by the application. Latchkey owns the registered and session claims:
+ * an app claim may never override them (a caller-controlled `sub` or `exp` would defeat the point).
+ */
+import { InvalidClaimsError } from '../errors.js';
+import type { JsonObject, JsonValue } from '../types.js';
+
+/** Claim names latchkey sets itself; refused in app claims. */
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'typ', 'client_id',
+]);
+
+/** Upper bound on the serialised size of app claims: they ride in every request's token or cookie. */
+export const MAX_CLAIMS_BYTES = 2048;
+/** Upper bound on server-side session data. */
+export const MAX_DATA_BYTES = 64 * 1024;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function assertJson(value: unknown, path: string, depth: number): asserts value is JsonValue {
+  if (depth > 32) throw new InvalidClaimsError(`${path} is nested too deeply`, path);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InvalidClaimsError(`${path} is not a finite number`, path);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => assertJson(item, `${path}[${i}]`, depth + 1));
+    return;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, depth + 1);
+    return;
+  }
+  throw new InvalidClaimsError(`${path} is not a JSON value`, path);
+}
+
+/** Checks a JSON object of app data; returns a detached copy so later mutation by the caller changes nothing. */
+export function validateJsonObject(value: unknown, what: string, maxBytes: number): JsonObject {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new InvalidClaimsError(`${what} must be a JSON object`, what);
+  assertJson(value, what, 0);
+  const text = JSON.stringify(value);
+  if (Buffer.byteLength(text) > maxBytes) throw new InvalidClaimsError(`${what} exceeds ${maxBytes} bytes`, what);
+  return JSON.parse(text) as JsonObject;
+}
+
+/** As {@link validateJsonObject}, and refuses reserved claim names. */
+export function validateAppClaims(value: unknown, what: string): JsonObject {
+  const claims = validateJsonObject(value, what, MAX_CLAIMS_BYTES);
+  for (const name of Object.keys(claims)) {
+    if (RESERVED_CLAIMS.has(name)) throw new InvalidClaimsError(`${what}: "${name}" is set by latchkey and cannot be supplied`, name);
+  }
+  return claims;
+}

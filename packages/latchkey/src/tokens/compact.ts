@@ -1,0 +1,18 @@
+/**
+ * Gatekeeping before any decoding (RFC 8725 §3.11, §2.8): a size cap, then the JWS compact
+ * serialisation's shape: exactly three non-empty segments of base64url characters. A JWE (five
+ * segments), a JSON serialisation, an unsigned token (empty third segment) or anything with other
+ * characters is refused here, before base64 or JSON parsing ever sees it.
+ */
+import { UnauthorisedError } from '../errors.js';
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+export function assertCompactJws(token: unknown, maxBytes: number): asserts token is string {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new UnauthorisedError('missing', 'no access token');
+  }
+  // The charset is ASCII, so length in characters is length in bytes for anything that passes.
+  if (token.length > maxBytes) throw new UnauthorisedError('too_large', `token exceeds ${maxBytes} bytes`);
+  if (!COMPACT_JWS.test(token)) throw new UnauthorisedError('malformed', 'token is not a compact JWS');
+}

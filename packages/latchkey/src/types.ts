@@ -1,0 +1,83 @@
+/**
+ * Public record types shared by the engine, the stores and the HTTP layers.
+ */
+
+/** A JSON value, as stored in session data and carried in token claims. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** What the caller tells latchkey about the device a session was created from. Shown in "your devices" lists. */
+export interface DeviceInfo {
+  userAgent?: string;
+  ip?: string;
+}
+
+/** Why a session ended early. */
+export type RevocationReason = 'signout' | 'signout-others' | 'revoke-all' | 'admin' | 'theft';
+
+/** A session as the application sees it. Never carries refresh-token material. */
+export interface Session {
+  /** Random, unguessable session id; the `sid` claim of its tokens. */
+  id: string;
+  /** The user id; the immutable `sub` claim. */
+  userId: string;
+  createdAt: Date;
+  /** When the session was created or last refreshed. */
+  lastActiveAt: Date;
+  /** The earlier of the idle and the absolute expiry: after it, refresh fails. */
+  expiresAt: Date;
+  idleExpiresAt: Date;
+  absoluteExpiresAt: Date;
+  /** When the user last authenticated (the `auth_time` claim), for freshness checks. */
+  authTime: Date;
+  device: DeviceInfo;
+  /** Server-side data: never enters a token. */
+  data: JsonObject;
+  /** Extra claims put into every access token minted for this session. */
+  accessClaims: JsonObject;
+  /** Extra claims put into every ID (front) token minted for this session. */
+  idClaims: JsonObject;
+  revokedAt: Date | null;
+  revokedReason: RevocationReason | null;
+}
+
+/** The signing algorithms latchkey supports. Each key is bound to exactly one of them. */
+export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256';
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256'];
+
+/** The claims of a verified access token. */
+export interface AccessTokenClaims {
+  iss: string;
+  aud: string | string[];
+  sub: string;
+  sid: string;
+  jti: string;
+  iat: number;
+  exp: number;
+  auth_time: number;
+  client_id?: string;
+  [claim: string]: JsonValue | undefined;
+}
+
+/** Everything a successful create or refresh hands back. */
+export interface IssuedTokens {
+  session: Session;
+  /** Opaque to clients: send it, never parse it. */
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  /** Opaque; present it once to `refresh`. Only its hash is stored. */
+  refreshToken: string;
+  /** The front (ID) token: readable claims for the UI. Never accepted as an access token. */
+  idToken: string;
+}
+
+/** The result of a successful access-token verification. */
+export interface VerifiedAccessToken {
+  sessionId: string;
+  userId: string;
+  claims: AccessTokenClaims;
+  /** From `auth_time`. */
+  authTime: Date;
+  expiresAt: Date;
+}
