@@ -1,0 +1,52 @@
+/**
+ * Test helpers for the engine: a controllable clock and an engine on a chosen store with timers off,
+ * so expiry, grace windows and key rotation run on test time.
+ */
+import { createLatchkey, type Latchkey, type LatchkeyOptions } from 'latchkey';
+import { memoryStore } from 'latchkey/stores/memory';
+
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long';
+export const ISSUER = 'https://auth.test.example';
+
+export class FakeClock {
+  constructor(public ms = Date.UTC(2026, 0, 1)) {}
+  now = (): number => this.ms;
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+export async function testEngine(options: Partial<LatchkeyOptions> = {}): Promise<{ lk: Latchkey; clock: FakeClock }> {
+  const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
+  const lk = await createLatchkey({
+    issuer: ISSUER,
+    secret: TEST_SECRET,
+    store: memoryStore(),
+    timers: false,
+    ...options,
+    clock,
+  });
+  return { lk, clock };
+}
+
+import { importPKCS8, SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose';
+import type { SessionStore } from 'latchkey';
+import { deriveSubkey } from '../../src/keys/derive.js';
+import { decryptPrivateKey } from '../../src/keys/encryption.js';
+
+/**
+ * Signs an arbitrary payload and header with the store's newest signing key, as only a holder of the
+ * master secret could: lets attack tests build tokens that are validly signed but wrong in one way.
+ */
+export async function signWithStoreKey(
+  store: SessionStore,
+  payload: JWTPayload,
+  header: Partial<JWTHeaderParameters> = {},
+  secret = TEST_SECRET,
+): Promise<string> {
+  const keys = await store.listSigningKeys();
+  const key = keys.at(-1)!;
+  const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(secret), 'key-encryption'), key.kid, key.privateKeyEncrypted);
+  const privateKey = await importPKCS8(pem, key.alg);
+  return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(privateKey);
+}
