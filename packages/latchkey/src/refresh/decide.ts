@@ -70,7 +70,7 @@ export function decideRotation(
   const withinGrace =
     session.previousRefreshHash === input.presentedHash &&
     session.rotatedAt !== null &&
-    input.now - session.rotatedAt <= input.graceMs &&
+    input.now - session.rotatedAt < input.graceMs &&
     // The current token must be the one derived from the presented token, or the engine would
     // hand back a successor that is not current.
     session.currentRefreshHash === input.successorHash;

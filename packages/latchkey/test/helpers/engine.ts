@@ -50,3 +50,19 @@ export async function signWithStoreKey(
   const privateKey = await importPKCS8(pem, key.alg);
   return new SignJWT(payload).setProtectedHeader({ alg: key.alg, typ: 'at+jwt', kid: key.kid, ...header }).sign(privateKey);
 }
+
+/** Wraps a real store and counts calls per method, to prove that rejected input never reaches it. */
+export function countingStore<S extends SessionStore>(store: S): { store: S; calls: Map<string, number>; total(): number } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls, total: () => [...calls.values()].reduce((a, b) => a + b, 0) };
+}
