@@ -1,0 +1,84 @@
+/**
+ * Timing primitives for in-process micro-benchmarks.
+ *
+ * Throughput and latency are measured in separate passes: timing every call with hrtime would add
+ * tens of nanoseconds to each, which is noise for a 50 µs signature check but a large error for a
+ * 1 µs cache hit. Cases are run in interleaved rounds (A B C A B C ...) and the median round is kept,
+ * so a burst of load from another process on the shared machine hurts every case alike instead of
+ * one case wholesale.
+ */
+import { performance } from 'node:perf_hooks';
+
+/** Linear-interpolated percentile of an ascending numeric array. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+export function median(values) {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/**
+ * Calls `fn` repeatedly for `ms` milliseconds (checking the clock every `batch` calls) and returns
+ * calls per second. `fn` may be sync or async; an async `fn` is awaited, as an app would.
+ */
+export async function throughput(fn, ms, isAsync) {
+  let ops = 0;
+  let batch = 16;
+  const start = performance.now();
+  const deadline = start + ms;
+  let now = start;
+  while (now < deadline) {
+    if (isAsync) for (let i = 0; i < batch; i++) await fn(i);
+    else for (let i = 0; i < batch; i++) fn(i);
+    ops += batch;
+    now = performance.now();
+    // Grow the batch while calls are cheap, so clock reads stay a negligible share.
+    if (batch < 4096 && now - start < ms / 50) batch *= 2;
+  }
+  return ops / ((now - start) / 1000);
+}
+
+/** Per-call latencies (ms) for up to `ms` milliseconds or `maxSamples` calls. */
+export async function latencies(fn, ms, isAsync, maxSamples = 20_000) {
+  const samples = [];
+  const deadline = performance.now() + ms;
+  while (samples.length < maxSamples && performance.now() < deadline) {
+    const t0 = performance.now();
+    if (isAsync) await fn(samples.length);
+    else fn(samples.length);
+    samples.push(performance.now() - t0);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+/**
+ * Runs every case for `rounds` interleaved rounds of `roundMs` each, after one warm-up round, then a
+ * latency pass. Returns `{ name -> { opsPerSec, p50Ms, p99Ms, rounds } }`.
+ *
+ * @param cases Array of `{ name, fn, async }`.
+ * @param onProgress called with a short text after each round.
+ */
+export async function compareCases(cases, { rounds, roundMs, latencyMs }, onProgress = () => {}) {
+  const perCase = new Map(cases.map((c) => [c.name, []]));
+  for (const c of cases) await throughput(c.fn, Math.max(50, roundMs / 3), c.async); // warm-up: JIT, caches
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) perCase.get(c.name).push(await throughput(c.fn, roundMs, c.async));
+    onProgress(`round ${r + 1}/${rounds}`);
+  }
+  const out = {};
+  for (const c of cases) {
+    const lat = await latencies(c.fn, latencyMs, c.async);
+    out[c.name] = {
+      opsPerSec: median(perCase.get(c.name)),
+      p50Ms: percentile(lat, 50),
+      p99Ms: percentile(lat, 99),
+      rounds: perCase.get(c.name),
+    };
+  }
+  return out;
+}
