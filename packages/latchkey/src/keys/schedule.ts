@@ -41,7 +41,10 @@ export function planKeyMaintenance(keys: readonly SigningKeyRecord[], now: numbe
 
   let create: KeyPlan['create'] = null;
   // Only when the latest key is already signing: a pending successor means the next one is planned.
-  if (latest.activatesAt <= now && now >= latest.activatesAt + options.rotationIntervalMs - options.publishLeadMs) {
+  // Created one lead earlier than strictly needed, so a maintenance pass that runs a little late
+  // (timers tick every minute or so, an instance restarts) still publishes it a full lead ahead and
+  // the schedule does not drift.
+  if (latest.activatesAt <= now && now >= latest.activatesAt + options.rotationIntervalMs - 2 * options.publishLeadMs) {
     create = {
       generation: latest.generation + 1,
       // If we are late (the process was down), still honour the publish lead rather than the calendar.
