@@ -189,7 +189,7 @@ export class Latchkey {
     this.#derivationKey = deriveSubkey(secret, 'refresh-derivation');
     this.#ring = new KeyRing(this.#encryptionKey);
     const revocationRetainMs = (settings.accessTokenTtlSeconds + settings.clockToleranceSeconds) * 1000;
-    this.#denylist = new RevocationDenylist(revocationRetainMs);
+    this.#denylist = new RevocationDenylist(revocationRetainMs, clock.now());
     this.#cache = new VerifiedTokenCache(settings.verifyCacheSize);
     this.#revocationCursor = clock.now() - revocationRetainMs;
     this.#tokenSettings = {

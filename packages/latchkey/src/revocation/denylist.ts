@@ -5,20 +5,32 @@
  * and then dropped.
  *
  * Entries are kept in a Map in insertion order; since revocations arrive roughly in time order,
- * expired entries are found at the front and pruning is amortised O(1).
+ * expired entries are found at the front and pruning is amortised O(1). Expiry is kept as whole
+ * seconds from the list's creation: a small integer V8 stores inline, where a millisecond timestamp
+ * would take a separate heap number per entry (memory per revoked session is a benchmarked target).
  */
 export class RevocationDenylist {
   #until = new Map<string, number>();
   readonly #retainMs: number;
+  readonly #epoch: number;
 
-  /** @param retainMs how long after its revocation a session id must stay denied. */
-  constructor(retainMs: number) {
+  /**
+   * @param retainMs how long after its revocation a session id must stay denied.
+   * @param now the current time; the origin of the stored offsets.
+   */
+  constructor(retainMs: number, now: number) {
     this.#retainMs = retainMs;
+    this.#epoch = now;
+  }
+
+  /** Whole seconds since the epoch of this list. Expiries round up and `now` rounds down, so an entry never leaves early. */
+  #offset(ms: number, round: (x: number) => number): number {
+    return round((ms - this.#epoch) / 1000);
   }
 
   add(sessionId: string, revokedAt: number, now: number): void {
-    const until = revokedAt + this.#retainMs;
-    if (until <= now) return;
+    if (revokedAt + this.#retainMs <= now) return;
+    const until = this.#offset(revokedAt + this.#retainMs, Math.ceil);
     const held = this.#until.get(sessionId);
     if (held !== undefined && held >= until) return;
     // Re-insert at the end so insertion order stays close to expiry order.
@@ -34,8 +46,9 @@ export class RevocationDenylist {
 
   /** Drops entries whose tokens have all expired; stops at the first live one. */
   prune(now: number): void {
+    const current = this.#offset(now, Math.floor);
     for (const [sessionId, until] of this.#until) {
-      if (until > now) break;
+      if (until > current) break;
       this.#until.delete(sessionId);
     }
   }
