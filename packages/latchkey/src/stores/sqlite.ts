@@ -89,6 +89,8 @@ const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR
 
 export class SqliteStore implements SessionStore {
   readonly #db: Database.Database;
+  /** Prepared once, reused: preparing costs as much as running most of these statements. */
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(options: SqliteStoreOptions = {}) {
     const path = options.path ?? '.latchkey/latchkey.db';
@@ -98,6 +100,12 @@ export class SqliteStore implements SessionStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma('foreign_keys = ON');
+  }
+
+  #sql(source: string): Database.Statement {
+    let statement = this.#statements.get(source);
+    if (!statement) this.#statements.set(source, (statement = this.#db.prepare(source)));
+    return statement;
   }
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction, mapping lock and I/O failures to STORE_UNAVAILABLE. */
@@ -130,17 +138,15 @@ export class SqliteStore implements SessionStore {
 
   async createSession({ session, refreshToken }: NewSession): Promise<void> {
     this.#write(() => {
-      this.#db
-        .prepare(`INSERT INTO latchkey_sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`)
+      this.#sql(`INSERT INTO latchkey_sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`)
         .run(...sessionToValues(session));
-      this.#db
-        .prepare('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
+      this.#sql('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
         .run(refreshToken.hash, refreshToken.sessionId, refreshToken.generation, refreshToken.createdAt);
     });
   }
 
   #getSession(id: string): SessionRecord | null {
-    const row = this.#db.prepare('SELECT * FROM latchkey_sessions WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#sql('SELECT * FROM latchkey_sessions WHERE id = ?').get(id) as Row | undefined;
     return row ? sessionFromRow(row) : null;
   }
 
@@ -150,8 +156,7 @@ export class SqliteStore implements SessionStore {
 
   async listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
     return this.#guard(() =>
-      (this.#db
-        .prepare(
+      (this.#sql(
           `SELECT * FROM latchkey_sessions
            WHERE user_id = ? AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?
            ORDER BY created_at DESC, id`,
@@ -165,8 +170,7 @@ export class SqliteStore implements SessionStore {
       const current = this.#getSession(id);
       if (!current || current.revokedAt !== null) return null;
       const next = { ...current, ...patch };
-      this.#db
-        .prepare('UPDATE latchkey_sessions SET access_claims = ?, id_claims = ?, data = ? WHERE id = ?')
+      this.#sql('UPDATE latchkey_sessions SET access_claims = ?, id_claims = ?, data = ? WHERE id = ?')
         .run(JSON.stringify(next.accessClaims), JSON.stringify(next.idClaims), JSON.stringify(next.data), id);
       return next;
     });
@@ -174,7 +178,7 @@ export class SqliteStore implements SessionStore {
 
   async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {
     return this.#write((): RotateRefreshOutcome => {
-      const tokenRow = this.#db.prepare('SELECT * FROM latchkey_refresh_tokens WHERE hash = ?').get(input.presentedHash) as Row | undefined;
+      const tokenRow = this.#sql('SELECT * FROM latchkey_refresh_tokens WHERE hash = ?').get(input.presentedHash) as Row | undefined;
       const token = tokenRow ? refreshTokenFromRow(tokenRow) : null;
       const session = token ? this.#getSession(token.sessionId) : null;
       const decision = decideRotation(token, session, input);
@@ -182,8 +186,7 @@ export class SqliteStore implements SessionStore {
         case 'rotate': {
           const s = decision.session;
           // Compare-and-swap on the current hash: belt and braces inside the write lock.
-          const changed = this.#db
-            .prepare(
+          const changed = this.#sql(
               `UPDATE latchkey_sessions SET current_refresh_hash = ?, previous_refresh_hash = ?, rotated_at = ?,
                  generation = ?, last_active_at = ?, idle_expires_at = ?, device = ?
                WHERE id = ? AND current_refresh_hash = ?`,
@@ -191,14 +194,12 @@ export class SqliteStore implements SessionStore {
             .run(s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt, JSON.stringify(s.device), s.id, input.presentedHash);
           if (changed.changes !== 1) throw new Error('latchkey: refresh compare-and-swap lost inside a write transaction');
           const t = decision.token;
-          this.#db
-            .prepare('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
+          this.#sql('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
             .run(t.hash, t.sessionId, t.generation, t.createdAt);
           return { kind: 'rotated', session: s };
         }
         case 'theft':
-          this.#db
-            .prepare('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
+          this.#sql('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
             .run(decision.session.revokedAt, 'theft', decision.session.id);
           return { kind: 'theft', session: decision.session };
         case 'grace':
@@ -213,8 +214,7 @@ export class SqliteStore implements SessionStore {
 
   async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {
     return this.#write(() => {
-      const row = this.#db
-        .prepare('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING user_id')
+      const row = this.#sql('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL RETURNING user_id')
         .get(now, reason, id) as { user_id: string } | undefined;
       return row ? { sessionId: id, userId: row.user_id, revokedAt: now } : null;
     });
@@ -222,8 +222,7 @@ export class SqliteStore implements SessionStore {
 
   async revokeUserSessions(userId: string, now: number, reason: RevocationReason, exceptSessionId?: string): Promise<Revocation[]> {
     return this.#write(() =>
-      (this.#db
-        .prepare(
+      (this.#sql(
           `UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ?
            WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ? AND idle_expires_at > ? AND absolute_expires_at > ?
            RETURNING id`,
@@ -234,20 +233,18 @@ export class SqliteStore implements SessionStore {
 
   async listRevocationsSince(since: number): Promise<Revocation[]> {
     return this.#guard(() =>
-      (this.#db
-        .prepare('SELECT id, user_id, revoked_at FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
+      (this.#sql('SELECT id, user_id, revoked_at FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
         .all(since) as Array<{ id: string; user_id: string; revoked_at: number }>).map((r) => ({ sessionId: r.id, userId: r.user_id, revokedAt: r.revoked_at })),
     );
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    return this.#guard(() => (this.#db.prepare('SELECT * FROM latchkey_signing_keys ORDER BY generation').all() as Row[]).map(signingKeyFromRow));
+    return this.#guard(() => (this.#sql('SELECT * FROM latchkey_signing_keys ORDER BY generation').all() as Row[]).map(signingKeyFromRow));
   }
 
   async insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
     return this.#write(() => {
-      const result = this.#db
-        .prepare(
+      const result = this.#sql(
           `INSERT INTO latchkey_signing_keys (kid, alg, generation, public_jwk, private_key_encrypted, created_at, activates_at)
            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         )
@@ -258,47 +255,45 @@ export class SqliteStore implements SessionStore {
 
   async deleteSigningKeys(kids: string[]): Promise<void> {
     this.#write(() => {
-      const del = this.#db.prepare('DELETE FROM latchkey_signing_keys WHERE kid = ?');
+      const del = this.#sql('DELETE FROM latchkey_signing_keys WHERE kid = ?');
       for (const kid of kids) del.run(kid);
     });
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
     this.#write(() => {
-      this.#db
-        .prepare('INSERT INTO latchkey_api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)')
+      this.#sql('INSERT INTO latchkey_api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)')
         .run(key.id, key.name, key.hash, key.createdAt, key.revokedAt);
     });
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
     return this.#guard(() => {
-      const row = this.#db.prepare('SELECT * FROM latchkey_api_keys WHERE hash = ?').get(hash) as Row | undefined;
+      const row = this.#sql('SELECT * FROM latchkey_api_keys WHERE hash = ?').get(hash) as Row | undefined;
       return row ? apiKeyFromRow(row) : null;
     });
   }
 
   async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.#guard(() => (this.#db.prepare('SELECT * FROM latchkey_api_keys ORDER BY created_at, id').all() as Row[]).map(apiKeyFromRow));
+    return this.#guard(() => (this.#sql('SELECT * FROM latchkey_api_keys ORDER BY created_at, id').all() as Row[]).map(apiKeyFromRow));
   }
 
   async revokeApiKey(id: string, now: number): Promise<boolean> {
-    return this.#write(() => this.#db.prepare('UPDATE latchkey_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1);
+    return this.#write(() => this.#sql('UPDATE latchkey_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1);
   }
 
   async deleteExpired(before: number): Promise<CleanupResult> {
     return this.#write(() => {
       const ended = 'MIN(idle_expires_at, absolute_expires_at, COALESCE(revoked_at, idle_expires_at)) < ?';
-      const tokens = this.#db
-        .prepare(`DELETE FROM latchkey_refresh_tokens WHERE session_id IN (SELECT id FROM latchkey_sessions WHERE ${ended})`)
+      const tokens = this.#sql(`DELETE FROM latchkey_refresh_tokens WHERE session_id IN (SELECT id FROM latchkey_sessions WHERE ${ended})`)
         .run(before).changes;
-      const sessions = this.#db.prepare(`DELETE FROM latchkey_sessions WHERE ${ended}`).run(before).changes;
+      const sessions = this.#sql(`DELETE FROM latchkey_sessions WHERE ${ended}`).run(before).changes;
       return { sessions, refreshTokens: tokens };
     });
   }
 
   async ping(): Promise<void> {
-    this.#guard(() => this.#db.prepare('SELECT 1').get());
+    this.#guard(() => this.#sql('SELECT 1').get());
   }
 
   async close(): Promise<void> {
