@@ -1,0 +1,321 @@
+/**
+ * The service's HTTP surface, a thin edge over the engine: parse and validate, call one engine
+ * method, shape the answer. No decision about tokens or sessions is made here.
+ *
+ * Built on Hono's fetch-style app, so it runs under `@hono/node-server` (server.ts) and can be
+ * exercised in-process with `app.request(...)`.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { Latchkey } from '../engine.js';
+import type { IssuedTokens, Session } from '../types.js';
+import type { ApiKeyChecker } from './api-keys.js';
+import { STORE_DEADLINE_MS, withDeadline } from './deadline.js';
+import { HttpError, invalidRequest, toHttpError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
+import { openApiText } from './openapi.js';
+import {
+  CreateSessionRequest,
+  RefreshRequest,
+  UpdateSessionRequest,
+  VerifyRequest,
+  type SessionBody,
+} from './schemas.js';
+
+export interface ServiceAppOptions {
+  engine: Latchkey;
+  apiKeys: ApiKeyChecker;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  /** Largest request body, bytes. Default 65 536. */
+  bodyLimit?: number;
+  /** True once a graceful shutdown has begun: new requests get 503 `SHUTTING_DOWN`. Default: never. */
+  isDraining?: () => boolean;
+  /** Deadline for store work, ms. Default 1800 (the contract promises a 503 within 2 s). */
+  storeDeadlineMs?: number;
+}
+
+type Env = { Variables: { route: string } };
+
+const RotateKeysRequest = z.strictObject({});
+
+/** The contract's Session: times as ISO strings, nothing about refresh tokens. */
+export function sessionToJson(session: Session): SessionBody {
+  return {
+    id: session.id,
+    userId: session.userId,
+    createdAt: session.createdAt.toISOString(),
+    lastActiveAt: session.lastActiveAt.toISOString(),
+    expiresAt: session.expiresAt.toISOString(),
+    authTime: session.authTime.toISOString(),
+    device: { ...session.device },
+    data: session.data,
+    accessClaims: session.accessClaims,
+    idClaims: session.idClaims,
+    revokedAt: session.revokedAt === null ? null : session.revokedAt.toISOString(),
+  };
+}
+
+function issuedToJson(tokens: IssuedTokens) {
+  return {
+    session: sessionToJson(tokens.session),
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    idToken: tokens.idToken,
+    accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString(),
+  };
+}
+
+/**
+ * JSON.parse that refuses `__proto__` keys: validators and copies treat them inconsistently (zod
+ * drops them silently, a spread would set a prototype), so the only safe answer is a clear 400.
+ */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (key === '__proto__') throw new HttpError(400, 'INVALID_REQUEST', '__proto__: field name not allowed', { field: '__proto__' });
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(400, 'INVALID_REQUEST', 'body: not valid JSON', { field: 'body' });
+  }
+}
+
+/** Reads, parses and validates a JSON body. An empty body counts as `{}` only when `emptyOk`. */
+async function readBody<S extends z.ZodType>(c: Context<Env>, schema: S, emptyOk = false): Promise<z.output<S>> {
+  const type = c.req.header('content-type');
+  if (type !== undefined && !/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json');
+  }
+  const text = await c.req.text();
+  if (text.trim() === '') {
+    if (!emptyOk) throw new HttpError(400, 'INVALID_REQUEST', 'body: a JSON object is required', { field: 'body' });
+    return schema.parse({});
+  }
+  const parsed = schema.safeParse(parseJson(text));
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  return parsed.data;
+}
+
+/** A path parameter that must satisfy `schema`; 400 naming it otherwise. */
+function param(c: Context<Env>, name: string, schema: z.ZodType<string>): string {
+  const value = c.req.param(name);
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new HttpError(400, 'INVALID_REQUEST', `${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field: name });
+  return parsed.data;
+}
+
+const BEARER = /^Bearer[ ]+([^\s]+)[ ]*$/i;
+
+/** Builds the Hono app. */
+export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
+  const { engine, apiKeys, metrics, logger } = options;
+  const deadlineMs = options.storeDeadlineMs ?? STORE_DEADLINE_MS;
+  const draining = options.isDraining ?? (() => false);
+  const store = <T>(work: Promise<T>) => withDeadline(work, deadlineMs);
+  const app = new Hono<Env>();
+
+  // Outermost: timing, the request log line and metrics. Sees the final status, errors included.
+  app.use('*', async (c, next) => {
+    const started = process.hrtime.bigint();
+    c.set('route', 'unmatched');
+    await next();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const route = c.get('route');
+    const status = c.res.status;
+    metrics.observe(c.req.method, route, status, seconds);
+    // Method, route pattern, status, duration: never the raw path (ids), a header or a body.
+    logger.log(status >= 500 ? 'error' : 'info', 'request', { method: c.req.method, route, status, durationMs: Math.round(seconds * 1e6) / 1e3 });
+  });
+
+  app.onError((err, c) => {
+    const httpError = toHttpError(err);
+    if (httpError.status === 500) logger.log('error', 'unexpected error', { route: c.get('route'), err });
+    for (const [k, v] of Object.entries(httpError.headers)) c.header(k, v);
+    return c.json(httpError.body(), httpError.status as 400);
+  });
+
+  app.notFound((c) => {
+    c.set('route', 'unmatched');
+    return c.json(new HttpError(404, 'NOT_FOUND', 'no such route').body(), 404);
+  });
+
+  // Shutting down: refuse cleanly and ask the client to reconnect elsewhere.
+  app.use('*', async (c, next) => {
+    if (draining() && c.req.path !== '/healthz') {
+      c.header('Connection', 'close');
+      c.header('Retry-After', '1');
+      if (c.req.path === '/readyz') return c.json({ status: 'unavailable' }, 503);
+      throw new HttpError(503, 'SHUTTING_DOWN', 'the service is shutting down; retry');
+    }
+    await next();
+  });
+
+  // Every /v1/ route needs an API key; checked before routing so unknown routes reveal nothing.
+  app.use('/v1/*', async (c, next) => {
+    c.header('Cache-Control', 'no-store');
+    const match = BEARER.exec(c.req.header('authorization') ?? '');
+    const identity = match?.[1] ? await store(apiKeys.check(match[1])) : null;
+    if (!identity) {
+      throw new HttpError(401, 'INVALID_API_KEY', 'a valid API key is required (Authorization: Bearer <key>)', {}, { 'WWW-Authenticate': 'Bearer realm="latchkey"' });
+    }
+    await next();
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: options.bodyLimit ?? 65_536,
+      onError: () => {
+        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.bodyLimit ?? 65_536} bytes`);
+      },
+    }),
+  );
+
+  /** Registers a handler and labels the request with the route pattern (OpenAPI style). */
+  const allowed = new Map<string, string[]>();
+  type Method = 'get' | 'post' | 'patch' | 'delete';
+  const route = (method: Method, pattern: string, handler: (c: Context<Env>) => Promise<Response> | Response) => {
+    const honoPath = pattern.replace(/\{(\w+)\}/g, ':$1');
+    const methods = allowed.get(honoPath) ?? [];
+    methods.push(method.toUpperCase());
+    if (method === 'get') methods.push('HEAD');
+    allowed.set(honoPath, methods);
+    app[method](honoPath, (c) => {
+      c.set('route', pattern);
+      return handler(c);
+    });
+  };
+  /** After a path's handlers: any other method gets 405 with `Allow`. */
+  const onlyThose = (pattern: string) => {
+    const honoPath = pattern.replace(/\{(\w+)\}/g, ':$1');
+    app.all(honoPath, (c) => {
+      c.set('route', pattern);
+      const allow = (allowed.get(honoPath) ?? []).join(', ');
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, {}, { Allow: allow });
+    });
+  };
+
+  const SessionId = z.string().min(1).max(128);
+  const UserId = z.string().min(1).max(255);
+
+  route('post', '/v1/sessions', async (c) => {
+    const body = await readBody(c, CreateSessionRequest);
+    const tokens = await store(engine.createSession(body));
+    return c.json(issuedToJson(tokens), 201);
+  });
+  onlyThose('/v1/sessions');
+
+  route('post', '/v1/sessions/verify', async (c) => {
+    const body = await readBody(c, VerifyRequest);
+    const work = engine.verifyAccessToken(body.accessToken, {
+      ...(body.checkStore !== undefined ? { checkStore: body.checkStore } : {}),
+      ...(body.maxAuthAge !== undefined ? { maxAuthAge: body.maxAuthAge } : {}),
+    });
+    const verified = body.checkStore ? await store(work) : await work;
+    return c.json({ session: { id: verified.sessionId, userId: verified.userId }, claims: { ...verified.claims } }, 200);
+  });
+  onlyThose('/v1/sessions/verify');
+
+  route('post', '/v1/sessions/refresh', async (c) => {
+    const body = await readBody(c, RefreshRequest);
+    const tokens = await store(engine.refresh(body.refreshToken, body.device ? { device: body.device } : {}));
+    return c.json(issuedToJson(tokens), 200);
+  });
+  onlyThose('/v1/sessions/refresh');
+
+  /** A session id from the path, or null when it cannot be one (answered as not found). */
+  const sessionId = (c: Context<Env>): string | null => {
+    const parsed = SessionId.safeParse(c.req.param('id'));
+    return parsed.success ? parsed.data : null;
+  };
+
+  route('get', '/v1/sessions/{id}', async (c) => {
+    const id = sessionId(c);
+    const session = id === null ? null : await store(engine.getSession(id));
+    if (!session) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    return c.json(sessionToJson(session), 200);
+  });
+  route('patch', '/v1/sessions/{id}', async (c) => {
+    const id = sessionId(c);
+    const body = await readBody(c, UpdateSessionRequest);
+    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    const session = await store(engine.updateSession(id, body));
+    return c.json(sessionToJson(session), 200);
+  });
+  route('delete', '/v1/sessions/{id}', async (c) => {
+    const id = sessionId(c);
+    // Idempotent: already revoked, or never existed, the outcome the caller wants holds.
+    if (id !== null) await store(engine.revokeSession(id, 'admin'));
+    return c.body(null, 204);
+  });
+  onlyThose('/v1/sessions/{id}');
+
+  route('get', '/v1/users/{userId}/sessions', async (c) => {
+    const userId = param(c, 'userId', UserId);
+    const sessions = await store(engine.listSessions(userId));
+    return c.json({ sessions: sessions.map(sessionToJson) }, 200);
+  });
+  route('delete', '/v1/users/{userId}/sessions', async (c) => {
+    const userId = param(c, 'userId', UserId);
+    const revoked = await store(engine.revokeUserSessions(userId, { reason: 'admin' }));
+    return c.json({ revoked }, 200);
+  });
+  onlyThose('/v1/users/{userId}/sessions');
+
+  route('post', '/v1/keys/rotate', async (c) => {
+    await readBody(c, RotateKeysRequest, true);
+    const { kid } = await store(engine.rotateKeys());
+    return c.json({ kid }, 200);
+  });
+  onlyThose('/v1/keys/rotate');
+
+  // ---- public ----------------------------------------------------------------------------------
+
+  route('get', '/.well-known/jwks.json', (c) => {
+    // Short public caching: verifiers refetch on an unknown kid anyway, and new keys are published
+    // a day before they sign.
+    c.header('Cache-Control', 'public, max-age=300');
+    c.header('Content-Type', 'application/jwk-set+json');
+    return c.body(JSON.stringify(engine.jwks()), 200);
+  });
+  onlyThose('/.well-known/jwks.json');
+
+  route('get', '/.well-known/openid-configuration', (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(engine.discovery(), 200);
+  });
+  onlyThose('/.well-known/openid-configuration');
+
+  route('get', '/healthz', (c) => c.json({ status: 'ok' }, 200));
+  onlyThose('/healthz');
+
+  route('get', '/readyz', async (c) => {
+    c.header('Cache-Control', 'no-store');
+    try {
+      await store(engine.store.ping());
+      return c.json({ status: 'ok' }, 200);
+    } catch {
+      return c.json({ status: 'unavailable' }, 503);
+    }
+  });
+  onlyThose('/readyz');
+
+  route('get', '/metrics', async (c) => {
+    const text = await metrics.registry.metrics();
+    c.header('Content-Type', metrics.registry.contentType);
+    return c.body(text, 200);
+  });
+  onlyThose('/metrics');
+
+  route('get', '/openapi.json', (c) => {
+    c.header('Content-Type', 'application/json; charset=utf-8');
+    return c.body(openApiText(), 200);
+  });
+  onlyThose('/openapi.json');
+
+  return app;
+}

@@ -1,0 +1,53 @@
+/**
+ * Opens the store and the revocation bus that the configuration names. Drivers are imported only
+ * when used, so a SQLite deployment never loads `pg` or `ioredis` (and vice versa).
+ */
+import type { RevocationBus } from '../revocation/bus.js';
+import type { SessionStore } from '../stores/types.js';
+import { ConfigError, type StoreConfig } from './config.js';
+
+/**
+ * How long a SQLite write waits for another process's lock before `STORE_UNAVAILABLE`: short enough
+ * that the 503 arrives within the contract's 2 s.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 1_500;
+
+interface PostgresModule {
+  postgresStore(options: { connectionString: string }): SessionStore;
+}
+interface RedisModule {
+  redisBus(options: { url: string }): RevocationBus;
+}
+
+/** Imports an optional driver module; a missing one is a configuration problem, named as such. */
+async function importDriver<T>(specifier: string, variable: string, what: string): Promise<T> {
+  try {
+    return (await import(specifier)) as T;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new ConfigError(variable, `${what} is not available in this build of latchkey`);
+    }
+    throw err;
+  }
+}
+
+/** Opens (does not migrate) the configured store. */
+export async function openStore(config: StoreConfig): Promise<SessionStore> {
+  if (config.kind === 'sqlite') {
+    const { sqliteStore } = await import('../stores/sqlite.js');
+    return sqliteStore({ path: config.path, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+  }
+  // A variable specifier: the PostgreSQL driver is optional at build time.
+  const specifier = '../stores/postgres.js';
+  const { postgresStore } = await importDriver<PostgresModule>(specifier, 'LATCHKEY_STORE', 'the PostgreSQL store');
+  return postgresStore({ connectionString: config.connectionString });
+}
+
+/** The Redis revocation bus, or undefined without `LATCHKEY_REDIS_URL`. */
+export async function openBus(redisUrl: string | undefined): Promise<RevocationBus | undefined> {
+  if (redisUrl === undefined) return undefined;
+  const specifier = '../revocation/redis.js';
+  const { redisBus } = await importDriver<RedisModule>(specifier, 'LATCHKEY_REDIS_URL', 'the Redis revocation bus');
+  return redisBus({ url: redisUrl });
+}

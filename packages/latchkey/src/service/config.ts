@@ -1,0 +1,196 @@
+/**
+ * Service configuration: flags and environment variables (flags win) turned into one validated
+ * object. Every bad value stops start-up with a message that names the variable, because a service
+ * that starts on a silently ignored setting (a typo'd TTL, a store URL it cannot use) is worse than
+ * one that refuses to start.
+ */
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../types.js';
+
+/** A configuration value was refused. `variable` names the environment variable or flag. */
+export class ConfigError extends Error {
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** Where sessions live. */
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; connectionString: string };
+
+export interface ServiceConfig {
+  /** `PORT` / `--port`. Default 4100. 0 picks a free port. */
+  port: number;
+  /** `HOST` / `--host`. Default `127.0.0.1`: never exposed beyond the machine unless asked. */
+  host: string;
+  /** `LATCHKEY_STORE`. Default `sqlite:./.latchkey/latchkey.db`. */
+  store: StoreConfig;
+  /** `LATCHKEY_REDIS_URL`: revocation fan-out between instances. Default none (store polling only). */
+  redisUrl: string | undefined;
+  /** `LATCHKEY_SECRET`: the master secret. Default: read from `secretFile`. */
+  secret: string | undefined;
+  /** `LATCHKEY_SECRET_FILE`: key file made on first run, mode 0600. Default `.latchkey/secret.key`. */
+  secretFile: string;
+  /** `LATCHKEY_API_KEYS`: comma-separated keys accepted besides those stored. Default none. */
+  apiKeys: string[];
+  /** `LATCHKEY_ISSUER`. Default `http://<host>:<port>` (after binding, so port 0 gets the real port). */
+  issuer: string | undefined;
+  /** `LATCHKEY_AUDIENCE`. Default `latchkey`. */
+  audience: string;
+  /** `LATCHKEY_SIGNING_ALG`. Default `EdDSA`. */
+  signingAlgorithm: SigningAlgorithm;
+  /** `LATCHKEY_ACCESS_TTL`, seconds. Default 900. */
+  accessTokenTtl: number;
+  /** `LATCHKEY_CLOCK_TOLERANCE`, seconds. Default 30. */
+  clockTolerance: number;
+  /** `LATCHKEY_REFRESH_GRACE`, seconds. Default 10. */
+  refreshGrace: number;
+  /** `LATCHKEY_IDLE_TIMEOUT`, seconds. Default 1 209 600 (14 days). */
+  idleTimeout: number;
+  /** `LATCHKEY_ABSOLUTE_TIMEOUT`, seconds. Default 7 776 000 (90 days). */
+  absoluteTimeout: number;
+  /** `LATCHKEY_BODY_LIMIT`, bytes. Default 65 536: no legitimate body comes near it. */
+  bodyLimit: number;
+  /**
+   * `LATCHKEY_SHUTDOWN_TIMEOUT`, seconds. Default 10: how long a graceful shutdown waits for
+   * in-flight requests before cutting connections.
+   */
+  shutdownTimeout: number;
+}
+
+/** Flags that override environment variables. */
+export interface ConfigFlags {
+  port?: string;
+  host?: string;
+}
+
+/** The environment variables the service reads, with their meaning, for `--help` and the docs. */
+export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: string; fallback: string }> = [
+  { name: 'PORT', meaning: 'port to listen on (flag --port wins)', fallback: '4100' },
+  { name: 'HOST', meaning: 'address to listen on (flag --host wins)', fallback: '127.0.0.1' },
+  { name: 'LATCHKEY_STORE', meaning: '`sqlite:<path>` or a `postgres://` URL', fallback: 'sqlite:./.latchkey/latchkey.db' },
+  { name: 'LATCHKEY_REDIS_URL', meaning: 'Redis for revocation fan-out between instances', fallback: 'none' },
+  { name: 'LATCHKEY_SECRET', meaning: 'master secret (>= 32 bytes) that encrypts signing keys at rest', fallback: 'key file, made on first run' },
+  { name: 'LATCHKEY_SECRET_FILE', meaning: 'key file used when LATCHKEY_SECRET is not set (mode 0600)', fallback: '.latchkey/secret.key' },
+  { name: 'LATCHKEY_API_KEYS', meaning: 'comma-separated API keys accepted besides those made with the CLI', fallback: 'none' },
+  { name: 'LATCHKEY_ISSUER', meaning: '`iss` of every token', fallback: 'http://<host>:<port>' },
+  { name: 'LATCHKEY_AUDIENCE', meaning: '`aud` of access tokens', fallback: 'latchkey' },
+  { name: 'LATCHKEY_SIGNING_ALG', meaning: '`EdDSA`, `ES256` or `RS256`', fallback: 'EdDSA' },
+  { name: 'LATCHKEY_ACCESS_TTL', meaning: 'access-token lifetime, seconds', fallback: '900' },
+  { name: 'LATCHKEY_CLOCK_TOLERANCE', meaning: 'leeway for exp/nbf/iat, seconds', fallback: '30' },
+  { name: 'LATCHKEY_REFRESH_GRACE', meaning: 'seconds a just-rotated refresh token may be presented again', fallback: '10' },
+  { name: 'LATCHKEY_IDLE_TIMEOUT', meaning: 'session idle lifetime, seconds', fallback: '1209600' },
+  { name: 'LATCHKEY_ABSOLUTE_TIMEOUT', meaning: 'session absolute lifetime, seconds', fallback: '7776000' },
+  { name: 'LATCHKEY_BODY_LIMIT', meaning: 'largest request body, bytes', fallback: '65536' },
+  { name: 'LATCHKEY_SHUTDOWN_TIMEOUT', meaning: 'seconds a graceful shutdown waits for in-flight requests', fallback: '10' },
+];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  // An empty variable is treated as unset: `FOO= cmd` is how shells clear things.
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(variable: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(variable, `must be a whole number from ${min} to ${max}`);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(variable, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function parseStore(raw: string | undefined): StoreConfig {
+  const value = raw ?? 'sqlite:./.latchkey/latchkey.db';
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length);
+    if (path === '') throw new ConfigError('LATCHKEY_STORE', 'sqlite: needs a file path, e.g. sqlite:./.latchkey/latchkey.db');
+    return { kind: 'sqlite', path };
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError('LATCHKEY_STORE', 'is not a valid postgres:// URL');
+    }
+    return { kind: 'postgres', connectionString: value };
+  }
+  // Never echo the value: it may be a URL with a password in it.
+  throw new ConfigError('LATCHKEY_STORE', 'must be sqlite:<path> or a postgres:// URL');
+}
+
+function parseUrl(variable: string, raw: string | undefined, protocols: string[]): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(variable, `must use ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  return raw;
+}
+
+/**
+ * Reads the configuration. Throws {@link ConfigError} naming the first bad variable.
+ *
+ * @example
+ * const config = loadServiceConfig(process.env, { port: '4200' });
+ */
+export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {}): ServiceConfig {
+  const port = integer(flags.port !== undefined ? '--port' : 'PORT', flags.port ?? text(env, 'PORT'), 4100, 0, 65_535);
+  const host = flags.host ?? text(env, 'HOST') ?? '127.0.0.1';
+  if (host.length === 0 || /[\s/]/.test(host)) throw new ConfigError(flags.host !== undefined ? '--host' : 'HOST', 'must be a host name or an IP address');
+
+  const secret = text(env, 'LATCHKEY_SECRET');
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) throw new ConfigError('LATCHKEY_SECRET', 'must be at least 32 bytes');
+
+  const apiKeysRaw = text(env, 'LATCHKEY_API_KEYS');
+  const apiKeys = apiKeysRaw === undefined ? [] : apiKeysRaw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  for (const key of apiKeys) {
+    // Short keys can be guessed; say which position is wrong, never the key.
+    if (key.length < 32) throw new ConfigError('LATCHKEY_API_KEYS', `key #${apiKeys.indexOf(key) + 1} is shorter than 32 characters`);
+  }
+
+  const issuer = parseUrl('LATCHKEY_ISSUER', text(env, 'LATCHKEY_ISSUER'), ['http:', 'https:']);
+  const alg = text(env, 'LATCHKEY_SIGNING_ALG') ?? 'EdDSA';
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw new ConfigError('LATCHKEY_SIGNING_ALG', `must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
+  }
+  const audience = text(env, 'LATCHKEY_AUDIENCE') ?? 'latchkey';
+
+  return {
+    port,
+    host,
+    store: parseStore(text(env, 'LATCHKEY_STORE')),
+    redisUrl: parseUrl('LATCHKEY_REDIS_URL', text(env, 'LATCHKEY_REDIS_URL'), ['redis:', 'rediss:']),
+    secret,
+    secretFile: text(env, 'LATCHKEY_SECRET_FILE') ?? '.latchkey/secret.key',
+    apiKeys,
+    issuer,
+    audience,
+    signingAlgorithm: alg as SigningAlgorithm,
+    // Ranges match the engine's, so a bad value is reported here under its variable name.
+    accessTokenTtl: integer('LATCHKEY_ACCESS_TTL', text(env, 'LATCHKEY_ACCESS_TTL'), 900, 1, 86_400),
+    clockTolerance: integer('LATCHKEY_CLOCK_TOLERANCE', text(env, 'LATCHKEY_CLOCK_TOLERANCE'), 30, 0, 300),
+    refreshGrace: integer('LATCHKEY_REFRESH_GRACE', text(env, 'LATCHKEY_REFRESH_GRACE'), 10, 0, 300),
+    idleTimeout: integer('LATCHKEY_IDLE_TIMEOUT', text(env, 'LATCHKEY_IDLE_TIMEOUT'), 1_209_600, 1, Number.MAX_SAFE_INTEGER),
+    absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
+    bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),
+    shutdownTimeout: integer('LATCHKEY_SHUTDOWN_TIMEOUT', text(env, 'LATCHKEY_SHUTDOWN_TIMEOUT'), 10, 0, 3600),
+  };
+}
+
+/** The issuer to use once the listening port is known. */
+export function resolveIssuer(config: ServiceConfig, port: number): string {
+  if (config.issuer) return config.issuer;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${port}`;
+}

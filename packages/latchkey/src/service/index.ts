@@ -1,0 +1,20 @@
+/**
+ * `latchkey/service`: the standalone session service, for backends in any language.
+ *
+ * Run it with `npx latchkey serve`, or embed it:
+ *
+ * @example
+ * import { loadServiceConfig, startService } from 'latchkey/service';
+ * const service = await startService({ config: loadServiceConfig(process.env) });
+ * process.once('SIGTERM', () => void service.close());
+ */
+export { startService, type RunningService, type StartServiceOptions } from './server.js';
+export { createServiceApp, sessionToJson, type ServiceAppOptions } from './app.js';
+export { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer, type ConfigFlags, type ServiceConfig, type StoreConfig } from './config.js';
+export { API_KEY_PREFIX, ApiKeyChecker, createApiKey, hashApiKey, type ApiKeyIdentity } from './api-keys.js';
+export { openBus, openStore } from './backends.js';
+export { HttpError } from './errors.js';
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
+export { ServiceMetrics } from './metrics.js';
+export { buildOpenApiDocument, openApiText, SERVICE_API_VERSION } from './openapi.js';
+export * as schemas from './schemas.js';

@@ -1,0 +1,191 @@
+/**
+ * The OpenAPI 3.1 document of the service, generated from the zod schemas in schemas.ts (OpenAPI
+ * 3.1 schema objects are JSON Schema 2020-12, which `z.toJSONSchema` emits). The server serves it at
+ * `/openapi.json`; `scripts/generate-openapi.mjs` writes the committed copy, and a test checks the
+ * two are identical, so the document cannot drift from what the code validates.
+ */
+import { z } from 'zod';
+import { ERROR_CODES, NAMED_SCHEMAS } from './schemas.js';
+
+type JsonSchema = Record<string, unknown>;
+
+export const SERVICE_API_VERSION = '1.0.0';
+
+function componentSchemas(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(NAMED_SCHEMAS)) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+    unrepresentable: 'throw',
+  });
+  const out: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    // `$id` would change the base URI of the refs inside; `$schema` is implied by OpenAPI 3.1.
+    const { $schema: _schema, $id: _id, ...rest } = schema as JsonSchema;
+    out[id] = rest;
+  }
+  return out;
+}
+
+const ref = (name: keyof typeof NAMED_SCHEMAS) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: keyof typeof NAMED_SCHEMAS) => ({ 'application/json': { schema: ref(name) } });
+
+function error(description: string, codes: readonly string[]) {
+  return { description: `${description} Codes: ${codes.join(', ')}.`, content: json('Error') };
+}
+
+/** Errors any authenticated `/v1/` route can answer with. */
+const COMMON_V1 = {
+  '401': error('Missing or invalid API key.', ['INVALID_API_KEY']),
+  '503': error('The store did not answer within 2 s, or the service is shutting down.', ['STORE_UNAVAILABLE', 'SHUTTING_DOWN']),
+};
+const BODY_ERRORS = {
+  '400': error('The body is not valid JSON or does not match the schema; `field` names the offending field.', ['INVALID_REQUEST']),
+  '413': error('The body is larger than the limit (default 64 KiB).', ['PAYLOAD_TOO_LARGE']),
+  '415': error('The body is not JSON.', ['UNSUPPORTED_MEDIA_TYPE']),
+};
+
+function body(name: keyof typeof NAMED_SCHEMAS, required = true) {
+  return { required, content: json(name) };
+}
+
+const sessionId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const userId = { name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
+
+/** Builds the document. Deterministic: same code, same bytes. */
+export function buildOpenApiDocument(): JsonSchema {
+  const v1 = (operation: JsonSchema) => ({ security: [{ apiKey: [] }], ...operation });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'latchkey session service',
+      version: SERVICE_API_VERSION,
+      description:
+        'Create, refresh and revoke sessions from a backend in any language. Access tokens are verified ' +
+        'locally by each backend through /.well-known/jwks.json (check iss, aud and typ "at+jwt").',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    servers: [{ url: 'http://127.0.0.1:4100' }],
+    paths: {
+      '/v1/sessions': {
+        post: v1({
+          operationId: 'createSession',
+          summary: 'Start a session (on sign-in)',
+          requestBody: body('CreateSessionRequest'),
+          responses: { '201': { description: 'Created.', content: json('IssuedTokens') }, ...BODY_ERRORS, ...COMMON_V1 },
+        }),
+      },
+      '/v1/sessions/verify': {
+        post: v1({
+          operationId: 'verifyAccessToken',
+          summary: 'Verify an access token (backends may instead verify locally through JWKS)',
+          requestBody: body('VerifyRequest'),
+          responses: {
+            '200': { description: 'Valid.', content: json('VerifyResponse') },
+            ...BODY_ERRORS,
+            '401': error('Expired (refresh and retry), or not acceptable, or bad API key.', ['TRY_REFRESH_TOKEN', 'UNAUTHORISED', 'INVALID_API_KEY']),
+            '403': error('Valid but authenticated too long ago for maxAuthAge.', ['INSUFFICIENT_FRESHNESS']),
+            '503': COMMON_V1['503'],
+          },
+        }),
+      },
+      '/v1/sessions/refresh': {
+        post: v1({
+          operationId: 'refreshSession',
+          summary: 'Exchange a refresh token for a new token set (rotates it)',
+          requestBody: body('RefreshRequest'),
+          responses: {
+            '200': { description: 'Rotated.', content: json('IssuedTokens') },
+            ...BODY_ERRORS,
+            '401': error(
+              'Unknown, expired or revoked; or a rotated-out token was replayed (the session is revoked; `sessionId` and `userId` are set).',
+              ['UNAUTHORISED', 'TOKEN_THEFT_DETECTED', 'INVALID_API_KEY'],
+            ),
+            '503': COMMON_V1['503'],
+          },
+        }),
+      },
+      '/v1/sessions/{id}': {
+        parameters: [sessionId],
+        get: v1({
+          operationId: 'getSession',
+          summary: 'Read a session (revoked ones too; see revokedAt)',
+          responses: { '200': { description: 'The session.', content: json('Session') }, '404': error('No such session.', ['NOT_FOUND']), ...COMMON_V1 },
+        }),
+        patch: v1({
+          operationId: 'updateSession',
+          summary: 'Replace access claims, ID claims and/or data; tokens minted from then on carry them',
+          requestBody: body('UpdateSessionRequest'),
+          responses: {
+            '200': { description: 'Updated.', content: json('Session') },
+            '404': error('No such active session.', ['NOT_FOUND']),
+            ...BODY_ERRORS,
+            ...COMMON_V1,
+          },
+        }),
+        delete: v1({
+          operationId: 'revokeSession',
+          summary: 'Revoke a session at once (idempotent)',
+          responses: { '204': { description: 'Revoked, or already revoked, or unknown.' }, ...COMMON_V1 },
+        }),
+      },
+      '/v1/users/{userId}/sessions': {
+        parameters: [userId],
+        get: v1({
+          operationId: 'listUserSessions',
+          summary: "A user's active sessions, newest first",
+          responses: { '200': { description: 'Active sessions.', content: json('SessionList') }, '400': BODY_ERRORS['400'], ...COMMON_V1 },
+        }),
+        delete: v1({
+          operationId: 'revokeUserSessions',
+          summary: 'Revoke every session of a user',
+          responses: { '200': { description: 'How many were revoked.', content: json('RevokedCount') }, '400': BODY_ERRORS['400'], ...COMMON_V1 },
+        }),
+      },
+      '/v1/keys/rotate': {
+        post: v1({
+          operationId: 'rotateKeys',
+          summary: 'Rotate the signing key now (e.g. after a suspected leak)',
+          responses: { '200': { description: 'The new signing key.', content: json('RotateKeysResponse') }, ...COMMON_V1 },
+        }),
+      },
+      '/.well-known/jwks.json': {
+        get: { operationId: 'jwks', summary: 'Public signing keys (RFC 7517)', responses: { '200': { description: 'JWKS.', content: { 'application/jwk-set+json': { schema: ref('Jwks') }, 'application/json': { schema: ref('Jwks') } } } } },
+      },
+      '/.well-known/openid-configuration': {
+        get: { operationId: 'discovery', summary: 'OpenID Provider Metadata subset', responses: { '200': { description: 'Metadata.', content: json('Discovery') } } },
+      },
+      '/healthz': { get: { operationId: 'health', summary: 'Liveness', responses: { '200': { description: 'Running.', content: json('Health') } } } },
+      '/readyz': {
+        get: {
+          operationId: 'ready',
+          summary: 'Readiness: the store answers',
+          responses: { '200': { description: 'Ready.', content: json('Health') }, '503': { description: 'Store unavailable or shutting down.', content: json('Health') } },
+        },
+      },
+      '/metrics': {
+        get: { operationId: 'metrics', summary: 'Prometheus metrics', responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+      },
+      '/openapi.json': {
+        get: { operationId: 'openapi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      },
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `latchkey api-keys create` or LATCHKEY_API_KEYS.' },
+      },
+      schemas: componentSchemas(),
+    },
+    'x-error-codes': [...ERROR_CODES],
+  };
+}
+
+let cached: string | undefined;
+
+/** The document as the exact text served and committed (2-space JSON, trailing newline). */
+export function openApiText(): string {
+  cached ??= `${JSON.stringify(buildOpenApiDocument(), null, 2)}\n`;
+  return cached;
+}

@@ -1,0 +1,169 @@
+/**
+ * The service's wire format, as zod schemas: the one source of truth for request validation, for
+ * the response shapes the tests check, and (through `z.toJSONSchema`) for the OpenAPI document.
+ *
+ * Request objects are strict: an unknown field is refused rather than ignored, so a client's typo
+ * (`acessClaims`) fails loudly instead of silently issuing a token without the claims it meant.
+ */
+import { z } from 'zod';
+import { RESERVED_CLAIMS } from '../tokens/claims.js';
+import type { JsonValue } from '../types.js';
+
+/** Any JSON value. */
+export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
+);
+
+/** A JSON object (server-side session data). */
+export const JsonObjectSchema = z.record(z.string(), JsonValueSchema);
+
+/**
+ * App claims for a token. Names latchkey sets itself are refused here, with the claim named, so the
+ * caller learns which one (a caller-chosen `sub` or `exp` would defeat the point of signing).
+ */
+export const ClaimsSchema = JsonObjectSchema.superRefine((claims, ctx) => {
+  for (const name of Object.keys(claims)) {
+    if (RESERVED_CLAIMS.has(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is set by latchkey and cannot be supplied` });
+    }
+  }
+}).meta({ description: `Extra claims. Reserved names are refused: ${[...RESERVED_CLAIMS].join(', ')}.` });
+
+export const DeviceSchema = z
+  .strictObject({
+    userAgent: z.string().max(512).optional(),
+    ip: z.string().max(512).optional(),
+  })
+  .meta({ description: 'What the caller knows of the device, shown in "your devices" lists.' });
+
+const UserId = z.string().min(1).max(255);
+const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
+
+// ---- requests ------------------------------------------------------------------------------------
+
+export const CreateSessionRequest = z.strictObject({
+  userId: UserId.meta({ description: "The user's immutable id; becomes `sub`." }),
+  accessClaims: ClaimsSchema.optional(),
+  idClaims: ClaimsSchema.optional(),
+  data: JsonObjectSchema.optional().meta({ description: 'Server-side data; never enters a token.' }),
+  device: DeviceSchema.optional(),
+});
+
+export const VerifyRequest = z.strictObject({
+  accessToken: z.string().min(1).max(16_384),
+  checkStore: z.boolean().optional().meta({ description: 'Also check the session in the store (one round trip).' }),
+  maxAuthAge: z.number().int().min(0).max(31_536_000).optional().meta({
+    description: 'Refuse with 403 INSUFFICIENT_FRESHNESS unless the user authenticated within this many seconds.',
+  }),
+});
+
+export const RefreshRequest = z.strictObject({
+  refreshToken: z.string().min(1).max(1024),
+  device: DeviceSchema.optional(),
+});
+
+export const UpdateSessionRequest = z.strictObject({
+  accessClaims: ClaimsSchema.optional(),
+  idClaims: ClaimsSchema.optional(),
+  data: JsonObjectSchema.optional(),
+});
+
+// ---- responses -----------------------------------------------------------------------------------
+
+export const SessionSchema = z.strictObject({
+  id: z.string(),
+  userId: z.string(),
+  createdAt: Timestamp,
+  lastActiveAt: Timestamp,
+  expiresAt: Timestamp.meta({ description: 'The earlier of the idle and the absolute expiry.' }),
+  authTime: Timestamp,
+  device: DeviceSchema,
+  data: JsonObjectSchema,
+  accessClaims: JsonObjectSchema,
+  idClaims: JsonObjectSchema,
+  revokedAt: Timestamp.nullable(),
+});
+
+export const IssuedTokensResponse = z.strictObject({
+  session: SessionSchema,
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  idToken: z.string(),
+  accessTokenExpiresAt: Timestamp,
+});
+
+export const VerifyResponse = z.strictObject({
+  session: z.strictObject({ id: z.string(), userId: z.string() }),
+  claims: JsonObjectSchema,
+});
+
+export const SessionListResponse = z.strictObject({ sessions: z.array(SessionSchema) });
+export const RevokedCountResponse = z.strictObject({ revoked: z.number().int().min(0) });
+export const RotateKeysResponse = z.strictObject({ kid: z.string() });
+
+export const JwksResponse = z.object({
+  keys: z.array(z.looseObject({ kid: z.string(), alg: z.string(), use: z.literal('sig'), kty: z.string() })),
+});
+
+export const DiscoveryResponse = z.looseObject({
+  issuer: z.string(),
+  jwks_uri: z.string(),
+  id_token_signing_alg_values_supported: z.array(z.string()),
+});
+
+export const HealthResponse = z.strictObject({ status: z.enum(['ok', 'unavailable']) });
+
+/** Every error code the service sends. */
+export const ERROR_CODES = [
+  'INVALID_API_KEY',
+  'INVALID_REQUEST',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'TRY_REFRESH_TOKEN',
+  'UNAUTHORISED',
+  'TOKEN_THEFT_DETECTED',
+  'INSUFFICIENT_FRESHNESS',
+  'STORE_UNAVAILABLE',
+  'SHUTTING_DOWN',
+  'INTERNAL_ERROR',
+] as const;
+export type ServiceErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorResponse = z.strictObject({
+  error: z.strictObject({
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    field: z.string().optional().meta({ description: 'For INVALID_REQUEST: the offending field, as a dotted path.' }),
+    sessionId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: the revoked session.' }),
+    userId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: its user.' }),
+  }),
+});
+
+export type CreateSessionBody = z.infer<typeof CreateSessionRequest>;
+export type VerifyBody = z.infer<typeof VerifyRequest>;
+export type RefreshBody = z.infer<typeof RefreshRequest>;
+export type UpdateSessionBody = z.infer<typeof UpdateSessionRequest>;
+export type SessionBody = z.infer<typeof SessionSchema>;
+export type ErrorBody = z.infer<typeof ErrorResponse>;
+
+/** The named schemas of the OpenAPI document's `components.schemas`. */
+export const NAMED_SCHEMAS = {
+  JsonValue: JsonValueSchema,
+  Device: DeviceSchema,
+  Session: SessionSchema,
+  CreateSessionRequest,
+  VerifyRequest,
+  RefreshRequest,
+  UpdateSessionRequest,
+  IssuedTokens: IssuedTokensResponse,
+  VerifyResponse,
+  SessionList: SessionListResponse,
+  RevokedCount: RevokedCountResponse,
+  RotateKeysResponse,
+  Jwks: JwksResponse,
+  Discovery: DiscoveryResponse,
+  Health: HealthResponse,
+  Error: ErrorResponse,
+} as const;

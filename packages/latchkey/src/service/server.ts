@@ -1,0 +1,146 @@
+/**
+ * Runs the service: opens the store and bus, starts the engine, listens, and shuts down gracefully.
+ *
+ * Graceful shutdown (SIGTERM/SIGINT in the CLI, `close()` here): stop accepting connections; answer
+ * any request that arrives on an open keep-alive connection with 503 `SHUTTING_DOWN` and
+ * `Connection: close`; let in-flight requests finish (each store change is atomic, so none is left
+ * half done); then close the engine (timers, bus) and the store. After `shutdownTimeout` seconds the
+ * remaining connections are cut.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { createLatchkey, type Latchkey } from '../engine.js';
+import type { LatchkeyOptions } from '../options.js';
+import type { SessionStore } from '../stores/types.js';
+import { ApiKeyChecker } from './api-keys.js';
+import { createServiceApp } from './app.js';
+import { openBus, openStore } from './backends.js';
+import { resolveIssuer, type ServiceConfig } from './config.js';
+import { withDeadline } from './deadline.js';
+import { jsonLogger, type Logger } from './logger.js';
+import { ServiceMetrics } from './metrics.js';
+
+/** Start-up may take this long to reach the store before giving up with `STORE_UNAVAILABLE`. */
+const STARTUP_DEADLINE_MS = 15_000;
+
+export interface StartServiceOptions {
+  config: ServiceConfig;
+  /** Default: JSON lines on stdout. */
+  logger?: Logger;
+  /** Use this store instead of the configured one; the caller keeps ownership (it is not closed). */
+  store?: SessionStore;
+  /** Extra engine options (a test clock, timers off). Config values win for what they cover. */
+  engineOptions?: Partial<LatchkeyOptions>;
+  /** Default process metrics (CPU, memory, event loop). Default true. */
+  defaultMetrics?: boolean;
+}
+
+export interface RunningService {
+  /** Base URL, e.g. `http://127.0.0.1:4100`. */
+  url: string;
+  port: number;
+  engine: Latchkey;
+  app: Hono<{ Variables: { route: string } }>;
+  server: Server;
+  /** Graceful shutdown; resolves when everything is closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/**
+ * Starts the service. Requests that arrive while the engine is still starting wait for it.
+ *
+ * @example
+ * const service = await startService({ config: loadServiceConfig() });
+ * process.once('SIGTERM', () => void service.close());
+ */
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
+  const { config } = options;
+  const logger = options.logger ?? jsonLogger();
+  const metrics = new ServiceMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  let draining = false;
+
+  let resolveApp!: (app: Hono<{ Variables: { route: string } }>) => void;
+  const appReady = new Promise<Hono<{ Variables: { route: string } }>>((resolve) => (resolveApp = resolve));
+  const server = createAdaptorServer({ fetch: async (request: Request) => (await appReady).fetch(request) }) as Server;
+  // Slow-loris bounds: a client gets this long to send headers and a whole request.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  const port = await listen(server, config.port, config.host);
+  const issuer = resolveIssuer(config, port);
+
+  const ownsStore = options.store === undefined;
+  let store: SessionStore | undefined;
+  let engine: Latchkey | undefined;
+  try {
+    store = options.store ?? (await openStore(config.store));
+    const bus = await openBus(config.redisUrl);
+    engine = await withDeadline(
+      createLatchkey({
+        ...options.engineOptions,
+        issuer,
+        audience: config.audience,
+        store,
+        ...(config.secret !== undefined ? { secret: config.secret } : { secretFile: config.secretFile }),
+        signingAlgorithm: config.signingAlgorithm,
+        accessTokenTtl: config.accessTokenTtl,
+        clockTolerance: config.clockTolerance,
+        refreshGrace: config.refreshGrace,
+        idleTimeout: config.idleTimeout,
+        absoluteTimeout: config.absoluteTimeout,
+        ...(bus ? { bus } : {}),
+      }),
+      STARTUP_DEADLINE_MS,
+    );
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (ownsStore) await store?.close().catch(() => {});
+    throw err;
+  }
+  const running = engine;
+  running.on('error', ({ error, during }) => logger.log('error', 'engine error', { during, err: error }));
+  metrics.attach(running);
+  const app = createServiceApp({
+    engine: running,
+    apiKeys: new ApiKeyChecker(store, config.apiKeys),
+    metrics,
+    logger,
+    bodyLimit: config.bodyLimit,
+    isDraining: () => draining,
+  });
+  resolveApp(app);
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.log('info', 'listening', { url, issuer, store: config.store.kind, redis: config.redisUrl !== undefined });
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      draining = true;
+      logger.log('info', 'shutting down', {});
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive connections would hold close() open; busy ones close after their response.
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout * 1000);
+      await closed;
+      clearInterval(sweep);
+      clearTimeout(cut);
+      await running.close();
+      if (ownsStore) await store.close();
+      logger.log('info', 'stopped', {});
+    })());
+
+  return { url, port, engine: running, app, server, close };
+}
+
