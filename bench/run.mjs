@@ -16,6 +16,7 @@
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -100,8 +101,10 @@ const results = {
 for (const [index, name] of only.entries()) {
   progress(`${name} (${index + 1}/${only.length}) starting`);
   const t0 = Date.now();
+  const loadBefore = os.loadavg()[0];
   const result = await runSectionProcess(name);
-  results.sections.push({ name, seconds: (Date.now() - t0) / 1000, ...result });
+  // The 1-minute load average around each section: figures taken while other work ran are suspect.
+  results.sections.push({ name, seconds: (Date.now() - t0) / 1000, loadAverage: { before: loadBefore, after: os.loadavg()[0] }, ...result });
   progress(`${name} ${result.status} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   if (tty) process.stderr.write('\n');
 }

@@ -1,0 +1,72 @@
+/** Probes for the real services (PostgreSQL, Redis) and a scratch database per run. */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+
+export const PG_HOST = process.env.LATCHKEY_BENCH_PG_HOST ?? '127.0.0.1';
+export const PG_USER = process.env.LATCHKEY_BENCH_PG_USER ?? 'postgres';
+export const REDIS_URL = process.env.LATCHKEY_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function pgUrl(database) {
+  return `postgres://${PG_USER}@${PG_HOST}:5432/${database}`;
+}
+
+/** True when PostgreSQL answers within a second. */
+export async function postgresAvailable() {
+  const client = new pg.Client({ connectionString: pgUrl('postgres'), connectionTimeoutMillis: 1000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function redisAvailable() {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Creates a database of our own; returns its name and a `drop()` that removes it (forcing out stragglers). */
+export async function scratchDatabase(prefix) {
+  const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const admin = new pg.Client({ connectionString: pgUrl('postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    name,
+    url: pgUrl(name),
+    async drop() {
+      const c = new pg.Client({ connectionString: pgUrl('postgres') });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** Imports an optional latchkey subpath; null when it is not built (yet). */
+export async function optionalImport(specifier) {
+  try {
+    return await import(specifier);
+  } catch (err) {
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return null;
+    throw err;
+  }
+}

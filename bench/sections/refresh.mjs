@@ -1,0 +1,141 @@
+/**
+ * Section "refresh": refresh-token rotation, a durable write per call, in rotations per second with
+ * the p99 latency, under a fixed number of concurrent clients that each follow their own token chain.
+ *
+ * SQLite (a file in a temp dir, the store's own WAL + synchronous=NORMAL) is compared, for
+ * information, with the same file settings doing one single-row UPDATE per transaction. PostgreSQL,
+ * when `latchkey/stores/postgres` is built, is compared with pgbench running a one-UPDATE-per-
+ * transaction script on the same server, same client count, same duration: the durable-write floor.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { sqliteStore } from 'latchkey/stores/sqlite';
+import { benchEngine } from '../lib/engine.mjs';
+import { median, percentile } from '../lib/measure.mjs';
+import { compare, runSection } from '../lib/section.mjs';
+import { optionalImport, PG_HOST, PG_USER, postgresAvailable, scratchDatabase } from '../lib/services.mjs';
+
+const run = promisify(execFile);
+const PGBENCH = process.env.LATCHKEY_BENCH_PGBENCH ?? '/usr/bin/pgbench';
+const CLIENTS = 8;
+const FLOOR_ROWS = 10_000;
+
+/** `clients` concurrent chains of refreshes for `ms`; returns ops/s and latency percentiles. */
+async function refreshLoad(engine, clients, ms) {
+  const tokens = [];
+  for (let c = 0; c < clients; c++) tokens.push((await engine.createSession({ userId: `bench-${c}` })).refreshToken);
+  const samples = [];
+  const start = performance.now();
+  const deadline = start + ms;
+  await Promise.all(tokens.map(async (token) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      token = (await engine.refresh(token)).refreshToken;
+      samples.push(performance.now() - t0);
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  samples.sort((a, b) => a - b);
+  return { opsPerSec: samples.length / seconds, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), count: samples.length };
+}
+
+/** The SQLite floor: one single-row UPDATE per BEGIN IMMEDIATE transaction, same pragmas as the store. */
+function sqliteFloor(path, ms) {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)');
+  const insert = db.prepare('INSERT INTO rows (id, v) VALUES (?, 0)');
+  db.transaction(() => { for (let i = 1; i <= FLOOR_ROWS; i++) insert.run(i); })();
+  const update = db.prepare('UPDATE rows SET v = v + 1 WHERE id = ?');
+  const txn = db.transaction((id) => update.run(id)).immediate;
+  const samples = [];
+  const start = performance.now();
+  const deadline = start + ms;
+  while (performance.now() < deadline) {
+    const t0 = performance.now();
+    txn(1 + Math.floor(Math.random() * FLOOR_ROWS));
+    samples.push(performance.now() - t0);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  db.close();
+  samples.sort((a, b) => a - b);
+  return { opsPerSec: samples.length / seconds, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
+}
+
+/** pgbench with a one-UPDATE script; tps from its summary, p99 from its per-transaction log. */
+async function pgbenchFloor(database, clients, seconds, dir) {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  await client.query('CREATE TABLE bench_rows (id integer PRIMARY KEY, v bigint NOT NULL)');
+  await client.query(`INSERT INTO bench_rows SELECT g, 0 FROM generate_series(1, ${FLOOR_ROWS}) g`);
+  await client.end();
+  const script = join(dir, 'update.sql');
+  writeFileSync(script, `\\set id random(1, ${FLOOR_ROWS})\nUPDATE bench_rows SET v = v + 1 WHERE id = :id;\n`);
+  const logPrefix = join(dir, 'pgbench_log');
+  const args = ['-h', PG_HOST, '-U', PG_USER, '-n', '-f', script, '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${logPrefix}`, database.name];
+  const { stdout } = await run(PGBENCH, args, { timeout: (seconds + 30) * 1000 });
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
+  const latencies = [];
+  for (const file of readdirSync(dir).filter((f) => f.startsWith('pgbench_log'))) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      const us = Number(line.split(' ')[2]);
+      if (Number.isFinite(us) && line) latencies.push(us / 1000);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  return { opsPerSec: tps, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), command: `pgbench ${args.join(' ')}` };
+}
+
+await runSection('refresh', async (ctx) => {
+  const ms = ctx.ms(10_000, 3_000);
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-bench-refresh-'));
+  ctx.note(`${CLIENTS} concurrent clients, each rotating its own refresh token for ${ms / 1000} s per case.`);
+  try {
+    // --- SQLite -------------------------------------------------------------------------------
+    ctx.progress('SQLite floor (one UPDATE per transaction)');
+    const floor = sqliteFloor(join(dir, 'floor.db'), ms);
+    const floorRow = ctx.row({ case: 'SQLite single-row UPDATE txn (floor)', metric: 'ops/s', value: floor.opsPerSec, p50Ms: floor.p50Ms, p99Ms: floor.p99Ms });
+    ctx.progress('SQLite latchkey refresh');
+    const sqliteEngine = await benchEngine({ store: sqliteStore({ path: join(dir, 'latchkey.db') }) });
+    const sqlite = await refreshLoad(sqliteEngine, CLIENTS, ms);
+    await sqliteEngine.close();
+    await sqliteEngine.store.close();
+    compare(ctx.row({ case: 'SQLite latchkey refresh', metric: 'ops/s', value: sqlite.opsPerSec, p50Ms: sqlite.p50Ms, p99Ms: sqlite.p99Ms }), floorRow, undefined, 'SQLite floor');
+
+    // --- PostgreSQL ---------------------------------------------------------------------------
+    const pgModule = await optionalImport('latchkey/stores/postgres');
+    if (!pgModule?.postgresStore) {
+      ctx.row({ case: 'PostgreSQL latchkey refresh', status: 'skipped', reason: 'not available (latchkey/stores/postgres is not built)' });
+      return;
+    }
+    if (!(await postgresAvailable())) {
+      ctx.row({ case: 'PostgreSQL latchkey refresh', status: 'skipped', reason: 'PostgreSQL not reachable on 127.0.0.1:5432' });
+      return;
+    }
+    const database = await scratchDatabase('latchkey_bench_refresh');
+    try {
+      ctx.progress(`pgbench floor, ${CLIENTS} clients, ${Math.round(ms / 1000)} s`);
+      const floorPg = await pgbenchFloor(database, CLIENTS, Math.max(1, Math.round(ms / 1000)), dir);
+      const pgFloorRow = ctx.row({ case: 'pgbench single-row UPDATE txn (floor)', metric: 'ops/s', value: floorPg.opsPerSec, p50Ms: floorPg.p50Ms, p99Ms: floorPg.p99Ms });
+      ctx.note(`PostgreSQL floor: ${floorPg.command}`);
+      ctx.progress('PostgreSQL latchkey refresh');
+      const store = pgModule.postgresStore({ connectionString: database.url, schema: 'latchkey_bench' });
+      const engine = await benchEngine({ store });
+      const r = await refreshLoad(engine, CLIENTS, Math.max(1, Math.round(ms / 1000)) * 1000);
+      await engine.close();
+      await store.close();
+      compare(ctx.row({ case: 'PostgreSQL latchkey refresh', metric: 'ops/s', value: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms }), pgFloorRow, 0.5, 'pgbench');
+    } finally {
+      await database.drop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
