@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * Size budget for @latchkey/client: the SDK ships to every page, so it must stay small.
+ * Bundles src/index.ts as an app would (esbuild, minified ESM, everything tree-shaken in), gzips it
+ * with zlib at the default level, and fails when the result is over BUDGET_BYTES.
+ *
+ *   node packages/client/scripts/size.mjs        # prints sizes, exit 1 over budget
+ * The test suite imports measure() and asserts the same budget.
+ */
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+export const BUDGET_BYTES = 5 * 1024;
+
+export async function measure() {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('../src/index.ts', import.meta.url))],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    platform: 'browser',
+    write: false,
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0].contents;
+  return { minified: code.byteLength, gzipped: gzipSync(code).byteLength, budget: BUDGET_BYTES };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { minified, gzipped, budget } = await measure();
+  const ok = gzipped <= budget;
+  console.log(`@latchkey/client: ${minified} B minified, ${gzipped} B min+gzip (budget ${budget} B) ${ok ? 'OK' : 'OVER BUDGET'}`);
+  process.exit(ok ? 0 : 1);
+}

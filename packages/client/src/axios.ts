@@ -1,0 +1,137 @@
+/**
+ * The fetch wrapper's behaviour as axios interceptors, for apps built on axios. Typed structurally,
+ * so the SDK needs no axios import (and no dependency): any axios 1.x instance fits.
+ *
+ * Request: credentials, CSRF header, bearer token (header mode), and a note of the credentials
+ * marker. Response: learn server time and issued tokens; on a latchkey 401, one refresh and one
+ * retry, marked on the config so that the retry can never trigger another.
+ */
+import type { Credentials } from './credentials.js';
+import { CSRF_HEADER, FRONT_HEADER, isStateChanging, toServerError, type ServerError } from './protocol.js';
+import type { LatchkeyMode } from './options.js';
+
+/** What the SDK reads and writes on an axios request config. */
+export interface AxiosConfigLike {
+  url?: string;
+  baseURL?: string;
+  method?: string;
+  withCredentials?: boolean;
+  headers?: unknown;
+  [key: string]: unknown;
+}
+
+interface AxiosResponseLike {
+  status: number;
+  data?: unknown;
+  headers?: unknown;
+  config?: AxiosConfigLike;
+}
+
+/** The part of an axios instance the interceptor uses. */
+export interface AxiosLike {
+  interceptors: {
+    request: {
+      use(onFulfilled: (config: never) => unknown, onRejected?: (error: unknown) => unknown): number;
+      eject(id: number): void;
+    };
+    response: {
+      use(onFulfilled: (response: never) => unknown, onRejected?: (error: never) => unknown): number;
+      eject(id: number): void;
+    };
+  };
+  request(config: never): Promise<unknown>;
+}
+
+export interface AxiosHooks {
+  isApi(url: string): boolean;
+  mode: LatchkeyMode;
+  credentials: Credentials;
+  observe(response: Response): Promise<void>;
+  refreshable(error: ServerError | null, marker: string | null): Promise<boolean>;
+  recover(marker: string | null): Promise<boolean>;
+  unauthorised(url: string, code: string | null): void;
+}
+
+/** Per-request state, on the config object axios hands back with the response or error. */
+const META = '__latchkey';
+interface Meta {
+  marker: string | null;
+  retried: boolean;
+  authorization?: string;
+}
+
+function headerGet(headers: unknown, name: string): string | null {
+  const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
+  const value = typeof h?.get === 'function' ? h.get(name) : h?.[name.toLowerCase()];
+  return typeof value === 'string' ? value : null;
+}
+
+function headerSet(config: AxiosConfigLike, name: string, value: string): void {
+  const h = (config.headers ??= {}) as { set?: (n: string, v: string) => void } & Record<string, unknown>;
+  if (typeof h.set === 'function') h.set(name, value);
+  else h[name] = value;
+}
+
+function fullUrl(config: AxiosConfigLike): string {
+  const url = config.url ?? '';
+  if (!config.baseURL || /^[a-z][a-z\d+.-]*:/i.test(url)) return url;
+  return `${config.baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
+}
+
+export function createAxiosInterceptor(instance: AxiosLike, hooks: AxiosHooks): () => void {
+  const onRequest = async (config: AxiosConfigLike): Promise<AxiosConfigLike> => {
+    if (!hooks.isApi(fullUrl(config))) return config;
+    const previous = config[META] as Meta | undefined;
+    const headers = new Headers();
+    if (isStateChanging(config.method ?? 'get')) headers.set(CSRF_HEADER, '1');
+    await hooks.credentials.authorize(headers);
+    const authorization = headers.get('authorization') ?? undefined;
+    headers.delete('authorization');
+    headers.forEach((value, name) => headerSet(config, name, value));
+    // Set the bearer unless the app set its own; on the retry, replace the stale one we set before.
+    const existing = headerGet(config.headers, 'authorization');
+    if (authorization && (!existing || existing === previous?.authorization)) headerSet(config, 'Authorization', authorization);
+    if (hooks.mode === 'cookie') config.withCredentials = true;
+    const meta: Meta = { marker: await hooks.credentials.marker(), retried: previous?.retried ?? false, authorization };
+    config[META] = meta;
+    return config;
+  };
+
+  const toResponse = (r: AxiosResponseLike): Response => {
+    const headers = new Headers();
+    for (const name of [FRONT_HEADER, 'date']) {
+      const value = headerGet(r.headers, name);
+      if (value) headers.set(name, value);
+    }
+    return new Response(r.data === undefined ? null : JSON.stringify(r.data), { status: r.status, headers });
+  };
+
+  const onResponse = async (response: AxiosResponseLike): Promise<AxiosResponseLike> => {
+    if (response.config && hooks.isApi(fullUrl(response.config))) await hooks.observe(toResponse(response));
+    return response;
+  };
+
+  const onError = async (error: { response?: AxiosResponseLike; config?: AxiosConfigLike }): Promise<unknown> => {
+    const { response, config } = error ?? {};
+    if (!response || response.status !== 401 || !config || !hooks.isApi(fullUrl(config))) throw error;
+    const meta = config[META] as Meta | undefined;
+    const serverError = toServerError(response.data);
+    const marker = meta?.marker ?? null;
+    if (meta?.retried || !(await hooks.refreshable(serverError, marker)) || !(await hooks.recover(marker))) {
+      hooks.unauthorised(fullUrl(config), serverError?.code ?? null);
+      throw error;
+    }
+    config[META] = { ...meta, marker, retried: true };
+    return instance.request(config as never);
+  };
+
+  const requestId = instance.interceptors.request.use(onRequest as (config: never) => unknown);
+  const responseId = instance.interceptors.response.use(
+    onResponse as (response: never) => unknown,
+    onError as (error: never) => unknown,
+  );
+  return () => {
+    instance.interceptors.request.eject(requestId);
+    instance.interceptors.response.eject(responseId);
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * base64url → text, for the two things the SDK must read: the front token and the ID token's payload.
+ *
+ * Why hand-written: the SDK has no runtime dependencies (it ships to every page), and browsers have no
+ * base64url decoder except the new `Uint8Array.fromBase64` (not yet everywhere). `atob` decodes the
+ * standard alphabet, so this maps the URL-safe alphabet onto it (RFC 4648 §5) and restores padding.
+ * Nothing here verifies anything: the server verifies tokens; the UI only displays claims.
+ */
+export function base64urlToText(input: string): string {
+  const b64 = input.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  // atob yields one char per byte; TextDecoder turns the bytes back into UTF-8 text (names with accents).
+  return new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+}

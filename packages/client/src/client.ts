@@ -1,0 +1,311 @@
+/**
+ * `createLatchkeyClient`: the browser (and native/CLI) side of a latchkey session.
+ *
+ * What it guarantees:
+ * - credentials go only to the API (apiBase), with the CSRF header on state-changing requests;
+ * - a 401 `TRY_REFRESH_TOKEN` leads to exactly one refresh and exactly one retry; the retry's answer
+ *   is final, and a refused refresh ends the session (event `signedOut`): there is no path that loops;
+ * - one refresh at a time across all tabs (tabs/lock.ts), whose outcome every tab learns
+ *   (tabs/channel.ts), as it learns sign-outs and detected thefts;
+ * - expiry reasoning in server time (clock.ts), so a wrong device clock changes nothing.
+ */
+import { createServerClock } from './clock.js';
+import { cookieCredentials, headerCredentials, type Credentials } from './credentials.js';
+import { createEmitter } from './emitter.js';
+import { LatchkeyClientError } from './errors.js';
+import { decodeClaims, decodeFrontToken, type Claims, type FrontToken } from './front-token.js';
+import type { LatchkeyClientOptions } from './options.js';
+import { CSRF_HEADER, FRONT_HEADER, isStateChanging, readServerError, type ServerError } from './protocol.js';
+import { refreshOnce, type RefreshOutcome } from './refresher.js';
+import { createScheduler } from './scheduler.js';
+import { createTabChannel, type TabMessage } from './tabs/channel.js';
+import { createTabLock } from './tabs/lock.js';
+import { memoryTokenStorage } from './token-storage.js';
+import { createAxiosInterceptor, type AxiosLike } from './axios.js';
+
+export interface LatchkeyEvents {
+  /** New tokens, refreshed by this tab or another. */
+  refreshed: { claims: Claims | null; expiresAt: Date | null };
+  /** The session ended: signed out here or in another tab, refresh refused, or theft detected. */
+  signedOut: { reason: 'signOut' | 'refreshFailed' | 'theft' | 'otherTab' };
+  /** A request's final answer was 401 (after the one refresh and retry, where those applied). */
+  unauthorised: { url: string; code: string | null };
+  /** The server saw an old refresh token replayed and revoked the whole session. Reaches every tab. */
+  theftDetected: { sessionId: string | null; userId: string | null };
+  /**
+   * A refresh succeeded but the browser did not keep its cookies (third-party cookie blocking, ITP).
+   * The SDK stops refreshing rather than loop; the app should tell the user or use a first-party API.
+   */
+  cookieBlocked: { url: string };
+}
+
+export interface LatchkeyClient {
+  /** `fetch` with credentials, CSRF header, and one refresh-and-retry on an expired access token. */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  /** Installs the same behaviour on an axios instance; returns a function that removes it. */
+  axiosInterceptor(instance: AxiosLike): () => void;
+  /**
+   * True when a session exists. Asks the server (one refresh) only when the local front token says
+   * the access token expired; a refused refresh token is `false`, never an error.
+   */
+  doesSessionExist(): Promise<boolean>;
+  /** The ID token's claims (display only: unverified in the client; the server decides access). */
+  getClaims(): Promise<Claims | null>;
+  /** When the access token expires, converted to this device's clock (so UI countdowns are right). */
+  getAccessTokenExpiry(): Promise<Date | null>;
+  /** Ends the session on the server and in every tab. Local state is cleared even if the server is unreachable. */
+  signOut(): Promise<void>;
+  /** Refreshes now (once across tabs). Resolves `true` when a session exists afterwards. */
+  refresh(): Promise<boolean>;
+  on<K extends keyof LatchkeyEvents>(event: K, listener: (payload: LatchkeyEvents[K]) => void): () => void;
+  /** Removes timers and listeners (single-page-app teardown, tests). */
+  close(): void;
+}
+
+const REFRESH_CODES = new Set(['TRY_REFRESH_TOKEN', 'UNAUTHORISED']);
+
+export function createLatchkeyClient(options: LatchkeyClientOptions = {}): LatchkeyClient {
+  const mode = options.mode ?? 'cookie';
+  if (mode !== 'cookie' && mode !== 'header') throw new TypeError("latchkey client option mode must be 'cookie' or 'header'");
+  const pageOrigin = typeof location === 'undefined' ? undefined : location.origin;
+  const base = options.apiBase ?? pageOrigin;
+  if (!base) throw new TypeError('latchkey client option apiBase is required outside a browser');
+  const apiBase = new URL(base, pageOrigin);
+  const authBase = (options.authBase ?? '/auth').replace(/\/+$/, '');
+  const authUrl = (route: string): string => new URL(`${authBase}/${route}`, apiBase).href;
+  const baseFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const name = options.name ?? 'latchkey';
+
+  const isApi = (url: string): boolean => {
+    const u = new URL(url, pageOrigin);
+    return (u.origin === apiBase.origin && u.pathname.startsWith(apiBase.pathname)) || u.href.startsWith(authUrl(''));
+  };
+
+  const credentials: Credentials =
+    mode === 'cookie'
+      ? cookieCredentials(apiBase.origin === pageOrigin)
+      : headerCredentials(options.tokenStorage ?? memoryTokenStorage());
+  const clock = createServerClock();
+  const events = createEmitter<LatchkeyEvents>();
+  // Tabs share cookies, so they share one session and must coordinate. Header-mode storage is
+  // private to its JS context unless the app says otherwise, so it gets the in-context flight only.
+  const inBrowserCookieMode = mode === 'cookie' && typeof window !== 'undefined';
+  const lock = inBrowserCookieMode ? createTabLock(`${name}:refresh`) : <T>(fn: () => Promise<T>) => fn();
+  const channel = inBrowserCookieMode ? createTabChannel(name, (m) => void onTabMessage(m)) : { post() {}, close() {} };
+
+  let ended = false;
+  let blocked = false;
+  let inflight: Promise<RefreshOutcome> | null = null;
+
+  const scheduler = createScheduler(clock, async (front) => {
+    if ((await credentials.front())?.raw !== front.raw) return true; // already replaced
+    try {
+      await refreshFrom(await credentials.marker());
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const autoRefresh = options.autoRefresh ?? true;
+  const plan = async (): Promise<void> => {
+    if (autoRefresh && !ended && !blocked) scheduler.plan(await credentials.front());
+  };
+  const check = (): void => {
+    if (autoRefresh && !ended && !blocked) void credentials.front().then((f) => scheduler.check(f));
+  };
+  const onVisible = (): void => {
+    if (document.visibilityState === 'visible') check();
+  };
+  if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisible);
+  if (typeof window !== 'undefined') window.addEventListener('online', check);
+  void plan();
+
+  async function refreshedInfo(): Promise<LatchkeyEvents['refreshed']> {
+    const front = await credentials.front();
+    return { claims: front ? decodeClaims(front.idToken) : null, expiresAt: front ? new Date(front.exp - (clock.now() - Date.now())) : null };
+  }
+
+  async function endSession(reason: LatchkeyEvents['signedOut']['reason'], theft: ServerError | null, tell: boolean): Promise<void> {
+    scheduler.stop();
+    await credentials.clear();
+    if (theft) {
+      events.emit('theftDetected', { sessionId: theft.sessionId ?? null, userId: theft.userId ?? null });
+      if (tell) channel.post({ type: 'theft', sessionId: theft.sessionId, userId: theft.userId });
+    } else if (tell && !ended) {
+      channel.post({ type: 'signedOut' });
+    }
+    if (!ended) {
+      ended = true;
+      events.emit('signedOut', { reason });
+    }
+  }
+
+  async function onTabMessage(message: TabMessage): Promise<void> {
+    if (message.type === 'refreshed') {
+      ended = false;
+      await plan();
+      events.emit('refreshed', await refreshedInfo());
+    } else if (message.type === 'signedOut') {
+      await endSession('otherTab', null, false);
+    } else if (message.type === 'theft') {
+      await endSession('theft', { code: 'TOKEN_THEFT_DETECTED', sessionId: message.sessionId, userId: message.userId }, false);
+    }
+  }
+
+  /**
+   * The single flight: however many requests of this tab meet an expired token at once, one refresh
+   * runs and they all wait for it. Outcome events fire once, here, not once per waiting request.
+   */
+  function refreshFrom(marker: string | null): Promise<RefreshOutcome> {
+    if (blocked) return Promise.resolve({ kind: 'blocked' });
+    inflight ??= (async () => {
+      try {
+        const outcome = await refreshOnce({ url: authUrl('refresh'), fetch: baseFetch, credentials, lock, clock }, marker);
+        if (outcome.kind === 'refreshed') {
+          ended = false;
+          await plan();
+          if (outcome.here) {
+            channel.post({ type: 'refreshed' });
+            events.emit('refreshed', await refreshedInfo());
+          }
+        } else if (outcome.kind === 'signedOut') {
+          const theft = outcome.error?.code === 'TOKEN_THEFT_DETECTED' ? outcome.error : null;
+          await endSession(theft ? 'theft' : 'refreshFailed', theft, true);
+        } else {
+          blocked = true;
+          scheduler.stop();
+          events.emit('cookieBlocked', { url: authUrl('refresh') });
+        }
+        return outcome;
+      } finally {
+        inflight = null;
+      }
+    })();
+    return inflight;
+  }
+
+  /** Learns from any API response: server time, and tokens issued by the app's own sign-in route. */
+  async function observe(response: Response): Promise<void> {
+    clock.fromDateHeader(response.headers.get('date'));
+    const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
+    if (!front || !response.ok) return;
+    clock.fromFrontToken(front.now);
+    if (await credentials.accept(response)) {
+      // A fresh, stored front token (a new sign-in) lifts a cookie block seen earlier.
+      blocked = false;
+      ended = false;
+      await plan();
+    } else if (!blocked) {
+      blocked = true;
+      scheduler.stop();
+      events.emit('cookieBlocked', { url: response.url });
+    }
+  }
+
+  /**
+   * Decides what a 401 means. Besides `TRY_REFRESH_TOKEN`, a latchkey `UNAUTHORISED` is worth one
+   * refresh while we believe a session exists: the browser drops the access cookie at its Max-Age, so
+   * an expired token can arrive as no token at all. A 401 that is not latchkey's is the app's business.
+   */
+  async function refreshable(error: ServerError | null, marker: string | null): Promise<boolean> {
+    if (error?.code === 'TOKEN_THEFT_DETECTED') {
+      await endSession('theft', error, true);
+      return false;
+    }
+    if (!error || !REFRESH_CODES.has(error.code)) return false;
+    return error.code === 'TRY_REFRESH_TOKEN' || marker !== null;
+  }
+
+  /** Runs the refresh for a failed request; true when the request should be retried (once). */
+  async function recover(marker: string | null): Promise<boolean> {
+    try {
+      return (await refreshFrom(marker)).kind === 'refreshed';
+    } catch {
+      return false; // unreachable refresh endpoint: the caller gets the original 401, the session stays
+    }
+  }
+
+  async function send(request: Request): Promise<Response> {
+    const headers = new Headers(request.headers);
+    if (isStateChanging(request.method)) headers.set(CSRF_HEADER, '1');
+    await credentials.authorize(headers);
+    const response = await baseFetch(new Request(request, { headers, credentials: mode === 'cookie' ? 'include' : request.credentials }));
+    await observe(response);
+    return response;
+  }
+
+  async function latchkeyFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    const request = new Request(input, init);
+    if (!isApi(request.url)) return baseFetch(request);
+    const marker = await credentials.marker();
+    // Keep an unread copy of the body for the one retry.
+    const first = await send(request.clone());
+    if (first.status !== 401) return first;
+    const error = await readServerError(first);
+    if (!(await refreshable(error, marker)) || !(await recover(marker))) {
+      events.emit('unauthorised', { url: request.url, code: error?.code ?? null });
+      return first;
+    }
+    const retry = await send(request);
+    if (retry.status === 401) {
+      // Final: a retried request that is refused again is never refreshed again.
+      events.emit('unauthorised', { url: request.url, code: (await readServerError(retry))?.code ?? null });
+    }
+    return retry;
+  }
+
+  return {
+    fetch: latchkeyFetch,
+    axiosInterceptor: (instance) =>
+      createAxiosInterceptor(instance, {
+        isApi,
+        mode,
+        credentials,
+        observe,
+        refreshable,
+        recover,
+        unauthorised: (url, code) => events.emit('unauthorised', { url, code }),
+      }),
+    async doesSessionExist() {
+      const marker = await credentials.marker();
+      if (marker === null) return false;
+      const front = await credentials.front();
+      if (front && clock.now() < front.exp) return true;
+      try {
+        return (await refreshFrom(marker)).kind === 'refreshed';
+      } catch {
+        return true; // the server could not be asked; the session has not been refused
+      }
+    },
+    async getClaims() {
+      const front = await credentials.front();
+      return front ? decodeClaims(front.idToken) : null;
+    },
+    async getAccessTokenExpiry() {
+      return (await refreshedInfo()).expiresAt;
+    },
+    async signOut() {
+      let failure: unknown;
+      try {
+        const response = await latchkeyFetch(authUrl('signout'), { method: 'POST' });
+        if (response.status >= 500) failure = new Error(`status ${response.status}`);
+      } catch (err) {
+        failure = err;
+      }
+      await endSession('signOut', null, true);
+      if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'the sign-out request failed; signed out locally', { cause: failure });
+    },
+    async refresh() {
+      return (await refreshFrom(await credentials.marker())).kind === 'refreshed';
+    },
+    on: (event, listener) => events.on(event, listener),
+    close() {
+      scheduler.stop();
+      channel.close();
+      if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisible);
+      if (typeof window !== 'undefined') window.removeEventListener('online', check);
+    },
+  };
+}
+
+export type { FrontToken };

@@ -1,0 +1,93 @@
+/**
+ * The two ways a client holds its session, behind one small interface so the refresh logic is
+ * written once:
+ * - cookie mode: the browser holds the access and refresh tokens in HttpOnly cookies; the SDK only
+ *   ever sees the readable front token (cookie `lk_front`, shared by every tab of the origin);
+ * - header mode: the tokens live in a {@link TokenStorage} and travel in `Authorization` and in the
+ *   refresh request's JSON body.
+ */
+import { FRONT_COOKIE, FRONT_HEADER, MODE_HEADER } from './protocol.js';
+import { decodeFrontToken, readFrontCookie, type FrontToken } from './front-token.js';
+import type { TokenStorage } from './token-storage.js';
+
+export interface Credentials {
+  /**
+   * A value that changes whenever the tokens change. Taken before a request and compared after the
+   * refresh lock is held: if it moved, another tab (or request) refreshed meanwhile, and this one
+   * just retries instead of spending the refresh token again.
+   */
+  marker(): Promise<string | null>;
+  front(): Promise<FrontToken | null>;
+  /** Adds what authenticates an API request (header mode: the bearer token). */
+  authorize(headers: Headers): Promise<void>;
+  /** The refresh request's extra headers and body; `null` when there is nothing to refresh with. */
+  refreshRequest(): Promise<{ headers: Record<string, string>; body?: string } | null>;
+  /**
+   * Takes in a response that issued tokens (a refresh, or the app's own sign-in). Returns `false` in
+   * cookie mode when the browser did not store the front cookie the response set: its cookies are
+   * being blocked (third-party cookie blocking, ITP).
+   */
+  accept(response: Response): Promise<boolean>;
+  /** Forgets the session locally (the server has ended it, or is being told to). */
+  clear(): Promise<void>;
+}
+
+/**
+ * @param visible Whether `document.cookie` shows the API's cookies: only when the API is on the page's
+ *   own origin. Otherwise the front token from response headers, kept in memory, is the only copy.
+ */
+export function cookieCredentials(visible: boolean): Credentials {
+  let lastSeen: string | null = null;
+  const current = (): string | null => (visible ? readFrontCookie(FRONT_COOKIE) : lastSeen);
+  return {
+    marker: async () => current(),
+    front: async () => decodeFrontToken(current()),
+    authorize: async () => {},
+    refreshRequest: async () => ({ headers: {} }),
+    async accept(response) {
+      const issued = response.headers.get(FRONT_HEADER);
+      if (!issued) return true;
+      lastSeen = issued;
+      // Set-Cookie is applied before fetch resolves, so a mismatch here means the browser refused it.
+      return !visible || readFrontCookie(FRONT_COOKIE) === issued;
+    },
+    async clear() {
+      lastSeen = null;
+      // The front cookie is readable, so it can be expired here too: this keeps every tab's view
+      // consistent even when the server could not be reached to clear it.
+      if (visible) document.cookie = `${FRONT_COOKIE}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
+    },
+  };
+}
+
+export function headerCredentials(storage: TokenStorage): Credentials {
+  return {
+    marker: async () => (await storage.get())?.accessToken ?? null,
+    front: async () => decodeFrontToken((await storage.get())?.front),
+    async authorize(headers) {
+      headers.set(MODE_HEADER, 'header');
+      const tokens = await storage.get();
+      if (tokens && !headers.has('authorization')) headers.set('Authorization', `Bearer ${tokens.accessToken}`);
+    },
+    async refreshRequest() {
+      const tokens = await storage.get();
+      if (!tokens?.refreshToken) return null;
+      return {
+        headers: { [MODE_HEADER]: 'header', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+      };
+    },
+    async accept(response) {
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as { accessToken?: unknown; refreshToken?: unknown } | null;
+      if (typeof body?.accessToken === 'string' && typeof body.refreshToken === 'string') {
+        const front = response.headers.get(FRONT_HEADER) ?? undefined;
+        await storage.set({ accessToken: body.accessToken, refreshToken: body.refreshToken, front });
+      }
+      return true;
+    },
+    clear: async () => storage.clear(),
+  };
+}

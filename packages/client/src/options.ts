@@ -1,0 +1,38 @@
+/**
+ * Options of {@link createLatchkeyClient}, each with its default and the reason for it.
+ */
+import type { TokenStorage } from './token-storage.js';
+
+export type LatchkeyMode = 'cookie' | 'header';
+
+export interface LatchkeyClientOptions {
+  /**
+   * Where the API lives: only requests under this URL get credentials, the CSRF header and (header
+   * mode) the bearer token; requests anywhere else pass through untouched, so a token never leaks to a
+   * third party. Default: the page's origin (`location.origin`). Required outside browsers.
+   */
+  apiBase?: string;
+  /** The server's auth base path (or absolute URL), as configured there. Default `'/auth'`. */
+  authBase?: string;
+  /**
+   * `'cookie'` (default, for browsers): tokens in HttpOnly cookies the page cannot read. `'header'`
+   * (React Native, CLIs, other non-browser clients): tokens in {@link tokenStorage}, sent as
+   * `Authorization: Bearer`.
+   */
+  mode?: LatchkeyMode;
+  /** Header mode only: where tokens are kept. Default: memory. */
+  tokenStorage?: TokenStorage;
+  /** The fetch to wrap. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /**
+   * Refresh shortly before the access token expires (with jitter, so tabs do not contend), when a tab
+   * becomes visible again and when the device comes back online. Default `true`: requests then rarely
+   * meet an expired token. With `false`, refresh happens only on a 401 (or a call to `refresh()`).
+   */
+  autoRefresh?: boolean;
+  /**
+   * Name that scopes the cross-tab lock and channel, for two independent clients on one origin.
+   * Default `'latchkey'`.
+   */
+  name?: string;
+}

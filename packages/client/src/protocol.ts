@@ -1,0 +1,56 @@
+/**
+ * The wire protocol shared with the latchkey server's HTTP layer: names and codes, in one place, so
+ * that the SDK and the server cannot drift apart silently.
+ */
+
+/** Readable front-token cookie (not HttpOnly): the UI's copy of the session state, shared by all tabs. */
+export const FRONT_COOKIE = 'lk_front';
+/** Response header carrying the same front token on every response that issues tokens. */
+export const FRONT_HEADER = 'X-Latchkey-Front';
+/**
+ * Anti-CSRF header on every state-changing request. A cross-site form cannot set a custom header, and
+ * a cross-site fetch that sets one needs a CORS preflight the server never grants to unknown origins.
+ */
+export const CSRF_HEADER = 'X-Latchkey-CSRF';
+/** Asks the server for header mode: tokens in JSON bodies and `Authorization`, no cookies. */
+export const MODE_HEADER = 'X-Latchkey-Mode';
+
+/** Methods that must not change state, so need no CSRF header (RFC 9110 §9.2.1 safe methods). */
+export function isStateChanging(method: string): boolean {
+  const m = method.toUpperCase();
+  return m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS';
+}
+
+/** The latchkey error codes the SDK acts on. Others pass through to the application untouched. */
+export type ServerErrorCode = 'TRY_REFRESH_TOKEN' | 'UNAUTHORISED' | 'TOKEN_THEFT_DETECTED' | (string & {});
+
+/** A latchkey error body, `{"error":{"code","message",...}}`, reduced to what the SDK needs. */
+export interface ServerError {
+  code: ServerErrorCode;
+  sessionId?: string;
+  userId?: string;
+}
+
+/**
+ * Reads the latchkey error object from a response without consuming the caller's body (it reads a
+ * clone). Anything that is not a latchkey error body (an app's own 401, HTML from a proxy) is `null`,
+ * so the SDK never acts on a 401 it does not understand.
+ */
+export async function readServerError(response: Response): Promise<ServerError | null> {
+  if (!(response.headers.get('content-type') ?? '').includes('json')) return null;
+  try {
+    return toServerError(await response.clone().json());
+  } catch {
+    return null;
+  }
+}
+
+/** Shape check for an already-parsed error body (the axios path parses bodies itself). */
+export function toServerError(body: unknown): ServerError | null {
+  const error = (body as { error?: unknown } | null)?.error as Record<string, unknown> | undefined;
+  if (!error || typeof error.code !== 'string') return null;
+  const out: ServerError = { code: error.code };
+  if (typeof error.sessionId === 'string') out.sessionId = error.sessionId;
+  if (typeof error.userId === 'string') out.userId = error.userId;
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * Tells the other tabs of the origin what happened here: a refresh (so they reschedule and do not
+ * refresh again), a sign-out, a detected theft (so every tab drops the session at once).
+ *
+ * Preferred: BroadcastChannel. Fallback: a write-then-remove of a localStorage key, which fires a
+ * `storage` event in every other tab. Messages carry no token on either path: a tab that needs the
+ * new front token reads the shared cookie (or the shared token storage) itself.
+ */
+import { localStore, randomId } from './storage.js';
+
+export type TabMessage =
+  | { type: 'refreshed' }
+  | { type: 'signedOut' }
+  | { type: 'theft'; sessionId?: string; userId?: string };
+
+export interface TabChannel {
+  post(message: TabMessage): void;
+  close(): void;
+}
+
+export function createTabChannel(name: string, onMessage: (message: TabMessage) => void): TabChannel {
+  if (typeof BroadcastChannel === 'function') {
+    const channel = new BroadcastChannel(name);
+    channel.onmessage = (event: MessageEvent) => onMessage(event.data as TabMessage);
+    return { post: (m) => channel.postMessage(m), close: () => channel.close() };
+  }
+  const store = localStore();
+  if (!store || typeof addEventListener !== 'function') return { post() {}, close() {} };
+  const listener = (event: StorageEvent): void => {
+    if (event.key !== name || !event.newValue) return;
+    try {
+      onMessage((JSON.parse(event.newValue) as { m: TabMessage }).m);
+    } catch {
+      // Not ours or truncated: ignore.
+    }
+  };
+  addEventListener('storage', listener);
+  return {
+    post(m) {
+      // The nonce makes repeated identical messages distinct, so each one fires an event.
+      store.setItem(name, JSON.stringify({ m, n: randomId() }));
+      store.removeItem(name);
+    },
+    close: () => removeEventListener('storage', listener),
+  };
+}

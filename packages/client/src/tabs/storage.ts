@@ -1,0 +1,23 @@
+/**
+ * Access to `localStorage` that never throws (it is missing outside browsers, throws in some private
+ * modes and when disabled). Only coordination markers ever go here: lock owners and message nonces,
+ * never a token, because anything in localStorage is readable by any script on the origin.
+ */
+export function localStore(): Storage | null {
+  try {
+    const s = globalThis.localStorage;
+    if (!s) return null;
+    const probe = '__latchkey_probe__';
+    s.setItem(probe, '1');
+    s.removeItem(probe);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+export function randomId(): string {
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

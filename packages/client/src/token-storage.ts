@@ -1,0 +1,31 @@
+/**
+ * Where header mode keeps its tokens. Cookie mode never uses this: there the browser holds the tokens
+ * in HttpOnly cookies, out of reach of page scripts.
+ *
+ * Pluggable because the right place depends on the platform: memory (the default: gone on reload,
+ * the safest), Keychain/Keystore through expo-secure-store or react-native-keychain in React Native,
+ * a 0600 file or the OS keyring for a CLI. Methods may be async so such stores fit directly. Do not
+ * back it with localStorage in a browser: use cookie mode there.
+ */
+export interface StoredTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** The front token of the last issue (ID token, expiry, server time), for claims and scheduling. */
+  front?: string | undefined;
+}
+
+export interface TokenStorage {
+  get(): StoredTokens | null | Promise<StoredTokens | null>;
+  set(tokens: StoredTokens): void | Promise<void>;
+  clear(): void | Promise<void>;
+}
+
+/** The default: tokens live only in this JS context's memory. */
+export function memoryTokenStorage(initial?: StoredTokens): TokenStorage {
+  let tokens: StoredTokens | null = initial ? { ...initial } : null;
+  return {
+    get: () => tokens,
+    set: (t) => void (tokens = { ...t }),
+    clear: () => void (tokens = null),
+  };
+}
