@@ -585,12 +585,11 @@ export class Latchkey {
   }
 
   /** Another instance may have rotated: reload, at most once per interval. */
-  async #reloadKeysForKid(_kid: string): Promise<boolean> {
+  async #reloadKeysForKid(_kid: string): Promise<void> {
     const now = this.#clock.now();
-    if (now - this.#lastKidReload < KID_RELOAD_MIN_INTERVAL_MS) return false;
+    if (now - this.#lastKidReload < KID_RELOAD_MIN_INTERVAL_MS) return;
     this.#lastKidReload = now;
     await this.#reloadKeys();
-    return true;
   }
 
   #startTimers(): void {

@@ -69,27 +69,32 @@ class KeySelectionError extends Error {
  * Verifies signature, type and claims. Does not consult revocation: the engine does, after this,
  * because revocation changes while a verified token does not.
  *
- * @param onUnknownKid called once when the token names a kid we do not hold; may reload the ring
- *   (another instance may have rotated) and return true to retry.
+ * @param onUnknownKid called when the token names a kid we do not hold; may reload the ring (another
+ *   instance may have rotated), after which the kid is looked up once more.
  */
 export async function verifyAccessTokenJws(
   token: unknown,
   ring: KeyRing,
   settings: AccessTokenSettings,
   now: number,
-  onUnknownKid?: (kid: string) => Promise<boolean>,
+  onUnknownKid?: (kid: string) => Promise<void>,
 ): Promise<{ claims: AccessTokenClaims; kid: string }> {
   assertCompactJws(token, settings.maxTokenBytes);
   let kid = '';
-  const resolveKey = async (header: JWTHeaderParameters) => {
-    if (typeof header.kid !== 'string') throw new KeySelectionError('unknown_key');
-    let key = ring.get(header.kid);
-    if (!key && onUnknownKid && (await onUnknownKid(header.kid))) key = ring.get(header.kid);
+  const select = (key: RingKey | undefined, alg: unknown) => {
     if (!key) throw new KeySelectionError('unknown_key');
     // The algorithm comes from the key, never from the token (RFC 8725 §2.1, §3.1).
-    if (header.alg !== key.alg) throw new KeySelectionError('wrong_algorithm');
+    if (alg !== key.alg) throw new KeySelectionError('wrong_algorithm');
     kid = key.kid;
     return key.verifyKey;
+  };
+  // Synchronous on the hot path (a held kid); a promise only when an unknown kid warrants a reload.
+  const resolveKey = (header: JWTHeaderParameters) => {
+    if (typeof header.kid !== 'string') throw new KeySelectionError('unknown_key');
+    const held = ring.get(header.kid);
+    if (held || !onUnknownKid) return select(held, header.alg);
+    const wanted = header.kid;
+    return onUnknownKid(wanted).then(() => select(ring.get(wanted), header.alg));
   };
   try {
     const { payload } = await jwtVerify(token, resolveKey, {
