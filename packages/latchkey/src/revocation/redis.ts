@@ -1,0 +1,177 @@
+/**
+ * Revocation fan-out over Redis pub/sub: when one instance revokes a session or rotates keys, every
+ * other instance hears of it within milliseconds, so a revoked session's access tokens stop working
+ * everywhere without any per-request lookup.
+ *
+ * Redis is only a messenger. Every revocation is committed to the store before it is published, and
+ * an instance that (re)subscribes first reloads recent revocations from the store (the engine does
+ * that on `connected()`), so a message lost while Redis was down is never a revocation lost. Publish
+ * is best effort and fails fast instead of queueing: the revoke call it belongs to has already
+ * committed and must not wait for Redis.
+ *
+ * Anyone who can publish on the channel can make instances deny sessions or reload keys, never accept
+ * anything: keep Redis private (AUTH/ACL, TLS on untrusted networks).
+ *
+ * @example
+ * import { redisBus } from 'latchkey/revocation/redis';
+ * const latchkey = await createLatchkey({ issuer, store, bus: redisBus({ url: process.env.LATCHKEY_REDIS_URL }) });
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
+
+export interface RedisBusOptions {
+  /** `redis://[:password@]host:6379[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * Extra ioredis options for both connections (Sentinel: `sentinels` + `name`; TLS; ACL user).
+   * latchkey's own settings below take precedence where they overlap.
+   */
+  redisOptions?: RedisOptions;
+  /** Pub/sub channel. Default `'latchkey:revocations'`. Every instance of one deployment must use the same. */
+  channel?: string;
+  /**
+   * How long a publish or the first subscription may take, ms. Default 1000: revocation fan-out is
+   * promised within a second, so waiting longer buys nothing; the store poll covers the rest.
+   */
+  timeoutMs?: number;
+  /**
+   * Longest wait between reconnection attempts, ms. Default 1000: attempts back off from 50 ms up to
+   * this, so a restarted Redis is rejoined (and the store caught up from) within about a second.
+   */
+  maxReconnectDelayMs?: number;
+  /**
+   * Told when a connection fails or a publish is dropped (once per outage, not per retry). Default:
+   * a one-line warning on stderr. Messages never contain the URL (it may hold a password).
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Wire format version; a message without it (or from a future version) is ignored. */
+const WIRE_VERSION = 1;
+/** Largest message parsed, bytes: a flood of junk must not cost more than a length check. */
+const MAX_MESSAGE_BYTES = 1_000_000;
+
+/** Returns the message if `raw` is a well-formed bus message, else null. Never throws. */
+export function parseBusMessage(raw: string): BusMessage | null {
+  if (raw.length > MAX_MESSAGE_BYTES) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const m = value as { v?: unknown; type?: unknown; revocations?: unknown };
+  if (m.v !== WIRE_VERSION) return null;
+  if (m.type === 'keys-changed') return { type: 'keys-changed' };
+  if (m.type !== 'revoked' || !Array.isArray(m.revocations)) return null;
+  const revocations: Array<{ sessionId: string; revokedAt: number }> = [];
+  for (const r of m.revocations as unknown[]) {
+    const { sessionId, revokedAt } = (r ?? {}) as { sessionId?: unknown; revokedAt?: unknown };
+    if (typeof sessionId === 'string' && typeof revokedAt === 'number' && Number.isFinite(revokedAt)) {
+      revocations.push({ sessionId, revokedAt });
+    }
+  }
+  return revocations.length > 0 ? { type: 'revoked', revocations } : null;
+}
+
+function defaultOnError(error: Error): void {
+  console.warn(`latchkey: redis bus: ${error.message}`);
+}
+
+export class RedisBus implements RevocationBus {
+  readonly #publisher: Redis;
+  readonly #subscriber: Redis;
+  readonly #channel: string;
+  readonly #timeoutMs: number;
+  readonly #onError: (error: Error) => void;
+  /** One report per outage: set on the first failure, cleared when a connection is ready again. */
+  #reportedOutage = false;
+  #closed = false;
+
+  constructor(options: RedisBusOptions = {}) {
+    this.#channel = options.channel ?? 'latchkey:revocations';
+    this.#timeoutMs = options.timeoutMs ?? 1000;
+    this.#onError = options.onError ?? defaultOnError;
+    const maxDelay = options.maxReconnectDelayMs ?? 1000;
+    const common: RedisOptions = {
+      ...options.redisOptions,
+      lazyConnect: true,
+      connectTimeout: this.#timeoutMs,
+      // Fail fast while disconnected instead of queueing: a queued publish would make a committed
+      // revoke call wait for Redis, and the store catch-up delivers the news anyway.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: this.#timeoutMs,
+      retryStrategy: (attempt) => Math.min(50 * attempt, maxDelay),
+    };
+    const url = options.url ?? 'redis://127.0.0.1:6379';
+    this.#publisher = new Redis(url, { ...common, connectionName: 'latchkey-publisher' });
+    // Subscribing resubscribes by hand on every 'ready' (below), so that `connected()` runs only once
+    // the subscription is confirmed: catching up before that could miss a message sent in between.
+    this.#subscriber = new Redis(url, { ...common, connectionName: 'latchkey-subscriber', autoResubscribe: false, commandTimeout: undefined });
+    for (const connection of [this.#publisher, this.#subscriber]) {
+      // ioredis emits 'error' on every failed attempt; unhandled, that event would crash the process.
+      connection.on('error', (error: Error) => this.#report(error));
+      connection.on('ready', () => (this.#reportedOutage = false));
+    }
+    this.#publisher.connect().catch((error: Error) => this.#report(error));
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#publisher.publish(this.#channel, JSON.stringify({ v: WIRE_VERSION, ...message }));
+    } catch (error) {
+      // Best effort by design (see the module comment): report, never fail the caller.
+      this.#report(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Starts listening. Resolves once subscribed, or after `timeoutMs` if Redis cannot be reached
+   * (the instance then runs on store polling alone and joins the bus when Redis comes back).
+   */
+  async subscribe(handlers: BusHandlers): Promise<void> {
+    this.#subscriber.on('message', (channel: string, raw: string) => {
+      if (channel !== this.#channel) return;
+      const message = parseBusMessage(raw);
+      if (message) handlers.message(message);
+    });
+    let first: (() => void) | undefined;
+    const subscribed = new Promise<void>((resolve) => (first = resolve));
+    this.#subscriber.on('ready', () => {
+      this.#subscriber
+        .subscribe(this.#channel)
+        .then(() => {
+          handlers.connected();
+          first?.();
+        })
+        // A failure here means the connection dropped again; the next 'ready' retries.
+        .catch((error: Error) => this.#report(error));
+    });
+    this.#subscriber.connect().catch((error: Error) => this.#report(error));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // disconnect() rather than quit(): quit waits for a reply that a dead server never sends.
+    this.#publisher.disconnect();
+    this.#subscriber.disconnect();
+  }
+
+  #report(error: Error): void {
+    if (this.#closed || this.#reportedOutage) return;
+    this.#reportedOutage = true;
+    this.#onError(error);
+  }
+}
+
+/** A revocation bus over Redis pub/sub. */
+export function redisBus(options?: RedisBusOptions): RedisBus {
+  return new RedisBus(options);
+}

@@ -1,0 +1,329 @@
+/**
+ * The PostgreSQL store: the shared source of truth for any number of stateless latchkey instances.
+ *
+ * Each ATOMIC method of the contract is one statement or one transaction. The one that needs care is
+ * refresh rotation: it reads the session, decides (with the shared {@link decideRotation}) and writes.
+ * It runs at READ COMMITTED with the session row locked (`SELECT ... FOR UPDATE`), so two instances
+ * presenting the same token serialise on that row: the second sees the first one's committed rotation
+ * and gets the grace answer instead of minting a second successor, and a theft revocation and a
+ * concurrent refresh cannot both win. The write is also a compare-and-swap on
+ * `current_refresh_hash`, and the schema allows one token per (session, generation): three
+ * independent guards on the one invariant that matters most.
+ *
+ * Unreachable or hung servers surface as `StoreUnavailableError` within `operationTimeoutMs`
+ * (see postgres/runner.ts); the pool replaces broken connections by itself when the server returns.
+ *
+ * @example
+ * import { postgresStore } from 'latchkey/stores/postgres';
+ * const latchkey = await createLatchkey({ issuer, store: postgresStore({ connectionString: process.env.DATABASE_URL }) });
+ */
+import pg from 'pg';
+import { decideRotation } from '../refresh/decide.js';
+import type { RevocationReason } from '../types.js';
+import { applyMigrations } from './postgres/migrations.js';
+import { PgRunner } from './postgres/runner.js';
+import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import type {
+  ApiKeyRecord,
+  CleanupResult,
+  NewSession,
+  Revocation,
+  RotateRefreshInput,
+  RotateRefreshOutcome,
+  SessionPatch,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+} from './types.js';
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:5432/db?sslmode=...`. Required unless `pool` is given. */
+  connectionString?: string;
+  /**
+   * A pool you own (for custom TLS, IAM auth, or sharing a pool with the app). latchkey never ends
+   * it; `max`, `connectionTimeoutMs` and `statementTimeoutMs` do not apply to it (configure them on
+   * the pool; `operationTimeoutMs` still bounds every call). Default: a pool latchkey creates and ends.
+   */
+  pool?: pg.Pool;
+  /**
+   * Schema holding latchkey's tables, created by `migrate()` if missing. Default `'public'`. A
+   * dedicated schema keeps latchkey's tables apart from the app's and lets tests run side by side.
+   */
+  schema?: string;
+  /**
+   * Most connections this instance opens. Default 10 (pg's default): a refresh holds a connection
+   * for a few round trips, so 10 serve thousands of refreshes per second. Instances × max must stay
+   * below the server's `max_connections` (or the pooler's limit).
+   */
+  max?: number;
+  /**
+   * Deadline for every store call, ms, from the wait for a connection to the last reply. Past it the
+   * call fails with `STORE_UNAVAILABLE` instead of hanging on a dead server or network. Default 2000:
+   * far above a healthy call (a few ms), short enough that a request fails while its client waits.
+   */
+  operationTimeoutMs?: number;
+  /** Time allowed to open one new connection, ms. Default: `operationTimeoutMs`. */
+  connectionTimeoutMs?: number;
+  /**
+   * Server-side `statement_timeout`, ms: the server cancels a statement (or a lock wait) that runs
+   * longer, so a stuck call cannot keep rows locked after its client gave up. Default: `operationTimeoutMs`.
+   */
+  statementTimeoutMs?: number;
+  /** Idle pooled connections are closed after this many ms. Default 10 000. */
+  idleTimeoutMs?: number;
+  /**
+   * Told about errors on idle pooled connections (a server restart closes them all). They need no
+   * action: the pool drops the connection and the next call opens a new one. Default: ignored.
+   */
+  onConnectionError?: (error: Error) => void;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v <= 0) throw new TypeError(`postgresStore option ${name} must be a positive integer`);
+  return v;
+}
+
+export class PostgresStore implements SessionStore {
+  readonly #pool: pg.Pool;
+  readonly #ownsPool: boolean;
+  readonly #db: PgRunner;
+  readonly #schemaName: string;
+  readonly #onPoolError: (error: Error) => void;
+  /** Quoted, schema-qualified table names. */
+  readonly #t: { sessions: string; tokens: string; keys: string; apiKeys: string };
+  #closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    const schema = options.schema ?? 'public';
+    // Interpolated into SQL (identifiers cannot be parameters): only plain identifiers are accepted.
+    if (!IDENTIFIER.test(schema)) throw new TypeError('postgresStore option schema must be a plain SQL identifier');
+    if (!options.pool && !options.connectionString) throw new TypeError('postgresStore needs connectionString or pool');
+    const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 2000);
+    this.#ownsPool = !options.pool;
+    this.#pool = options.pool ?? new pg.Pool({
+      connectionString: options.connectionString,
+      max: positive('max', options.max, 10),
+      connectionTimeoutMillis: positive('connectionTimeoutMs', options.connectionTimeoutMs, operationTimeoutMs),
+      idleTimeoutMillis: positive('idleTimeoutMs', options.idleTimeoutMs, 10_000),
+      statement_timeout: positive('statementTimeoutMs', options.statementTimeoutMs, operationTimeoutMs),
+      // A client that died mid-transaction must not hold the session row lock for long.
+      idle_in_transaction_session_timeout: 10_000,
+      application_name: 'latchkey',
+    });
+    // Without a listener, an idle connection dropped by a server restart would crash the process.
+    this.#onPoolError = options.onConnectionError ?? (() => {});
+    this.#pool.on('error', this.#onPoolError);
+    this.#db = new PgRunner(this.#pool, operationTimeoutMs);
+    this.#schemaName = schema;
+    const s = pg.escapeIdentifier(schema);
+    this.#t = {
+      sessions: `${s}.latchkey_sessions`,
+      tokens: `${s}.latchkey_refresh_tokens`,
+      keys: `${s}.latchkey_signing_keys`,
+      apiKeys: `${s}.latchkey_api_keys`,
+    };
+  }
+
+  async migrate(): Promise<void> {
+    const schema = pg.escapeIdentifier(this.#schemaName);
+    await this.#db.transaction((tx) => applyMigrations(tx, schema, `latchkey.migrate.${this.#schemaName}`));
+  }
+
+  async createSession({ session, refreshToken }: NewSession): Promise<void> {
+    const n = SESSION_COLUMNS.length;
+    // One statement, so atomic without a transaction round trip.
+    await this.#db.query(
+      `WITH s AS (
+         INSERT INTO ${this.#t.sessions} (${SESSION_COLUMNS.join(', ')})
+         VALUES (${SESSION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING id
+       )
+       INSERT INTO ${this.#t.tokens} (hash, session_id, generation, created_at)
+       SELECT $${n + 1}, id, $${n + 2}, $${n + 3} FROM s`,
+      [...sessionToValues(session), refreshToken.hash, refreshToken.generation, refreshToken.createdAt],
+    );
+  }
+
+  async getSession(id: string): Promise<SessionRecord | null> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.sessions} WHERE id = $1`, [id]);
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  async listActiveSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const { rows } = await this.#db.query(
+      `SELECT * FROM ${this.#t.sessions}
+       WHERE user_id = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $2
+       ORDER BY created_at DESC, id`,
+      [userId, now],
+    );
+    return rows.map(sessionFromRow);
+  }
+
+  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
+    const text = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const { rows } = await this.#db.query(
+      `UPDATE ${this.#t.sessions}
+       SET access_claims = COALESCE($2::jsonb, access_claims), id_claims = COALESCE($3::jsonb, id_claims), data = COALESCE($4::jsonb, data)
+       WHERE id = $1 AND revoked_at IS NULL RETURNING *`,
+      [id, text(patch.accessClaims), text(patch.idClaims), text(patch.data)],
+    );
+    return rows[0] ? sessionFromRow(rows[0]) : null;
+  }
+
+  async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {
+    return this.#db.transaction(async (tx): Promise<RotateRefreshOutcome> => {
+      // Lock the session row before deciding. At READ COMMITTED, a writer that had to wait for the
+      // lock reads the row as the previous holder committed it, so the decision is always made on
+      // the latest state.
+      const { rows } = await tx.query(
+        `SELECT t.hash AS token_hash, t.session_id AS token_session_id, t.generation AS token_generation,
+                t.created_at AS token_created_at, s.*
+         FROM ${this.#t.tokens} t JOIN ${this.#t.sessions} s ON s.id = t.session_id
+         WHERE t.hash = $1 FOR UPDATE OF s`,
+        [input.presentedHash],
+      );
+      const row = rows[0];
+      const token = row
+        ? refreshTokenFromRow({ hash: row.token_hash, session_id: row.token_session_id, generation: row.token_generation, created_at: row.token_created_at })
+        : null;
+      const session = row ? sessionFromRow(row) : null;
+      const decision = decideRotation(token, session, input);
+      switch (decision.kind) {
+        case 'rotate': {
+          const s = decision.session;
+          const t = decision.token;
+          // Compare-and-swap on the current hash, and the successor stored only if the swap happened.
+          const swapped = await tx.query(
+            `WITH rotated AS (
+               UPDATE ${this.#t.sessions}
+               SET current_refresh_hash = $2, previous_refresh_hash = $3, rotated_at = $4, generation = $5,
+                   last_active_at = $6, idle_expires_at = $7, device = $8::jsonb
+               WHERE id = $1 AND current_refresh_hash = $3 AND revoked_at IS NULL
+               RETURNING id
+             )
+             INSERT INTO ${this.#t.tokens} (hash, session_id, generation, created_at)
+             SELECT $2, id, $9, $10 FROM rotated`,
+            [s.id, s.currentRefreshHash, input.presentedHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt,
+              JSON.stringify(s.device), t.generation, t.createdAt],
+          );
+          // Cannot happen while we hold the row lock; if it ever does, abort rather than report a rotation.
+          if (swapped.rowCount !== 1) throw new Error('latchkey: refresh compare-and-swap lost while holding the row lock');
+          return { kind: 'rotated', session: s };
+        }
+        case 'theft':
+          await tx.query(
+            `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = 'theft' WHERE id = $1 AND revoked_at IS NULL`,
+            [decision.session.id, decision.session.revokedAt],
+          );
+          return { kind: 'theft', session: decision.session };
+        case 'grace':
+        case 'revoked':
+        case 'expired':
+          return { kind: decision.kind, session: session! };
+        case 'unknown':
+          return { kind: 'unknown' };
+      }
+    });
+  }
+
+  async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {
+    const { rows } = await this.#db.query<{ user_id: string }>(
+      `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL RETURNING user_id`,
+      [id, now, reason],
+    );
+    return rows[0] ? { sessionId: id, userId: rows[0].user_id, revokedAt: now } : null;
+  }
+
+  async revokeUserSessions(userId: string, now: number, reason: RevocationReason, exceptSessionId?: string): Promise<Revocation[]> {
+    const { rows } = await this.#db.query<{ id: string }>(
+      `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = $3
+       WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $4
+         AND idle_expires_at > $2 AND absolute_expires_at > $2
+       RETURNING id`,
+      [userId, now, reason, exceptSessionId ?? null],
+    );
+    return rows.map((r) => ({ sessionId: r.id, userId, revokedAt: now }));
+  }
+
+  async listRevocationsSince(since: number): Promise<Revocation[]> {
+    const { rows } = await this.#db.query<{ id: string; user_id: string; revoked_at: string }>(
+      `SELECT id, user_id, revoked_at FROM ${this.#t.sessions} WHERE revoked_at >= $1 ORDER BY revoked_at`,
+      [since],
+    );
+    return rows.map((r) => ({ sessionId: r.id, userId: r.user_id, revokedAt: Number(r.revoked_at) }));
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.keys} ORDER BY generation`);
+    return rows.map(signingKeyFromRow);
+  }
+
+  async insertSigningKey(key: SigningKeyRecord): Promise<boolean> {
+    // The unique generation decides between racing instances; the loser's key is simply not stored.
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO ${this.#t.keys} (kid, alg, generation, public_jwk, private_key_encrypted, created_at, activates_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7) ON CONFLICT DO NOTHING`,
+      [key.kid, key.alg, key.generation, JSON.stringify(key.publicJwk), key.privateKeyEncrypted, key.createdAt, key.activatesAt],
+    );
+    return rowCount === 1;
+  }
+
+  async deleteSigningKeys(kids: string[]): Promise<void> {
+    if (kids.length === 0) return;
+    await this.#db.query(`DELETE FROM ${this.#t.keys} WHERE kid = ANY($1::text[])`, [kids]);
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO ${this.#t.apiKeys} (id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+      [key.id, key.name, key.hash, key.createdAt, key.revokedAt],
+    );
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.apiKeys} WHERE hash = $1`, [hash]);
+    return rows[0] ? apiKeyFromRow(rows[0]) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.apiKeys} ORDER BY created_at, id`);
+    return rows.map(apiKeyFromRow);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<boolean> {
+    const { rowCount } = await this.#db.query(
+      `UPDATE ${this.#t.apiKeys} SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+      [id, now],
+    );
+    return rowCount === 1;
+  }
+
+  async deleteExpired(before: number): Promise<CleanupResult> {
+    // LEAST ignores NULLs: a session ended at the earliest of its idle expiry, absolute expiry and revocation.
+    const ended = `SELECT id FROM ${this.#t.sessions} WHERE LEAST(idle_expires_at, absolute_expires_at, revoked_at) < $1`;
+    return this.#db.transaction(async (tx) => {
+      const tokens = await tx.query(`DELETE FROM ${this.#t.tokens} WHERE session_id IN (${ended})`, [before]);
+      const sessions = await tx.query(`DELETE FROM ${this.#t.sessions} WHERE id IN (${ended})`, [before]);
+      return { sessions: sessions.rowCount, refreshTokens: tokens.rowCount };
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.query('SELECT 1');
+  }
+
+  /** Ends the pool if latchkey created it; a caller-owned pool is left open. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsPool) await this.#pool.end();
+    this.#pool.off('error', this.#onPoolError);
+  }
+}
+
+/** A PostgreSQL store. Call `migrate()` (the engine does, on start) before first use. */
+export function postgresStore(options: PostgresStoreOptions): PostgresStore {
+  return new PostgresStore(options);
+}

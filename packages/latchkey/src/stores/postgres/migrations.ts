@@ -1,0 +1,91 @@
+/**
+ * The PostgreSQL schema, as versioned migrations applied in order, each exactly once.
+ *
+ * Never edit a released migration: add the next one. `migrate()` runs them in one transaction under
+ * a transaction-scoped advisory lock, so a fleet of instances starting together applies each
+ * migration once (the others wait, then find nothing to do) and a failure leaves the schema as it was
+ * (PostgreSQL DDL is transactional).
+ *
+ * Times are BIGINT milliseconds since the epoch, like every store; JSON is JSONB.
+ */
+import type { Tx } from './runner.js';
+
+/** `s` is the quoted schema name. */
+const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
+  (s) => `
+    CREATE TABLE ${s}.latchkey_sessions (
+      id TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      last_active_at BIGINT NOT NULL,
+      idle_expires_at BIGINT NOT NULL,
+      absolute_expires_at BIGINT NOT NULL,
+      auth_time BIGINT NOT NULL,
+      device JSONB NOT NULL,
+      data JSONB NOT NULL,
+      access_claims JSONB NOT NULL,
+      id_claims JSONB NOT NULL,
+      revoked_at BIGINT,
+      revoked_reason TEXT,
+      current_refresh_hash TEXT NOT NULL UNIQUE,
+      previous_refresh_hash TEXT,
+      rotated_at BIGINT,
+      generation INTEGER NOT NULL
+    );
+    CREATE INDEX latchkey_sessions_user ON ${s}.latchkey_sessions (user_id);
+    -- Catch-up after a bus outage reads recent revocations; only revoked rows are indexed.
+    CREATE INDEX latchkey_sessions_revoked ON ${s}.latchkey_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+
+    CREATE TABLE ${s}.latchkey_refresh_tokens (
+      hash TEXT PRIMARY KEY,
+      session_id TEXT NOT NULL REFERENCES ${s}.latchkey_sessions (id) ON DELETE CASCADE,
+      generation INTEGER NOT NULL,
+      created_at BIGINT NOT NULL,
+      -- Defence in depth under the row lock: one token per generation, so the database itself
+      -- refuses a second successor of the same parent.
+      UNIQUE (session_id, generation)
+    );
+
+    CREATE TABLE ${s}.latchkey_signing_keys (
+      kid TEXT PRIMARY KEY,
+      alg TEXT NOT NULL,
+      -- Unique: when several instances race to create the next key, exactly one insert wins.
+      generation INTEGER NOT NULL UNIQUE,
+      public_jwk JSONB NOT NULL,
+      private_key_encrypted TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      activates_at BIGINT NOT NULL
+    );
+
+    CREATE TABLE ${s}.latchkey_api_keys (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      hash TEXT NOT NULL UNIQUE,
+      created_at BIGINT NOT NULL,
+      revoked_at BIGINT
+    );`,
+];
+
+/** The newest schema version this code knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Applies every pending migration. Runs inside the caller's transaction; `lockKey` identifies the
+ * schema, so migrations of unrelated schemas on one server never wait for each other.
+ */
+export async function applyMigrations(tx: Tx, schema: string, lockKey: string): Promise<void> {
+  // Held until COMMIT: concurrent instances serialise here, then see the table the winner made.
+  await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+  await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await tx.query(`CREATE TABLE IF NOT EXISTS ${schema}.latchkey_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
+  const { rows } = await tx.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${schema}.latchkey_migrations`);
+  const applied = rows[0]?.v ?? 0;
+  if (applied > MIGRATIONS.length) {
+    // A newer release migrated this database; running old code against it could corrupt it.
+    throw new Error(`latchkey: the database schema is at version ${applied}, newer than this release knows (${MIGRATIONS.length}); upgrade latchkey`);
+  }
+  for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
+    await tx.query(MIGRATIONS[version - 1]!(schema));
+    await tx.query(`INSERT INTO ${schema}.latchkey_migrations (version, applied_at) VALUES ($1, $2)`, [version, Date.now()]);
+  }
+}

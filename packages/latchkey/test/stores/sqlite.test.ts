@@ -1,0 +1,20 @@
+/** The store contract on SQLite, in a temporary file so that a second connection can share it. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sqliteStore } from 'latchkey/stores/sqlite';
+import { describeStoreContract } from './contract.js';
+
+describeStoreContract('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-contract-'));
+  const path = join(dir, 'latchkey.db');
+  const store = sqliteStore({ path });
+  return {
+    store,
+    reopen: async () => sqliteStore({ path }),
+    dispose: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
