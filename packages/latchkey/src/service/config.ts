@@ -4,6 +4,7 @@
  * that starts on a silently ignored setting (a typo'd TTL, a store URL it cannot use) is worse than
  * one that refuses to start.
  */
+import type { LatchkeyOptions } from '../options.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../types.js';
 
 /** A configuration value was refused. `variable` names the environment variable or flag. */
@@ -193,4 +194,19 @@ export function resolveIssuer(config: ServiceConfig, port: number): string {
   if (config.issuer) return config.issuer;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return `http://${host}:${port}`;
+}
+
+/** The engine options the configuration determines (store and bus are opened separately). */
+export function engineOptionsFromConfig(config: ServiceConfig, issuer: string): Omit<LatchkeyOptions, 'store' | 'bus'> {
+  return {
+    issuer,
+    audience: config.audience,
+    ...(config.secret !== undefined ? { secret: config.secret } : { secretFile: config.secretFile }),
+    signingAlgorithm: config.signingAlgorithm,
+    accessTokenTtl: config.accessTokenTtl,
+    clockTolerance: config.clockTolerance,
+    refreshGrace: config.refreshGrace,
+    idleTimeout: config.idleTimeout,
+    absoluteTimeout: config.absoluteTimeout,
+  };
 }

@@ -17,7 +17,7 @@ import type { SessionStore } from '../stores/types.js';
 import { ApiKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
 import { openBus, openStore } from './backends.js';
-import { resolveIssuer, type ServiceConfig } from './config.js';
+import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -89,16 +89,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     engine = await withDeadline(
       createLatchkey({
         ...options.engineOptions,
-        issuer,
-        audience: config.audience,
+        ...engineOptionsFromConfig(config, issuer),
         store,
-        ...(config.secret !== undefined ? { secret: config.secret } : { secretFile: config.secretFile }),
-        signingAlgorithm: config.signingAlgorithm,
-        accessTokenTtl: config.accessTokenTtl,
-        clockTolerance: config.clockTolerance,
-        refreshGrace: config.refreshGrace,
-        idleTimeout: config.idleTimeout,
-        absoluteTimeout: config.absoluteTimeout,
         ...(bus ? { bus } : {}),
       }),
       STARTUP_DEADLINE_MS,

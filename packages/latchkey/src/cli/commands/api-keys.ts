@@ -1,0 +1,74 @@
+/**
+ * `latchkey api-keys create|list|revoke`: keys for the service's `/v1/` routes. Only a hash is
+ * stored; the key is printed once, at creation, and cannot be shown again.
+ */
+import { createApiKey } from '../../service/api-keys.js';
+import { adminContext } from '../context.js';
+import type { Command } from '../command.js';
+import { EXIT, printJson, printTable, UsageError } from '../io.js';
+
+const NAME = /^[\w .@:-]{1,100}$/;
+
+export const apiKeysCreateCommand: Command = {
+  name: 'api-keys create',
+  summary: 'Create an API key (printed once)',
+  usage: 'api-keys create --name NAME [--json]',
+  details: 'Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept.',
+  options: { name: { type: 'string' } },
+  async run(io, { values }) {
+    const name = values.name;
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new UsageError('--name NAME is required: 1-100 letters, digits, spaces or . @ : _ -');
+    }
+    const ctx = adminContext(io.env);
+    try {
+      const { id, key } = await createApiKey(await ctx.store(), name);
+      if (values.json) printJson(io, { id, key });
+      else io.stdout(`id:  ${id}\nkey: ${key}\n\nThe key is shown once; only its hash is stored.\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const apiKeysListCommand: Command = {
+  name: 'api-keys list',
+  summary: 'List API keys (never the keys themselves)',
+  usage: 'api-keys list [--json]',
+  async run(io, { values }) {
+    const ctx = adminContext(io.env);
+    try {
+      const keys = (await (await ctx.store()).listApiKeys()).map((k) => ({
+        id: k.id,
+        name: k.name,
+        createdAt: new Date(k.createdAt).toISOString(),
+        revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
+      }));
+      if (values.json) printJson(io, { apiKeys: keys });
+      else printTable(io, ['ID', 'NAME', 'CREATED', 'REVOKED'], keys.map((k) => [k.id, k.name, k.createdAt, k.revokedAt ?? '']));
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const apiKeysRevokeCommand: Command = {
+  name: 'api-keys revoke',
+  summary: 'Revoke an API key by id',
+  usage: 'api-keys revoke KEY_ID [--json]',
+  details: 'Takes effect on the next request. Exit 1 when there is no active key with that id.',
+  positionals: { min: 1, max: 1, names: 'KEY_ID' },
+  async run(io, { values, positionals }) {
+    const ctx = adminContext(io.env);
+    try {
+      const revoked = await (await ctx.store()).revokeApiKey(positionals[0]!, Date.now());
+      if (values.json) printJson(io, { revoked });
+      else io.stdout(revoked ? 'revoked\n' : 'no active API key with that id\n');
+      return revoked ? EXIT.ok : EXIT.failed;
+    } finally {
+      await ctx.close();
+    }
+  },
+};

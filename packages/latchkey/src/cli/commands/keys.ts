@@ -1,0 +1,54 @@
+/** `latchkey keys list|rotate`: the signing keys (public facts only; private halves never leave the store encrypted). */
+import { adminContext } from '../context.js';
+import type { Command } from '../command.js';
+import { EXIT, printJson, printTable } from '../io.js';
+
+export const keysListCommand: Command = {
+  name: 'keys list',
+  summary: 'List signing keys and their state',
+  usage: 'keys list [--json]',
+  details: 'State: "signing" (in use), "published" (in the JWKS, signs later), "retired" (verifies tokens it signed until they expire).',
+  async run(io, { values }) {
+    const ctx = adminContext(io.env);
+    try {
+      const records = await (await ctx.store()).listSigningKeys();
+      const now = Date.now();
+      const signing = records.filter((k) => k.activatesAt <= now).sort((a, b) => b.activatesAt - a.activatesAt)[0];
+      const keys = records
+        .sort((a, b) => b.generation - a.generation)
+        .map((k) => ({
+          kid: k.kid,
+          alg: k.alg,
+          generation: k.generation,
+          state: k === signing ? 'signing' : k.activatesAt > now ? 'published' : 'retired',
+          createdAt: new Date(k.createdAt).toISOString(),
+          activatesAt: new Date(k.activatesAt).toISOString(),
+        }));
+      if (values.json) printJson(io, { keys });
+      else printTable(io, ['KID', 'ALG', 'GEN', 'STATE', 'SIGNS FROM'], keys.map((k) => [k.kid, k.alg, String(k.generation), k.state, k.activatesAt]));
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const keysRotateCommand: Command = {
+  name: 'keys rotate',
+  summary: 'Rotate the signing key now (after a suspected leak)',
+  usage: 'keys rotate [--json]',
+  details:
+    'Tokens signed by earlier keys keep verifying until they expire. Running services start signing with the new key\n' +
+    'when they next load keys (at once with LATCHKEY_REDIS_URL, else within a minute).',
+  async run(io, { values }) {
+    const ctx = adminContext(io.env);
+    try {
+      const { kid } = await (await ctx.engine()).rotateKeys();
+      if (values.json) printJson(io, { kid });
+      else io.stdout(`new signing key ${kid}\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};

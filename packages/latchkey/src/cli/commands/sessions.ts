@@ -1,0 +1,62 @@
+/** `latchkey sessions list|revoke|revoke-user`: look at and end sessions as an administrator. */
+import { sessionToJson } from '../../service/app.js';
+import { adminContext } from '../context.js';
+import type { Command } from '../command.js';
+import { EXIT, printJson, printTable, UsageError, withProgress } from '../io.js';
+
+export const sessionsListCommand: Command = {
+  name: 'sessions list',
+  summary: "List a user's active sessions",
+  usage: 'sessions list --user ID [--json]',
+  options: { user: { type: 'string' } },
+  async run(io, { values }) {
+    if (typeof values.user !== 'string' || values.user === '') throw new UsageError('--user ID is required');
+    const ctx = adminContext(io.env);
+    try {
+      const sessions = (await (await ctx.engine()).listSessions(values.user)).map(sessionToJson);
+      if (values.json) printJson(io, { sessions });
+      else printTable(io, ['ID', 'CREATED', 'LAST ACTIVE', 'EXPIRES', 'DEVICE'], sessions.map((s) => [s.id, s.createdAt, s.lastActiveAt, s.expiresAt, s.device.userAgent ?? '']));
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const sessionsRevokeCommand: Command = {
+  name: 'sessions revoke',
+  summary: 'Revoke one session at once',
+  usage: 'sessions revoke SESSION_ID [--json]',
+  details: 'Exit 1 when there was no active session with that id.',
+  positionals: { min: 1, max: 1, names: 'SESSION_ID' },
+  async run(io, { values, positionals }) {
+    const ctx = adminContext(io.env);
+    try {
+      const revoked = await (await ctx.engine()).revokeSession(positionals[0]!, 'admin');
+      if (values.json) printJson(io, { revoked });
+      else io.stdout(revoked ? 'revoked\n' : 'no active session with that id\n');
+      return revoked ? EXIT.ok : EXIT.failed;
+    } finally {
+      await ctx.close();
+    }
+  },
+};
+
+export const sessionsRevokeUserCommand: Command = {
+  name: 'sessions revoke-user',
+  summary: 'Revoke every session of a user',
+  usage: 'sessions revoke-user USER_ID [--json]',
+  positionals: { min: 1, max: 1, names: 'USER_ID' },
+  async run(io, { values, positionals }) {
+    const ctx = adminContext(io.env);
+    try {
+      const engine = await ctx.engine();
+      const revoked = await withProgress(io, 'revoking sessions', () => engine.revokeUserSessions(positionals[0]!, { reason: 'admin' }));
+      if (values.json) printJson(io, { revoked });
+      else io.stdout(`revoked ${revoked} session(s)\n`);
+      return EXIT.ok;
+    } finally {
+      await ctx.close();
+    }
+  },
+};

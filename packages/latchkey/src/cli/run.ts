@@ -1,0 +1,145 @@
+/**
+ * The `latchkey` command line: finds the command, parses its arguments with `node:util` parseArgs
+ * (strict: an unknown flag is a usage error, not silently ignored), runs it, and turns what happened
+ * into an exit code: 0 ok, 1 operation failed, 2 usage or configuration error, 69 store unavailable.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LatchkeyError, StoreUnavailableError } from '../errors.js';
+import { ConfigError } from '../service/config.js';
+import type { Command, OptionsConfig } from './command.js';
+import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './commands/api-keys.js';
+import { cleanupCommand } from './commands/cleanup.js';
+import { keysListCommand, keysRotateCommand } from './commands/keys.js';
+import { migrateCommand } from './commands/migrate.js';
+import { openapiCommand } from './commands/openapi.js';
+import { serveCommand } from './commands/serve.js';
+import { sessionsListCommand, sessionsRevokeCommand, sessionsRevokeUserCommand } from './commands/sessions.js';
+import { EXIT, UsageError, type CliIo, type ExitCode } from './io.js';
+
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  migrateCommand,
+  keysListCommand,
+  keysRotateCommand,
+  sessionsListCommand,
+  sessionsRevokeCommand,
+  sessionsRevokeUserCommand,
+  apiKeysCreateCommand,
+  apiKeysListCommand,
+  apiKeysRevokeCommand,
+  cleanupCommand,
+  openapiCommand,
+];
+
+const GROUPS = new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
+
+const COMMON_OPTIONS: OptionsConfig = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+};
+
+/** Driver and network failures that mean "could not reach the store", whoever raised them. */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EHOSTUNREACH', 'EAI_AGAIN', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', '57P03']);
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'latchkey: session service and administration',
+    '',
+    'Usage: latchkey <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --help and --json, and reads the same environment as `serve`',
+    '(LATCHKEY_STORE, LATCHKEY_SECRET, ...; see `latchkey serve --help`).',
+    'Exit codes: 0 ok, 1 operation failed, 2 usage or configuration error, 69 store unavailable.',
+    '',
+  ].join('\n');
+}
+
+function commandHelp(command: Command): string {
+  const lines = [`${command.summary}.`, '', `Usage: latchkey ${command.usage}`];
+  if (command.details) lines.push('', command.details);
+  lines.push('', 'Options: --json (machine-readable output), -h/--help', '');
+  return lines.join('\n');
+}
+
+function groupHelp(group: string): string {
+  const members = COMMANDS.filter((c) => c.name.startsWith(`${group} `));
+  return [`Usage: latchkey ${group} <${members.map((c) => c.name.split(' ')[1]).join('|')}> [options]`, '', ...members.map((c) => `  latchkey ${c.usage}\n      ${c.summary}`), ''].join('\n');
+}
+
+/** The exit code for an error, and what to say about it (never a token, key or secret). */
+export function classifyError(err: unknown): { exit: ExitCode; code: string; message: string } {
+  if (err instanceof UsageError) return { exit: EXIT.usage, code: 'USAGE', message: err.message };
+  if (err instanceof ConfigError) return { exit: EXIT.usage, code: 'CONFIG', message: err.message };
+  const nodeCode = (err as { code?: unknown } | null)?.code;
+  if (typeof nodeCode === 'string' && nodeCode.startsWith('ERR_PARSE_ARGS')) {
+    return { exit: EXIT.usage, code: 'USAGE', message: (err as Error).message };
+  }
+  if (err instanceof StoreUnavailableError || (typeof nodeCode === 'string' && UNAVAILABLE_CODES.has(nodeCode))) {
+    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: 'the store is unavailable (check LATCHKEY_STORE and that it is running)' };
+  }
+  if (err instanceof LatchkeyError) return { exit: EXIT.failed, code: err.code, message: err.message };
+  if (err instanceof TypeError) return { exit: EXIT.failed, code: 'INVALID_ARGUMENT', message: err.message };
+  return { exit: EXIT.failed, code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Runs the CLI on `argv` (without `node` and the script). Never throws; returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  const wantsJson = argv.includes('--json');
+  try {
+    const [first, second] = argv;
+    if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+      io.stdout(mainHelp());
+      return first === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (first === '--version' || first === '-v') {
+      io.stdout(`${version()}\n`);
+      return EXIT.ok;
+    }
+    let name = first;
+    let rest = argv.slice(1);
+    if (GROUPS.has(first)) {
+      if (second === undefined || second.startsWith('-')) {
+        io.stdout(groupHelp(first));
+        return second === '--help' || second === '-h' ? EXIT.ok : EXIT.usage;
+      }
+      name = `${first} ${second}`;
+      rest = argv.slice(2);
+    }
+    const command = COMMANDS.find((c) => c.name === name);
+    if (!command) throw new UsageError(`unknown command "${name}"; see latchkey --help`);
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      options: { ...COMMON_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      io.stdout(commandHelp(command));
+      return EXIT.ok;
+    }
+    const expected = command.positionals ?? { min: 0, max: 0, names: '' };
+    if (positionals.length < expected.min) throw new UsageError(`missing ${expected.names}; usage: latchkey ${command.usage}`);
+    if (positionals.length > expected.max) throw new UsageError(`unexpected argument "${positionals[expected.max]}"; usage: latchkey ${command.usage}`);
+    return await command.run(io, { values: values as Record<string, string | boolean | undefined>, positionals });
+  } catch (err) {
+    const { exit, code, message } = classifyError(err);
+    if (wantsJson) io.stderr(`${JSON.stringify({ error: { code, message } })}\n`);
+    else io.stderr(`latchkey: ${message}\n${exit === EXIT.usage && code === 'USAGE' ? 'Run `latchkey --help` for usage.\n' : ''}`);
+    if (exit === EXIT.failed && code === 'FAILED' && err instanceof Error && io.env.LATCHKEY_DEBUG === '1') io.stderr(`${err.stack}\n`);
+    return exit;
+  }
+}
