@@ -36,12 +36,27 @@ export async function redisAvailable() {
   }
 }
 
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
 /** Creates a database of our own; returns its name and a `drop()` that removes it (forcing out stragglers). */
 export async function scratchDatabase(prefix) {
   const name = `${prefix}_${process.pid}_${Date.now().toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
   const admin = new pg.Client({ connectionString: pgUrl('postgres') });
   await admin.connect();
   try {
+    // Databases left by a benchmark process that was killed: the name carries its pid.
+    const { rows } = await admin.query("SELECT datname FROM pg_database WHERE datname LIKE 'latchkey\\_bench\\_%'");
+    for (const { datname } of rows) {
+      const pid = Number(/_(\d+)_[a-z0-9]+$/.exec(datname)?.[1]);
+      if (pid > 0 && !isAlive(pid)) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
