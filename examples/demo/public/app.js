@@ -1,0 +1,178 @@
+// The demo's front end: plain modules, no framework. Everything session-related goes through the
+// latchkey browser SDK, served from /sdk/ (packages/client/dist).
+import { createLatchkeyClient } from '/sdk/index.js';
+
+const latchkey = createLatchkeyClient();
+const $ = (selector) => document.querySelector(selector);
+const views = ['auth', 'dashboard', 'devices', 'lab'];
+let config = { accessTokenTtl: 0 };
+let refreshCount = 0;
+let stolenToken = null;
+
+function show(view) {
+  for (const v of views) $(`#view-${v}`).hidden = v !== view;
+  $('#nav').hidden = view === 'auth';
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === view);
+  document.body.dataset.view = view;
+}
+
+function banner(text, kind = '') {
+  const el = $('#banner');
+  el.textContent = text;
+  el.className = `banner ${kind}`;
+  el.hidden = !text;
+}
+
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : '–');
+const escape = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+async function json(response) {
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(body?.error?.message ?? `HTTP ${response.status}`), { body, status: response.status });
+  return body;
+}
+
+async function route() {
+  if (!(await latchkey.doesSessionExist())) return show('auth');
+  const view = location.hash.replace('#/', '') || 'dashboard';
+  show(views.includes(view) && view !== 'auth' ? view : 'dashboard');
+  if (view === 'devices') await loadSessions();
+  if (document.body.dataset.view === 'dashboard') await renderClaims();
+}
+
+async function renderClaims() {
+  const claims = await latchkey.getClaims();
+  $('#claims').textContent = JSON.stringify(claims, null, 2);
+  $('[data-claim="name"]').textContent = claims?.name ?? claims?.sub ?? 'you';
+}
+
+// --- Sign in / sign up -----------------------------------------------------------------------
+for (const [id, path] of [['#signin-form', '/api/signin'], ['#signup-form', '/api/signup']]) {
+  $(id).addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    form.querySelector('[data-error]').textContent = '';
+    try {
+      await json(await latchkey.fetch(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(Object.fromEntries(new FormData(form))),
+      }));
+      form.reset();
+      banner('');
+      location.hash = '#/dashboard';
+      await route();
+    } catch (err) {
+      form.querySelector('[data-error]').textContent = err.message;
+    }
+  });
+}
+
+$('#signout').addEventListener('click', async () => {
+  await latchkey.signOut();
+});
+
+// --- Dashboard -------------------------------------------------------------------------------
+setInterval(async () => {
+  if (document.body.dataset.view !== 'dashboard') return;
+  const expiry = await latchkey.getAccessTokenExpiry();
+  if (!expiry) return;
+  const left = Math.max(0, (expiry.getTime() - Date.now()) / 1000);
+  $('#countdown').textContent = left.toFixed(0);
+  $('#meter-fill').style.width = `${Math.min(100, (left / (config.accessTokenTtl || 1)) * 100)}%`;
+}, 250);
+
+$('#call-api').addEventListener('click', async () => {
+  const started = performance.now();
+  try {
+    const body = await json(await latchkey.fetch('/api/me'));
+    $('#api-result').textContent = `200 OK in ${(performance.now() - started).toFixed(0)} ms\n${JSON.stringify(body, null, 2)}`;
+  } catch (err) {
+    $('#api-result').textContent = `${err.status ?? ''} ${err.message}`;
+  }
+});
+
+// --- Devices ---------------------------------------------------------------------------------
+async function loadSessions() {
+  const { sessions } = await json(await latchkey.fetch('/auth/sessions'));
+  $('#sessions').innerHTML = sessions.map((s) => `
+    <tr data-session="${escape(s.id)}">
+      <td>${escape(s.device?.userAgent?.slice(0, 60) ?? 'unknown')} ${s.current ? '<span class="badge">this device</span>' : ''}</td>
+      <td>${escape(s.device?.ip ?? '–')}</td>
+      <td>${escape(time(s.createdAt))}</td>
+      <td>${escape(time(s.lastActiveAt))}</td>
+      <td>${s.current ? '' : `<button class="small danger" data-revoke="${escape(s.id)}">Revoke</button>`}</td>
+    </tr>`).join('');
+}
+
+$('#sessions').addEventListener('click', async (event) => {
+  const id = event.target?.dataset?.revoke;
+  if (!id) return;
+  await json(await latchkey.fetch(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' })).catch(() => {});
+  await loadSessions();
+});
+$('#signout-others').addEventListener('click', async () => {
+  const { revoked } = await json(await latchkey.fetch('/auth/sessions?others=true', { method: 'DELETE' }));
+  banner(`Signed out ${revoked ?? 0} other session(s).`, 'ok');
+  await loadSessions();
+});
+$('#reload-sessions').addEventListener('click', loadSessions);
+
+// --- Security lab ----------------------------------------------------------------------------
+const mask = (token) => `${token.slice(0, 14)}…${token.slice(-4)}`;
+$('#lab-steal').addEventListener('click', async () => {
+  const { refreshToken } = await json(await latchkey.fetch('/auth/refresh/dev-copy', { method: 'POST' }));
+  stolenToken = refreshToken;
+  $('#lab-stolen').textContent = `The attacker now holds ${mask(refreshToken)}`;
+});
+$('#lab-rotate').addEventListener('click', async () => {
+  const ok = await latchkey.refresh();
+  $('#lab-rotated').textContent = ok
+    ? `Refreshed at ${new Date().toLocaleTimeString()}: a new refresh token is current; the attacker's copy is rotated out.`
+    : 'The refresh was refused.';
+});
+$('#lab-replay').addEventListener('click', async () => {
+  if (!stolenToken) return ($('#lab-replayed').textContent = 'Copy a token first (step 1).');
+  // The attacker's own request: plain fetch, from "another device", with the stolen token.
+  const response = await fetch('/dev/replay', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-latchkey-csrf': '1' },
+    body: JSON.stringify({ refreshToken: stolenToken }),
+  });
+  const body = await response.json().catch(() => ({}));
+  $('#lab-replayed').textContent = `${response.status} ${JSON.stringify(body, null, 2)}`;
+  if (body?.error?.code === 'TOKEN_THEFT_DETECTED') {
+    banner(`Theft detected: session ${body.error.sessionId} was revoked on the server, in every tab.`, 'danger');
+    document.body.dataset.theft = 'detected';
+    // Our own next step meets the revoked session: the SDK signs every tab out.
+    await latchkey.refresh();
+  }
+});
+
+// --- SDK events ------------------------------------------------------------------------------
+latchkey.on('refreshed', () => {
+  refreshCount++;
+  $('#refresh-count').textContent = String(refreshCount);
+  if (document.body.dataset.view === 'dashboard') void renderClaims();
+});
+latchkey.on('signedOut', ({ reason }) => {
+  const text = {
+    signOut: 'You signed out.',
+    otherTab: 'You were signed out in another tab.',
+    refreshFailed: 'Your session has ended: it was revoked or expired.',
+    theft: 'Your session was ended: a stolen refresh token was replayed.',
+  }[reason] ?? 'Your session has ended.';
+  if (document.body.dataset.theft !== 'detected') banner(text, reason === 'signOut' ? 'ok' : 'danger');
+  document.body.dataset.signedOut = reason;
+  show('auth');
+});
+latchkey.on('theftDetected', () => banner('Theft detected: this session was revoked everywhere.', 'danger'));
+latchkey.on('cookieBlocked', () => banner('Your browser blocked the session cookies, so the session cannot be kept.', 'danger'));
+
+window.addEventListener('hashchange', route);
+const response = await fetch('/api/config');
+config = await response.json();
+$('#ttl').textContent = String(config.accessTokenTtl);
+$('#footer-ttl').textContent = String(config.accessTokenTtl);
+await route();
+document.body.dataset.ready = 'true';

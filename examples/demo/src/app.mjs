@@ -1,0 +1,170 @@
+// The demo server: node:http, the latchkey engine on embedded SQLite, and the node adapter.
+// No framework, so every line that touches a session is visible here.
+import { readFile, readdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseCookies } from 'cookie';
+import { createLatchkey } from 'latchkey';
+import { latchkeyNode } from 'latchkey/adapters/node';
+import { sqliteStore } from 'latchkey/stores/sqlite';
+import { UserStore } from './users.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MAX_BODY = 16 * 1024;
+const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+
+/** Every static file the demo serves, by URL: a fixed list, so no request path ever reaches the file system. */
+async function staticFiles() {
+  const files = new Map([
+    ['/', join(here, '../public/index.html')],
+    ['/app.css', join(here, '../public/app.css')],
+    ['/app.js', join(here, '../public/app.js')],
+  ]);
+  const sdkDir = dirname(fileURLToPath(import.meta.resolve('@latchkey/client')));
+  for (const name of await readdir(sdkDir)) if (name.endsWith('.js')) files.set(`/sdk/${name}`, join(sdkDir, name));
+  for (const name of await readdir(join(sdkDir, 'tabs')).catch(() => [])) if (name.endsWith('.js')) files.set(`/sdk/tabs/${name}`, join(sdkDir, 'tabs', name));
+  return files;
+}
+
+function send(res, status, body, headers = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+}
+
+const error = (code, message) => ({ error: { code, message } });
+
+async function readJson(req) {
+  if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return null;
+  let size = 0;
+  const chunks = [];
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BODY) return null;
+    chunks.push(chunk);
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+const text = (value, max) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : null);
+
+/**
+ * Starts the demo. Options: `port` (3000), `host` ('127.0.0.1'), `dataDir` ('.latchkey'),
+ * `accessTokenTtl` (seconds, 30: short so that refreshes can be watched), `devRoutes` (the security
+ * lab's routes; on unless NODE_ENV=production).
+ */
+export async function startDemo(options = {}) {
+  const port = options.port ?? 3000;
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = options.dataDir ?? '.latchkey';
+  const accessTokenTtl = options.accessTokenTtl ?? 30;
+  const devRoutes = options.devRoutes ?? process.env.NODE_ENV !== 'production';
+
+  const latchkey = await createLatchkey({
+    issuer: options.issuer ?? `http://localhost:${port}`,
+    store: sqliteStore({ path: join(dataDir, 'demo.db') }),
+    secretFile: join(dataDir, 'secret.key'),
+    accessTokenTtl,
+    // Short tokens need a short leeway, or a 2-second token would live for 32.
+    clockTolerance: Math.min(30, Math.max(1, Math.floor(accessTokenTtl / 4))),
+  });
+  const users = new UserStore(join(dataDir, 'demo-users.db'));
+  const auth = latchkeyNode(latchkey, options.http ?? {});
+  const files = await staticFiles();
+  const refreshCookie = '__Secure-lk_refresh';
+
+  async function signIn(req, res, user) {
+    const result = await auth.signIn(req, res, { userId: user.id, idClaims: { name: user.name, email: user.email } });
+    send(res, 201, result.body);
+  }
+
+  const routes = {
+    'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes }),
+    'POST /api/signup': async (req, res) => {
+      const body = await readJson(req);
+      const email = text(body?.email, 254);
+      const name = text(body?.name, 80);
+      const password = text(body?.password, 256);
+      if (!email || !name || !password || password.length < 8 || !email.includes('@')) {
+        return send(res, 400, error('INVALID_REQUEST', 'name, email and a password of at least 8 characters are required'));
+      }
+      const user = await users.create({ email, name, password });
+      if (!user) return send(res, 409, error('EMAIL_TAKEN', 'an account with this email exists; sign in instead'));
+      await signIn(req, res, user);
+    },
+    'POST /api/signin': async (req, res) => {
+      const body = await readJson(req);
+      const email = text(body?.email, 254);
+      const password = text(body?.password, 256);
+      if (!email || !password) return send(res, 400, error('INVALID_REQUEST', 'email and password are required'));
+      const user = await users.authenticate(email, password);
+      if (!user) return send(res, 401, error('INVALID_CREDENTIALS', 'wrong email or password'));
+      await signIn(req, res, user);
+    },
+    'GET /api/me': async (req, res) => {
+      const session = await auth.requireSession(req, res);
+      if (!session) return;
+      send(res, 200, { userId: session.userId, sessionId: session.sessionId, claims: session.claims, at: new Date().toISOString() });
+    },
+  };
+
+  const devOnly = {
+    // Under the refresh cookie's path, so the browser sends it: the "attacker" copies it from here.
+    'POST /auth/refresh/dev-copy': async (req, res) => {
+      const session = await auth.requireSession(req, res);
+      if (!session) return;
+      const token = parseCookies(req.headers.cookie ?? '')[refreshCookie];
+      if (!token) return send(res, 400, error('INVALID_REQUEST', 'no refresh cookie'));
+      send(res, 200, { refreshToken: token });
+    },
+    // The attacker's replay, from "another device": no cookies, just the stolen token.
+    'POST /dev/replay': async (req, res) => {
+      const body = await readJson(req);
+      try {
+        await latchkey.refresh(body?.refreshToken);
+        send(res, 200, { note: 'the stolen token was accepted (it had not been rotated out yet)' });
+      } catch (err) {
+        auth.sendError(res, err);
+      }
+    },
+  };
+
+  const server = createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const file = req.method === 'GET' ? files.get(url.pathname) : undefined;
+      if (file) {
+        const ext = file.slice(file.lastIndexOf('.'));
+        res.writeHead(200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+        return res.end(await readFile(file));
+      }
+      const key = `${req.method} ${url.pathname}`;
+      const handler = routes[key] ?? (devRoutes ? devOnly[key] : undefined);
+      if (handler) return await handler(req, res);
+      if (await auth.handle(req, res)) return;
+      send(res, 404, error('NOT_FOUND', 'no such route'));
+    } catch (err) {
+      if (!res.headersSent) auth.sendError(res, err);
+      else res.destroy();
+    }
+  });
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const address = server.address();
+  const url = `http://localhost:${address.port}`;
+  return {
+    url,
+    latchkey,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+      await latchkey.close();
+      await latchkey.store.close();
+      users.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm start`: the demo on http://localhost:3000, on the embedded SQLite store under ./.latchkey.
+// DEMO_ACCESS_TTL (seconds, default 30) picks the access-token lifetime; PORT the port.
+import { startDemo } from './app.mjs';
+
+const ttl = Number(process.env.DEMO_ACCESS_TTL ?? 30);
+if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) {
+  console.error('DEMO_ACCESS_TTL must be a whole number of seconds from 2 to 3600');
+  process.exit(2);
+}
+const port = Number(process.env.PORT ?? 3000);
+const demo = await startDemo({ port, accessTokenTtl: ttl });
+console.log(`\n  latchkey demo: ${demo.url}\n`);
+console.log(`  access tokens live ${ttl} s (DEMO_ACCESS_TTL=${ttl}); open the page in several tabs and watch one refresh serve them all.`);
+console.log('  Data: ./examples/demo/.latchkey (delete it to start over). Ctrl-C to stop.\n');
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    await demo.close();
+    process.exit(0);
+  });
+}
