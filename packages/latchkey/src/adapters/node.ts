@@ -1,0 +1,87 @@
+/**
+ * latchkey for plain node:http (and anything that hands over `IncomingMessage`/`ServerResponse`).
+ *
+ * @example
+ * const auth = latchkeyNode(latchkey);
+ * http.createServer(async (req, res) => {
+ *   if (await auth.handle(req, res)) return;           // the auth routes
+ *   const session = await auth.requireSession(req, res); // 401/403 already sent when null
+ *   if (!session) return;
+ *   res.end(`hello ${session.userId}`);
+ * });
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Latchkey } from '../engine.js';
+import {
+  createLatchkeyHttp,
+  type LatchkeyHttp,
+  type RequireSessionOptions,
+  type SignInInput,
+  type SignInResult,
+  type SignOutResult,
+} from '../http/core.js';
+import { fromNodeRequest, type NodeRequestInfo } from '../http/node-io.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
+import { nodeSink, writeNodeResponse } from '../http/response.js';
+import type { LatchkeySession } from '../http/session.js';
+
+export interface NodeAdapterOptions extends LatchkeyHttpOptions {
+  /**
+   * Resolves protocol, host and client address for a request, e.g. from `X-Forwarded-*` behind a
+   * proxy you trust. Default: the socket (`https` when TLS) and the Host header; forwarded headers
+   * are ignored, because any client can send them.
+   */
+  requestInfo?: (req: IncomingMessage) => NodeRequestInfo;
+}
+
+export interface NodeLatchkey {
+  /** The shared transport core. */
+  readonly http: LatchkeyHttp;
+  /** Answers the auth routes. Resolves true when it sent a response, false when the request is not for it. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** The request's session or null. Pass `res` so that `session.update()`/`revoke()` can set cookies. */
+  getSession(req: IncomingMessage, res?: ServerResponse): Promise<LatchkeySession | null>;
+  /** The session, or null after sending the 401/403/400 response. */
+  requireSession(req: IncomingMessage, res: ServerResponse, options?: RequireSessionOptions): Promise<LatchkeySession | null>;
+  /** Starts a session from your sign-in handler; cookies (or the front header) are set on `res`. Send `result.body` yourself. */
+  signIn(req: IncomingMessage, res: ServerResponse, input: SignInInput): Promise<SignInResult>;
+  /** Ends the request's session from your own handler; cookies are cleared on `res`. */
+  signOut(req: IncomingMessage, res: ServerResponse): Promise<SignOutResult>;
+  /** Sends the JSON error response for an error thrown by `signIn`/`signOut` (or a 500 for anything else). */
+  sendError(res: ServerResponse, error: unknown): void;
+}
+
+export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {}): NodeLatchkey {
+  const { requestInfo, ...httpOptions } = options;
+  const http = createLatchkeyHttp(engine, httpOptions);
+  const normalise = (req: IncomingMessage) => fromNodeRequest(req, requestInfo?.(req));
+  return {
+    http,
+    async handle(req, res) {
+      const response = await http.handle(normalise(req));
+      if (!response) return false;
+      writeNodeResponse(res, response);
+      return true;
+    },
+    getSession(req, res) {
+      return http.getSession(normalise(req), res ? nodeSink(res) : undefined);
+    },
+    async requireSession(req, res, requirements) {
+      const result = await http.authenticate(normalise(req), requirements, nodeSink(res));
+      if (result.ok) return result.session;
+      writeNodeResponse(res, result.response);
+      return null;
+    },
+    signIn(req, res, input) {
+      return http.signIn(normalise(req), input, nodeSink(res));
+    },
+    signOut(req, res) {
+      return http.signOut(normalise(req), nodeSink(res));
+    },
+    sendError(res, error) {
+      writeNodeResponse(res, http.errorResponse(error));
+    },
+  };
+}
+
+export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

@@ -1,0 +1,106 @@
+/**
+ * How errors become HTTP responses. Every refusal is JSON `{"error":{"code","message"}}` with a
+ * stable code; anything unexpected becomes a generic 500 whose body says nothing about the cause.
+ */
+import { InsufficientFreshnessError, LatchkeyError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode } from '../errors.js';
+import type { TransportMode } from './options.js';
+
+/** Codes that appear on the wire: the engine's, plus two the HTTP layer adds. */
+export type WireErrorCode = LatchkeyErrorCode | 'FORBIDDEN' | 'INTERNAL_ERROR';
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string };
+}
+
+/** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
+export class HttpError extends LatchkeyError {
+  readonly status: number;
+
+  constructor(status: number, code: LatchkeyErrorCode, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+export function invalidRequest(message: string, status = 400): HttpError {
+  return new HttpError(status, 'INVALID_REQUEST', message);
+}
+
+export function csrfRejected(message: string): HttpError {
+  return new HttpError(403, 'CSRF_REJECTED', message);
+}
+
+const STATUS: Record<LatchkeyErrorCode, number> = {
+  TRY_REFRESH_TOKEN: 401,
+  UNAUTHORISED: 401,
+  TOKEN_THEFT_DETECTED: 401,
+  CSRF_REJECTED: 403,
+  INSUFFICIENT_FRESHNESS: 403,
+  INVALID_REQUEST: 400,
+  INVALID_CLAIMS: 400,
+  NOT_FOUND: 404,
+  INVALID_API_KEY: 401,
+  STORE_UNAVAILABLE: 503,
+};
+
+export interface MappedError {
+  status: number;
+  body: ErrorBody;
+  /** Extra headers (WWW-Authenticate in header mode, Retry-After on 503). */
+  headers: [string, string][];
+}
+
+/**
+ * Maps an error to its response. `expected` is false for anything that is not a LatchkeyError: the
+ * caller reports it through `onError`, and the client sees only "internal error".
+ */
+export function mapError(error: unknown, mode: TransportMode | undefined): MappedError & { expected: boolean } {
+  if (!(error instanceof LatchkeyError)) {
+    return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
+  }
+  const status = error instanceof HttpError ? error.status : STATUS[error.code];
+  const body: ErrorBody = { error: { code: error.code, message: error.message } };
+  // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the error).
+  if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId });
+  const headers: [string, string][] = [];
+  if (mode === 'header') {
+    const challenge = bearerChallenge(error);
+    if (challenge) headers.push(['www-authenticate', challenge]);
+  }
+  if (status === 503) headers.push(['retry-after', '1']);
+  return { status, body, headers, expected: true };
+}
+
+/** RFC 6750 §3 (and RFC 9470 §3 for freshness) challenge for a header-mode refusal, if it has one. */
+function bearerChallenge(error: LatchkeyError): string | undefined {
+  if (error.code === 'INSUFFICIENT_FRESHNESS' && error instanceof InsufficientFreshnessError) {
+    return `Bearer error="insufficient_user_authentication", max_age=${error.maxAgeSeconds}`;
+  }
+  if (error.code === 'TRY_REFRESH_TOKEN' || error.code === 'UNAUTHORISED' || error.code === 'TOKEN_THEFT_DETECTED') {
+    // RFC 6750 §3.1: a request that carried no credentials gets a bare challenge, without an error code.
+    if ('reason' in error && error.reason === 'missing') return 'Bearer';
+    return 'Bearer error="invalid_token"';
+  }
+  if (error.code === 'INVALID_REQUEST' && error instanceof HttpError && error.status === 401) return 'Bearer error="invalid_request"';
+  return undefined;
+}
+
+/**
+ * The request carried two copies of a session cookie (cookie tossing, or a stale copy from an old
+ * `Domain`). Refused; the response also clears every copy it can reach.
+ */
+export class CookieConflictError extends HttpError {
+  constructor() {
+    super(400, 'INVALID_REQUEST', 'duplicate session cookies; they have been cleared, sign in again');
+  }
+}
+
+/**
+ * Should a failed refresh clear the session cookies? Yes for every refusal of the token (the
+ * protocol), no for a store outage (the session may be fine; retry) or a CSRF refusal (a forged
+ * request must not be able to sign the user out).
+ */
+export function refreshFailureClears(error: unknown): boolean {
+  return error instanceof LatchkeyError && !(error instanceof StoreUnavailableError) && error.code !== 'CSRF_REJECTED' && !(error instanceof CookieConflictError);
+}

@@ -1,0 +1,35 @@
+/**
+ * The front token: what the UI may know about the session, in a readable cookie and header.
+ * base64url(JSON `{"v":1,"idToken","exp","now"}`): the ID token for display, the access token's
+ * expiry so the SDK can refresh ahead of time, and the server's clock so it can correct for skew.
+ */
+import { base64url } from 'jose';
+
+export const FRONT_HEADER = 'x-latchkey-front';
+
+export interface FrontToken {
+  v: 1;
+  idToken: string;
+  /** Access-token expiry, ms since the epoch. */
+  exp: number;
+  /** Server time when issued, ms since the epoch. */
+  now: number;
+}
+
+export function encodeFrontToken(idToken: string, accessTokenExpiresAt: Date, now: number): string {
+  const front: FrontToken = { v: 1, idToken, exp: accessTokenExpiresAt.getTime(), now };
+  return base64url.encode(JSON.stringify(front));
+}
+
+/** Decodes a front token (for tests and tools). Returns null for anything that is not one. */
+export function decodeFrontToken(value: string): FrontToken | null {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(base64url.decode(value)));
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const f = parsed as Record<string, unknown>;
+    if (f.v !== 1 || typeof f.idToken !== 'string' || typeof f.exp !== 'number' || typeof f.now !== 'number') return null;
+    return { v: 1, idToken: f.idToken, exp: f.exp, now: f.now };
+  } catch {
+    return null;
+  }
+}

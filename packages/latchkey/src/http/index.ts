@@ -1,0 +1,24 @@
+/**
+ * `latchkey/http`: the transport core shared by every adapter. Web-standard and framework-free:
+ * it takes a normalised request and returns a normalised response. Use it directly in a fetch
+ * runtime (`http.fetch(request)`), or through `latchkey/adapters/{express,fastify,hono,node}`.
+ */
+export { createLatchkeyHttp, LatchkeyHttp, MODE_HEADER } from './core.js';
+export type { AuthResult, CookieTokenBody, HeaderTokenBody, RequireSessionOptions, SignInInput, SignInResult, SignOutResult } from './core.js';
+export { resolveHttpSettings } from './options.js';
+export type { ClearSiteDataDirective, CookieNames, CookieOptions, CsrfOptions, HttpModes, LatchkeyHttpOptions, ResolvedHttpSettings, TransportMode } from './options.js';
+export { MAX_COOKIE_BYTES, readCookies } from './cookies.js';
+export { CSRF_HEADER, CSRF_TOKEN_HEADER, isSafeMethod } from './csrf.js';
+export { CookieConflictError, HttpError } from './errors.js';
+export type { ErrorBody, WireErrorCode } from './errors.js';
+export { decodeFrontToken, encodeFrontToken, FRONT_HEADER } from './front.js';
+export type { FrontToken } from './front.js';
+export { normaliseRequest } from './request.js';
+export type { HeaderReader, HttpRequest, RawBody, RawRequestParts } from './request.js';
+export { HeaderList, jsonResponse, toWebResponse, writeNodeResponse, nodeSink } from './response.js';
+export type { HeaderSink, HttpResponse } from './response.js';
+export type { LatchkeySession, PublicSession, SessionUpdateResult } from './session.js';
+export { fromWebRequest } from './web.js';
+export type { WebRequestInfo } from './web.js';
+export { fromNodeRequest } from './node-io.js';
+export type { NodeRequestInfo } from './node-io.js';

@@ -1,0 +1,210 @@
+/**
+ * Options of the HTTP layer, each with its default and the reason for it, and their resolution into
+ * the settings every adapter shares. Every default is the safe one: loosening is an explicit choice.
+ */
+import { systemClock, type Clock } from '../clock.js';
+
+/** Which transports the server accepts. */
+export type HttpModes = 'cookie' | 'header' | 'both';
+
+/** The transport of one request. */
+export type TransportMode = 'cookie' | 'header';
+
+/**
+ * CSRF defence for cookie-mode requests.
+ * - `header` (default): every state-changing request must carry `X-Latchkey-CSRF: 1`. A cross-site form
+ *   cannot set a header, and a cross-site `fetch` that sets one needs a CORS preflight we never grant
+ *   to an origin outside `allowedOrigins` (OWASP CSRF cheat sheet, "custom request headers").
+ * - `token`: as `header`, but the header's value must be an anti-CSRF token bound to the session
+ *   (HMAC of the session id under `secret`), issued in a readable `__Host-lk_csrf` cookie and the
+ *   `X-Latchkey-CSRF-Token` response header. For apps that want the synchroniser-token pattern on top.
+ */
+export type CsrfOptions =
+  | { mode: 'header' }
+  | {
+      mode: 'token';
+      /** At least 32 bytes; the same on every instance. Keep it apart from the engine's master secret. */
+      secret: string | Uint8Array;
+    };
+
+/** `Clear-Site-Data` directives (W3C Clear Site Data §3.1). */
+export type ClearSiteDataDirective = 'cache' | 'cookies' | 'storage' | 'executionContexts' | '*';
+
+export interface CookieOptions {
+  /**
+   * Prefix of the cookie names after the `__Host-`/`__Secure-` prefix. Default `'lk_'`, giving
+   * `__Host-lk_access`, `__Secure-lk_refresh` and `lk_front`. Change it to run two latchkey apps on
+   * one host. Letters, digits, `_` and `-` only.
+   */
+  prefix?: string;
+  /**
+   * Share the session with sibling hosts under a parent domain (`example.com` for `app.example.com`
+   * and `api.example.com`). Default: none (host-only cookies). With a domain, the access cookie can no
+   * longer be `__Host-` (that prefix forbids `Domain`), so it becomes `__Secure-<prefix>access`: any
+   * host under that domain can then overwrite ("toss") it, which is why this is opt-in. Leave unset
+   * unless you need it.
+   */
+  domain?: string;
+  /**
+   * SameSite of the access and front cookies. Default `'lax'`: sent on top-level navigations (a link
+   * from elsewhere opens the app signed in) but not on cross-site subresource or form POSTs. `'strict'`
+   * is stricter still. `'none'` is not offered: cookie auth across sites is a CSRF surface; use header
+   * mode for that. The refresh cookie is always `Strict`.
+   */
+  sameSite?: 'lax' | 'strict';
+  /**
+   * Domains an older configuration set cookies on. Whenever latchkey clears its cookies (sign-out, a
+   * failed refresh, duplicate cookies) it also clears them on each of these domains, so stale copies
+   * that would shadow or duplicate the current ones go away. Default: none.
+   */
+  staleDomains?: readonly string[];
+}
+
+export interface LatchkeyHttpOptions {
+  /** Where the auth routes live. Default `'/auth'`. Must start with `/` and not end with one. */
+  basePath?: string;
+  /**
+   * Transports accepted. Default `'both'`: browsers use cookies, native apps and CLIs opt into header
+   * mode per request with `X-Latchkey-Mode: header`. Set `'cookie'` for a browser-only app, so that
+   * bearer tokens are never accepted.
+   */
+  modes?: HttpModes;
+  cookies?: CookieOptions;
+  /**
+   * Origins (scheme://host[:port]) other than the request's own that may make credentialed,
+   * state-changing requests and receive CORS headers on the auth routes. Default: none, i.e. only the
+   * request's own origin. Wildcards are refused: reflecting any origin with credentials defeats CSRF
+   * protection. Behind a TLS-terminating proxy, list your public origin here (or make the framework
+   * trust the proxy) so that the own-origin check sees `https`.
+   */
+  allowedOrigins?: readonly string[];
+  /** Default `{ mode: 'header' }`. See {@link CsrfOptions}. */
+  csrf?: CsrfOptions;
+  /**
+   * Send `Clear-Site-Data` on sign-out. Default `false`: the `"cookies"` directive clears every cookie
+   * of the origin, the app's own included, which is only right when the app wants that. `true` sends
+   * `"cache", "cookies", "storage"`; a list sends exactly those directives.
+   */
+  clearSiteData?: boolean | readonly ClearSiteDataDirective[];
+  /** Path of the public JWKS. Default `'/.well-known/jwks.json'`; `false` serves none. */
+  jwksPath?: string | false;
+  /** Largest request body the auth routes read, bytes. Default 16 384: a refresh request is under 100. */
+  maxBodyBytes?: number;
+  /** Source of time for the front token's `now` and cookie lifetimes. Default: the system clock. Tests pass the engine's clock. */
+  clock?: Clock;
+  /**
+   * Called with unexpected errors (answered with a generic 500). Default: `console.error`. Errors
+   * never contain tokens, but the hook lets you route them to your logger.
+   */
+  onError?: (error: unknown) => void;
+}
+
+export interface CookieNames {
+  access: string;
+  refresh: string;
+  front: string;
+  csrf: string;
+}
+
+export interface ResolvedHttpSettings {
+  basePath: string;
+  refreshPath: string;
+  modes: { cookie: boolean; header: boolean };
+  names: CookieNames;
+  cookieDomain: string | undefined;
+  sameSite: 'lax' | 'strict';
+  staleDomains: readonly string[];
+  allowedOrigins: ReadonlySet<string>;
+  csrf: { mode: 'header' } | { mode: 'token'; key: Uint8Array };
+  clearSiteData: string | undefined;
+  jwksPath: string | undefined;
+  maxBodyBytes: number;
+  clock: Clock;
+  onError: (error: unknown) => void;
+}
+
+const PREFIX = /^[A-Za-z0-9_-]{0,32}$/;
+// A registrable host name: labels of letters, digits and hyphens. No scheme, port, path or leading dot.
+const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+function validDomain(name: string, value: unknown): string {
+  if (typeof value !== 'string' || !DOMAIN.test(value)) throw new TypeError(`latchkey http option ${name} must be a bare domain such as example.com`);
+  return value.toLowerCase();
+}
+
+function validOrigin(value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError('latchkey http option allowedOrigins must hold strings');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError('latchkey http option allowedOrigins must hold origins such as https://app.example.com');
+  }
+  // Exact origins only: no wildcard, path, or trailing slash, so a comparison is a string equality.
+  if (url.origin !== value || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new TypeError('latchkey http option allowedOrigins must hold origins such as https://app.example.com (no path, no wildcard)');
+  }
+  return value;
+}
+
+function secretBytes(secret: unknown): Uint8Array {
+  const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? secret : undefined;
+  if (!bytes || bytes.byteLength < 32) throw new TypeError('latchkey http option csrf.secret must be at least 32 bytes');
+  return new Uint8Array(bytes);
+}
+
+export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): ResolvedHttpSettings {
+  const basePath = options.basePath ?? '/auth';
+  if (typeof basePath !== 'string' || !PATH.test(basePath)) throw new TypeError('latchkey http option basePath must look like /auth');
+  const modes = options.modes ?? 'both';
+  if (modes !== 'cookie' && modes !== 'header' && modes !== 'both') throw new TypeError("latchkey http option modes must be 'cookie', 'header' or 'both'");
+  const cookies = options.cookies ?? {};
+  const prefix = cookies.prefix ?? 'lk_';
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) throw new TypeError('latchkey http option cookies.prefix may hold letters, digits, _ and - only');
+  const cookieDomain = cookies.domain === undefined ? undefined : validDomain('cookies.domain', cookies.domain);
+  const sameSite = cookies.sameSite ?? 'lax';
+  if (sameSite !== 'lax' && sameSite !== 'strict') throw new TypeError("latchkey http option cookies.sameSite must be 'lax' or 'strict'");
+  const staleDomains = (cookies.staleDomains ?? []).map((d) => validDomain('cookies.staleDomains', d));
+  const csrfOption = options.csrf ?? { mode: 'header' };
+  let csrf: ResolvedHttpSettings['csrf'];
+  if (csrfOption.mode === 'header') csrf = { mode: 'header' };
+  else if (csrfOption.mode === 'token') csrf = { mode: 'token', key: secretBytes(csrfOption.secret) };
+  else throw new TypeError("latchkey http option csrf.mode must be 'header' or 'token'");
+  let clearSiteData: string | undefined;
+  if (options.clearSiteData === true) clearSiteData = '"cache", "cookies", "storage"';
+  else if (Array.isArray(options.clearSiteData) && options.clearSiteData.length > 0) {
+    const allowed = new Set(['cache', 'cookies', 'storage', 'executionContexts', '*']);
+    for (const d of options.clearSiteData) if (!allowed.has(d)) throw new TypeError('latchkey http option clearSiteData holds an unknown directive');
+    clearSiteData = options.clearSiteData.map((d) => `"${d}"`).join(', ');
+  }
+  const jwksPath = options.jwksPath === false ? undefined : (options.jwksPath ?? '/.well-known/jwks.json');
+  if (jwksPath !== undefined && !PATH.test(jwksPath)) throw new TypeError('latchkey http option jwksPath must be a path such as /.well-known/jwks.json');
+  const maxBodyBytes = options.maxBodyBytes ?? 16_384;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256 || maxBodyBytes > 1_048_576) throw new TypeError('latchkey http option maxBodyBytes must be an integer from 256 to 1048576');
+  // The access cookie is `__Host-` (no Domain, Path=/, Secure: cannot be set by a sibling host) unless
+  // a shared domain is asked for, which that prefix forbids.
+  const hostPrefix = cookieDomain === undefined ? '__Host-' : '__Secure-';
+  return {
+    basePath,
+    refreshPath: `${basePath}/refresh`,
+    modes: { cookie: modes !== 'header', header: modes !== 'cookie' },
+    names: {
+      access: `${hostPrefix}${prefix}access`,
+      // Path-scoped to the refresh route, so `__Host-` (which demands Path=/) is impossible.
+      refresh: `__Secure-${prefix}refresh`,
+      front: `${prefix}front`,
+      csrf: `${hostPrefix}${prefix}csrf`,
+    },
+    cookieDomain,
+    sameSite,
+    staleDomains,
+    allowedOrigins: new Set((options.allowedOrigins ?? []).map(validOrigin)),
+    csrf,
+    clearSiteData,
+    jwksPath,
+    maxBodyBytes,
+    clock: options.clock ?? systemClock,
+    onError: options.onError ?? ((error: unknown) => console.error('latchkey http: unexpected error', error)),
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The per-request session object handed to application code, and the public shape of a session on
+ * the wire (the sessions list, token responses).
+ */
+import type { Latchkey, SessionUpdate } from '../engine.js';
+import { NotFoundError } from '../errors.js';
+import type { AccessTokenClaims, DeviceInfo, JsonObject, Session, VerifiedAccessToken } from '../types.js';
+import type { TransportMode } from './options.js';
+import type { HeaderSink } from './response.js';
+
+/** A session as the JSON API shows it: no claims, no server-side data, no token material. */
+export interface PublicSession {
+  id: string;
+  userId: string;
+  createdAt: string;
+  lastActiveAt: string;
+  expiresAt: string;
+  authTime: string;
+  device: DeviceInfo;
+  /** In the sessions list: true for the session making the request. */
+  current?: boolean;
+}
+
+export function toPublicSession(session: Session, currentId?: string): PublicSession {
+  const result: PublicSession = {
+    id: session.id,
+    userId: session.userId,
+    createdAt: session.createdAt.toISOString(),
+    lastActiveAt: session.lastActiveAt.toISOString(),
+    expiresAt: session.expiresAt.toISOString(),
+    authTime: session.authTime.toISOString(),
+    device: { ...session.device },
+  };
+  if (currentId !== undefined) result.current = session.id === currentId;
+  return result;
+}
+
+/** Fresh tokens after {@link LatchkeySession.update}. In header mode, send them to the client. */
+export interface SessionUpdateResult {
+  session: Session;
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  idToken: string;
+}
+
+/** The authenticated session of one request. */
+export interface LatchkeySession {
+  readonly userId: string;
+  readonly sessionId: string;
+  /** Verified access-token claims (frozen). */
+  readonly claims: Readonly<AccessTokenClaims>;
+  readonly authTime: Date;
+  /** When the access token expires. */
+  readonly expiresAt: Date;
+  /** How this request authenticated. */
+  readonly mode: TransportMode;
+  /** Server-side session data. Read from the store on first call only (verification never touches it). */
+  data(): Promise<JsonObject>;
+  /** The full session record (store read, remembered for this request). */
+  load(): Promise<Session>;
+  /**
+   * Replaces access claims, ID claims and/or data, and mints tokens carrying them at once. In cookie
+   * mode the new access and front cookies are set on this response; in header mode send the
+   * returned tokens to the client.
+   */
+  update(update: SessionUpdate): Promise<SessionUpdateResult>;
+  /** Ends this session everywhere at once. In cookie mode also clears the cookies on this response. */
+  revoke(): Promise<boolean>;
+}
+
+export interface SessionDeps {
+  engine: Latchkey;
+  /** Headers to set after `update` (new cookies and front token). */
+  reissued(tokens: { accessToken: string; accessTokenExpiresAt: Date; idToken: string }, session: Session, mode: TransportMode): [string, string][];
+  /** Headers that end the session on the client (cleared cookies). */
+  cleared(mode: TransportMode): [string, string][];
+}
+
+export function createRequestSession(
+  verified: VerifiedAccessToken,
+  mode: TransportMode,
+  deps: SessionDeps,
+  sink: HeaderSink | undefined,
+): LatchkeySession {
+  let loaded: Promise<Session> | undefined;
+  const load = (): Promise<Session> => {
+    loaded ??= deps.engine.getSession(verified.sessionId).then((s) => {
+      if (!s) throw new NotFoundError('session not found');
+      return s;
+    });
+    return loaded;
+  };
+  const emit = (headers: [string, string][]): void => {
+    if (!sink) return;
+    for (const [name, value] of headers) sink.append(name, value);
+  };
+  return {
+    userId: verified.userId,
+    sessionId: verified.sessionId,
+    claims: verified.claims,
+    authTime: verified.authTime,
+    expiresAt: verified.expiresAt,
+    mode,
+    data: async () => (await load()).data,
+    load,
+    async update(update) {
+      const session = await deps.engine.updateSession(verified.sessionId, update);
+      loaded = Promise.resolve(session);
+      const tokens = await deps.engine.reissueTokens(verified.sessionId);
+      emit(deps.reissued(tokens, session, mode));
+      return { session, ...tokens };
+    },
+    async revoke() {
+      const revoked = await deps.engine.revokeSession(verified.sessionId, 'signout');
+      emit(deps.cleared(mode));
+      return revoked;
+    },
+  };
+}

@@ -1,0 +1,461 @@
+/**
+ * The shared HTTP conformance suite: the same cases against every adapter, in process and over a
+ * real socket. Time is a controlled clock shared by the engine and the HTTP layer.
+ */
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import fc from 'fast-check';
+import { createLatchkey, type Latchkey, type SessionStore } from 'latchkey';
+import { decodeFrontToken, type LatchkeyHttpOptions } from 'latchkey/http';
+import { memoryStore } from 'latchkey/stores/memory';
+import { Client, type Reply } from './support/client.js';
+import type { AdapterHarness, Served } from './support/harness.js';
+
+const SECRET = 'http-suite-secret-0123456789abcdef';
+const TTL = 900;
+
+const WRITES = [
+  'createSession', 'updateSession', 'rotateRefreshToken', 'revokeSession', 'revokeUserSessions',
+  'insertSigningKey', 'deleteSigningKeys', 'insertApiKey', 'revokeApiKey', 'deleteExpired',
+] as const;
+
+/** A memory store whose write methods are counted. */
+function countingStore(): { store: SessionStore; writes: () => number } {
+  const inner = memoryStore();
+  let writes = 0;
+  const store = {} as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)) as (keyof SessionStore)[]) {
+    if (name === ('constructor' as never)) continue;
+    const fn = (inner[name] as (...args: unknown[]) => unknown).bind(inner);
+    store[name] = (WRITES as readonly string[]).includes(name) ? (...args: unknown[]) => { writes++; return fn(...args); } : fn;
+  }
+  return { store: store as unknown as SessionStore, writes: () => writes };
+}
+
+export function errorCode(reply: Reply): string | undefined {
+  return reply.body?.error?.code;
+}
+
+export function runHttpSuite(harness: AdapterHarness): void {
+  describe(`HTTP protocol: ${harness.name}`, () => {
+    let now: number;
+    let engine: Latchkey;
+    let served: Served;
+    let writes: () => number;
+    const clock = { now: () => now };
+
+    async function start(options: LatchkeyHttpOptions = {}): Promise<Client> {
+      await served?.close();
+      served = await harness.start(engine, { clock, ...options });
+      return new Client(served);
+    }
+
+    beforeEach(async () => {
+      now = Date.UTC(2026, 0, 1);
+      const counted = countingStore();
+      writes = counted.writes;
+      engine = await createLatchkey({ issuer: 'http://localhost', store: counted.store, secret: SECRET, clock, timers: false, accessTokenTtl: TTL });
+      served = await harness.start(engine, { clock });
+    });
+
+    afterEach(async () => {
+      await served.close();
+      await engine.close();
+    });
+
+    async function signIn(client: Client, user = 'alice', extra = ''): Promise<Reply> {
+      const reply = await client.send('POST', `/auth/login?user=${user}${extra}`, { headers: { origin: served.origin } });
+      expect(reply.status).toBe(200);
+      return reply;
+    }
+
+    async function signInHeader(client: Client, user = 'alice'): Promise<{ accessToken: string; refreshToken: string; idToken: string }> {
+      const reply = await client.send('POST', `/auth/login?user=${user}`, { headers: { 'x-latchkey-mode': 'header' }, csrf: false, cookies: false });
+      expect(reply.status).toBe(200);
+      return reply.body;
+    }
+
+    test('sign-in sets the three cookies with exactly the protocol attributes', async () => {
+      const client = new Client(served);
+      const reply = await signIn(client);
+      const byName = new Map(reply.setCookies.map((c) => [c.name, c]));
+      expect([...byName.keys()].sort()).toEqual(['__Host-lk_access', '__Secure-lk_refresh', 'lk_front']);
+      expect(reply.setCookies).toHaveLength(3);
+      const access = byName.get('__Host-lk_access')!;
+      expect(access).toMatchObject({ httpOnly: true, secure: true, sameSite: 'lax', path: '/', maxAge: TTL });
+      expect(access.domain).toBeUndefined();
+      const refresh = byName.get('__Secure-lk_refresh')!;
+      expect(refresh).toMatchObject({ httpOnly: true, secure: true, sameSite: 'strict', path: '/auth/refresh', maxAge: 1_209_600 });
+      expect(refresh.domain).toBeUndefined();
+      const front = byName.get('lk_front')!;
+      expect(front).toMatchObject({ secure: true, sameSite: 'lax', path: '/', maxAge: 1_209_600 });
+      expect(front.httpOnly).toBeFalsy();
+      // The same front token in the header and the cookie, in the protocol's format.
+      expect(reply.headers.get('x-latchkey-front')).toBe(front.value);
+      const decoded = decodeFrontToken(front.value!);
+      expect(decoded).toMatchObject({ v: 1, exp: now + TTL * 1000, now });
+      expect(decoded!.idToken.split('.')).toHaveLength(3);
+      // Cookie mode never puts tokens in the body.
+      expect(reply.body.accessToken).toBeUndefined();
+      expect(reply.body.refreshToken).toBeUndefined();
+      expect(reply.body.session.userId).toBe('alice');
+      expect(reply.headers.get('set-cookie')).not.toContain('Domain');
+    });
+
+    test('a protected route accepts the session cookie and refuses a request without one', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const me = await client.send('GET', '/api/me');
+      expect(me.status).toBe(200);
+      expect(me.body).toMatchObject({ userId: 'alice', mode: 'cookie' });
+      const anonymous = await new Client(served).send('GET', '/api/me');
+      expect(anonymous.status).toBe(401);
+      expect(errorCode(anonymous)).toBe('UNAUTHORISED');
+      expect((await new Client(served).send('GET', '/api/optional')).body).toEqual({ userId: null });
+      expect((await client.send('GET', '/api/optional')).body).toEqual({ userId: 'alice' });
+    });
+
+    test('expiry → TRY_REFRESH_TOKEN → refresh → success, with rotated cookies', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const oldRefresh = client.jar.get('__Secure-lk_refresh')!.value;
+      now += (TTL + 60) * 1000;
+      const expired = await client.send('GET', '/api/me');
+      expect(expired.status).toBe(401);
+      expect(errorCode(expired)).toBe('TRY_REFRESH_TOKEN');
+      expect(expired.headers.get('www-authenticate')).toBeNull();
+      // A browser drops the access cookie at Max-Age; the front cookie still says "refresh".
+      client.jar.delete('__Host-lk_access');
+      const dropped = await client.send('GET', '/api/me');
+      expect(errorCode(dropped)).toBe('TRY_REFRESH_TOKEN');
+      const refreshed = await client.send('POST', '/auth/refresh');
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.setCookies.map((c) => c.name).sort()).toEqual(['__Host-lk_access', '__Secure-lk_refresh', 'lk_front']);
+      expect(client.jar.get('__Secure-lk_refresh')!.value).not.toBe(oldRefresh);
+      expect(decodeFrontToken(refreshed.headers.get('x-latchkey-front')!)).toMatchObject({ now, exp: now + TTL * 1000 });
+      expect(refreshed.headers.get('cache-control')).toBe('no-store');
+      const me = await client.send('GET', '/api/me');
+      expect(me.status).toBe(200);
+    });
+
+    test('header mode end to end: JSON tokens, Bearer, refresh by body, RFC 6750 challenges', async () => {
+      const client = new Client(served);
+      const tokens = await signInHeader(client);
+      expect(client.jar.size).toBe(0);
+      expect(tokens).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.stringMatching(/^lkrt_/), idToken: expect.any(String) });
+      const h = (token: string) => ({ 'x-latchkey-mode': 'header', authorization: `Bearer ${token}` });
+      const me = await client.send('GET', '/api/me', { headers: h(tokens.accessToken) });
+      expect(me.status).toBe(200);
+      expect(me.body.mode).toBe('header');
+      // No CSRF header needed: header mode carries no ambient credential.
+      expect((await client.send('POST', '/api/me', { headers: h(tokens.accessToken), csrf: false })).status).toBe(200);
+      const missing = await client.send('GET', '/api/me', { headers: { 'x-latchkey-mode': 'header' } });
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+      const garbage = await client.send('GET', '/api/me', { headers: h('not.a.jwt') });
+      expect(garbage.status).toBe(401);
+      expect(garbage.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      now += (TTL + 60) * 1000;
+      const expired = await client.send('GET', '/api/me', { headers: h(tokens.accessToken) });
+      expect(errorCode(expired)).toBe('TRY_REFRESH_TOKEN');
+      expect(expired.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      const refreshed = await client.send('POST', '/auth/refresh', {
+        headers: { 'x-latchkey-mode': 'header', 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+        csrf: false,
+      });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.setCookies).toHaveLength(0);
+      expect(refreshed.body.accessTokenExpiresAt).toBe(new Date(now + TTL * 1000).toISOString());
+      expect(refreshed.headers.get('x-latchkey-front')).toBeTruthy();
+      expect((await client.send('GET', '/api/me', { headers: h(refreshed.body.accessToken) })).status).toBe(200);
+      const out = await client.send('POST', '/auth/signout', { headers: h(refreshed.body.accessToken), csrf: false });
+      expect(out.body).toEqual({ revoked: true });
+      const after = await client.send('GET', '/api/me', { headers: h(refreshed.body.accessToken) });
+      expect(errorCode(after)).toBe('UNAUTHORISED');
+    });
+
+    test('CSRF: state-changing cookie requests need X-Latchkey-CSRF; GET does not', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      for (const [method, path] of [['POST', '/api/me'], ['POST', '/auth/refresh'], ['POST', '/auth/signout'], ['DELETE', '/auth/sessions?others=true']] as const) {
+        const refused = await client.send(method, path, { csrf: false });
+        expect(refused.status, `${method} ${path}`).toBe(403);
+        expect(errorCode(refused)).toBe('CSRF_REJECTED');
+        expect(refused.setCookies).toHaveLength(0);
+      }
+      const wrongValue = await client.send('POST', '/api/me', { csrf: false, headers: { 'x-latchkey-csrf': 'yes' } });
+      expect(errorCode(wrongValue)).toBe('CSRF_REJECTED');
+      expect((await client.send('POST', '/api/me')).status).toBe(200);
+      expect((await client.send('GET', '/api/me', { csrf: false })).status).toBe(200);
+      // Login CSRF: the sign-in helper refuses a forged sign-in.
+      const forgedLogin = await new Client(served).send('POST', '/auth/login?user=mallory', { csrf: false });
+      expect(errorCode(forgedLogin)).toBe('CSRF_REJECTED');
+      expect(forgedLogin.setCookies).toHaveLength(0);
+      // The refused sign-out left the session working.
+      expect((await client.send('GET', '/api/me')).status).toBe(200);
+    });
+
+    test('Origin: own origin accepted, foreign origin rejected, allowed origins get CORS without reflection', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      expect((await client.send('POST', '/api/me', { headers: { origin: served.origin } })).status).toBe(200);
+      const foreign = await client.send('POST', '/api/me', { headers: { origin: 'https://evil.example' } });
+      expect(foreign.status).toBe(403);
+      expect(errorCode(foreign)).toBe('CSRF_REJECTED');
+      expect(errorCode(await client.send('POST', '/api/me', { headers: { origin: 'null' } }))).toBe('CSRF_REJECTED');
+      expect(errorCode(await client.send('POST', '/api/me', { headers: { 'sec-fetch-site': 'cross-site' } }))).toBe('CSRF_REJECTED');
+      const evilRefresh = await client.send('POST', '/auth/refresh', { headers: { origin: 'https://evil.example' } });
+      expect(errorCode(evilRefresh)).toBe('CSRF_REJECTED');
+      expect(evilRefresh.headers.get('access-control-allow-origin')).toBeNull();
+      const evilPreflight = await client.send('OPTIONS', '/auth/refresh', { headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      expect(evilPreflight.headers.get('access-control-allow-origin')).toBeNull();
+
+      const spa = 'https://spa.example';
+      const c2 = await start({ allowedOrigins: [spa] });
+      await signIn(c2);
+      const preflight = await c2.send('OPTIONS', '/auth/refresh', { headers: { origin: spa, 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(spa);
+      expect(preflight.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(preflight.headers.get('access-control-allow-headers')).toContain('x-latchkey-csrf');
+      const refreshed = await c2.send('POST', '/auth/refresh', { headers: { origin: spa } });
+      expect(refreshed.status).toBe(200);
+      expect(refreshed.headers.get('access-control-allow-origin')).toBe(spa);
+      expect(refreshed.headers.get('access-control-expose-headers')).toContain('x-latchkey-front');
+      expect(errorCode(await c2.send('POST', '/api/me', { headers: { origin: 'https://other.example' } }))).toBe('CSRF_REJECTED');
+    });
+
+    test('sessions list marks the current one; a user cannot revoke another user\'s session', async () => {
+      const alice1 = new Client(served);
+      const alice2 = new Client(served);
+      const bob = new Client(served);
+      await signIn(alice1, 'alice');
+      await signIn(alice2, 'alice');
+      await signIn(bob, 'bob');
+      const list = await alice1.send('GET', '/auth/sessions');
+      expect(list.status).toBe(200);
+      expect(list.body.sessions).toHaveLength(2);
+      const mine = (await alice1.send('GET', '/api/me')).body.sessionId as string;
+      const other = (await alice2.send('GET', '/api/me')).body.sessionId as string;
+      expect(list.body.sessions.filter((s: { current: boolean }) => s.current).map((s: { id: string }) => s.id)).toEqual([mine]);
+      const writesBefore = writes();
+      const stolen = await bob.send('DELETE', `/auth/sessions/${mine}`);
+      expect(stolen.status).toBe(404);
+      expect(errorCode(stolen)).toBe('NOT_FOUND');
+      expect(errorCode(await bob.send('DELETE', '/auth/sessions/..%2Fx'))).toBe('NOT_FOUND');
+      expect(writes()).toBe(writesBefore);
+      expect((await alice1.send('GET', '/api/me')).status).toBe(200);
+      // Ending one's own other session works and takes effect at once.
+      const ended = await alice1.send('DELETE', `/auth/sessions/${other}`);
+      expect(ended.body).toEqual({ revoked: true });
+      expect(errorCode(await alice2.send('GET', '/api/me'))).toBe('UNAUTHORISED');
+      expect(errorCode(await alice1.send('DELETE', `/auth/sessions/${other}`))).toBe('NOT_FOUND');
+      // "Sign out everywhere else".
+      const alice3 = new Client(served);
+      await signIn(alice3, 'alice');
+      expect(errorCode(await alice1.send('DELETE', '/auth/sessions'))).toBe('INVALID_REQUEST');
+      const others = await alice1.send('DELETE', '/auth/sessions?others=true');
+      expect(others.body).toEqual({ revoked: 1 });
+      expect(errorCode(await alice3.send('GET', '/api/me'))).toBe('UNAUTHORISED');
+      expect((await alice1.send('GET', '/api/me')).status).toBe(200);
+      expect((await bob.send('GET', '/api/me')).status).toBe(200);
+    });
+
+    test('sign-out revokes the session and clears every cookie', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const saved = new Map(client.jar);
+      const out = await client.send('POST', '/auth/signout');
+      expect(out.status).toBe(200);
+      expect(out.body).toEqual({ revoked: true });
+      const cleared = new Map(out.setCookies.map((c) => [c.name, c]));
+      for (const [name, path] of [['__Host-lk_access', '/'], ['__Secure-lk_refresh', '/auth/refresh'], ['lk_front', '/']]) {
+        expect(cleared.get(name!), name).toMatchObject({ value: '', maxAge: 0, path, secure: true });
+      }
+      expect(client.jar.size).toBe(0);
+      expect(out.headers.get('clear-site-data')).toBeNull();
+      // The old cookies, replayed, no longer work: the access token is revoked, the refresh fails (and clears).
+      const replay = new Client(served);
+      for (const [k, v] of saved) replay.jar.set(k, v);
+      expect(errorCode(await replay.send('GET', '/api/me'))).toBe('UNAUTHORISED');
+      const failed = await replay.send('POST', '/auth/refresh');
+      expect(failed.status).toBe(401);
+      expect(failed.setCookies.filter((c) => c.maxAge === 0).map((c) => c.name).sort()).toEqual(['__Host-lk_access', '__Secure-lk_refresh', 'lk_front']);
+      // Signing out with nothing is harmless.
+      expect((await new Client(served).send('POST', '/auth/signout')).body).toEqual({ revoked: false });
+      // The app's own sign-out handler uses the same helper.
+      const c2 = new Client(served);
+      await signIn(c2);
+      expect((await c2.send('POST', '/app/logout')).body).toMatchObject({ revoked: true, mode: 'cookie' });
+      expect(c2.jar.size).toBe(0);
+    });
+
+    test('sign-out with clearSiteData sends Clear-Site-Data; with an expired token it asks for a refresh first', async () => {
+      const client = await start({ clearSiteData: true });
+      await signIn(client);
+      now += (TTL + 60) * 1000;
+      const expired = await client.send('POST', '/auth/signout');
+      expect(errorCode(expired)).toBe('TRY_REFRESH_TOKEN');
+      expect((await client.send('POST', '/auth/refresh')).status).toBe(200);
+      const out = await client.send('POST', '/auth/signout');
+      expect(out.body).toEqual({ revoked: true });
+      expect(out.headers.get('clear-site-data')).toBe('"cache", "cookies", "storage"');
+    });
+
+    test('a replayed rotated-out refresh token is reported as theft and clears the cookies', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const first = client.jar.get('__Secure-lk_refresh')!.value;
+      expect((await client.send('POST', '/auth/refresh')).status).toBe(200);
+      now += 60_000; // past the grace window
+      const me = (await client.send('GET', '/api/me')).body;
+      const thief = await new Client(served).send('POST', '/auth/refresh', { cookieHeader: `__Secure-lk_refresh=${first}` });
+      expect(thief.status).toBe(401);
+      expect(thief.body.error).toMatchObject({ code: 'TOKEN_THEFT_DETECTED', sessionId: me.sessionId, userId: 'alice' });
+      expect(thief.setCookies.some((c) => c.name === '__Secure-lk_refresh' && c.maxAge === 0)).toBe(true);
+      expect(errorCode(await client.send('GET', '/api/me'))).toBe('UNAUTHORISED');
+    });
+
+    test('duplicate session cookies (cookie tossing) are refused with a code and cleared, with no store write', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const access = client.jar.get('__Host-lk_access')!.value;
+      const refresh = client.jar.get('__Secure-lk_refresh')!.value;
+      const before = writes();
+      const tossed = await client.send('GET', '/api/me', { cookieHeader: `__Host-lk_access=${access}; __Host-lk_access=attacker` });
+      expect(tossed.status).toBe(400);
+      expect(errorCode(tossed)).toBe('INVALID_REQUEST');
+      expect(tossed.setCookies.filter((c) => c.maxAge === 0).map((c) => c.name)).toContain('__Host-lk_access');
+      const tossedRefresh = await client.send('POST', '/auth/refresh', { cookieHeader: `__Secure-lk_refresh=x; __Secure-lk_refresh=${refresh}` });
+      expect(tossedRefresh.status).toBe(400);
+      expect(errorCode(tossedRefresh)).toBe('INVALID_REQUEST');
+      expect(writes()).toBe(before);
+      // Stale cookies from an old shared Domain are cleared on that domain too.
+      const c2 = await start({ cookies: { staleDomains: ['example.com'] } });
+      const out = await c2.send('POST', '/auth/signout');
+      const onDomain = out.setCookies.filter((c) => c.domain === 'example.com');
+      expect(onDomain.map((c) => c.name).sort()).toEqual(['__Secure-lk_access', '__Secure-lk_refresh', 'lk_front']);
+      expect(onDomain.every((c) => c.maxAge === 0)).toBe(true);
+    });
+
+    test('bearer where a cookie is expected, and a cookie where a bearer is expected, are refused with codes', async () => {
+      const client = new Client(served);
+      const tokens = await signInHeader(client);
+      const bearerInCookieMode = await client.send('GET', '/api/me', { headers: { authorization: `Bearer ${tokens.accessToken}` } });
+      expect(bearerInCookieMode.status).toBe(400);
+      expect(errorCode(bearerInCookieMode)).toBe('INVALID_REQUEST');
+      const browser = new Client(served);
+      await signIn(browser);
+      const cookieInHeaderMode = await browser.send('GET', '/api/me', { headers: { 'x-latchkey-mode': 'header' } });
+      expect(cookieInHeaderMode.status).toBe(401);
+      expect(cookieInHeaderMode.headers.get('www-authenticate')).toBe('Bearer');
+      expect(errorCode(await browser.send('GET', '/api/me', { headers: { 'x-latchkey-mode': 'sideways' } }))).toBe('INVALID_REQUEST');
+      // A cookie-only server refuses header mode outright.
+      const cookieOnly = await start({ modes: 'cookie' });
+      expect(errorCode(await cookieOnly.send('POST', '/auth/refresh', { headers: { 'x-latchkey-mode': 'header' }, body: '{}' }))).toBe('INVALID_REQUEST');
+    });
+
+    test('malformed input: wrong methods, bad JSON, oversized bodies, bad refresh tokens', async () => {
+      const client = new Client(served);
+      const put = await client.send('PUT', '/auth/refresh');
+      expect(put.status).toBe(405);
+      expect(put.headers.get('allow')).toBe('POST');
+      expect(errorCode(put)).toBe('INVALID_REQUEST');
+      const header = { 'x-latchkey-mode': 'header', 'content-type': 'application/json' };
+      for (const body of ['{', '[]', '"x"', '{"refreshToken":42}', '']) {
+        const reply = await client.send('POST', '/auth/refresh', { headers: header, body, csrf: false });
+        expect(reply.status, body).toBe(400);
+        expect(errorCode(reply)).toBe('INVALID_REQUEST');
+      }
+      const big = await client.send('POST', '/auth/refresh', { headers: header, body: JSON.stringify({ refreshToken: 'x'.repeat(20_000) }), csrf: false });
+      expect(big.status).toBe(413);
+      const wrongShape = await client.send('POST', '/auth/refresh', { headers: header, body: '{"refreshToken":"lkrt_nope"}', csrf: false });
+      expect(wrongShape.status).toBe(401);
+      expect(wrongShape.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      const noCookie = await client.send('POST', '/auth/refresh');
+      expect(noCookie.status).toBe(401);
+      expect(errorCode(noCookie)).toBe('UNAUTHORISED');
+      const jwks = await client.send('GET', '/.well-known/jwks.json');
+      expect(jwks.status).toBe(200);
+      expect(jwks.body.keys.length).toBeGreaterThan(0);
+      expect(jwks.body.keys[0].d).toBeUndefined();
+    });
+
+    test('requireSession options: claims, freshness, store check; session.update and session.data', async () => {
+      const client = new Client(served);
+      await signIn(client);
+      const forbidden = await client.send('GET', '/api/admin');
+      expect(forbidden.status).toBe(403);
+      expect(errorCode(forbidden)).toBe('FORBIDDEN');
+      expect((await client.send('GET', '/api/data')).body).toEqual({ data: { plan: 'pro' } });
+      const promoted = await client.send('POST', '/api/promote');
+      expect(promoted.status).toBe(200);
+      expect(promoted.setCookies.map((c) => c.name).sort()).toEqual(['__Host-lk_access', 'lk_front']);
+      expect((await client.send('GET', '/api/admin')).status).toBe(200);
+      expect((await client.send('GET', '/api/fresh')).status).toBe(200);
+      expect((await client.send('GET', '/api/checked')).status).toBe(200);
+      now += 120_000;
+      const stale = await client.send('GET', '/api/fresh');
+      expect(stale.status).toBe(403);
+      expect(errorCode(stale)).toBe('INSUFFICIENT_FRESHNESS');
+      // Header mode: RFC 9470 step-up challenge.
+      const tokens = await signInHeader(client, 'carol');
+      now += 120_000;
+      const staleHeader = await client.send('GET', '/api/fresh', { headers: { 'x-latchkey-mode': 'header', authorization: `Bearer ${tokens.accessToken}` } });
+      expect(staleHeader.headers.get('www-authenticate')).toBe('Bearer error="insufficient_user_authentication", max_age=60');
+    });
+
+    test('token CSRF mode: the session-bound token is issued and required', async () => {
+      const client = await start({ csrf: { mode: 'token', secret: 'csrf-secret-0123456789abcdef-0123456789' } });
+      const login = await signIn(client);
+      const token = client.jar.get('__Host-lk_csrf')?.value;
+      expect(token).toBeTruthy();
+      expect(login.headers.get('x-latchkey-csrf-token')).toBe(token);
+      const csrfCookie = login.setCookies.find((c) => c.name === '__Host-lk_csrf');
+      expect(csrfCookie).toMatchObject({ secure: true, path: '/', sameSite: 'lax' });
+      expect(csrfCookie?.httpOnly).toBeFalsy();
+      expect(errorCode(await client.send('POST', '/api/me'))).toBe('CSRF_REJECTED');
+      expect((await client.send('POST', '/api/me', { csrf: false, headers: { 'x-latchkey-csrf': token! } })).status).toBe(200);
+      // Another session's token does not pass for this one.
+      const other = new Client(served);
+      await signIn(other, 'bob');
+      const bobToken = other.jar.get('__Host-lk_csrf')!.value;
+      client.jar.set('__Host-lk_csrf', { value: bobToken, path: '/' });
+      expect(errorCode(await client.send('POST', '/api/me', { csrf: false, headers: { 'x-latchkey-csrf': bobToken } }))).toBe('CSRF_REJECTED');
+      client.jar.set('__Host-lk_csrf', { value: token!, path: '/' });
+      expect((await client.send('POST', '/auth/refresh', { csrf: false, headers: { 'x-latchkey-csrf': token! } })).status).toBe(200);
+    });
+
+    test('property: random cookies, headers and bodies never yield a 5xx nor write to the store', async () => {
+      const before = writes();
+      const client = new Client(served);
+      const text = fc.string({ unit: 'grapheme-ascii', maxLength: 60 });
+      const cookieName = fc.constantFrom('__Host-lk_access', '__Secure-lk_refresh', 'lk_front', '__Host-lk_csrf', 'x');
+      const cookieHeader = fc.array(fc.tuple(cookieName, text), { maxLength: 4 }).map((pairs) => pairs.map(([n, v]) => `${n}=${v}`).join('; '));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH'),
+          fc.constantFrom('/auth/refresh', '/auth/signout', '/auth/sessions', '/auth/sessions/abc', '/auth/sessions?others=true', '/api/me', '/api/promote', '/.well-known/jwks.json'),
+          fc.oneof(cookieHeader, text),
+          fc.option(fc.oneof(text, text.map((t) => `Bearer ${t}`)), { nil: undefined }),
+          fc.option(fc.constantFrom('header', 'cookie', 'HEADER', 'x'), { nil: undefined }),
+          fc.option(fc.oneof(text, fc.json()), { nil: undefined }),
+          fc.boolean(),
+          async (method, path, cookie, authorization, mode, body, csrf) => {
+            const headers: Record<string, string> = {};
+            if (authorization !== undefined) headers.authorization = authorization;
+            if (mode !== undefined) headers['x-latchkey-mode'] = mode;
+            if (body !== undefined) headers['content-type'] = 'application/json';
+            const reply = await client.send(method, path, { headers, cookieHeader: cookie, csrf, ...(body !== undefined && method !== 'GET' ? { body } : {}) });
+            expect(reply.status).toBeGreaterThanOrEqual(200);
+            expect(reply.status).toBeLessThan(500);
+            // The auth routes always answer a refusal with a typed code.
+            if (reply.status >= 400 && !path.startsWith('/api/')) expect(errorCode(reply)).toMatch(/^[A-Z_]+$/);
+          },
+        ),
+        { numRuns: 60 },
+      );
+      expect(writes()).toBe(before);
+    });
+  });
+}
