@@ -11,9 +11,11 @@ import { ConfigError, type StoreConfig } from './config.js';
  * that the 503 arrives within the contract's 2 s.
  */
 const SQLITE_BUSY_TIMEOUT_MS = 1_500;
+/** Deadline of every PostgreSQL call (connection wait included), ms; same reason. */
+const POSTGRES_OPERATION_TIMEOUT_MS = 1_500;
 
 interface PostgresModule {
-  postgresStore(options: { connectionString: string }): SessionStore;
+  postgresStore(options: { connectionString: string; operationTimeoutMs?: number }): SessionStore;
 }
 interface RedisModule {
   redisBus(options: { url: string }): RevocationBus;
@@ -41,7 +43,7 @@ export async function openStore(config: StoreConfig): Promise<SessionStore> {
   // A variable specifier: the PostgreSQL driver is optional at build time.
   const specifier = '../stores/postgres.js';
   const { postgresStore } = await importDriver<PostgresModule>(specifier, 'LATCHKEY_STORE', 'the PostgreSQL store');
-  return postgresStore({ connectionString: config.connectionString });
+  return postgresStore({ connectionString: config.connectionString, operationTimeoutMs: POSTGRES_OPERATION_TIMEOUT_MS });
 }
 
 /** The Redis revocation bus, or undefined without `LATCHKEY_REDIS_URL`. */

@@ -43,7 +43,6 @@ const COMMON_V1 = {
 const BODY_ERRORS = {
   '400': error('The body is not valid JSON or does not match the schema; `field` names the offending field.', ['INVALID_REQUEST']),
   '413': error('The body is larger than the limit (default 64 KiB).', ['PAYLOAD_TOO_LARGE']),
-  '415': error('The body is not JSON.', ['UNSUPPORTED_MEDIA_TYPE']),
 };
 
 function body(name: keyof typeof NAMED_SCHEMAS, required = true) {

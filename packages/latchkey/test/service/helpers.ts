@@ -12,6 +12,7 @@ export const API_KEY = 'test-api-key-0123456789-abcdefghijklmnop';
 
 export interface TestService {
   service: RunningService;
+  clock: TestClock | undefined;
   url: string;
   dir: string;
   call(method: string, path: string, options?: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: string | null }): Promise<Reply>;
@@ -29,7 +30,18 @@ export function tempDir(prefix = 'latchkey-service-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startTestService(options: { env?: Record<string, string>; store?: SessionStore } = {}): Promise<TestService> {
+/** A clock the test moves forward (expiry and grace windows without waiting). */
+export interface TestClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export function testClock(): TestClock {
+  let offset = 0;
+  return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
+}
+
+export async function startTestService(options: { env?: Record<string, string>; store?: SessionStore; clock?: TestClock } = {}): Promise<TestService> {
   const dir = tempDir();
   const config = loadServiceConfig({
     PORT: '0',
@@ -43,6 +55,7 @@ export async function startTestService(options: { env?: Record<string, string>; 
     logger: silentLogger,
     defaultMetrics: false,
     ...(options.store ? { store: options.store } : {}),
+    ...(options.clock ? { engineOptions: { clock: options.clock } } : {}),
   });
   const call: TestService['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -64,6 +77,7 @@ export async function startTestService(options: { env?: Record<string, string>; 
   };
   return {
     service,
+    clock: options.clock,
     url: service.url,
     dir,
     call,
