@@ -83,7 +83,7 @@ export function createAxiosInterceptor(instance: AxiosLike, hooks: AxiosHooks): 
     if (!hooks.isApi(fullUrl(config))) return config;
     const previous = config[META] as Meta | undefined;
     const headers = new Headers();
-    if (isStateChanging(config.method ?? 'get')) headers.set(CSRF_HEADER, '1');
+    if (isStateChanging(config.method ?? 'get')) headers.set(CSRF_HEADER, hooks.credentials.csrf());
     await hooks.credentials.authorize(headers);
     const authorization = headers.get('authorization') ?? undefined;
     headers.delete('authorization');

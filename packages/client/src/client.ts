@@ -83,7 +83,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   const credentials: Credentials =
     mode === 'cookie'
-      ? cookieCredentials(apiBase.origin === pageOrigin)
+      ? cookieCredentials(apiBase.origin === pageOrigin, options.cookiePrefix ?? 'lk_')
       : headerCredentials(options.tokenStorage ?? memoryTokenStorage());
   const clock = createServerClock();
   const events = createEmitter<LatchkeyEvents>();
@@ -227,7 +227,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   async function send(request: Request): Promise<Response> {
     const headers = new Headers(request.headers);
-    if (isStateChanging(request.method)) headers.set(CSRF_HEADER, '1');
+    if (isStateChanging(request.method)) headers.set(CSRF_HEADER, credentials.csrf());
     await credentials.authorize(headers);
     const response = await baseFetch(new Request(request, { headers, credentials: mode === 'cookie' ? 'include' : request.credentials }));
     await observe(response);

@@ -6,8 +6,8 @@
  * - header mode: the tokens live in a {@link TokenStorage} and travel in `Authorization` and in the
  *   refresh request's JSON body.
  */
-import { FRONT_COOKIE, FRONT_HEADER, MODE_HEADER } from './protocol.js';
-import { decodeFrontToken, readFrontCookie, type FrontToken } from './front-token.js';
+import { CSRF_TOKEN_HEADER, FRONT_HEADER, MODE_HEADER } from './protocol.js';
+import { decodeFrontToken, readCookie, type FrontToken } from './front-token.js';
 import type { TokenStorage } from './token-storage.js';
 
 export interface Credentials {
@@ -18,6 +18,8 @@ export interface Credentials {
    */
   marker(): Promise<string | null>;
   front(): Promise<FrontToken | null>;
+  /** Value of the CSRF header on state-changing requests. */
+  csrf(): string;
   /** Adds what authenticates an API request (header mode: the bearer token). */
   authorize(headers: Headers): Promise<void>;
   /** The refresh request's extra headers and body; `null` when there is nothing to refresh with. */
@@ -35,27 +37,35 @@ export interface Credentials {
 /**
  * @param visible Whether `document.cookie` shows the API's cookies: only when the API is on the page's
  *   own origin. Otherwise the front token from response headers, kept in memory, is the only copy.
+ * @param prefix The server's cookie name prefix (`cookies.prefix`), default `lk_`.
  */
-export function cookieCredentials(visible: boolean): Credentials {
+export function cookieCredentials(visible: boolean, prefix: string): Credentials {
+  const frontCookie = `${prefix}front`;
   let lastSeen: string | null = null;
-  const current = (): string | null => (visible ? readFrontCookie(FRONT_COOKIE) : lastSeen);
+  let lastCsrf: string | null = null;
+  const current = (): string | null => (visible ? readCookie(frontCookie) : lastSeen);
   return {
     marker: async () => current(),
     front: async () => decodeFrontToken(current()),
+    // Server `csrf: { mode: 'token' }` issues a session-bound token to echo (cookie `__Host-<prefix>csrf`,
+    // or header X-Latchkey-CSRF-Token cross-origin); the default mode wants the constant `1`.
+    csrf: () =>
+      (visible ? (readCookie(`__Host-${prefix}csrf`) ?? readCookie(`__Secure-${prefix}csrf`)) : null) ?? lastCsrf ?? '1',
     authorize: async () => {},
     refreshRequest: async () => ({ headers: {} }),
     async accept(response) {
+      lastCsrf = response.headers.get(CSRF_TOKEN_HEADER) ?? lastCsrf;
       const issued = response.headers.get(FRONT_HEADER);
       if (!issued) return true;
       lastSeen = issued;
       // Set-Cookie is applied before fetch resolves, so a mismatch here means the browser refused it.
-      return !visible || readFrontCookie(FRONT_COOKIE) === issued;
+      return !visible || readCookie(frontCookie) === issued;
     },
     async clear() {
-      lastSeen = null;
+      lastSeen = lastCsrf = null;
       // The front cookie is readable, so it can be expired here too: this keeps every tab's view
       // consistent even when the server could not be reached to clear it.
-      if (visible) document.cookie = `${FRONT_COOKIE}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
+      if (visible) document.cookie = `${frontCookie}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
     },
   };
 }
@@ -64,6 +74,7 @@ export function headerCredentials(storage: TokenStorage): Credentials {
   return {
     marker: async () => (await storage.get())?.accessToken ?? null,
     front: async () => decodeFrontToken((await storage.get())?.front),
+    csrf: () => '1',
     async authorize(headers) {
       headers.set(MODE_HEADER, 'header');
       const tokens = await storage.get();

@@ -49,11 +49,11 @@ export function decodeClaims(idToken: string): Claims | null {
 }
 
 /**
- * Reads the front cookie's value from `document.cookie`. Why not a cookie library: the SDK has no
- * runtime dependencies, and this is a lookup of one known name whose value is base64url (no quoting,
- * no escaping), not general cookie parsing.
+ * Reads one readable latchkey cookie (front token, CSRF token) from `document.cookie`. Why not a
+ * cookie library: the SDK has no runtime dependencies, and this is a lookup of a known name whose
+ * value is base64url (no quoting, no escaping), not general cookie parsing.
  */
-export function readFrontCookie(name: string): string | null {
+export function readCookie(name: string): string | null {
   if (typeof document === 'undefined') return null;
   for (const part of document.cookie.split(';')) {
     const eq = part.indexOf('=');

@@ -20,6 +20,11 @@ export interface LatchkeyClientOptions {
    * `Authorization: Bearer`.
    */
   mode?: LatchkeyMode;
+  /**
+   * Cookie mode: the server's cookie name prefix (its `cookies.prefix` option), which names the
+   * readable `<prefix>front` cookie. Default `'lk_'`.
+   */
+  cookiePrefix?: string;
   /** Header mode only: where tokens are kept. Default: memory. */
   tokenStorage?: TokenStorage;
   /** The fetch to wrap. Default: the global `fetch`. */

@@ -3,8 +3,6 @@
  * that the SDK and the server cannot drift apart silently.
  */
 
-/** Readable front-token cookie (not HttpOnly): the UI's copy of the session state, shared by all tabs. */
-export const FRONT_COOKIE = 'lk_front';
 /** Response header carrying the same front token on every response that issues tokens. */
 export const FRONT_HEADER = 'X-Latchkey-Front';
 /**
@@ -12,6 +10,8 @@ export const FRONT_HEADER = 'X-Latchkey-Front';
  * a cross-site fetch that sets one needs a CORS preflight the server never grants to unknown origins.
  */
 export const CSRF_HEADER = 'X-Latchkey-CSRF';
+/** Session-bound CSRF token, when the server runs `csrf: { mode: 'token' }` (exposed cross-origin). */
+export const CSRF_TOKEN_HEADER = 'X-Latchkey-CSRF-Token';
 /** Asks the server for header mode: tokens in JSON bodies and `Authorization`, no cookies. */
 export const MODE_HEADER = 'X-Latchkey-Mode';
 

@@ -45,7 +45,7 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
       response = await deps.fetch(deps.url, {
         method: 'POST',
         credentials: 'include',
-        headers: { [CSRF_HEADER]: '1', ...request.headers },
+        headers: { [CSRF_HEADER]: deps.credentials.csrf(), ...request.headers },
         body: request.body ?? null,
         cache: 'no-store',
       });

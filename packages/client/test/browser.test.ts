@@ -1,0 +1,260 @@
+/**
+ * The SDK in real Chromium against a real latchkey server (engine + node:http adapter, 2 s access
+ * tokens). Counts are taken on the server, so "exactly one refresh" means one request really arrived.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { LatchkeyClient } from '../src/index.js';
+import { chromiumAvailable, launchChromium, openTab } from './helpers/browser.js';
+import { startServer, type TestServer } from './helpers/server.js';
+
+interface PageGlobals {
+  lk: LatchkeyClient;
+  events: { name: string; payload: Record<string, unknown> }[];
+  call(path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> | null }>;
+}
+declare const window: PageGlobals & Window;
+
+const available = await chromiumAvailable();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Past the 2 s access-token lifetime (JWT `exp` is whole seconds, so at most 2 s after issue). */
+const EXPIRY_MS = 2_150;
+
+const call = (page: Page, path: string, init?: RequestInit) => page.evaluate(([p, i]) => window.call(p, i), [path, init] as const);
+const signIn = (page: Page) => call(page, '/app/signin', { method: 'POST' });
+const eventsOf = (page: Page, name: string) => page.evaluate((n) => window.events.filter((e) => e.name === n).map((e) => e.payload), name);
+const waitForEvent = (page: Page, name: string) =>
+  page.waitForFunction((n) => window.events.some((e) => e.name === n), name, { timeout: 5_000 });
+
+/** Removes BroadcastChannel and Web Locks before any page script, to exercise the localStorage fallbacks. */
+function withoutTabApis(context: BrowserContext): Promise<void> {
+  return context.addInitScript(() => {
+    delete (window as { BroadcastChannel?: unknown }).BroadcastChannel;
+    Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
+  });
+}
+
+describe.skipIf(!available)('@latchkey/client in Chromium', () => {
+  let browser: Browser;
+  let server: TestServer;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    server = await startServer();
+    context = await browser.newContext();
+  });
+  afterEach(async () => {
+    await context?.close();
+    await server?.close();
+  });
+
+  it('keeps the access and refresh tokens out of page JS; the front token is readable', async () => {
+    const page = await openTab(context, server.origin);
+    expect((await signIn(page)).status).toBe(200);
+
+    const visible = await page.evaluate(() => document.cookie);
+    expect(visible).toMatch(/(^|; )lk_front=/);
+    expect(visible).not.toMatch(/lk_access|lk_refresh/);
+    const jar = await context.cookies();
+    expect(jar.find((c) => c.name === '__Host-lk_access')).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+    expect(jar.find((c) => c.name === '__Secure-lk_refresh')).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict', path: '/auth/refresh' });
+
+    const state = await page.evaluate(async () => ({
+      exists: await window.lk.doesSessionExist(),
+      claims: await window.lk.getClaims(),
+      expiresIn: ((await window.lk.getAccessTokenExpiry())?.getTime() ?? 0) - Date.now(),
+    }));
+    expect(state.exists).toBe(true);
+    expect(state.claims).toMatchObject({ sub: 'alice', name: 'Alice Ünicode' });
+    expect(state.expiresIn).toBeGreaterThan(0);
+    expect(state.expiresIn).toBeLessThanOrEqual(2_100);
+    expect(server.count('POST /auth/refresh')).toBe(0);
+  });
+
+  it('on an expired token: exactly one refresh, then the original request (body and CSRF header included) succeeds', async () => {
+    const page = await openTab(context, server.origin);
+    await signIn(page);
+    await sleep(EXPIRY_MS);
+
+    const result = await call(page, '/api/echo', { method: 'POST', body: JSON.stringify({ n: 42 }), headers: { 'content-type': 'application/json' } });
+    expect(result).toEqual({ status: 200, body: { userId: 'alice', echo: { n: 42 } } });
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(server.count('POST /api/echo')).toBe(2); // the 401, then the one retry
+    expect(await eventsOf(page, 'refreshed')).toHaveLength(1);
+    expect(await eventsOf(page, 'unauthorised')).toHaveLength(0);
+  });
+
+  for (const variant of ['Web Locks + BroadcastChannel', 'localStorage fallback'] as const) {
+    describe(variant, () => {
+      beforeEach(async () => {
+        if (variant === 'localStorage fallback') await withoutTabApis(context);
+      });
+
+      it('three tabs, three expiries: one refresh request per expiry, every request succeeds', async () => {
+        const tabs = [await openTab(context, server.origin), await openTab(context, server.origin), await openTab(context, server.origin)];
+        if (variant === 'localStorage fallback') {
+          expect(await tabs[0]!.evaluate(() => typeof BroadcastChannel + typeof navigator.locks)).toBe('undefinedundefined');
+        }
+        await signIn(tabs[0]!);
+        for (let round = 1; round <= 3; round++) {
+          await sleep(EXPIRY_MS);
+          // Two requests per tab at once: in-tab single flight and cross-tab lock together.
+          const results = await Promise.all(tabs.flatMap((tab) => [call(tab, '/api/me'), call(tab, '/api/me')]));
+          expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+          expect(server.count('POST /auth/refresh')).toBe(round);
+        }
+        expect(new Set(server.presentedRefresh).size).toBe(3);
+        // Every tab heard of every refresh: by doing it, or from the tab that did.
+        for (const tab of tabs) expect(await eventsOf(tab, 'refreshed')).toHaveLength(3);
+      });
+
+      it('sign-out in one tab reaches the others at once', async () => {
+        const tabs = [await openTab(context, server.origin), await openTab(context, server.origin), await openTab(context, server.origin)];
+        await signIn(tabs[0]!);
+        await tabs[1]!.evaluate(() => window.lk.signOut());
+        for (const tab of [tabs[0]!, tabs[2]!]) {
+          await waitForEvent(tab, 'signedOut');
+          expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'otherTab' }]);
+        }
+        expect(await eventsOf(tabs[1]!, 'signedOut')).toEqual([{ reason: 'signOut' }]);
+        expect(await tabs[2]!.evaluate(() => window.lk.doesSessionExist())).toBe(false);
+        // The server ended the session too; a request now is simply refused, with no refresh attempt.
+        expect((await call(tabs[2]!, '/api/me')).status).toBe(401);
+        expect(server.count('POST /auth/signout')).toBe(1);
+        expect(server.count('POST /auth/refresh')).toBe(0);
+      });
+    });
+  }
+
+  it('proactive refresh in three tabs: never one refresh token spent twice, no request fails', async () => {
+    const tabs = [
+      await openTab(context, server.origin, '?auto=1'),
+      await openTab(context, server.origin, '?auto=1'),
+      await openTab(context, server.origin, '?auto=1'),
+    ];
+    await signIn(tabs[0]!);
+    // Let the tabs learn the new front token through the cookie: the sign-in was in tab 0 only.
+    await Promise.all(tabs.map((tab) => call(tab, '/api/me')));
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await sleep(500);
+      for (const r of await Promise.all(tabs.map((tab) => call(tab, '/api/me')))) statuses.push(r.status);
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const refreshes = server.count('POST /auth/refresh');
+    expect(refreshes).toBeGreaterThanOrEqual(2); // ~5 s of 2 s tokens
+    expect(refreshes).toBeLessThanOrEqual(5); // bounded: no loop
+    expect(new Set(server.presentedRefresh).size).toBe(refreshes);
+  });
+
+  it('a refused refresh ends the session: signedOut, the 401 returned, and no loop', async () => {
+    const page = await openTab(context, server.origin);
+    await signIn(page);
+    const claims = await page.evaluate(() => window.lk.getClaims());
+    await server.engine.revokeSession(String(claims?.sid), 'admin');
+    await sleep(EXPIRY_MS);
+
+    expect((await call(page, '/api/me')).status).toBe(401);
+    expect(await eventsOf(page, 'signedOut')).toEqual([{ reason: 'refreshFailed' }]);
+    expect(await page.evaluate(() => document.cookie)).not.toContain('lk_front');
+    expect(await page.evaluate(() => window.lk.doesSessionExist())).toBe(false);
+    expect((await call(page, '/api/me')).status).toBe(401);
+    await sleep(500);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(server.count('GET /api/me')).toBe(2);
+  });
+
+  it('an invalid refresh token at start-up means signed out, not an error', async () => {
+    const now = Date.now();
+    const staleFront = Buffer.from(JSON.stringify({ v: 1, idToken: 'e30.e30.x', exp: now - 60_000, now: now - 120_000 })).toString('base64url');
+    await context.addCookies([
+      { name: 'lk_front', value: staleFront, url: server.origin, secure: true, sameSite: 'Lax' },
+      { name: '__Secure-lk_refresh', value: 'not-a-real-token', domain: 'localhost', path: '/auth/refresh', secure: true, httpOnly: true, sameSite: 'Strict' },
+    ]);
+    const page = await openTab(context, server.origin, '?auto=1');
+    const errors: Error[] = [];
+    page.on('pageerror', (e) => errors.push(e));
+    expect(await page.evaluate(() => window.lk.doesSessionExist())).toBe(false);
+    expect(await page.evaluate(() => window.lk.refresh())).toBe(false);
+    await sleep(500);
+    expect(await eventsOf(page, 'signedOut')).toEqual([{ reason: 'refreshFailed' }]);
+    expect(errors).toEqual([]);
+    // One refused refresh at start-up (proactive, the front token said "expired"), one for the
+    // explicit refresh() call, and nothing after: the server cleared the front cookie.
+    expect(server.count('POST /auth/refresh')).toBe(2);
+  });
+
+  it('theft detected in one tab reaches every tab', async () => {
+    const tabs = [await openTab(context, server.origin), await openTab(context, server.origin)];
+    await signIn(tabs[0]!);
+    const stolen = (await context.cookies()).find((c) => c.name === '__Secure-lk_refresh')!;
+    // Two rotations: the stolen token is now a grandparent, which no grace window covers.
+    expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(true);
+    expect(await tabs[1]!.evaluate(() => window.lk.refresh())).toBe(true);
+    await context.addCookies([stolen]);
+
+    expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(false);
+    await waitForEvent(tabs[1]!, 'theftDetected');
+    const sid = (await tabs[0]!.evaluate(() => window.events.find((e) => e.name === 'refreshed')?.payload.claims as { sid: string })).sid;
+    for (const tab of tabs) {
+      expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
+      expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
+    }
+    expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
+  });
+
+  it('a refresh whose cookies the browser drops is reported once, and never retried in a loop', async () => {
+    // The browser refusing Set-Cookie (third-party blocking, ITP), reproduced by removing it in transit.
+    // (Playwright's route.fetch would store the cookies itself, so the request is relayed from Node.)
+    await context.route('**/auth/refresh', async (route) => {
+      const request = route.request();
+      const headers = Object.fromEntries(Object.entries(await request.allHeaders()).filter(([name]) => !/^(:|host$|connection$|content-length$)/.test(name)));
+      const response = await fetch(request.url(), { method: request.method(), headers, body: request.postData() ?? null });
+      const kept = Object.fromEntries([...response.headers].filter(([name]) => name !== 'set-cookie'));
+      await route.fulfill({ status: response.status, headers: kept, body: Buffer.from(await response.arrayBuffer()) });
+    });
+    const page = await openTab(context, server.origin, '?auto=1');
+    await signIn(page);
+    expect(await page.evaluate(() => window.lk.refresh())).toBe(false);
+    expect(await eventsOf(page, 'cookieBlocked')).toHaveLength(1);
+
+    await sleep(EXPIRY_MS);
+    expect((await call(page, '/api/me')).status).toBe(401);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(await eventsOf(page, 'unauthorised')).toHaveLength(1);
+  });
+
+  for (const skewMinutes of [10, -10]) {
+    it(`a client clock ${skewMinutes > 0 ? 'ahead' : 'behind'} by 10 minutes changes nothing`, async () => {
+      await context.addInitScript((skew: number) => {
+        const real = Date.now;
+        Date.now = () => real() + skew;
+      }, skewMinutes * 60_000);
+      const page = await openTab(context, server.origin, '?auto=1');
+      expect(await page.evaluate(() => Math.abs(Date.now() - performance.timeOrigin - performance.now()))).toBeGreaterThan(9 * 60_000);
+      await signIn(page);
+      // Expiry on the device's clock: in the (skewed) near future, as it is on the server's.
+      const expiresIn = await page.evaluate(async () => ((await window.lk.getAccessTokenExpiry())?.getTime() ?? 0) - Date.now());
+      expect(expiresIn).toBeGreaterThan(0);
+      expect(expiresIn).toBeLessThanOrEqual(2_100);
+      expect(await page.evaluate(() => window.lk.doesSessionExist())).toBe(true);
+      expect(server.count('POST /auth/refresh')).toBe(0);
+
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        await sleep(500);
+        statuses.push((await call(page, '/api/me')).status);
+      }
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      const refreshes = server.count('POST /auth/refresh');
+      expect(refreshes).toBeGreaterThanOrEqual(1);
+      expect(refreshes).toBeLessThanOrEqual(4); // ~4 s of 2 s tokens; a clock-driven loop would be far more
+    });
+  }
+});

@@ -1,0 +1,145 @@
+/**
+ * A real latchkey server for the SDK tests: the engine (memory store, 2 s access tokens, no clock
+ * tolerance so tokens really expire) behind the node:http adapter, plus a tiny app (sign-in route,
+ * two protected routes), the SDK bundle and a test page. Every request is counted, and the refresh
+ * tokens presented to `/auth/refresh` are remembered (by hash) so tests can prove none was spent twice.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { parse } from 'cookie';
+import { createLatchkey, type Latchkey } from 'latchkey';
+import { memoryStore } from 'latchkey/stores/memory';
+import { latchkeyNode } from 'latchkey/adapters/node';
+
+export interface TestServer {
+  origin: string;
+  engine: Latchkey;
+  /** Requests per "METHOD path". */
+  counts: Map<string, number>;
+  count(key: string): number;
+  /** SHA-256 of each refresh cookie presented to POST /auth/refresh, in order. */
+  presentedRefresh: string[];
+  close(): Promise<void>;
+}
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey SDK test</title>
+<script type="module">
+  import * as sdk from '/sdk.js';
+  const params = new URLSearchParams(location.search);
+  const lk = sdk.createLatchkeyClient({ autoRefresh: params.get('auto') === '1' });
+  window.events = [];
+  for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked']) {
+    lk.on(name, (payload) => window.events.push({ name, payload }));
+  }
+  window.sdk = sdk;
+  window.lk = lk;
+  window.call = async (path, init) => {
+    const res = await lk.fetch(path, init);
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+  window.ready = true;
+</script>`;
+
+/** Bundles the SDK from source into a temp dir, as an app's bundler would. */
+async function bundleSdk(): Promise<{ code: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'latchkey-sdk-'));
+  const outfile = join(dir, 'sdk.js');
+  await build({
+    entryPoints: [fileURLToPath(new URL('../../src/index.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    platform: 'browser',
+    outfile,
+    logLevel: 'silent',
+  });
+  return { code: await readFile(outfile, 'utf8'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+export async function startServer(options: { refreshGrace?: number } = {}): Promise<TestServer> {
+  const sdk = await bundleSdk();
+  const engine = await createLatchkey({
+    issuer: 'http://localhost',
+    store: memoryStore(),
+    secret: 'a test secret that is long enough for latchkey!!',
+    accessTokenTtl: 2,
+    clockTolerance: 0,
+    timers: false,
+    ...(options.refreshGrace === undefined ? {} : { refreshGrace: options.refreshGrace }),
+  });
+  const auth = latchkeyNode(engine);
+  const counts = new Map<string, number>();
+  const presentedRefresh: string[] = [];
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const key = `${req.method} ${url.pathname}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (key === 'POST /auth/refresh') {
+        const cookie = parse(req.headers.cookie ?? '')['__Secure-lk_refresh'];
+        if (cookie) presentedRefresh.push(sha(cookie));
+      }
+      if (await auth.handle(req, res)) return;
+      if (key === 'GET /') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(PAGE);
+      } else if (key === 'GET /sdk.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript' });
+        res.end(sdk.code);
+      } else if (key === 'POST /app/signin') {
+        // The app has checked a password here; latchkey starts the session.
+        try {
+          const result = await auth.signIn(req, res, { userId: 'alice', idClaims: { name: 'Alice Ünicode' } });
+          json(res, 200, result.body);
+        } catch (error) {
+          auth.sendError(res, error);
+        }
+      } else if (key === 'GET /api/me') {
+        const session = await auth.requireSession(req, res);
+        if (session) json(res, 200, { userId: session.userId });
+      } else if (key === 'POST /api/echo') {
+        const session = await auth.requireSession(req, res);
+        if (session) json(res, 200, { userId: session.userId, echo: JSON.parse((await readBody(req)) || 'null') });
+      } else {
+        json(res, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+      }
+    })().catch((error: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: { code: 'TEST_SERVER', message: String(error) } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    origin: `http://localhost:${port}`,
+    engine,
+    counts,
+    count: (k) => counts.get(k) ?? 0,
+    presentedRefresh,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await engine.close();
+      await sdk.cleanup();
+    },
+  };
+}
