@@ -1,0 +1,212 @@
+/**
+ * The `latchkey` CLI: every command against a real SQLite store, its --json output, its exit codes
+ * (0 ok, 1 failed, 2 usage/config, 69 store unavailable), and the real binary end to end.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/run.js';
+import { startTestService, tempDir, type TestService } from '../service/helpers.js';
+import { bin, builtCliAvailable, cli, serve } from './helpers.js';
+
+describe('latchkey CLI (in-process)', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let t: TestService;
+
+  beforeAll(async () => {
+    t = await startTestService();
+    dir = t.dir;
+    // The CLI works on the same store and secret as the running service, like an operator would.
+    env = { LATCHKEY_STORE: `sqlite:${join(dir, 'latchkey.db')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('api-keys create/list/revoke: the key works on the service until revoked; only a hash is kept', async () => {
+    const created = await cli(['api-keys', 'create', '--name', 'billing backend', '--json'], env);
+    expect(created.code).toBe(0);
+    expect(Object.keys(created.json).sort()).toEqual(['id', 'key']);
+    expect(created.json.key).toMatch(/^lksk_[A-Za-z0-9_-]{43}$/);
+    const { id, key } = created.json as { id: string; key: string };
+
+    expect((await t.call('GET', '/v1/users/u/sessions', { auth: key })).status).toBe(200);
+
+    const listed = await cli(['api-keys', 'list', '--json'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.json.apiKeys).toContainEqual({ id, name: 'billing backend', createdAt: expect.any(String), revokedAt: null });
+    expect(listed.stdout).not.toContain(key);
+
+    const human = await cli(['api-keys', 'list'], env);
+    expect(human.stdout).toMatch(/^ID\s+NAME\s+CREATED\s+REVOKED/);
+
+    expect((await cli(['api-keys', 'revoke', id, '--json'], env)).json).toEqual({ revoked: true });
+    expect((await t.call('GET', '/v1/users/u/sessions', { auth: key })).status).toBe(401);
+    const again = await cli(['api-keys', 'revoke', id, '--json'], env);
+    expect([again.code, again.json]).toEqual([1, { revoked: false }]);
+  });
+
+  it('sessions list/revoke/revoke-user act on the live service at once', async () => {
+    const userId = 'cli-user';
+    const a = (await t.call('POST', '/v1/sessions', { body: { userId, device: { userAgent: 'Firefox' } } })).json;
+    const b = (await t.call('POST', '/v1/sessions', { body: { userId } })).json;
+    const c = (await t.call('POST', '/v1/sessions', { body: { userId } })).json;
+
+    const listed = await cli(['sessions', 'list', '--user', userId, '--json'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.json.sessions.map((s: { id: string }) => s.id).sort()).toEqual([a.session.id, b.session.id, c.session.id].sort());
+    expect(listed.stdout).not.toContain(a.refreshToken);
+
+    const revoked = await cli(['sessions', 'revoke', a.session.id, '--json'], env);
+    expect([revoked.code, revoked.json]).toEqual([0, { revoked: true }]);
+    // The running service sees it through the store (its revocation poll) or on its next store read.
+    expect((await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: a.refreshToken } })).status).toBe(401);
+    expect((await t.call('POST', '/v1/sessions/verify', { body: { accessToken: a.accessToken, checkStore: true } })).status).toBe(401);
+    const twice = await cli(['sessions', 'revoke', a.session.id, '--json'], env);
+    expect([twice.code, twice.json]).toEqual([1, { revoked: false }]);
+
+    const all = await cli(['sessions', 'revoke-user', userId, '--json'], env);
+    expect([all.code, all.json]).toEqual([0, { revoked: 2 }]);
+    expect((await cli(['sessions', 'list', '--user', userId, '--json'], env)).json).toEqual({ sessions: [] });
+  });
+
+  it('keys list and keys rotate', async () => {
+    const before = await cli(['keys', 'list', '--json'], env);
+    expect(before.code).toBe(0);
+    expect(before.json.keys.filter((k: { state: string }) => k.state === 'signing')).toHaveLength(1);
+    for (const key of before.json.keys) expect(Object.keys(key).sort()).toEqual(['activatesAt', 'alg', 'createdAt', 'generation', 'kid', 'state']);
+
+    const rotated = await cli(['keys', 'rotate', '--json'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.json).toEqual({ kid: expect.any(String) });
+    const after = await cli(['keys', 'list', '--json'], env);
+    expect(after.json.keys.find((k: { state: string }) => k.state === 'signing').kid).toBe(rotated.json.kid);
+    expect(after.json.keys.length).toBe(before.json.keys.length + 1);
+  });
+
+  it('migrate and cleanup report in JSON; progress goes to stderr only on a terminal', async () => {
+    expect((await cli(['migrate', '--json'], env)).json).toEqual({ migrated: true, store: 'sqlite' });
+    const piped = await cli(['cleanup', '--json'], env);
+    expect(piped.code).toBe(0);
+    expect(piped.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number) });
+    expect(piped.stderr).toBe('');
+    const tty = await cli(['cleanup', '--json'], env, { tty: true });
+    expect(tty.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number) });
+    expect(tty.stderr).toContain('deleting expired sessions');
+  });
+
+  it('usage errors exit 2 with a message; --json errors are JSON on stderr', async () => {
+    for (const args of [[], ['nope'], ['keys'], ['keys', 'spin'], ['sessions', 'list'], ['sessions', 'revoke'], ['sessions', 'revoke', 'a', 'b'], ['api-keys', 'create'], ['api-keys', 'create', '--name', ''], ['cleanup', '--force']]) {
+      const result = await cli(args, env);
+      expect(result.code, args.join(' ')).toBe(2);
+    }
+    const json = await cli(['sessions', 'list', '--json'], env);
+    expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'USAGE', message: '--user ID is required' } });
+  });
+
+  it('a bad environment variable exits 2 naming it (and never echoing a secret value)', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ LATCHKEY_ACCESS_TTL: 'ten' }, 'LATCHKEY_ACCESS_TTL'],
+      [{ LATCHKEY_STORE: 'mysql://root:hunter2@db/x' }, 'LATCHKEY_STORE'],
+      [{ LATCHKEY_SIGNING_ALG: 'HS256' }, 'LATCHKEY_SIGNING_ALG'],
+      [{ LATCHKEY_SECRET: 'short-secret' }, 'LATCHKEY_SECRET'],
+      [{ LATCHKEY_REDIS_URL: 'http://redis' }, 'LATCHKEY_REDIS_URL'],
+      [{ LATCHKEY_API_KEYS: 'tooshort' }, 'LATCHKEY_API_KEYS'],
+      [{ PORT: '70000' }, 'PORT'],
+    ];
+    for (const [bad, variable] of cases) {
+      const result = await cli(['keys', 'list'], { ...env, ...bad });
+      expect(result.code, variable).toBe(2);
+      expect(result.stderr).toContain(variable);
+      expect(result.stderr).not.toMatch(/hunter2|short-secret|tooshort/);
+    }
+  });
+
+  it('an unreachable store exits 69', async () => {
+    const result = await cli(['api-keys', 'list', '--json'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' });
+    expect(result.code).toBe(69);
+    expect(JSON.parse(result.stderr).error.code).toBe('STORE_UNAVAILABLE');
+  });
+
+  it('every command has --help (exit 0)', async () => {
+    for (const command of COMMANDS) {
+      const result = await cli([...command.name.split(' '), '--help'], env);
+      expect(result.code, command.name).toBe(0);
+      expect(result.stdout).toContain(`Usage: latchkey ${command.usage}`);
+    }
+    expect((await cli(['--help'], env)).code).toBe(0);
+    expect((await cli(['serve', '--help'], env)).stdout).toContain('LATCHKEY_REFRESH_GRACE');
+  });
+});
+
+const built = await builtCliAvailable();
+
+describe.skipIf(!built)('latchkey binary', () => {
+  it('api-keys create --json prints {"id","key"}; exit codes come through the process', async () => {
+    const dir = tempDir('latchkey-bin-');
+    try {
+      const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
+      const created = await bin(['api-keys', 'create', '--name', 'ci', '--json'], env);
+      expect(created.code, created.stderr).toBe(0);
+      expect(Object.keys(created.json).sort()).toEqual(['id', 'key']);
+      expect((await bin(['api-keys', 'revoke', 'ak_missing'], env)).code).toBe(1);
+      expect((await bin(['sessions', 'list'], env)).code).toBe(2);
+      expect((await bin(['keys', 'list'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' })).code).toBe(69);
+      expect((await bin(['--version'], env)).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serve: JSON log lines without secrets, the default key file at mode 0600, clean exit on SIGTERM', async () => {
+    const dir = tempDir('latchkey-serve-');
+    const apiKey = 'lksk_serve-test-key-0123456789abcdefghijklmnopqrstuv';
+    try {
+      const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'keys', 'secret.key'), LATCHKEY_API_KEYS: apiKey };
+      const server = await serve(env);
+      const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' };
+      const created = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: auth, body: JSON.stringify({ userId: 'logged' }) });
+      expect(created.status).toBe(201);
+      const tokens = (await created.json()) as { accessToken: string; refreshToken: string; idToken: string };
+      await fetch(`${server.url}/v1/sessions/refresh`, { method: 'POST', headers: auth, body: JSON.stringify({ refreshToken: tokens.refreshToken }) });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const { statSync, readFileSync } = await import('node:fs');
+      expect(statSync(join(dir, 'keys', 'secret.key')).mode & 0o777).toBe(0o600);
+      const secret = readFileSync(join(dir, 'keys', 'secret.key'), 'utf8').trim();
+
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      const lines = server.lines();
+      const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const requests = entries.filter((e) => e.msg === 'request');
+      expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', route: '/v1/sessions', status: 201, durationMs: expect.any(Number) }));
+      expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', route: '/v1/sessions/refresh', status: 200 }));
+      expect(entries.map((e) => e.msg)).toContain('stopped');
+      const everything = lines.join('\n') + server.stderr();
+      for (const secretValue of [apiKey, tokens.accessToken, tokens.refreshToken, tokens.idToken, secret]) expect(everything).not.toContain(secretValue);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serve refuses to start on bad configuration (exit 2) and on a busy port (exit 1)', async () => {
+    const dir = tempDir('latchkey-serve-');
+    try {
+      const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
+      const bad = await bin(['serve', '--port', 'eighty'], env);
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--port')]);
+      const first = await serve(env);
+      try {
+        const busy = await bin(['serve', '--port', new URL(first.url).port], env);
+        expect(busy.code).toBe(1);
+        expect(busy.stderr).toContain('EADDRINUSE');
+      } finally {
+        first.child.kill('SIGTERM');
+        await first.exited;
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
