@@ -43,6 +43,26 @@ export async function throughput(fn, ms, isAsync) {
   return ops / ((now - start) / 1000);
 }
 
+/**
+ * `concurrency` async loops calling `fn` for `ms`; returns total calls per second and the sorted
+ * per-call latencies (ms). For async work that leaves the JS thread (WebCrypto runs on libuv's
+ * thread pool), this is what a server with many requests in flight sees.
+ */
+export async function concurrentRun(fn, ms, concurrency) {
+  let ops = 0;
+  const samples = [];
+  const start = performance.now();
+  const deadline = start + ms;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      await fn(ops++);
+      if (samples.length < 50_000) samples.push(performance.now() - t0);
+    }
+  }));
+  return { opsPerSec: ops / ((performance.now() - start) / 1000), latencies: samples.sort((a, b) => a - b) };
+}
+
 /** Per-call latencies (ms) for up to `ms` milliseconds or `maxSamples` calls. */
 export async function latencies(fn, ms, isAsync, maxSamples = 20_000) {
   const samples = [];
@@ -60,19 +80,20 @@ export async function latencies(fn, ms, isAsync, maxSamples = 20_000) {
  * Runs every case for `rounds` interleaved rounds of `roundMs` each, after one warm-up round, then a
  * latency pass. Returns `{ name -> { opsPerSec, p50Ms, p99Ms, rounds } }`.
  *
- * @param cases Array of `{ name, fn, async }`.
+ * @param cases Array of `{ name, fn, async, concurrency? }` (concurrency > 1: that many calls in flight).
  * @param onProgress called with a short text after each round.
  */
 export async function compareCases(cases, { rounds, roundMs, latencyMs }, onProgress = () => {}) {
   const perCase = new Map(cases.map((c) => [c.name, []]));
-  for (const c of cases) await throughput(c.fn, Math.max(50, roundMs / 3), c.async); // warm-up: JIT, caches
+  const once = async (c, ms) => (c.concurrency > 1 ? (await concurrentRun(c.fn, ms, c.concurrency)).opsPerSec : throughput(c.fn, ms, c.async));
+  for (const c of cases) await once(c, Math.max(50, roundMs / 3)); // warm-up: JIT, caches
   for (let r = 0; r < rounds; r++) {
-    for (const c of cases) perCase.get(c.name).push(await throughput(c.fn, roundMs, c.async));
+    for (const c of cases) perCase.get(c.name).push(await once(c, roundMs));
     onProgress(`round ${r + 1}/${rounds}`);
   }
   const out = {};
   for (const c of cases) {
-    const lat = await latencies(c.fn, latencyMs, c.async);
+    const lat = c.concurrency > 1 ? (await concurrentRun(c.fn, latencyMs, c.concurrency)).latencies : await latencies(c.fn, latencyMs, c.async);
     out[c.name] = {
       opsPerSec: median(perCase.get(c.name)),
       p50Ms: percentile(lat, 50),
