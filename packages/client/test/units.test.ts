@@ -1,0 +1,145 @@
+/**
+ * The SDK's pure parts, in Node: decoding (with the server's own encoder as the reference), error
+ * classification, the event emitter, the scheduler's no-loop rule, and the size budget.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { encodeFrontToken } from 'latchkey/http';
+import { base64urlToText } from '../src/base64url.js';
+import { createServerClock } from '../src/clock.js';
+import { createEmitter } from '../src/emitter.js';
+import { decodeClaims, decodeFrontToken } from '../src/front-token.js';
+import { readServerError, toServerError } from '../src/protocol.js';
+import { createScheduler } from '../src/scheduler.js';
+import { createLatchkeyClient } from '../src/index.js';
+import { BUDGET_BYTES, measure } from '../scripts/size.mjs';
+
+describe('decoding', () => {
+  it('base64url → UTF-8 text, every padding length, URL-safe alphabet', () => {
+    for (const text of ['', 'a', 'ab', 'abc', 'Ünïcödé ✓ 🔑', '?>?>~~~']) {
+      expect(base64urlToText(Buffer.from(text).toString('base64url'))).toBe(text);
+    }
+  });
+
+  it('reads the front token exactly as the server encodes it', () => {
+    const raw = encodeFrontToken('h.p.s', new Date(2_000_000), 1_000_000);
+    expect(decodeFrontToken(raw)).toEqual({ raw, idToken: 'h.p.s', exp: 2_000_000, now: 1_000_000 });
+  });
+
+  it('treats anything malformed as "no front token", never throws', () => {
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    for (const raw of [null, '', '!!!', enc(null), enc([]), enc({ v: 2, idToken: 'x', exp: 1, now: 1 }), enc({ v: 1, idToken: 'x', exp: '1', now: 1 })]) {
+      expect(decodeFrontToken(raw)).toBeNull();
+    }
+  });
+
+  it('decodes ID-token claims for display; garbage is null', () => {
+    const payload = Buffer.from(JSON.stringify({ sub: 'u', name: 'Zoë' })).toString('base64url');
+    expect(decodeClaims(`h.${payload}.s`)).toEqual({ sub: 'u', name: 'Zoë' });
+    expect(decodeClaims('nodots')).toBeNull();
+    expect(decodeClaims(`h.${Buffer.from('[1]').toString('base64url')}.s`)).toBeNull();
+  });
+});
+
+describe('server errors', () => {
+  it('acts only on latchkey error bodies', async () => {
+    const res = (body: string, type = 'application/json') => new Response(body, { status: 401, headers: { 'content-type': type } });
+    expect(await readServerError(res('{"error":{"code":"TRY_REFRESH_TOKEN","message":"m"}}'))).toEqual({ code: 'TRY_REFRESH_TOKEN' });
+    expect(await readServerError(res('{"error":{"code":"TOKEN_THEFT_DETECTED","sessionId":"s","userId":"u"}}'))).toEqual({ code: 'TOKEN_THEFT_DETECTED', sessionId: 's', userId: 'u' });
+    expect(await readServerError(res('<html>', 'text/html'))).toBeNull();
+    expect(await readServerError(res('not json'))).toBeNull();
+    expect(toServerError({ error: 'x' })).toBeNull();
+    // The caller's body is still readable afterwards.
+    const r = res('{"error":{"code":"UNAUTHORISED"}}');
+    await readServerError(r);
+    expect(await r.json()).toEqual({ error: { code: 'UNAUTHORISED' } });
+  });
+});
+
+describe('server clock', () => {
+  it('prefers the front token over the Date header', () => {
+    const clock = createServerClock();
+    expect(clock.known()).toBe(false);
+    clock.fromDateHeader(new Date(Date.now() + 600_000).toUTCString());
+    expect(clock.now() - Date.now()).toBeGreaterThan(598_000);
+    clock.fromFrontToken(Date.now() - 600_000);
+    clock.fromDateHeader(new Date().toUTCString()); // ignored once a precise value is known
+    expect(clock.now() - Date.now()).toBeLessThan(-599_000);
+  });
+});
+
+describe('emitter', () => {
+  it('a throwing listener does not stop the others', () => {
+    const events = createEmitter<{ x: number }>();
+    const seen: number[] = [];
+    // The emitter rethrows listener errors in a microtask (reported, never swallowed); catch them here.
+    const reported: unknown[] = [];
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((task) => {
+      try {
+        task();
+      } catch (err) {
+        reported.push(err);
+      }
+    });
+    events.on('x', () => {
+      throw new Error('listener bug');
+    });
+    const off = events.on('x', (n) => seen.push(n));
+    events.emit('x', 1);
+    off();
+    events.emit('x', 2);
+    spy.mockRestore();
+    expect(seen).toEqual([1]);
+    expect(reported).toEqual([new Error('listener bug'), new Error('listener bug')]); // reported both times
+  });
+});
+
+describe('scheduler', () => {
+  it('fires at most once per front token, whatever the refresh does', async () => {
+    vi.useFakeTimers();
+    try {
+      const clock = createServerClock();
+      const refresh = vi.fn(async () => true);
+      const scheduler = createScheduler(clock, refresh);
+      const expired = { raw: 'a', idToken: 'i', exp: Date.now() - 1, now: Date.now() - 2_000 };
+      scheduler.plan(expired);
+      await vi.advanceTimersByTimeAsync(10);
+      // A refresh that produced no new front token must not make the old one fire again.
+      scheduler.plan(expired);
+      scheduler.check(expired);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(refresh).toHaveBeenCalledOnce();
+      scheduler.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('backs off when the server is unreachable', async () => {
+    vi.useFakeTimers();
+    try {
+      const refresh = vi.fn(async () => false);
+      const scheduler = createScheduler(createServerClock(), refresh);
+      scheduler.plan({ raw: 'a', idToken: 'i', exp: Date.now() - 1, now: Date.now() - 2_000 });
+      await vi.advanceTimersByTimeAsync(60_000); // 0, +5 s, +10 s, +20 s, +40 s > 60 s
+      expect(refresh).toHaveBeenCalledTimes(4);
+      scheduler.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('options', () => {
+  it('refuses a bad mode and a missing apiBase outside browsers', () => {
+    expect(() => createLatchkeyClient({ mode: 'cookies' as 'cookie', apiBase: 'http://x' })).toThrow(TypeError);
+    expect(() => createLatchkeyClient({ mode: 'header' })).toThrow(/apiBase/);
+  });
+});
+
+describe('size budget', () => {
+  it(`the bundled SDK is at most ${BUDGET_BYTES} bytes min+gzip`, async () => {
+    const { minified, gzipped } = await measure();
+    console.log(`@latchkey/client: ${minified} B minified, ${gzipped} B min+gzip`);
+    expect(gzipped).toBeLessThanOrEqual(BUDGET_BYTES);
+  });
+});
