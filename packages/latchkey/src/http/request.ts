@@ -59,9 +59,12 @@ export function normaliseRequest(parts: RawRequestParts): HttpRequest {
   let ownOrigin: string | undefined;
   if (parts.host && (parts.protocol === 'http' || parts.protocol === 'https')) {
     try {
-      const url = new URL(`${parts.protocol}://${parts.host}`);
-      // A Host header with userinfo, path or anything else odd is not an origin.
-      if (url.host === parts.host.toLowerCase()) ownOrigin = url.origin;
+      // A Host header with userinfo, a path or anything else beyond host[:port] is not an origin.
+      if (!/[/?#@\\\s]/.test(parts.host)) {
+        const url = new URL(`${parts.protocol}://${parts.host}`);
+        // `origin` drops a default port, as browsers do in the Origin header.
+        if (url.pathname === '/' && url.search === '' && url.hash === '') ownOrigin = url.origin;
+      }
     } catch {
       ownOrigin = undefined;
     }

@@ -1,0 +1,146 @@
+/**
+ * latchkey for Express 5: a router with the auth routes, `requireSession()` middleware that puts the
+ * session on `req.latchkey`, and sign-in/out helpers for the app's own handlers. All protocol work
+ * is the shared transport core's; this module only translates.
+ *
+ * @example
+ * const auth = latchkeyExpress(latchkey);
+ * app.use(auth.router);                                   // mount at the root: paths come from `basePath`
+ * app.post('/auth/login', async (req, res) => {           // your sign-in route
+ *   const user = await checkPassword(req);                // your authentication
+ *   const { body } = await auth.signIn(req, res, { userId: user.id });
+ *   res.json(body);
+ * });
+ * app.get('/api/me', auth.requireSession(), (req, res) => res.json({ userId: req.latchkey!.userId }));
+ * app.use(auth.errorHandler());                           // typed JSON for errors thrown by signIn/signOut
+ */
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import type { Latchkey } from '../engine.js';
+import {
+  createLatchkeyHttp,
+  type LatchkeyHttp,
+  type RequireSessionOptions,
+  type SignInInput,
+  type SignInResult,
+  type SignOutResult,
+} from '../http/core.js';
+import { LatchkeyError } from '../errors.js';
+import { fromNodeRequest } from '../http/node-io.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
+import type { HttpRequest, RawBody } from '../http/request.js';
+import { nodeSink, writeNodeResponse } from '../http/response.js';
+import type { LatchkeySession } from '../http/session.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by `requireSession()` (always a session) and `session()` (a session or null). */
+      latchkey?: LatchkeySession | null;
+    }
+  }
+}
+
+export interface ExpressLatchkey {
+  /** The shared transport core. */
+  readonly http: LatchkeyHttp;
+  /**
+   * The auth routes (`<base>/refresh`, `/signout`, `/sessions`, `/sessions/:id`) and the JWKS. Mount
+   * it at the root, before any body parser: `app.use(auth.router)`.
+   */
+  readonly router: Router;
+  /** Refuses (401/403/400, typed JSON) unless the request has a session meeting `options`; sets `req.latchkey`. */
+  requireSession(options?: RequireSessionOptions): RequestHandler;
+  /** Sets `req.latchkey` to the session or null, never refusing. For pages that work signed in or out. */
+  session(): RequestHandler;
+  /** Refuses a forged (cross-site) request with 403 CSRF_REJECTED: put it in front of your sign-in route. */
+  loginCsrf(): RequestHandler;
+  /** The request's session or null. */
+  getSession(req: Request, res?: Response): Promise<LatchkeySession | null>;
+  /** Starts a session; sets the cookies (or the front header) on `res`. Send `result.body` with `res.json`. */
+  signIn(req: Request, res: Response, input: SignInInput): Promise<SignInResult>;
+  /** Ends the request's session and clears the cookies on `res`. */
+  signOut(req: Request, res: Response): Promise<SignOutResult>;
+  /** Error middleware: latchkey errors become their typed JSON response; others pass on to yours. */
+  errorHandler(): ErrorRequestHandler;
+}
+
+export type ExpressAdapterOptions = LatchkeyHttpOptions;
+
+function normalise(req: Request): HttpRequest {
+  return fromNodeRequest(req, {
+    // Express resolves these honouring its own `trust proxy` setting.
+    protocol: req.protocol,
+    host: req.host,
+    ...(req.ip === undefined ? {} : { ip: req.ip }),
+    target: req.originalUrl,
+    body: () => {
+      const body: unknown = req.body;
+      // A body parser that ran before us left the body here; otherwise the stream is read.
+      if (typeof body === 'string' || body instanceof Uint8Array) return body;
+      if (typeof body === 'object' && body !== null) return body as RawBody;
+      return undefined;
+    },
+  });
+}
+
+export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions = {}): ExpressLatchkey {
+  const http = createLatchkeyHttp(engine, options);
+  const router = Router();
+  router.use(async (req, res, next) => {
+    const response = await http.handle(normalise(req));
+    if (!response) return next();
+    writeNodeResponse(res, response);
+  });
+  return {
+    http,
+    router,
+    requireSession(requirements) {
+      return async (req, res, next) => {
+        const result = await http.authenticate(normalise(req), requirements, nodeSink(res));
+        if (!result.ok) return writeNodeResponse(res, result.response);
+        req.latchkey = result.session;
+        next();
+      };
+    },
+    session() {
+      return async (req, res, next) => {
+        req.latchkey = await http.getSession(normalise(req), nodeSink(res));
+        next();
+      };
+    },
+    loginCsrf() {
+      return (req, res, next) => {
+        try {
+          http.checkLoginCsrf(normalise(req));
+        } catch (error) {
+          return writeNodeResponse(res, http.errorResponse(error));
+        }
+        next();
+      };
+    },
+    getSession(req, res) {
+      return http.getSession(normalise(req), res ? nodeSink(res) : undefined);
+    },
+    signIn(req, res, input) {
+      return http.signIn(normalise(req), input, nodeSink(res));
+    },
+    signOut(req, res) {
+      return http.signOut(normalise(req), nodeSink(res));
+    },
+    errorHandler() {
+      return (error: unknown, req, res, next) => {
+        if (!(error instanceof LatchkeyError)) return next(error);
+        let mode;
+        try {
+          mode = http.modeOf(normalise(req));
+        } catch {
+          mode = undefined;
+        }
+        writeNodeResponse(res, http.errorResponse(error, mode));
+      };
+    },
+  };
+}
+
+export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

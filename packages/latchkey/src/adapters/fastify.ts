@@ -1,0 +1,160 @@
+/**
+ * latchkey for Fastify 5: a plugin that serves the auth routes and decorates the instance with
+ * `fastify.latchkey` (helpers, `requireSession()` pre-handlers) and each request with
+ * `request.latchkey`. All protocol work is the shared transport core's; this module only translates.
+ *
+ * @example
+ * await app.register(latchkeyFastify, { latchkey });
+ * app.post('/auth/login', async (request, reply) => {      // your sign-in route
+ *   const user = await checkPassword(request);             // your authentication
+ *   return (await app.latchkey.signIn(request, reply, { userId: user.id })).body;
+ * });
+ * app.get('/api/me', { preHandler: app.latchkey.requireSession() }, async (request) => ({ userId: request.latchkey!.userId }));
+ */
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Latchkey } from '../engine.js';
+import { LatchkeyError } from '../errors.js';
+import {
+  createLatchkeyHttp,
+  type LatchkeyHttp,
+  type RequireSessionOptions,
+  type SignInInput,
+  type SignInResult,
+  type SignOutResult,
+} from '../http/core.js';
+import { invalidRequest } from '../http/errors.js';
+import { fromNodeRequest } from '../http/node-io.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
+import type { HttpRequest } from '../http/request.js';
+import type { HeaderSink, HttpResponse } from '../http/response.js';
+import type { LatchkeySession } from '../http/session.js';
+
+export interface FastifyLatchkeyOptions extends LatchkeyHttpOptions {
+  /** The engine. */
+  latchkey: Latchkey;
+}
+
+/** `fastify.latchkey`. */
+export interface FastifyLatchkey {
+  /** The shared transport core. */
+  readonly http: LatchkeyHttp;
+  /** A pre-handler refusing (typed 401/403/400) unless the request has a session meeting `options`; sets `request.latchkey`. */
+  requireSession(options?: RequireSessionOptions): preHandlerAsyncHookHandler;
+  /** A pre-handler refusing a forged (cross-site) sign-in with 403 CSRF_REJECTED. */
+  loginCsrf(): preHandlerAsyncHookHandler;
+  /** The request's session or null. */
+  getSession(request: FastifyRequest, reply?: FastifyReply): Promise<LatchkeySession | null>;
+  /** Starts a session; sets the cookies (or the front header) on `reply`. Return `result.body`. */
+  signIn(request: FastifyRequest, reply: FastifyReply, input: SignInInput): Promise<SignInResult>;
+  /** Ends the request's session and clears the cookies on `reply`. */
+  signOut(request: FastifyRequest, reply: FastifyReply): Promise<SignOutResult>;
+  /**
+   * For `app.setErrorHandler(app.latchkey.errorHandler)`: latchkey errors (thrown by `signIn`,
+   * `signOut`, session methods) become their typed JSON response; anything else gets Fastify's
+   * default treatment.
+   */
+  errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    latchkey: FastifyLatchkey;
+  }
+  interface FastifyRequest {
+    /** Set by `requireSession()`; null otherwise. */
+    latchkey: LatchkeySession | null;
+  }
+}
+
+function normalise(request: FastifyRequest): HttpRequest {
+  return fromNodeRequest(request.raw, {
+    // Fastify resolves these honouring its own `trustProxy` setting.
+    protocol: request.protocol,
+    host: request.host,
+    ip: request.ip,
+    target: request.url,
+    // The plugin's routes take the body unparsed (see the content-type parser below).
+    body: () => (typeof request.body === 'string' ? request.body : undefined),
+  });
+}
+
+function sink(reply: FastifyReply): HeaderSink {
+  // Fastify accumulates repeated `set-cookie` headers into a list.
+  return { append: (name, value) => void reply.header(name, value) };
+}
+
+function send(reply: FastifyReply, response: HttpResponse): FastifyReply {
+  reply.code(response.status);
+  for (const [name, value] of response.headers) reply.header(name, value);
+  return reply.send(response.body);
+}
+
+const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: FastifyInstance, options: FastifyLatchkeyOptions) => {
+  const { latchkey, ...httpOptions } = options;
+  const http = createLatchkeyHttp(latchkey, httpOptions);
+
+  fastify.decorateRequest('latchkey', null);
+  fastify.decorate('latchkey', {
+    http,
+    requireSession(requirements?: RequireSessionOptions): preHandlerAsyncHookHandler {
+      return async (request, reply) => {
+        const result = await http.authenticate(normalise(request), requirements, sink(reply));
+        if (!result.ok) return send(reply, result.response);
+        request.latchkey = result.session;
+      };
+    },
+    loginCsrf(): preHandlerAsyncHookHandler {
+      return async (request, reply) => {
+        try {
+          http.checkLoginCsrf(normalise(request));
+        } catch (error) {
+          return send(reply, http.errorResponse(error));
+        }
+      };
+    },
+    getSession: (request: FastifyRequest, reply?: FastifyReply) => http.getSession(normalise(request), reply ? sink(reply) : undefined),
+    signIn: (request: FastifyRequest, reply: FastifyReply, input: SignInInput) => http.signIn(normalise(request), input, sink(reply)),
+    signOut: (request: FastifyRequest, reply: FastifyReply) => http.signOut(normalise(request), sink(reply)),
+    errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+      if (!(error instanceof LatchkeyError)) return reply.send(error);
+      let mode;
+      try {
+        mode = http.modeOf(normalise(request));
+      } catch {
+        mode = undefined;
+      }
+      return send(reply, http.errorResponse(error, mode));
+    },
+  } satisfies FastifyLatchkey);
+
+  // The auth routes live in their own encapsulated context, so their body handling cannot leak into the app's.
+  await fastify.register(async (routes) => {
+    // Bodies stay unread here: the core reads them with its own size limit and reports malformed
+    // JSON as its typed 400, instead of Fastify's error format.
+    routes.removeAllContentTypeParsers();
+    routes.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    routes.setErrorHandler(async (error, request, reply) => {
+      const status = (error as { statusCode?: number }).statusCode;
+      // Fastify's own refusals (a malformed request line, say) are the client's fault, never a 500.
+      const mapped = status !== undefined && status >= 400 && status < 500 && !(error instanceof LatchkeyError) ? invalidRequest('malformed request', status) : error;
+      return send(reply, http.errorResponse(mapped));
+    });
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+      const response = await http.handle(normalise(request));
+      return send(reply, response ?? http.errorResponse(invalidRequest('not found', 404)));
+    };
+    const { basePath, jwksPath } = http.settings;
+    for (const url of [`${basePath}/refresh`, `${basePath}/signout`, `${basePath}/sessions`, `${basePath}/sessions/:id`, ...(jwksPath ? [jwksPath] : [])]) {
+      routes.all(url, handler);
+    }
+  });
+};
+
+// Register on the caller's instance rather than an encapsulated child, so the decorators are visible
+// to the app's routes (what the `fastify-plugin` package does, through the documented symbols).
+Object.assign(plugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'latchkey' });
+
+/** The latchkey Fastify plugin. `await app.register(latchkeyFastify, { latchkey, ...httpOptions })`. */
+export const latchkeyFastify = plugin;
+
+export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

@@ -1,0 +1,139 @@
+/**
+ * latchkey for Hono 4, and through it any fetch runtime (Node via @hono/node-server, Bun, Deno,
+ * Cloudflare Workers, Next.js route handlers): middleware that serves the auth routes, a sub-app
+ * holding them, `requireSession()` that puts the session on `c.var.latchkey`, and sign-in/out
+ * helpers. All protocol work is the shared transport core's; this module only translates.
+ *
+ * @example
+ * const auth = latchkeyHono(latchkey);
+ * const app = new Hono<LatchkeyEnv>();
+ * app.route('/', auth.app);                                 // the auth routes and JWKS
+ * app.post('/auth/login', async (c) => {                    // your sign-in route
+ *   const user = await checkPassword(c);                    // your authentication
+ *   return c.json((await auth.signIn(c, { userId: user.id })).body);
+ * });
+ * app.get('/api/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import type { Latchkey } from '../engine.js';
+import {
+  createLatchkeyHttp,
+  type LatchkeyHttp,
+  type RequireSessionOptions,
+  type SignInInput,
+  type SignInResult,
+  type SignOutResult,
+} from '../http/core.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
+import type { HttpRequest } from '../http/request.js';
+import { toWebResponse, type HeaderSink } from '../http/response.js';
+import type { LatchkeySession } from '../http/session.js';
+import { fromWebRequest } from '../http/web.js';
+
+/** Hono env for routes behind `requireSession()`: `c.var.latchkey` is the session. */
+export type LatchkeyEnv = { Variables: { latchkey: LatchkeySession } };
+/** Hono env for routes behind `session()`: `c.var.latchkey` is the session or null. */
+export type OptionalLatchkeyEnv = { Variables: { latchkey: LatchkeySession | null } };
+
+export interface HonoAdapterOptions extends LatchkeyHttpOptions {
+  /**
+   * The client address for the sessions list, e.g. `(c) => getConnInfo(c).remote.address` from your
+   * runtime's helper, or a header your trusted proxy sets. Default: none (not recorded).
+   */
+  clientIp?: (c: Context) => string | undefined;
+}
+
+export interface HonoLatchkey {
+  /** The shared transport core. */
+  readonly http: LatchkeyHttp;
+  /** A sub-app with the auth routes and JWKS: `app.route('/', auth.app)`. */
+  readonly app: Hono;
+  /** Middleware answering the auth routes and passing everything else on: `app.use(auth.routes())`. */
+  routes(): MiddlewareHandler;
+  /** Refuses (typed 401/403/400) unless the request has a session meeting `options`; sets `c.var.latchkey`. */
+  requireSession(options?: RequireSessionOptions): MiddlewareHandler<LatchkeyEnv>;
+  /** Sets `c.var.latchkey` to the session or null, never refusing. */
+  session(): MiddlewareHandler<OptionalLatchkeyEnv>;
+  /** Refuses a forged (cross-site) sign-in with 403 CSRF_REJECTED. */
+  loginCsrf(): MiddlewareHandler;
+  /**
+   * The session of a Hono context, or of a bare `Request` (Next.js route handlers and middleware,
+   * where there is no context; session methods then cannot set cookies, use `auth.http` for that).
+   */
+  getSession(c: Context | Request): Promise<LatchkeySession | null>;
+  /** Starts a session; sets the cookies (or the front header) on the context's response. Return `c.json(result.body)`. */
+  signIn(c: Context, input: SignInInput): Promise<SignInResult>;
+  /** Ends the request's session and clears the cookies on the context's response. */
+  signOut(c: Context): Promise<SignOutResult>;
+  /** For `app.onError`: latchkey errors become their typed JSON response; others a generic 500. */
+  errorResponse(error: unknown): Response;
+  /** Web-standard handler for the auth routes (null when not an auth route), e.g. a Next.js catch-all route. */
+  fetch(request: Request): Promise<Response | null>;
+}
+
+function sink(c: Context): HeaderSink {
+  return { append: (name, value) => c.header(name, value, { append: true }) };
+}
+
+export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {}): HonoLatchkey {
+  const { clientIp, ...httpOptions } = options;
+  const http = createLatchkeyHttp(engine, httpOptions);
+  const normalise = (c: Context): HttpRequest => {
+    const ip = clientIp?.(c);
+    return fromWebRequest(c.req.raw, ip === undefined ? undefined : { ip });
+  };
+  const routes = (): MiddlewareHandler => async (c, next) => {
+    const response = await http.handle(normalise(c));
+    if (!response) return next();
+    return toWebResponse(response);
+  };
+  const app = new Hono();
+  app.use(routes());
+  return {
+    http,
+    app,
+    routes,
+    requireSession(requirements) {
+      return async (c, next) => {
+        const result = await http.authenticate(normalise(c), requirements, sink(c));
+        if (!result.ok) return toWebResponse(result.response);
+        c.set('latchkey', result.session);
+        await next();
+      };
+    },
+    session() {
+      return async (c, next) => {
+        c.set('latchkey', await http.getSession(normalise(c), sink(c)));
+        await next();
+      };
+    },
+    loginCsrf() {
+      return async (c, next) => {
+        try {
+          http.checkLoginCsrf(normalise(c));
+        } catch (error) {
+          return toWebResponse(http.errorResponse(error));
+        }
+        await next();
+      };
+    },
+    getSession(c) {
+      if (c instanceof Request) return http.getSession(fromWebRequest(c));
+      return http.getSession(normalise(c), sink(c));
+    },
+    signIn(c, input) {
+      return http.signIn(normalise(c), input, sink(c));
+    },
+    signOut(c) {
+      return http.signOut(normalise(c), sink(c));
+    },
+    errorResponse(error) {
+      return toWebResponse(http.errorResponse(error));
+    },
+    fetch(request) {
+      return http.fetch(request);
+    },
+  };
+}
+
+export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
