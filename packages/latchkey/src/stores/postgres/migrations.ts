@@ -69,23 +69,47 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The applied version, or 0 when latchkey's tables do not exist yet. Needs no privilege beyond SELECT. */
+async function appliedVersion(tx: Tx, schema: string): Promise<number> {
+  const { rows: exists } = await tx.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${schema}.latchkey_migrations`]);
+  if (!exists[0]?.t) return 0;
+  const { rows } = await tx.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${schema}.latchkey_migrations`);
+  return rows[0]?.v ?? 0;
+}
+
 /**
- * Applies every pending migration. Runs inside the caller's transaction; `lockKey` identifies the
- * schema, so migrations of unrelated schemas on one server never wait for each other.
+ * Applies every pending migration, inside the caller's transaction. `lockKey` identifies the schema,
+ * so migrations of unrelated schemas on one server never wait for each other.
+ *
+ * An up-to-date schema is recognised with plain reads first, without the lock or any DDL: instances
+ * start without queueing behind each other, and the app's role needs no CREATE privilege once an
+ * owner role has migrated (e.g. with `latchkey migrate`).
  */
 export async function applyMigrations(tx: Tx, schema: string, lockKey: string): Promise<void> {
-  // Held until COMMIT: concurrent instances serialise here, then see the table the winner made.
+  const current = await appliedVersion(tx, schema);
+  if (current > MIGRATIONS.length) throw newerSchema(current);
+  if (current === MIGRATIONS.length) return;
+
+  // Held until COMMIT: concurrent instances serialise here, then see what the winner applied.
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
-  await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  const { rows: schemaExists } = await tx.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [unquote(schema)]);
+  // Only when missing: CREATE SCHEMA checks the database CREATE privilege even with IF NOT EXISTS.
+  if (schemaExists.length === 0) await tx.query(`CREATE SCHEMA ${schema}`);
   await tx.query(`CREATE TABLE IF NOT EXISTS ${schema}.latchkey_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
-  const { rows } = await tx.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${schema}.latchkey_migrations`);
-  const applied = rows[0]?.v ?? 0;
-  if (applied > MIGRATIONS.length) {
-    // A newer release migrated this database; running old code against it could corrupt it.
-    throw new Error(`latchkey: the database schema is at version ${applied}, newer than this release knows (${MIGRATIONS.length}); upgrade latchkey`);
-  }
+  const applied = await appliedVersion(tx, schema);
+  if (applied > MIGRATIONS.length) throw newerSchema(applied);
   for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
     await tx.query(MIGRATIONS[version - 1]!(schema));
     await tx.query(`INSERT INTO ${schema}.latchkey_migrations (version, applied_at) VALUES ($1, $2)`, [version, Date.now()]);
   }
+}
+
+/** A newer release migrated this database; running older code against it could corrupt it. */
+function newerSchema(version: number): Error {
+  return new Error(`latchkey: the database schema is at version ${version}, newer than this release knows (${MIGRATIONS.length}); upgrade latchkey`);
+}
+
+/** `"name"` to `name` (the store only accepts plain identifiers, so no embedded quotes). */
+function unquote(quoted: string): string {
+  return quoted.replace(/^"|"$/g, '');
 }
