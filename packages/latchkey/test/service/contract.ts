@@ -111,6 +111,11 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect((await t.call('POST', '/v1/sessions', { raw: '{"userId":"curl"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(201);
       });
 
+      it('refuses claims the engine finds too large with 400 naming the field', async () => {
+        const reply = await t.call('POST', '/v1/sessions', { body: { userId: 'u', accessClaims: { blob: 'x'.repeat(4096) } } });
+        expect(expectError(reply, 400, 'INVALID_REQUEST').error.field).toBe('accessClaims');
+      });
+
       it('refuses bodies over 64 KiB with 413, with or without Content-Length', async () => {
         const big = JSON.stringify({ userId: 'big', data: { blob: 'x'.repeat(70 * 1024) } });
         expectError(await t.call('POST', '/v1/sessions', { raw: big, headers: { 'content-type': 'application/json' } }), 413, 'PAYLOAD_TOO_LARGE');
@@ -356,6 +361,8 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
 
       it('healthz, readyz, metrics and openapi.json answer without an API key', async () => {
         expect((await t.call('GET', '/healthz', { auth: null })).json).toEqual({ status: 'ok' });
+        const head = await t.call('HEAD', '/healthz', { auth: null });
+        expect([head.status, head.text]).toEqual([200, '']);
         expect((await t.call('GET', '/readyz', { auth: null })).json).toEqual({ status: 'ok' });
         const metrics = await t.call('GET', '/metrics', { auth: null });
         expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -363,7 +370,11 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
           expect(metrics.text).toContain(name);
         }
         expect(metrics.text).toMatch(/latchkey_http_requests_total\{method="POST",route="\/v1\/sessions",status="201"\} \d+/);
-        expect(metrics.text).toMatch(/latchkey_theft_detections_total \d+/);
+        // The theft and revocations earlier in this suite were counted.
+        expect(metrics.text).toMatch(/latchkey_theft_detections_total [1-9]\d*\n/);
+        expect(metrics.text).toMatch(/latchkey_revocations_total\{reason="theft"\} [1-9]/);
+        expect(metrics.text).toMatch(/latchkey_refreshes_total\{outcome="grace"\} [1-9]/);
+        expect(metrics.text).toMatch(/latchkey_signing_key_age_seconds \d/);
         expect(metrics.text).not.toMatch(/route="\/v1\/sessions\/[A-Za-z0-9_-]{10,}"/);
         const doc = await t.call('GET', '/openapi.json', { auth: null });
         expect(doc.text).toBe(openApiText());

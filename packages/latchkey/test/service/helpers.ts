@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServiceConfig, silentLogger, startService, type RunningService } from 'latchkey/service';
-import type { SessionStore } from 'latchkey';
+import type { LatchkeyOptions, SessionStore } from 'latchkey';
 
 export const API_KEY = 'test-api-key-0123456789-abcdefghijklmnop';
 
@@ -41,7 +41,9 @@ export function testClock(): TestClock {
   return { now: () => Date.now() + offset, advance: (ms) => void (offset += ms) };
 }
 
-export async function startTestService(options: { env?: Record<string, string>; store?: SessionStore; clock?: TestClock } = {}): Promise<TestService> {
+export async function startTestService(
+  options: { env?: Record<string, string>; store?: SessionStore; clock?: TestClock; engineOptions?: Partial<LatchkeyOptions> } = {},
+): Promise<TestService> {
   const dir = tempDir();
   const config = loadServiceConfig({
     PORT: '0',
@@ -55,7 +57,7 @@ export async function startTestService(options: { env?: Record<string, string>; 
     logger: silentLogger,
     defaultMetrics: false,
     ...(options.store ? { store: options.store } : {}),
-    ...(options.clock ? { engineOptions: { clock: options.clock } } : {}),
+    engineOptions: { ...options.engineOptions, ...(options.clock ? { clock: options.clock } : {}) },
   });
   const call: TestService['call'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };

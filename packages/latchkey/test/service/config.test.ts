@@ -1,0 +1,111 @@
+/**
+ * Configuration: the contract's defaults, flags over environment, and a refusal naming the variable
+ * for every bad value (never echoing it).
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer } from 'latchkey/service';
+
+describe('service configuration', () => {
+  it('defaults are the contract table', () => {
+    const config = loadServiceConfig({});
+    expect(config).toMatchObject({
+      port: 4100,
+      host: '127.0.0.1',
+      store: { kind: 'sqlite', path: './.latchkey/latchkey.db' },
+      redisUrl: undefined,
+      secret: undefined,
+      secretFile: '.latchkey/secret.key',
+      apiKeys: [],
+      audience: 'latchkey',
+      signingAlgorithm: 'EdDSA',
+      accessTokenTtl: 900,
+      clockTolerance: 30,
+      refreshGrace: 10,
+      idleTimeout: 1_209_600,
+      absoluteTimeout: 7_776_000,
+      bodyLimit: 65_536,
+    });
+    expect(resolveIssuer(config, 4100)).toBe('http://127.0.0.1:4100');
+    expect(resolveIssuer(loadServiceConfig({ HOST: '::1' }), 4100)).toBe('http://[::1]:4100');
+  });
+
+  it('reads every variable; flags win over PORT and HOST', () => {
+    const config = loadServiceConfig(
+      {
+        PORT: '5000',
+        HOST: '0.0.0.0',
+        LATCHKEY_STORE: 'postgres://u:p@db:5432/lk',
+        LATCHKEY_REDIS_URL: 'redis://cache:6379',
+        LATCHKEY_SECRET: 's'.repeat(32),
+        LATCHKEY_API_KEYS: ` ${'a'.repeat(32)} ,${'b'.repeat(40)},`,
+        LATCHKEY_ISSUER: 'https://auth.example.com',
+        LATCHKEY_AUDIENCE: 'api',
+        LATCHKEY_SIGNING_ALG: 'RS256',
+        LATCHKEY_ACCESS_TTL: '300',
+        LATCHKEY_CLOCK_TOLERANCE: '0',
+        LATCHKEY_REFRESH_GRACE: '0',
+        LATCHKEY_IDLE_TIMEOUT: '3600',
+        LATCHKEY_ABSOLUTE_TIMEOUT: '86400',
+      },
+      { port: '6000', host: '127.0.0.2' },
+    );
+    expect(config).toMatchObject({
+      port: 6000,
+      host: '127.0.0.2',
+      store: { kind: 'postgres', connectionString: 'postgres://u:p@db:5432/lk' },
+      redisUrl: 'redis://cache:6379',
+      apiKeys: ['a'.repeat(32), 'b'.repeat(40)],
+      issuer: 'https://auth.example.com',
+      audience: 'api',
+      signingAlgorithm: 'RS256',
+      accessTokenTtl: 300,
+      clockTolerance: 0,
+      refreshGrace: 0,
+      idleTimeout: 3600,
+      absoluteTimeout: 86400,
+    });
+  });
+
+  it('refuses bad values, naming the variable and never echoing it', () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ PORT: '-1' }, 'PORT'],
+      [{ PORT: '65536' }, 'PORT'],
+      [{ HOST: 'a b' }, 'HOST'],
+      [{ LATCHKEY_STORE: 'sqlite:' }, 'LATCHKEY_STORE'],
+      [{ LATCHKEY_STORE: 'mongodb://x:hunter2@y' }, 'LATCHKEY_STORE'],
+      [{ LATCHKEY_STORE: 'postgres://x:hunter2@[bad' }, 'LATCHKEY_STORE'],
+      [{ LATCHKEY_REDIS_URL: 'nonsense' }, 'LATCHKEY_REDIS_URL'],
+      [{ LATCHKEY_SECRET: 'hunter2' }, 'LATCHKEY_SECRET'],
+      [{ LATCHKEY_API_KEYS: 'hunter2' }, 'LATCHKEY_API_KEYS'],
+      [{ LATCHKEY_ISSUER: 'auth.example.com' }, 'LATCHKEY_ISSUER'],
+      [{ LATCHKEY_SIGNING_ALG: 'none' }, 'LATCHKEY_SIGNING_ALG'],
+      [{ LATCHKEY_ACCESS_TTL: '0' }, 'LATCHKEY_ACCESS_TTL'],
+      [{ LATCHKEY_ACCESS_TTL: '1.5' }, 'LATCHKEY_ACCESS_TTL'],
+      [{ LATCHKEY_CLOCK_TOLERANCE: '301' }, 'LATCHKEY_CLOCK_TOLERANCE'],
+      [{ LATCHKEY_REFRESH_GRACE: 'ten' }, 'LATCHKEY_REFRESH_GRACE'],
+      [{ LATCHKEY_IDLE_TIMEOUT: '0' }, 'LATCHKEY_IDLE_TIMEOUT'],
+      [{ LATCHKEY_ABSOLUTE_TIMEOUT: '1e9' }, 'LATCHKEY_ABSOLUTE_TIMEOUT'],
+      [{ LATCHKEY_BODY_LIMIT: '10' }, 'LATCHKEY_BODY_LIMIT'],
+    ];
+    for (const [env, variable] of cases) {
+      let caught: unknown;
+      try {
+        loadServiceConfig(env);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, variable).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).variable).toBe(variable);
+      expect((caught as ConfigError).message.startsWith(`${variable}: `)).toBe(true);
+      expect((caught as ConfigError).message).not.toContain('hunter2');
+    }
+    expect(() => loadServiceConfig({}, { port: 'http' })).toThrow(/^--port: /);
+  });
+
+  it('documents every variable it reads', () => {
+    const names = ENVIRONMENT_VARIABLES.map((v) => v.name);
+    for (const name of ['PORT', 'HOST', 'LATCHKEY_STORE', 'LATCHKEY_REDIS_URL', 'LATCHKEY_SECRET', 'LATCHKEY_API_KEYS', 'LATCHKEY_ISSUER', 'LATCHKEY_AUDIENCE', 'LATCHKEY_SIGNING_ALG', 'LATCHKEY_ACCESS_TTL', 'LATCHKEY_CLOCK_TOLERANCE', 'LATCHKEY_REFRESH_GRACE', 'LATCHKEY_IDLE_TIMEOUT', 'LATCHKEY_ABSOLUTE_TIMEOUT']) {
+      expect(names).toContain(name);
+    }
+  });
+});
