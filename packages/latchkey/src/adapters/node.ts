@@ -47,6 +47,8 @@ export interface NodeLatchkey {
   signIn(req: IncomingMessage, res: ServerResponse, input: SignInInput): Promise<SignInResult>;
   /** Ends the request's session from your own handler; cookies are cleared on `res`. */
   signOut(req: IncomingMessage, res: ServerResponse): Promise<SignOutResult>;
+  /** Login CSRF for your sign-in route: false after sending 403 CSRF_REJECTED. (`signIn` checks it too.) */
+  checkLoginCsrf(req: IncomingMessage, res: ServerResponse): boolean;
   /** Sends the JSON error response for an error thrown by `signIn`/`signOut` (or a 500 for anything else). */
   sendError(res: ServerResponse, error: unknown): void;
 }
@@ -77,6 +79,15 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
     },
     signOut(req, res) {
       return http.signOut(normalise(req), nodeSink(res));
+    },
+    checkLoginCsrf(req, res) {
+      try {
+        http.checkLoginCsrf(normalise(req));
+        return true;
+      } catch (error) {
+        writeNodeResponse(res, http.errorResponse(error));
+        return false;
+      }
     },
     sendError(res, error) {
       writeNodeResponse(res, http.errorResponse(error));

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import fc from 'fast-check';
-import { createLatchkey, type Latchkey, type SessionStore } from 'latchkey';
+import { createLatchkey, StoreUnavailableError, type Latchkey, type SessionStore } from 'latchkey';
 import { decodeFrontToken, type LatchkeyHttpOptions } from 'latchkey/http';
 import { memoryStore } from 'latchkey/stores/memory';
 import { Client, type Reply } from './support/client.js';
@@ -424,6 +424,46 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(errorCode(await client.send('POST', '/api/me', { csrf: false, headers: { 'x-latchkey-csrf': bobToken } }))).toBe('CSRF_REJECTED');
       client.jar.set('__Host-lk_csrf', { value: token!, path: '/' });
       expect((await client.send('POST', '/auth/refresh', { csrf: false, headers: { 'x-latchkey-csrf': token! } })).status).toBe(200);
+    });
+
+    test('oversized cookies and bearer tokens are refused with a code, never a 500', async () => {
+      const client = new Client(served);
+      const big = 'a'.repeat(10_000);
+      const cookie = await client.send('GET', '/api/me', { cookieHeader: `__Host-lk_access=${big}` });
+      expect(cookie.status).toBe(401);
+      expect(errorCode(cookie)).toBe('UNAUTHORISED');
+      const bearer = await client.send('GET', '/api/me', { headers: { 'x-latchkey-mode': 'header', authorization: `Bearer ${big}` } });
+      expect(bearer.status).toBe(401);
+      expect(bearer.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      const refresh = await client.send('POST', '/auth/refresh', { cookieHeader: `__Secure-lk_refresh=${big}` });
+      expect(refresh.status).toBe(401);
+      const head = await client.send('HEAD', '/.well-known/jwks.json');
+      expect(head.status).toBe(200);
+      expect(head.body).toBeUndefined();
+    });
+
+    test('an unexpected error is a generic 500 that leaks nothing; a store outage is 503 and keeps the cookies', async () => {
+      const reported: unknown[] = [];
+      const client = await start({ onError: (error) => reported.push(error) });
+      await signIn(client);
+      const store = engine.store as unknown as Record<string, unknown>;
+      const list = store.listActiveSessions;
+      store.listActiveSessions = async () => {
+        throw new Error('connection string postgres://admin:hunter2@db');
+      };
+      const boom = await client.send('GET', '/auth/sessions');
+      expect(boom.status).toBe(500);
+      expect(boom.body).toEqual({ error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
+      expect(reported).toHaveLength(1);
+      store.listActiveSessions = list;
+      store.rotateRefreshToken = async () => {
+        throw new StoreUnavailableError();
+      };
+      const outage = await client.send('POST', '/auth/refresh');
+      expect(outage.status).toBe(503);
+      expect(errorCode(outage)).toBe('STORE_UNAVAILABLE');
+      expect(outage.setCookies).toHaveLength(0);
+      expect(client.jar.has('__Secure-lk_refresh')).toBe(true);
     });
 
     test('property: random cookies, headers and bodies never yield a 5xx nor write to the store', async () => {
