@@ -26,3 +26,21 @@ export async function latchkeyNode(listen, body) {
   });
   return { port: await listen(server), headers };
 }
+
+export async function latchkeyExpress(app, listen) {
+  const { latchkeyExpress: adapter } = await import('latchkey/adapters/express');
+  const { engine, headers } = await engineAndCredentials();
+  const auth = adapter(engine);
+  app.use(auth.router);
+  app.get('/me', auth.requireSession(), (req, res) => res.json({ userId: req.latchkey.userId }));
+  app.use(auth.errorHandler());
+  return { port: await listen(), headers };
+}
+
+export async function latchkeyFastify(app, listen) {
+  const { latchkeyFastify: plugin } = await import('latchkey/adapters/fastify');
+  const { engine, headers } = await engineAndCredentials();
+  await app.register(plugin, { latchkey: engine });
+  app.get('/me', { preHandler: app.latchkey.requireSession() }, async (request) => ({ userId: request.latchkey.userId }));
+  return { port: await listen(), headers };
+}
