@@ -68,6 +68,21 @@ function issuedToJson(tokens: IssuedTokens) {
   };
 }
 
+/** Deeper than this is refused before validation: no legitimate body nests so far, and a recursive validator must not overflow the stack. */
+const MAX_JSON_DEPTH = 64;
+
+/** True when `value` nests deeper than `limit`; iterative, so depth itself cannot overflow the stack. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * JSON.parse that refuses `__proto__` keys: validators and copies treat them inconsistently (zod
  * drops them silently, a spread would set a prototype), so the only safe answer is a clear 400.
@@ -80,6 +95,7 @@ function parseJson(text: string): unknown {
     });
   } catch (err) {
     if (err instanceof HttpError) throw err;
+    if (err instanceof RangeError) throw new HttpError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
     throw new HttpError(400, 'INVALID_REQUEST', 'body: not valid JSON', { field: 'body' });
   }
 }
@@ -93,7 +109,9 @@ async function readBody<S extends z.ZodType>(c: Context<Env>, schema: S, emptyOk
     if (!emptyOk) throw new HttpError(400, 'INVALID_REQUEST', 'body: a JSON object is required', { field: 'body' });
     return schema.parse({});
   }
-  const parsed = schema.safeParse(parseJson(text));
+  const json = parseJson(text);
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new HttpError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
+  const parsed = schema.safeParse(json);
   if (!parsed.success) throw invalidRequest(parsed.error);
   return parsed.data;
 }

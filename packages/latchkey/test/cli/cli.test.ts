@@ -190,12 +190,14 @@ describe.skipIf(!built)('latchkey binary', () => {
     }
   });
 
-  it('serve refuses to start on bad configuration (exit 2) and on a busy port (exit 1)', async () => {
+  it('serve refuses to start on bad configuration (exit 2), an unreachable store (69) and a busy port (1)', async () => {
     const dir = tempDir('latchkey-serve-');
     try {
       const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
       const bad = await bin(['serve', '--port', 'eighty'], env);
       expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--port')]);
+      const noStore = await bin(['serve', '--port', '0'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' });
+      expect([noStore.code, noStore.stderr]).toEqual([69, expect.stringContaining('store is unavailable')]);
       const first = await serve(env);
       try {
         const busy = await bin(['serve', '--port', new URL(first.url).port], env);

@@ -111,6 +111,14 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect((await t.call('POST', '/v1/sessions', { raw: '{"userId":"curl"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(201);
       });
 
+      it('refuses deeply nested bodies with 400, never a stack overflow', async () => {
+        for (const depth of [100, 3_000, 20_000]) {
+          const raw = `{"userId":"deep","data":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+          const reply = await t.call('POST', '/v1/sessions', { raw, headers: { 'content-type': 'application/json' } });
+          expect(expectError(reply, 400, 'INVALID_REQUEST').error.message, String(depth)).toMatch(/nested/);
+        }
+      });
+
       it('refuses claims the engine finds too large with 400 naming the field', async () => {
         const reply = await t.call('POST', '/v1/sessions', { body: { userId: 'u', accessClaims: { blob: 'x'.repeat(4096) } } });
         expect(expectError(reply, 400, 'INVALID_REQUEST').error.field).toBe('accessClaims');
