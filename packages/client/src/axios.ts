@@ -46,7 +46,7 @@ export interface AxiosHooks {
   isApi(url: string): boolean;
   mode: LatchkeyMode;
   credentials: Credentials;
-  observe(response: Response): Promise<void>;
+  observe(response: Response, before: string | null): Promise<void>;
   refreshable(error: ServerError | null, marker: string | null): Promise<boolean>;
   recover(marker: string | null): Promise<boolean>;
   unauthorised(url: string, code: string | null): void;
@@ -107,7 +107,8 @@ export function createAxiosInterceptor(instance: AxiosLike, hooks: AxiosHooks): 
   };
 
   const onResponse = async (response: AxiosResponseLike): Promise<AxiosResponseLike> => {
-    if (response.config && hooks.isApi(fullUrl(response.config))) await hooks.observe(toResponse(response));
+    const config = response.config;
+    if (config && hooks.isApi(fullUrl(config))) await hooks.observe(toResponse(response), (config[META] as Meta | undefined)?.marker ?? null);
     return response;
   };
 

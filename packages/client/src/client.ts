@@ -24,7 +24,7 @@ import { memoryTokenStorage } from './token-storage.js';
 import { createAxiosInterceptor, type AxiosLike } from './axios.js';
 
 export interface LatchkeyEvents {
-  /** New tokens, refreshed by this tab or another. */
+  /** New tokens: refreshed (by this tab or another) or issued by a sign-in in another tab. */
   refreshed: { claims: Claims | null; expiresAt: Date | null };
   /** The session ended: signed out here or in another tab, refresh refused, or theft detected. */
   signedOut: { reason: 'signOut' | 'refreshFailed' | 'theft' | 'otherTab' };
@@ -76,9 +76,11 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   const baseFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const name = options.name ?? 'latchkey';
 
+  // `/v1` covers `/v1` and `/v1/...`, never `/v1beta`.
+  const apiPath = apiBase.pathname.replace(/\/?$/, '/');
   const isApi = (url: string): boolean => {
     const u = new URL(url, pageOrigin);
-    return (u.origin === apiBase.origin && u.pathname.startsWith(apiBase.pathname)) || u.href.startsWith(authUrl(''));
+    return (u.origin === apiBase.origin && `${u.pathname}/`.startsWith(apiPath)) || u.href.startsWith(authUrl(''));
   };
 
   const credentials: Credentials =
@@ -117,7 +119,11 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     if (document.visibilityState === 'visible') check();
   };
   if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisible);
-  if (typeof window !== 'undefined') window.addEventListener('online', check);
+  if (typeof window !== 'undefined') {
+    window.addEventListener('online', check);
+    // A page restored from the back/forward cache kept its timers' state from before, possibly stale.
+    window.addEventListener('pageshow', check);
+  }
   void plan();
 
   async function refreshedInfo(): Promise<LatchkeyEvents['refreshed']> {
@@ -142,6 +148,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   async function onTabMessage(message: TabMessage): Promise<void> {
     if (message.type === 'refreshed') {
+      credentials.adopt(message.front);
       ended = false;
       await plan();
       events.emit('refreshed', await refreshedInfo());
@@ -165,7 +172,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
           ended = false;
           await plan();
           if (outcome.here) {
-            channel.post({ type: 'refreshed' });
+            channel.post({ type: 'refreshed', front: await credentials.marker() });
             events.emit('refreshed', await refreshedInfo());
           }
         } else if (outcome.kind === 'signedOut') {
@@ -185,7 +192,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   }
 
   /** Learns from any API response: server time, and tokens issued by the app's own sign-in route. */
-  async function observe(response: Response): Promise<void> {
+  async function observe(response: Response, before: string | null): Promise<void> {
     clock.fromDateHeader(response.headers.get('date'));
     const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
     if (!front || !response.ok) return;
@@ -195,6 +202,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       blocked = false;
       ended = false;
       await plan();
+      // New tokens (a sign-in): the other tabs plan their refresh from them too.
+      if (before !== front.raw) channel.post({ type: 'refreshed', front: front.raw });
     } else if (!blocked) {
       blocked = true;
       scheduler.stop();
@@ -229,8 +238,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     const headers = new Headers(request.headers);
     if (isStateChanging(request.method)) headers.set(CSRF_HEADER, credentials.csrf());
     await credentials.authorize(headers);
+    const before = await credentials.marker();
     const response = await baseFetch(new Request(request, { headers, credentials: mode === 'cookie' ? 'include' : request.credentials }));
-    await observe(response);
+    await observe(response, before);
     return response;
   }
 
@@ -268,7 +278,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       }),
     async doesSessionExist() {
       const marker = await credentials.marker();
-      if (marker === null) return false;
+      if (marker === null && credentials.authoritative) return false;
       const front = await credentials.front();
       if (front && clock.now() < front.exp) return true;
       try {
@@ -303,7 +313,10 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       scheduler.stop();
       channel.close();
       if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisible);
-      if (typeof window !== 'undefined') window.removeEventListener('online', check);
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('online', check);
+        window.removeEventListener('pageshow', check);
+      }
     },
   };
 }

@@ -32,6 +32,13 @@ export interface Credentials {
   accept(response: Response): Promise<boolean>;
   /** Forgets the session locally (the server has ended it, or is being told to). */
   clear(): Promise<void>;
+  /** Takes a front token another tab received (only used where the cookie is not readable). */
+  adopt(front: string | null | undefined): void;
+  /**
+   * Whether "no marker" proves "no session". True where the front token is always visible (it lives
+   * as long as the session); false for a cross-origin API, where only the server can tell.
+   */
+  authoritative: boolean;
 }
 
 /**
@@ -67,6 +74,10 @@ export function cookieCredentials(visible: boolean, prefix: string): Credentials
       // consistent even when the server could not be reached to clear it.
       if (visible) document.cookie = `${frontCookie}=; Max-Age=0; Path=/; Secure; SameSite=Lax`;
     },
+    adopt(front) {
+      if (front) lastSeen = front;
+    },
+    authoritative: visible,
   };
 }
 
@@ -100,5 +111,7 @@ export function headerCredentials(storage: TokenStorage): Credentials {
       return true;
     },
     clear: async () => storage.clear(),
+    adopt() {},
+    authoritative: true,
   };
 }

@@ -10,6 +10,13 @@ import { decodeFrontToken } from './front-token.js';
 import type { Lock } from './tabs/lock.js';
 import { CSRF_HEADER, FRONT_HEADER, readServerError, type ServerError } from './protocol.js';
 
+/**
+ * A refresh that hangs would hold the cross-tab lock, and so every tab, hostage; past this it counts as
+ * unreachable. If the server did rotate before the answer was lost, the parent token presented on the
+ * next attempt falls in the server's grace window (default 10 s) or fails cleanly as signed out.
+ */
+const REFRESH_TIMEOUT_MS = 10_000;
+
 export type RefreshOutcome =
   /** Tokens are fresh. `here`: this call refreshed them (false: another tab or request already had). */
   | { kind: 'refreshed'; here: boolean }
@@ -48,6 +55,7 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
         headers: { [CSRF_HEADER]: deps.credentials.csrf(), ...request.headers },
         body: request.body ?? null,
         cache: 'no-store',
+        signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS),
       });
     } catch (cause) {
       throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'the refresh endpoint could not be reached', { cause });

@@ -38,7 +38,8 @@ export function createScheduler(clock: ServerClock, refresh: (front: FrontToken)
 
   function arm(delay: number, front: FrontToken): void {
     clearTimeout(timer);
-    timer = setTimeout(() => void fire(front), Math.max(0, delay));
+    // Clamped: setTimeout treats anything over 2^31-1 ms as 0, which would fire at once.
+    timer = setTimeout(() => void fire(front), Math.min(Math.max(0, delay), 2 ** 31 - 1));
     // A CLI must be able to exit while a refresh is merely planned.
     (timer as { unref?: () => void }).unref?.();
   }

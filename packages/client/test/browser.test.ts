@@ -90,6 +90,39 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(await eventsOf(page, 'unauthorised')).toHaveLength(0);
   });
 
+  it('axios interceptor: credentials, CSRF header, one refresh for concurrent requests, retry with body', async () => {
+    const page = await openTab(context, server.origin);
+    // A module script of the page's own (the test runner would rewrite an import() inside evaluate).
+    await page.addScriptTag({
+      type: 'module',
+      content: "import axios from '/axios.js'; window.api = axios.create(); window.lk.axiosInterceptor(window.api); window.apiReady = true;",
+    });
+    await page.waitForFunction(() => (window as unknown as { apiReady?: boolean }).apiReady === true);
+    await signIn(page);
+    await sleep(EXPIRY_MS);
+    const data = await page.evaluate(async () => {
+      const api = (window as unknown as { api: { get(u: string): Promise<{ data: unknown }>; post(u: string, d: unknown): Promise<{ data: unknown }> } }).api;
+      const [a, b] = await Promise.all([api.post('/api/echo', { n: 2 }), api.get('/api/me')]);
+      return [a.data, b.data];
+    });
+    expect(data).toEqual([{ userId: 'alice', echo: { n: 2 } }, { userId: 'alice' }]);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(server.count('POST /api/echo')).toBe(2);
+  });
+
+  it('a sign-in in one tab reaches the others, which then refresh on their own', async () => {
+    const tabs = [await openTab(context, server.origin, '?auto=1'), await openTab(context, server.origin, '?auto=1')];
+    expect(await tabs[1]!.evaluate(() => window.lk.doesSessionExist())).toBe(false);
+    await signIn(tabs[0]!);
+    await waitForEvent(tabs[1]!, 'refreshed');
+    expect(await eventsOf(tabs[1]!, 'refreshed')).toEqual([{ claims: expect.objectContaining({ sub: 'alice' }), expiresAt: expect.any(Date) }]);
+    await tabs[0]!.close(); // the tab that signed in is gone: the other keeps the session alive alone
+    await sleep(EXPIRY_MS + 500);
+    // No request was made since the sign-in: this refresh was the remaining tab's own, planned one.
+    expect(server.count('POST /auth/refresh')).toBeGreaterThanOrEqual(1);
+    expect((await call(tabs[1]!, '/api/me')).status).toBe(200);
+  });
+
   for (const variant of ['Web Locks + BroadcastChannel', 'localStorage fallback'] as const) {
     describe(variant, () => {
       beforeEach(async () => {
@@ -110,8 +143,9 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
           expect(server.count('POST /auth/refresh')).toBe(round);
         }
         expect(new Set(server.presentedRefresh).size).toBe(3);
-        // Every tab heard of every refresh: by doing it, or from the tab that did.
-        for (const tab of tabs) expect(await eventsOf(tab, 'refreshed')).toHaveLength(3);
+        // Every tab heard of every refresh, by doing it or from the tab that did; tabs 1 and 2 also
+        // heard of tab 0's sign-in.
+        expect(await Promise.all(tabs.map((tab) => eventsOf(tab, 'refreshed').then((e) => e.length)))).toEqual([3, 4, 4]);
       });
 
       it('sign-out in one tab reaches the others at once', async () => {

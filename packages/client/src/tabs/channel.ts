@@ -3,13 +3,15 @@
  * refresh again), a sign-out, a detected theft (so every tab drops the session at once).
  *
  * Preferred: BroadcastChannel. Fallback: a write-then-remove of a localStorage key, which fires a
- * `storage` event in every other tab. Messages carry no token on either path: a tab that needs the
- * new front token reads the shared cookie (or the shared token storage) itself.
+ * `storage` event in every other tab. No access or refresh token is ever in a message. The front
+ * token (the UI's readable ID token) rides along over BroadcastChannel only, for an API on another
+ * origin whose cookie the page cannot read; it never goes into localStorage, where it would persist.
  */
 import { localStore, randomId } from './storage.js';
 
 export type TabMessage =
-  | { type: 'refreshed' }
+  /** `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie. */
+  | { type: 'refreshed'; front?: string | null }
   | { type: 'signedOut' }
   | { type: 'theft'; sessionId?: string; userId?: string };
 
@@ -38,7 +40,7 @@ export function createTabChannel(name: string, onMessage: (message: TabMessage) 
   return {
     post(m) {
       // The nonce makes repeated identical messages distinct, so each one fires an event.
-      store.setItem(name, JSON.stringify({ m, n: randomId() }));
+      store.setItem(name, JSON.stringify({ m: { ...m, front: undefined }, n: randomId() }));
       store.removeItem(name);
     },
     close: () => removeEventListener('storage', listener),

@@ -46,21 +46,26 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey SDK test</tit
   window.ready = true;
 </script>`;
 
-/** Bundles the SDK from source into a temp dir, as an app's bundler would. */
-async function bundleSdk(): Promise<{ code: string; cleanup: () => Promise<void> }> {
+/**
+ * Bundles the SDK from source into a temp dir, as an app's bundler would, and axios for the
+ * interceptor test. Once per test file: the bundles do not change between tests.
+ */
+async function bundle(): Promise<{ sdk: string; axios: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-sdk-'));
-  const outfile = join(dir, 'sdk.js');
-  await build({
-    entryPoints: [fileURLToPath(new URL('../../src/index.ts', import.meta.url))],
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'browser',
-    outfile,
-    logLevel: 'silent',
-  });
-  return { code: await readFile(outfile, 'utf8'), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  try {
+    const common = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', logLevel: 'silent' } as const;
+    await build({ ...common, entryPoints: [fileURLToPath(new URL('../../src/index.ts', import.meta.url))], outfile: join(dir, 'sdk.js') });
+    await build({
+      ...common,
+      stdin: { contents: "export { default } from 'axios';", resolveDir: fileURLToPath(new URL('.', import.meta.url)) },
+      outfile: join(dir, 'axios.js'),
+    });
+    return { sdk: await readFile(join(dir, 'sdk.js'), 'utf8'), axios: await readFile(join(dir, 'axios.js'), 'utf8') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
+let bundled: ReturnType<typeof bundle> | undefined;
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -76,7 +81,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 export async function startServer(options: { refreshGrace?: number } = {}): Promise<TestServer> {
-  const sdk = await bundleSdk();
+  const code = await (bundled ??= bundle());
   const engine = await createLatchkey({
     issuer: 'http://localhost',
     store: memoryStore(),
@@ -103,9 +108,9 @@ export async function startServer(options: { refreshGrace?: number } = {}): Prom
       if (key === 'GET /') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(PAGE);
-      } else if (key === 'GET /sdk.js') {
+      } else if (key === 'GET /sdk.js' || key === 'GET /axios.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' });
-        res.end(sdk.code);
+        res.end(key === 'GET /sdk.js' ? code.sdk : code.axios);
       } else if (key === 'POST /app/signin') {
         // The app has checked a password here; latchkey starts the session.
         try {
@@ -139,7 +144,6 @@ export async function startServer(options: { refreshGrace?: number } = {}): Prom
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await engine.close();
-      await sdk.cleanup();
     },
   };
 }
