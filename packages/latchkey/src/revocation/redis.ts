@@ -18,6 +18,9 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
+import { encodeBusMessage, parseBusMessage } from './wire.js';
+
+export { parseBusMessage };
 
 export interface RedisBusOptions {
   /** `redis://[:password@]host:6379[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
@@ -44,35 +47,6 @@ export interface RedisBusOptions {
    * a one-line warning on stderr. Messages never contain the URL (it may hold a password).
    */
   onError?: (error: Error) => void;
-}
-
-/** Wire format version; a message without it (or from a future version) is ignored. */
-const WIRE_VERSION = 1;
-/** Largest message parsed, bytes: a flood of junk must not cost more than a length check. */
-const MAX_MESSAGE_BYTES = 1_000_000;
-
-/** Returns the message if `raw` is a well-formed bus message, else null. Never throws. */
-export function parseBusMessage(raw: string): BusMessage | null {
-  if (raw.length > MAX_MESSAGE_BYTES) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null) return null;
-  const m = value as { v?: unknown; type?: unknown; revocations?: unknown };
-  if (m.v !== WIRE_VERSION) return null;
-  if (m.type === 'keys-changed') return { type: 'keys-changed' };
-  if (m.type !== 'revoked' || !Array.isArray(m.revocations)) return null;
-  const revocations: Array<{ sessionId: string; revokedAt: number }> = [];
-  for (const r of m.revocations as unknown[]) {
-    const { sessionId, revokedAt } = (r ?? {}) as { sessionId?: unknown; revokedAt?: unknown };
-    if (typeof sessionId === 'string' && typeof revokedAt === 'number' && Number.isFinite(revokedAt)) {
-      revocations.push({ sessionId, revokedAt });
-    }
-  }
-  return revocations.length > 0 ? { type: 'revoked', revocations } : null;
 }
 
 function defaultOnError(error: Error): void {
@@ -121,7 +95,7 @@ export class RedisBus implements RevocationBus {
   async publish(message: BusMessage): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.#publisher.publish(this.#channel, JSON.stringify({ v: WIRE_VERSION, ...message }));
+      await this.#publisher.publish(this.#channel, encodeBusMessage(message));
     } catch (error) {
       // Best effort by design (see the module comment): report, never fail the caller.
       this.#report(error instanceof Error ? error : new Error(String(error)));

@@ -144,6 +144,17 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
     }
   });
 
+  it('without Redis, over PostgreSQL LISTEN/NOTIFY: a session revoked on A is refused by B within a second', async () => {
+    const start = () => RemoteInstance.start({ ...config(), redisUrl: undefined, pgNotify: true, channel: schema }).then((i) => (started.push(i), i));
+    const a = await start();
+    const b = await start();
+    const tokens = await a.createSession('u_notify');
+    expect(await b.verify(tokens.accessToken)).toEqual({ ok: true, value: tokens.sessionId });
+    const revokedAt = Date.now();
+    expect(await a.call('revokeSession', { sessionId: tokens.sessionId })).toBe(true);
+    expect(await b.waitRefused(tokens.accessToken, revokedAt + FAN_OUT_MS)).toBe('UNAUTHORISED');
+  });
+
   it('a key rotated on A is picked up by B without a restart', async () => {
     const [a, b] = await pair();
     const { kid } = await a.call<{ kid: string }>('rotateKeys');

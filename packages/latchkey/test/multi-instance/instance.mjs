@@ -2,12 +2,13 @@
 // nothing shared but PostgreSQL and Redis. It imports the BUILT package (dist/), as an app would;
 // run `npx tsc -b packages/latchkey` first (CI's `npm test` builds before testing).
 //
-// Config arrives as JSON in LATCHKEY_TEST_INSTANCE: { store: PostgresStoreOptions, redisUrl?, channel?,
+// Config arrives as JSON in LATCHKEY_TEST_INSTANCE: { store: PostgresStoreOptions, redisUrl?, pgNotify?, channel?,
 // engine: LatchkeyOptions (JSON part) }. Requests are { id, op, args }; replies { id, ok, value | error }.
 import { decodeProtectedHeader } from 'jose';
 import { createLatchkey } from '../../dist/index.js';
 import { postgresStore } from '../../dist/stores/postgres.js';
 import { redisBus } from '../../dist/revocation/redis.js';
+import { pgNotifyBus } from '../../dist/revocation/pg-notify.js';
 
 const config = JSON.parse(process.env.LATCHKEY_TEST_INSTANCE ?? '{}');
 let clockOffset = 0;
@@ -15,9 +16,12 @@ const clock = { now: () => Date.now() + clockOffset };
 const counts = { keysRotated: 0, theft: 0, errors: 0, busErrors: 0 };
 
 const store = postgresStore(config.store);
+const onError = () => counts.busErrors++;
 const bus = config.redisUrl
-  ? redisBus({ url: config.redisUrl, channel: config.channel, onError: () => counts.busErrors++ })
-  : undefined;
+  ? redisBus({ url: config.redisUrl, channel: config.channel, onError })
+  : config.pgNotify
+    ? pgNotifyBus({ connectionString: config.store.connectionString, channel: config.channel, onError })
+    : undefined;
 const engine = await createLatchkey({ ...config.engine, store, bus, clock });
 engine.on('keys.rotated', () => counts.keysRotated++);
 engine.on('session.theft_detected', () => counts.theft++);

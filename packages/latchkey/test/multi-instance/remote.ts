@@ -16,7 +16,7 @@ const SCRIPT = fileURLToPath(new URL('./instance.mjs', import.meta.url));
  * `tsc -b` skips rewriting outputs whose content did not change, so file times prove nothing.)
  */
 export function assertBuilt(): void {
-  for (const file of ['index', 'engine', 'stores/postgres', 'stores/postgres/runner', 'revocation/redis']) {
+  for (const file of ['index', 'engine', 'stores/postgres', 'stores/postgres/runner', 'revocation/redis', 'revocation/pg-notify']) {
     if (!existsSync(`${DIST}${file}.js`)) {
       throw new Error(`packages/latchkey/dist has no ${file}.js: run \`npx tsc -b packages/latchkey\` first`);
     }
@@ -25,7 +25,10 @@ export function assertBuilt(): void {
 
 export interface InstanceConfig {
   store: PostgresStoreOptions;
+  /** Revocation bus over Redis at this URL... */
   redisUrl?: string;
+  /** ...or over PostgreSQL LISTEN/NOTIFY on the store's database. */
+  pgNotify?: boolean;
   channel?: string;
   /** JSON-serialisable engine options (issuer, secret, ttl, intervals...). */
   engine: Record<string, unknown>;
