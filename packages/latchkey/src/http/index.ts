@@ -18,7 +18,7 @@ export type { HeaderReader, HttpRequest, RawBody, RawRequestParts } from './requ
 export { HeaderList, jsonResponse, toWebResponse, writeNodeResponse, nodeSink } from './response.js';
 export type { HeaderSink, HttpResponse } from './response.js';
 export type { LatchkeySession, PublicSession, SessionUpdateResult } from './session.js';
-export { fromWebRequest } from './web.js';
+export { fromWebRequest, requestFromHeaders } from './web.js';
 export type { WebRequestInfo } from './web.js';
 export { fromNodeRequest } from './node-io.js';
 export type { NodeRequestInfo } from './node-io.js';

@@ -14,6 +14,7 @@ import {
   HeaderList,
   normaliseRequest,
   readCookies,
+  requestFromHeaders,
   resolveHttpSettings,
   type HttpRequest,
   type LatchkeyHttpOptions,
@@ -161,6 +162,16 @@ describe('core helpers', () => {
     await expect(http.signIn(foreign, { userId: 'u1' }, new HeaderList())).rejects.toMatchObject({ code: 'CSRF_REJECTED' });
     expect(() => http.checkLoginCsrf(signInRequest({ origin: 'https://app.example.com' }))).not.toThrow();
     expect(await engine.listSessions('u1')).toHaveLength(0);
+  });
+
+  test('a read-only request from headers alone (Server Components) finds the session', async () => {
+    const http = createLatchkeyHttp(engine);
+    const sink = new HeaderList();
+    await http.signIn(signInRequest(), { userId: 'u9' }, sink);
+    const cookie = sink.entries.filter(([n]) => n === 'set-cookie').map(([, v]) => parseSetCookie(v)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const session = await http.getSession(requestFromHeaders(new Headers({ cookie }), 'https://app.example.com/dashboard'));
+    expect(session?.userId).toBe('u9');
+    expect(await http.getSession(requestFromHeaders(new Headers(), 'https://app.example.com/'))).toBeNull();
   });
 
   test('the web-standard entry point serves the routes and passes others by', async () => {
