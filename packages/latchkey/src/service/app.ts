@@ -5,6 +5,7 @@
  * Built on Hono's fetch-style app, so it runs under `@hono/node-server` (server.ts) and can be
  * exercised in-process with `app.request(...)`.
  */
+import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
@@ -38,6 +39,9 @@ export interface ServiceAppOptions {
 }
 
 type Env = { Variables: { route: string } };
+
+/** A caller's request id is kept only when it is short and plain, so it cannot inject into logs. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const RotateKeysRequest = z.strictObject({});
 
@@ -138,13 +142,16 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   app.use('*', async (c, next) => {
     const started = process.hrtime.bigint();
     c.set('route', 'unmatched');
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     await next();
+    c.res.headers.set('X-Request-Id', requestId);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = c.get('route');
     const status = c.res.status;
     metrics.observe(c.req.method, route, status, seconds);
     // Method, route pattern, status, duration: never the raw path (ids), a header or a body.
-    logger.log(status >= 500 ? 'error' : 'info', 'request', { method: c.req.method, route, status, durationMs: Math.round(seconds * 1e6) / 1e3 });
+    logger.log(status >= 500 ? 'error' : 'info', 'request', { method: c.req.method, route, status, durationMs: Math.round(seconds * 1e6) / 1e3, requestId });
   });
 
   app.onError((err, c) => {
@@ -265,7 +272,8 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('delete', '/v1/sessions/{id}', async (c) => {
     const id = sessionId(c);
     // Idempotent: already revoked, or never existed, the outcome the caller wants holds.
-    if (id !== null) await store(engine.revokeSession(id, 'admin'));
+    // Reason "signout": the usual caller is a backend signing its user out (the CLI says "admin").
+    if (id !== null) await store(engine.revokeSession(id, 'signout'));
     return c.body(null, 204);
   });
   onlyThose('/v1/sessions/{id}');
@@ -277,7 +285,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   });
   route('delete', '/v1/users/{userId}/sessions', async (c) => {
     const userId = param(c, 'userId', UserId);
-    const revoked = await store(engine.revokeUserSessions(userId, { reason: 'admin' }));
+    const revoked = await store(engine.revokeUserSessions(userId, { reason: 'revoke-all' }));
     return c.json({ revoked }, 200);
   });
   onlyThose('/v1/users/{userId}/sessions');

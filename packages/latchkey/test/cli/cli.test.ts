@@ -170,7 +170,8 @@ describe.skipIf(!built)('latchkey binary', () => {
       expect(created.status).toBe(201);
       const tokens = (await created.json()) as { accessToken: string; refreshToken: string; idToken: string };
       await fetch(`${server.url}/v1/sessions/refresh`, { method: 'POST', headers: auth, body: JSON.stringify({ refreshToken: tokens.refreshToken }) });
-      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      const health = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'probe-1' } });
+      expect([health.status, health.headers.get('x-request-id')]).toEqual([200, 'probe-1']);
       const { statSync, readFileSync } = await import('node:fs');
       expect(statSync(join(dir, 'keys', 'secret.key')).mode & 0o777).toBe(0o600);
       const secret = readFileSync(join(dir, 'keys', 'secret.key'), 'utf8').trim();
@@ -180,7 +181,8 @@ describe.skipIf(!built)('latchkey binary', () => {
       const lines = server.lines();
       const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       const requests = entries.filter((e) => e.msg === 'request');
-      expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', route: '/v1/sessions', status: 201, durationMs: expect.any(Number) }));
+      expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', route: '/v1/sessions', status: 201, durationMs: expect.any(Number), requestId: expect.any(String) }));
+      expect(requests).toContainEqual(expect.objectContaining({ route: '/healthz', requestId: 'probe-1' }));
       expect(requests).toContainEqual(expect.objectContaining({ method: 'POST', route: '/v1/sessions/refresh', status: 200 }));
       expect(entries.map((e) => e.msg)).toContain('stopped');
       const everything = lines.join('\n') + server.stderr();

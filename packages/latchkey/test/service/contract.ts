@@ -369,6 +369,8 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
 
       it('healthz, readyz, metrics and openapi.json answer without an API key', async () => {
         expect((await t.call('GET', '/healthz', { auth: null })).json).toEqual({ status: 'ok' });
+        const injected = await t.call('GET', '/healthz', { auth: null, headers: { 'x-request-id': 'a\tb{"x":1}' } });
+        expect(injected.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
         const head = await t.call('HEAD', '/healthz', { auth: null });
         expect([head.status, head.text]).toEqual([200, '']);
         expect((await t.call('GET', '/readyz', { auth: null })).json).toEqual({ status: 'ok' });
@@ -381,6 +383,8 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         // The theft and revocations earlier in this suite were counted.
         expect(metrics.text).toMatch(/latchkey_theft_detections_total [1-9]\d*\n/);
         expect(metrics.text).toMatch(/latchkey_revocations_total\{reason="theft"\} [1-9]/);
+        expect(metrics.text).toMatch(/latchkey_revocations_total\{reason="signout"\} [1-9]/);
+        expect(metrics.text).toMatch(/latchkey_revocations_total\{reason="revoke-all"\} [1-9]/);
         expect(metrics.text).toMatch(/latchkey_refreshes_total\{outcome="grace"\} [1-9]/);
         expect(metrics.text).toMatch(/latchkey_signing_key_age_seconds \d/);
         expect(metrics.text).not.toMatch(/route="\/v1\/sessions\/[A-Za-z0-9_-]{10,}"/);
