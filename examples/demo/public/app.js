@@ -3,6 +3,8 @@
 import { createLatchkeyClient } from '/sdk/index.js';
 
 const latchkey = createLatchkeyClient();
+// A handle for the browser console (and the demo's browser tests): try latchkey.fetch('/api/me').
+window.latchkey = latchkey;
 const $ = (selector) => document.querySelector(selector);
 const views = ['auth', 'dashboard', 'devices', 'lab'];
 let config = { accessTokenTtl: 0 };

@@ -65,18 +65,10 @@ export async function startDemo(options = {}) {
   const accessTokenTtl = options.accessTokenTtl ?? 30;
   const devRoutes = options.devRoutes ?? process.env.NODE_ENV !== 'production';
 
-  const latchkey = await createLatchkey({
-    issuer: options.issuer ?? `http://localhost:${port}`,
-    store: sqliteStore({ path: join(dataDir, 'demo.db') }),
-    secretFile: join(dataDir, 'secret.key'),
-    accessTokenTtl,
-    // Short tokens need a short leeway, or a 2-second token would live for 32.
-    clockTolerance: Math.min(30, Math.max(1, Math.floor(accessTokenTtl / 4))),
-  });
-  const users = new UserStore(join(dataDir, 'demo-users.db'));
-  const auth = latchkeyNode(latchkey, options.http ?? {});
-  const files = await staticFiles();
   const refreshCookie = '__Secure-lk_refresh';
+
+  // Set up once the server listens: the issuer needs its port.
+  let latchkey, users, auth, files;
 
   async function signIn(req, res, user) {
     const result = await auth.signIn(req, res, { userId: user.id, idClaims: { name: user.name, email: user.email } });
@@ -153,9 +145,21 @@ export async function startDemo(options = {}) {
       else res.destroy();
     }
   });
+  // Listen first: the issuer is the URL the browser uses, port included.
   await new Promise((resolve) => server.listen(port, host, resolve));
   const address = server.address();
   const url = `http://localhost:${address.port}`;
+  latchkey = await createLatchkey({
+    issuer: options.issuer ?? url,
+    store: sqliteStore({ path: join(dataDir, 'demo.db') }),
+    secretFile: join(dataDir, 'secret.key'),
+    accessTokenTtl,
+    // Short tokens need a short leeway, or a 2-second token would live for 32.
+    clockTolerance: Math.min(30, Math.max(1, Math.floor(accessTokenTtl / 4))),
+  });
+  users = new UserStore(join(dataDir, 'demo-users.db'));
+  auth = latchkeyNode(latchkey, options.http ?? {});
+  files = await staticFiles();
   return {
     url,
     latchkey,

@@ -1,0 +1,212 @@
+/**
+ * The demo in real Chromium: what a newcomer sees after `npm start`, and the browser-side promises of
+ * latchkey (tokens unreadable by page JavaScript, one refresh per expiry across tabs, revocation and
+ * theft reaching every tab, CSRF from another origin refused). Screenshots of each page are written
+ * to test-artifacts/demo/ (git-ignored).
+ */
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+// @ts-expect-error: plain ESM module without types
+import { startDemo } from '../src/app.mjs';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
+
+const available = await serviceAvailable('Chromium (demo browser tests)', async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
+  const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  await b.close();
+});
+
+interface Demo {
+  url: string;
+  latchkey: { on(event: string, fn: (e: { grace?: boolean }) => void): () => void; listSessions(userId: string): Promise<unknown[]> };
+  close(): Promise<void>;
+}
+
+describe.skipIf(!available)('the demo in Chromium', () => {
+  let browser: Browser;
+  let demo: Demo;
+  let counter = 0;
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    demo = await startDemo({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'latchkey-demo-')), accessTokenTtl: 2 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  /** A new browser profile (a device); waits fail after 10 s with the selector named, not at the test timeout. */
+  async function device(options: Parameters<Browser['newContext']>[0] = {}): Promise<BrowserContext> {
+    const context = await browser.newContext(options);
+    context.setDefaultTimeout(10_000);
+    return context;
+  }
+
+  async function open(context: BrowserContext, hash = ''): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(`${demo.url}/${hash}`);
+    await page.waitForSelector('body[data-ready="true"]');
+    return page;
+  }
+
+  /** Signs up a fresh user in a new context (a new device); returns the page on the dashboard. */
+  async function signUp(context: BrowserContext, email = `user${++counter}@example.com`): Promise<{ page: Page; email: string }> {
+    const page = await open(context);
+    await page.fill('#signup-form [name=name]', 'Ada Lovelace');
+    await page.fill('#signup-form [name=email]', email);
+    await page.fill('#signup-form [name=password]', 'correct horse battery');
+    await page.click('#signup-form button');
+    await page.waitForSelector('#view-dashboard:not([hidden])');
+    return { page, email };
+  }
+
+  async function signIn(context: BrowserContext, email: string): Promise<Page> {
+    const page = await open(context);
+    await page.fill('#signin-form [name=email]', email);
+    await page.fill('#signin-form [name=password]', 'correct horse battery');
+    await page.click('#signin-form button');
+    await page.waitForSelector('#view-dashboard:not([hidden])');
+    return page;
+  }
+
+  /** A request through the page's SDK, whichever view the page shows. */
+  const sdkFetchStatus = (page: Page) =>
+    page.evaluate(async () => (await (window as unknown as { latchkey: { fetch(u: string): Promise<Response> } }).latchkey.fetch('/api/me')).status);
+
+  const callApi = async (page: Page) => {
+    const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/me')), page.click('#call-api')]);
+    return response;
+  };
+
+  it('after sign-in, page JavaScript sees the front token and no access or refresh token', async () => {
+    const context = await device({ viewport: { width: 1200, height: 900 } });
+    const signedOut = await open(context);
+    await signedOut.screenshot({ path: join(artifacts, 'sign-in.png'), fullPage: true });
+    const { page } = await signUp(context);
+    const cookie = await page.evaluate(() => document.cookie);
+    expect(cookie).toContain('lk_front=');
+    expect(cookie).not.toContain('lk_access');
+    expect(cookie).not.toContain('lk_refresh');
+    expect(cookie).not.toMatch(/eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCI/); // no access-token JWT header anywhere
+    // The HttpOnly cookies exist nonetheless.
+    const names = (await context.cookies()).map((c) => `${c.name}:${c.httpOnly}`);
+    expect(names).toEqual(expect.arrayContaining(['__Host-lk_access:true', '__Secure-lk_refresh:true', 'lk_front:false']));
+    expect(await page.textContent('#claims')).toContain('Ada Lovelace');
+    expect((await callApi(page)).status()).toBe(200);
+    await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('three tabs across several 2-second expiries: the app keeps working with one refresh per expiry', async () => {
+    const context = await device();
+    const { page: first } = await signUp(context);
+    const tabs = [first, await open(context), await open(context)];
+    const refreshes: Array<{ at: number; grace: boolean }> = [];
+    const off = demo.latchkey.on('session.refreshed', (e) => refreshes.push({ at: Date.now(), grace: Boolean(e.grace) }));
+    const statuses: number[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 7_500) {
+      for (const tab of tabs) statuses.push((await callApi(tab)).status());
+      await first.waitForTimeout(400);
+    }
+    off();
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    // 7.5 s of 2-second tokens: at least three expiries, each met by exactly one refresh.
+    expect(refreshes.length).toBeGreaterThanOrEqual(3);
+    expect(refreshes.filter((r) => r.grace)).toEqual([]); // a second tab refreshing the same token would show as a grace refresh
+    // And never two for one token: another tab refreshing the same token would follow within moments.
+    for (let i = 1; i < refreshes.length; i++) expect(refreshes[i]!.at - refreshes[i - 1]!.at).toBeGreaterThan(700);
+    for (const tab of tabs) expect(await tab.getAttribute('body', 'data-signed-out')).toBeNull();
+    await context.close();
+  });
+
+  it('revoking a device signs it out on its next request; "sign out everywhere else" leaves only this session', async () => {
+    const laptop = await device({ viewport: { width: 1200, height: 900 } });
+    const phone = await device();
+    const tablet = await device();
+    const { page: a, email } = await signUp(laptop);
+    const b = await signIn(phone, email);
+    const c = await signIn(tablet, email);
+
+    await a.goto(`${demo.url}/#/devices`);
+    await a.waitForSelector('#sessions tr >> nth=2');
+    expect(await a.locator('#sessions tr').count()).toBe(3);
+    expect(await a.locator('#sessions .badge').count()).toBe(1);
+    await a.screenshot({ path: join(artifacts, 'devices.png'), fullPage: true });
+
+    // Revoke the phone's session (the row for the session that tab B holds).
+    const phoneSession = ((await (await callApi(b)).json()) as { sessionId: string }).sessionId;
+    await a.click(`[data-revoke="${phoneSession}"]`);
+    await a.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 2);
+    expect(await sdkFetchStatus(b)).toBe(401);
+    await b.waitForSelector('#view-auth:not([hidden])');
+
+    await a.click('#signout-others');
+    await a.waitForFunction(() => document.querySelectorAll('#sessions tr').length === 1);
+    // The tablet may notice by itself first (its SDK refreshes ahead of each 2-second expiry).
+    expect(await sdkFetchStatus(c)).toBe(401);
+    await c.waitForSelector('#view-auth:not([hidden])');
+    expect(await sdkFetchStatus(a)).toBe(200);
+    for (const ctx of [laptop, phone, tablet]) await ctx.close();
+  });
+
+  it('the security lab: replaying a stolen refresh token revokes the session and every tab shows it', async () => {
+    const context = await device({ viewport: { width: 1200, height: 1100 } });
+    const { page: lab } = await signUp(context);
+    const other = await open(context);
+    await lab.goto(`${demo.url}/#/lab`);
+    await lab.waitForSelector('#view-lab:not([hidden])');
+    await lab.click('#lab-steal');
+    await lab.waitForSelector('#lab-stolen:not(:empty)');
+    await lab.click('#lab-rotate');
+    await lab.waitForSelector('#lab-rotated:not(:empty)');
+    await lab.click('#lab-replay');
+    // Attached, not visible: the tab may already have switched to the signed-out view.
+    await lab.waitForSelector('#lab-replayed:not(:empty)', { state: 'attached' });
+    expect(await lab.textContent('#lab-replayed')).toContain('TOKEN_THEFT_DETECTED');
+    expect(await lab.textContent('#banner')).toContain('Theft detected');
+    await lab.screenshot({ path: join(artifacts, 'security-lab.png'), fullPage: true });
+    // Every tab is signed out, and the session is dead on the server.
+    await other.waitForSelector('#view-auth:not([hidden])');
+    await lab.waitForSelector('#view-auth:not([hidden])');
+    const status = await other.evaluate(async () => (await fetch('/api/me')).status);
+    expect(status).toBe(401);
+    await context.close();
+  });
+
+  it('a form POST from another origin (another local port) is refused and changes nothing', async () => {
+    const context = await device();
+    const { page } = await signUp(context);
+    const attacker: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<form id="f" method="POST" action="${demo.url}/auth/signout"><input name="x" value="1"></form>
+        <script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    try {
+      const evil = await context.newPage();
+      const [response] = await Promise.all([
+        evil.waitForResponse((r) => r.url() === `${demo.url}/auth/signout`),
+        evil.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`),
+      ]);
+      expect(response.status()).toBe(403);
+      expect(await response.json()).toMatchObject({ error: { code: 'CSRF_REJECTED' } });
+      // The victim is still signed in.
+      expect((await callApi(page)).status()).toBe(200);
+    } finally {
+      attacker.close();
+      await context.close();
+    }
+  });
+});
