@@ -171,12 +171,13 @@ describe.skipIf(!available)('the demo in Chromium', () => {
     await lab.waitForSelector('#lab-stolen:not(:empty)');
     await lab.click('#lab-rotate');
     await lab.waitForSelector('#lab-rotated:not(:empty)');
+    await lab.screenshot({ path: join(artifacts, 'security-lab.png'), fullPage: true });
     await lab.click('#lab-replay');
     // Attached, not visible: the tab may already have switched to the signed-out view.
     await lab.waitForSelector('#lab-replayed:not(:empty)', { state: 'attached' });
     expect(await lab.textContent('#lab-replayed')).toContain('TOKEN_THEFT_DETECTED');
     expect(await lab.textContent('#banner')).toContain('Theft detected');
-    await lab.screenshot({ path: join(artifacts, 'security-lab.png'), fullPage: true });
+    await lab.screenshot({ path: join(artifacts, 'security-lab-theft.png'), fullPage: true });
     // Every tab is signed out, and the session is dead on the server.
     await other.waitForSelector('#view-auth:not([hidden])');
     await lab.waitForSelector('#view-auth:not([hidden])');
