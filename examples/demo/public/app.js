@@ -128,9 +128,12 @@ $('#lab-steal').addEventListener('click', async () => {
   $('#lab-stolen').textContent = `The attacker now holds ${mask(refreshToken)}`;
 });
 $('#lab-rotate').addEventListener('click', async () => {
-  const ok = await latchkey.refresh();
+  // Twice: a copy replayed within seconds of a single rotation looks exactly like a lost response
+  // being retried, which the grace window forgives (only for the immediate parent). Two rotations
+  // later, no benign explanation is left.
+  const ok = (await latchkey.refresh()) && (await latchkey.refresh());
   $('#lab-rotated').textContent = ok
-    ? `Refreshed at ${new Date().toLocaleTimeString()}: a new refresh token is current; the attacker's copy is rotated out.`
+    ? `Refreshed twice at ${new Date().toLocaleTimeString()}: the attacker's copy is two generations old.`
     : 'The refresh was refused.';
 });
 $('#lab-replay').addEventListener('click', async () => {
