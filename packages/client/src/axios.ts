@@ -27,19 +27,22 @@ interface AxiosResponseLike {
   config?: AxiosConfigLike;
 }
 
-/** The part of an axios instance the interceptor uses. */
-export interface AxiosLike {
+/**
+ * The part of an axios instance the interceptor uses, generic over axios's own config and response
+ * types so that a real `AxiosInstance` fits exactly (the tests type-check one against it).
+ */
+export interface AxiosLike<Config extends object = AxiosConfigLike, Res extends object = object> {
   interceptors: {
     request: {
-      use(onFulfilled: (config: never) => unknown, onRejected?: (error: unknown) => unknown): number;
+      use(onFulfilled?: ((config: Config) => Config | Promise<Config>) | null, onRejected?: ((error: unknown) => unknown) | null): number;
       eject(id: number): void;
     };
     response: {
-      use(onFulfilled: (response: never) => unknown, onRejected?: (error: never) => unknown): number;
+      use(onFulfilled?: ((response: Res) => Res | Promise<Res>) | null, onRejected?: ((error: unknown) => unknown) | null): number;
       eject(id: number): void;
     };
   };
-  request(config: never): Promise<unknown>;
+  request(config: Config): Promise<unknown>;
 }
 
 export interface AxiosHooks {
@@ -78,7 +81,7 @@ function fullUrl(config: AxiosConfigLike): string {
   return `${config.baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
 }
 
-export function createAxiosInterceptor(instance: AxiosLike, hooks: AxiosHooks): () => void {
+export function createAxiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>, hooks: AxiosHooks): () => void {
   const onRequest = async (config: AxiosConfigLike): Promise<AxiosConfigLike> => {
     if (!hooks.isApi(fullUrl(config))) return config;
     const previous = config[META] as Meta | undefined;
@@ -123,14 +126,12 @@ export function createAxiosInterceptor(instance: AxiosLike, hooks: AxiosHooks): 
       throw error;
     }
     config[META] = { ...meta, marker, retried: true };
-    return instance.request(config as never);
+    return instance.request(config as C);
   };
 
-  const requestId = instance.interceptors.request.use(onRequest as (config: never) => unknown);
-  const responseId = instance.interceptors.response.use(
-    onResponse as (response: never) => unknown,
-    onError as (error: never) => unknown,
-  );
+  // axios hands back the same objects it was given: its config and response are these shapes.
+  const requestId = instance.interceptors.request.use(onRequest as unknown as (config: C) => Promise<C>);
+  const responseId = instance.interceptors.response.use(onResponse as unknown as (response: R) => Promise<R>, onError as (error: unknown) => unknown);
   return () => {
     instance.interceptors.request.eject(requestId);
     instance.interceptors.response.eject(responseId);

@@ -43,7 +43,7 @@ export interface LatchkeyClient {
   /** `fetch` with credentials, CSRF header, and one refresh-and-retry on an expired access token. */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /** Installs the same behaviour on an axios instance; returns a function that removes it. */
-  axiosInterceptor(instance: AxiosLike): () => void;
+  axiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>): () => void;
   /**
    * True when a session exists. Asks the server (one refresh) only when the local front token says
    * the access token expired; a refused refresh token is `false`, never an error.

@@ -27,8 +27,8 @@ const waitForEvent = (page: Page, name: string) =>
   page.waitForFunction((n) => window.events.some((e) => e.name === n), name, { timeout: 5_000 });
 
 /** Removes BroadcastChannel and Web Locks before any page script, to exercise the localStorage fallbacks. */
-function withoutTabApis(context: BrowserContext): Promise<void> {
-  return context.addInitScript(() => {
+async function withoutTabApis(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
     delete (window as { BroadcastChannel?: unknown }).BroadcastChannel;
     Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });
   });

@@ -143,3 +143,18 @@ describe('size budget', () => {
     expect(gzipped).toBeLessThanOrEqual(BUDGET_BYTES);
   });
 });
+
+describe('public types', () => {
+  it('reject misuse at compile time (checked by tsc -p packages/client/test)', () => {
+    // @ts-expect-error: not a mode
+    expect(() => createLatchkeyClient({ mode: 'cookies', apiBase: 'http://x' })).toThrow(TypeError);
+    const client = createLatchkeyClient({ mode: 'header', apiBase: 'http://x', autoRefresh: false });
+    // @ts-expect-error: not an event
+    client.on('refresh', () => {});
+    client.on('theftDetected', (e) => {
+      const id: string | null = e.sessionId;
+      void id;
+    });
+    client.close();
+  });
+});
