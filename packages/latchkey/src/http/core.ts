@@ -13,7 +13,7 @@ import type { AccessTokenClaims, IssuedTokens, JsonValue, Session, VerifiedAcces
 import { clearingCookies, cookieFits, cookieShapes, readCookies, setCookieHeader } from './cookies.js';
 import { checkCsrf, CSRF_TOKEN_HEADER, csrfToken, isSafeMethod } from './csrf.js';
 import { CookieConflictError, invalidRequest, mapError } from './errors.js';
-import { encodeFrontToken, FRONT_HEADER } from './front.js';
+import { encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER } from './front.js';
 import { resolveHttpSettings, type LatchkeyHttpOptions, type ResolvedHttpSettings, type TransportMode } from './options.js';
 import { decodeUtf8, type HttpRequest } from './request.js';
 import { jsonResponse, HeaderList, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
@@ -119,7 +119,7 @@ export class LatchkeyHttp {
       if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
         return { ok: false, response: jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'this session may not do that' } }, [['cache-control', 'no-store']]) };
       }
-      return { ok: true, session: this.session(verified, mode, sink) };
+      return { ok: true, session: this.session(verified, mode, sink, this.exposeHeaders(request)) };
     } catch (error) {
       return { ok: false, response: this.errorResponse(error, mode) };
     }
@@ -154,7 +154,7 @@ export class LatchkeyHttp {
       await this.engine.revokeSession(tokens.session.id, 'signout');
       throw error;
     }
-    for (const [name, value] of headers) sink.append(name, value);
+    for (const [name, value] of [...headers, ...this.exposeHeaders(request)]) sink.append(name, value);
     return { mode, session: tokens.session, body: this.tokenBody(tokens, mode) };
   }
 
@@ -256,12 +256,23 @@ export class LatchkeyHttp {
     return verified;
   }
 
-  session(verified: VerifiedAccessToken, mode: TransportMode, sink: HeaderSink | undefined): LatchkeySession {
+  session(verified: VerifiedAccessToken, mode: TransportMode, sink: HeaderSink | undefined, expose: [string, string][] = []): LatchkeySession {
     return createRequestSession(verified, mode, {
       engine: this.engine,
-      reissued: (tokens, session, m) => this.issueHeaders(tokens, session, m),
+      reissued: (tokens, session, m) => [...this.issueHeaders(tokens, session, m), ...expose],
       cleared: (m) => (m === 'cookie' ? clearingCookies(this.settings).map((v): [string, string] => ['set-cookie', v]) : []),
     }, sink);
+  }
+
+  /**
+   * On a token-issuing response in an app-owned route (sign-in, `session.update`) to an allowed
+   * cross-origin caller, the front-token headers must be exposed or the SDK cannot read them. The
+   * app's CORS middleware owns `Access-Control-Allow-Origin`; this only adds the expose list.
+   */
+  exposeHeaders(request: HttpRequest): [string, string][] {
+    const origin = request.headers.get('origin');
+    if (origin === null || origin === request.ownOrigin || !this.settings.allowedOrigins.has(origin)) return [];
+    return [['access-control-expose-headers', EXPOSED_HEADERS]];
   }
 
   deviceOf(request: HttpRequest): { userAgent?: string; ip?: string } {

@@ -4,8 +4,11 @@
  * expiry so the SDK can refresh ahead of time, and the server's clock so it can correct for skew.
  */
 import { base64url } from 'jose';
+import { CSRF_TOKEN_HEADER } from './csrf.js';
 
 export const FRONT_HEADER = 'x-latchkey-front';
+/** Response headers a cross-origin SDK must be able to read (Access-Control-Expose-Headers). */
+export const EXPOSED_HEADERS = `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}`;
 
 export interface FrontToken {
   v: 1;

@@ -6,10 +6,10 @@
  */
 import { NotFoundError, UnauthorisedError } from '../errors.js';
 import type { LatchkeyHttp } from './core.js';
+import { EXPOSED_HEADERS } from './front.js';
 import { readCookies } from './cookies.js';
-import { checkCsrf, CSRF_HEADER, CSRF_TOKEN_HEADER, originAllowed } from './csrf.js';
+import { checkCsrf, CSRF_HEADER, originAllowed } from './csrf.js';
 import { invalidRequest, refreshFailureClears } from './errors.js';
-import { FRONT_HEADER } from './front.js';
 import type { TransportMode } from './options.js';
 import type { HttpRequest } from './request.js';
 import { HeaderList, jsonResponse, type HttpResponse } from './response.js';
@@ -51,7 +51,7 @@ function finish(http: LatchkeyHttp, request: HttpRequest, response: HttpResponse
     headers.push(
       ['access-control-allow-origin', origin],
       ['access-control-allow-credentials', 'true'],
-      ['access-control-expose-headers', `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}`],
+      ['access-control-expose-headers', EXPOSED_HEADERS],
     );
   }
   return { ...response, headers };

@@ -223,6 +223,12 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(refreshed.headers.get('access-control-allow-origin')).toBe(spa);
       expect(refreshed.headers.get('access-control-expose-headers')).toContain('x-latchkey-front');
       expect(errorCode(await c2.send('POST', '/api/me', { headers: { origin: 'https://other.example' } }))).toBe('CSRF_REJECTED');
+      // The app-owned sign-in route exposes the front-token headers to the allowed origin (the app's CORS owns the rest).
+      const spaLogin = await new Client(served).send('POST', '/auth/login?user=spa', { headers: { origin: spa } });
+      expect(spaLogin.status).toBe(200);
+      expect(spaLogin.headers.get('access-control-expose-headers')).toContain('x-latchkey-front');
+      const sameOriginLogin = await new Client(served).send('POST', '/auth/login?user=same', { headers: { origin: served.origin } });
+      expect(sameOriginLogin.headers.get('access-control-expose-headers')).toBeNull();
     });
 
     test('sessions list marks the current one; a user cannot revoke another user\'s session', async () => {
