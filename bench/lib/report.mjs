@@ -9,6 +9,7 @@ export function formatValue(row) {
   if (row.metric === 'bytes/session') return `${v.toFixed(0)} B/session`;
   if (row.metric === 'MB') return `${v.toFixed(1)} MB`;
   if (row.metric === 'ratio') return `${v.toFixed(2)}×`;
+  if (row.metric === 'µs') return `${v.toFixed(v < 10 ? 1 : 0)} µs`;
   const unit = row.metric ?? '';
   const n = v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)} k` : v >= 100 ? v.toFixed(0) : v.toFixed(1);
   return `${n} ${unit}`.trim();

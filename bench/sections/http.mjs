@@ -24,7 +24,10 @@ function startServer(framework, auth) {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`server ${framework}/${auth} did not start`)); }, 20_000);
     child.once('message', (m) => {
       clearTimeout(timer);
-      if (m.ready) resolve({ ...m, stop: () => stopServer(child) });
+      if (m.ready) {
+        const ask = (message) => new Promise((answer) => { child.once('message', answer); child.send(message); });
+        resolve({ ...m, ask, stop: () => stopServer(child) });
+      }
       else { child.kill('SIGKILL'); reject(new Error(m.error)); }
     });
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server ${framework}/${auth} exited (${code}) ${stderr}`)); });
@@ -74,9 +77,11 @@ await runSection('http', async (ctx) => {
         const probe = await fetch(url, { headers: server.headers });
         if (probe.status !== 200) throw new Error(`GET /me answered ${probe.status}: ${(await probe.text()).slice(0, 200)}`);
         await autocannon({ url, headers: server.headers, connections: CONNECTIONS, seconds: warmSeconds });
+        await server.ask('cpu-start');
         const r = await autocannon({ url, headers: server.headers, connections: CONNECTIONS, seconds });
+        const cpu = await server.ask('cpu-stop');
         if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} non-2xx responses and ${r.errors} errors under load`);
-        samples.get(c.name).push(r);
+        samples.get(c.name).push({ ...r, cpuMicrosPerRequest: cpu.cpuMicros / Math.max(1, cpu.requests) });
       } catch (err) {
         failed.set(c.name, err instanceof Error ? err.message : String(err));
       } finally {
@@ -98,10 +103,19 @@ await runSection('http', async (ctx) => {
       value: median(s.map((r) => r.requestsPerSec)),
       p50Ms: median(s.map((r) => r.p50Ms)),
       p99Ms: median(s.map((r) => r.p99Ms)),
+      cpuMicrosPerRequest: median(s.map((r) => r.cpuMicrosPerRequest)),
     });
   }
   for (const fw of ['node', 'express', 'fastify', 'hono']) {
     if (rows[`${fw} + latchkey`]) compare(rows[`${fw} + latchkey`], rows[`${fw} unauthenticated`], 0.9, `${fw} unauthenticated`);
+  }
+  // The same comparisons in server CPU time per request (lower is better), which load elsewhere on
+  // the machine disturbs far less than throughput: informational, beside the targets above.
+  for (const [name, row] of Object.entries(rows)) {
+    if (!(row.cpuMicrosPerRequest > 0)) continue;
+    const base = name.endsWith(' + latchkey') ? rows[name.replace(' + latchkey', ' unauthenticated')] : undefined;
+    const cpuRow = ctx.row({ case: `${name}: server CPU per request`, metric: 'µs', value: row.cpuMicrosPerRequest });
+    if (base?.cpuMicrosPerRequest > 0) compare(cpuRow, { value: base.cpuMicrosPerRequest }, undefined, `${name.replace(' + latchkey', ' unauthenticated')} (CPU/request)`);
   }
   const lkExpress = rows['express + latchkey'];
   if (lkExpress) {

@@ -24,7 +24,7 @@ export async function latchkeyNode(listen, body) {
     if (!session) return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(body(session.userId));
   });
-  return { port: await listen(server), headers };
+  return { port: await listen(server), headers, server };
 }
 
 export async function latchkeyExpress(app, listen) {
@@ -42,5 +42,14 @@ export async function latchkeyFastify(app, listen) {
   const { engine, headers } = await engineAndCredentials();
   await app.register(plugin, { latchkey: engine });
   app.get('/me', { preHandler: app.latchkey.requireSession() }, async (request) => ({ userId: request.latchkey.userId }));
+  return { port: await listen(), headers };
+}
+
+export async function latchkeyHono(app, listen) {
+  const { latchkeyHono: adapter } = await import('latchkey/adapters/hono');
+  const { engine, headers } = await engineAndCredentials();
+  const auth = adapter(engine);
+  app.route('/', auth.app);
+  app.get('/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
   return { port: await listen(), headers };
 }

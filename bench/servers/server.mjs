@@ -19,9 +19,10 @@ function listenNode(server) {
 
 async function nodeServer(auth) {
   if (auth === 'none') {
-    return { port: await listenNode(http.createServer((req, res) => {
+    const server = http.createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(body('anonymous'));
-    })), headers: {} };
+    });
+    return { port: await listenNode(server), headers: {}, server };
   }
   const { latchkeyNode } = await import('./latchkey-mounts.mjs');
   return latchkeyNode(listenNode, body);
@@ -32,10 +33,11 @@ async function expressServer(auth) {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const listen = () => new Promise((resolve) => { const s = app.listen(0, HOST, () => resolve(s.address().port)); });
+  let server;
+  const listen = () => new Promise((resolve) => { server = app.listen(0, HOST, () => resolve(server.address().port)); });
   if (auth === 'none') {
     app.get('/me', (req, res) => res.json({ userId: 'anonymous' }));
-    return { port: await listen(), headers: {} };
+    return { port: await listen(), headers: {}, server };
   }
   if (auth === 'express-session') {
     const { default: session } = await import('express-session');
@@ -67,7 +69,7 @@ async function expressServer(auth) {
     const port = await listen();
     const login = await fetch(`http://${HOST}:${port}/login`, { method: 'POST' });
     const cookie = login.headers.get('set-cookie').split(';')[0];
-    return { port, headers: { cookie } };
+    return { port, headers: { cookie }, server };
   }
   if (auth === 'iron-session') {
     const { getIronSession, sealData } = await import('iron-session');
@@ -78,10 +80,10 @@ async function expressServer(auth) {
       res.json({ userId: session.userId });
     });
     const sealed = await sealData({ userId: 'user-1' }, { password: options.password });
-    return { port: await listen(), headers: { cookie: `${options.cookieName}=${sealed}` } };
+    return { port: await listen(), headers: { cookie: `${options.cookieName}=${sealed}` }, server };
   }
   const { latchkeyExpress } = await import('./latchkey-mounts.mjs');
-  return latchkeyExpress(app, listen);
+  return { ...(await latchkeyExpress(app, listen)), server };
 }
 
 async function fastifyServer(auth) {
@@ -93,28 +95,44 @@ async function fastifyServer(auth) {
   };
   if (auth === 'none') {
     app.get('/me', async () => ({ userId: 'anonymous' }));
-    return { port: await listen(), headers: {} };
+    return { port: await listen(), headers: {}, server: app.server };
   }
   const { latchkeyFastify } = await import('./latchkey-mounts.mjs');
-  return latchkeyFastify(app, listen);
+  return { ...(await latchkeyFastify(app, listen)), server: app.server };
 }
 
 async function honoServer(auth) {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
   const app = new Hono();
-  const listen = () => new Promise((resolve) => serve({ fetch: app.fetch, port: 0, hostname: HOST }, (info) => resolve(info.port)));
+  let server;
+  const listen = () => new Promise((resolve) => { server = serve({ fetch: app.fetch, port: 0, hostname: HOST }, (info) => resolve(info.port)); });
   if (auth === 'none') {
     app.get('/me', (c) => c.json({ userId: 'anonymous' }));
-    return { port: await listen(), headers: {} };
+    return { port: await listen(), headers: {}, server };
   }
   const { latchkeyHono } = await import('./latchkey-mounts.mjs');
-  return latchkeyHono(app, listen);
+  return { ...(await latchkeyHono(app, listen)), server };
 }
 
 const make = { node: nodeServer, express: expressServer, fastify: fastifyServer, hono: honoServer }[config.framework];
 try {
-  const { port, headers } = await make(config.auth);
+  const { port, headers, server } = await make(config.auth);
+  // CPU time per request, measured inside the server: unlike requests per second, it hardly depends
+  // on what else the machine is running. 'cpu-start' / 'cpu-stop' bracket the measured load.
+  let requests = 0;
+  let started;
+  server.on('request', () => requests++);
+  process.on('message', (m) => {
+    if (m === 'cpu-start') {
+      requests = 0;
+      started = process.cpuUsage();
+      process.send({ cpuStarted: true });
+    } else if (m === 'cpu-stop') {
+      const used = process.cpuUsage(started);
+      process.send({ cpuMicros: used.user + used.system, requests });
+    }
+  });
   process.send({ ready: true, port, headers });
 } catch (err) {
   process.send({ ready: false, error: err instanceof Error ? err.stack : String(err) });
