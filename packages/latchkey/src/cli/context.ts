@@ -40,16 +40,21 @@ export function adminContext(env: Readonly<Record<string, string | undefined>>):
       (engine ??= (async () => {
         const s = await context.store();
         const bus = await openBus(config.redisUrl);
-        return withDeadline(
-          createLatchkey({
-            ...engineOptionsFromConfig(config, resolveIssuer(config, config.port)),
-            store: s,
-            // A one-shot command: no background key schedule or revocation polling.
-            timers: false,
-            ...(bus ? { bus } : {}),
-          }),
-          STORE_DEADLINE_MS,
-        );
+        try {
+          return await withDeadline(
+            createLatchkey({
+              ...engineOptionsFromConfig(config, resolveIssuer(config, config.port)),
+              store: s,
+              // A one-shot command: no background key schedule or revocation polling.
+              timers: false,
+              ...(bus ? { bus } : {}),
+            }),
+            STORE_DEADLINE_MS,
+          );
+        } catch (err) {
+          await bus?.close().catch(() => {});
+          throw err;
+        }
       })()),
     async close() {
       const e = await engine?.catch(() => undefined);

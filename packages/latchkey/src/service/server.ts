@@ -10,15 +10,17 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import type { Hono } from 'hono';
+import { Hono } from 'hono';
 import { createLatchkey, type Latchkey } from '../engine.js';
 import type { LatchkeyOptions } from '../options.js';
+import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
 import { ApiKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
 import { openBus, openStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
+import { HttpError } from './errors.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
 
@@ -83,9 +85,10 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const ownsStore = options.store === undefined;
   let store: SessionStore | undefined;
   let engine: Latchkey | undefined;
+  let bus: RevocationBus | undefined;
   try {
     store = options.store ?? (await openStore(config.store));
-    const bus = await openBus(config.redisUrl);
+    bus = await openBus(config.redisUrl);
     engine = await withDeadline(
       createLatchkey({
         ...options.engineOptions,
@@ -96,7 +99,15 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       STARTUP_DEADLINE_MS,
     );
   } catch (err) {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Anyone who connected while we were starting gets a clean 503, then every socket is closed.
+    const failed = new Hono<{ Variables: { route: string } }>();
+    failed.all('*', (c) => c.json(new HttpError(503, 'STORE_UNAVAILABLE', 'the service failed to start').body(), 503));
+    resolveApp(failed);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 1_000).unref();
+    await closed;
+    await bus?.close().catch(() => {});
     if (ownsStore) await store?.close().catch(() => {});
     throw err;
   }

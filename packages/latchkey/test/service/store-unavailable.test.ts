@@ -95,6 +95,14 @@ class Partition {
   }
 }
 
+describe('store unreachable at start-up', () => {
+  it('startService rejects with STORE_UNAVAILABLE and releases its port', async () => {
+    const started = performance.now();
+    await expect(startTestService({ env: { LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' } })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+});
+
 const pgUp = await postgresAvailable();
 
 describe.skipIf(!pgUp)('store unavailable: PostgreSQL behind a network partition', () => {
