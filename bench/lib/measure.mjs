@@ -78,17 +78,28 @@ export async function latencies(fn, ms, isAsync, maxSamples = 20_000) {
 
 /**
  * Runs every case for `rounds` interleaved rounds of `roundMs` each, after one warm-up round, then a
- * latency pass. Returns `{ name -> { opsPerSec, p50Ms, p99Ms, rounds } }`.
+ * latency pass. Returns `{ name -> { opsPerSec, p50Ms, p99Ms, rounds, cpuMicrosPerOp } }`.
  *
  * @param cases Array of `{ name, fn, async, concurrency? }` (concurrency > 1: that many calls in flight).
  * @param onProgress called with a short text after each round.
  */
 export async function compareCases(cases, { rounds, roundMs, latencyMs }, onProgress = () => {}) {
   const perCase = new Map(cases.map((c) => [c.name, []]));
+  const cpu = new Map(cases.map((c) => [c.name, { micros: 0, ops: 0 }]));
   const once = async (c, ms) => (c.concurrency > 1 ? (await concurrentRun(c.fn, ms, c.concurrency)).opsPerSec : throughput(c.fn, ms, c.async));
   for (const c of cases) await once(c, Math.max(50, roundMs / 3)); // warm-up: JIT, caches
   for (let r = 0; r < rounds; r++) {
-    for (const c of cases) perCase.get(c.name).push(await once(c, roundMs));
+    for (const c of cases) {
+      // CPU time of the whole process (every thread: WebCrypto's pool work counts too) per call.
+      const before = process.cpuUsage();
+      const t0 = performance.now();
+      const opsPerSec = await once(c, roundMs);
+      const used = process.cpuUsage(before);
+      const acc = cpu.get(c.name);
+      acc.micros += used.user + used.system;
+      acc.ops += opsPerSec * ((performance.now() - t0) / 1000);
+      perCase.get(c.name).push(opsPerSec);
+    }
     onProgress(`round ${r + 1}/${rounds}`);
   }
   const out = {};
@@ -99,6 +110,7 @@ export async function compareCases(cases, { rounds, roundMs, latencyMs }, onProg
       p50Ms: percentile(lat, 50),
       p99Ms: percentile(lat, 99),
       rounds: perCase.get(c.name),
+      cpuMicrosPerOp: cpu.get(c.name).micros / Math.max(1, cpu.get(c.name).ops),
     };
   }
   return out;

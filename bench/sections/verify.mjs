@@ -107,7 +107,7 @@ await runSection('verify', async (ctx) => {
     const rows = {};
     for (const c of cases) {
       const r = results[c.name];
-      rows[c.name] = ctx.row({ case: `${alg} ${c.name}`, metric: 'ops/s', value: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, group: alg });
+      rows[c.name] = ctx.row({ case: `${alg} ${c.name}`, metric: 'ops/s', value: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMicrosPerOp: r.cpuMicrosPerOp, group: alg });
     }
     const floor = rows['node:crypto verify (floor)'];
     const jose = rows['jose jwtVerify'];
