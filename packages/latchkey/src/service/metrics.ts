@@ -9,7 +9,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Latchkey } from '../engine.js';
 import { withDeadline } from './deadline.js';
 
-/** Optional store capability: stores that can count active sessions cheaply feed the gauge. */
+/**
+ * Optional store capability: a store that can count active sessions cheaply feeds the
+ * `latchkey_active_sessions` gauge. The SessionStore contract has no such method yet, so the gauge
+ * appears only with a store that adds one.
+ */
 interface CountsActiveSessions {
   countActiveSessions(now: number): Promise<number>;
 }
@@ -22,6 +26,7 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly duration: Histogram<'method' | 'route' | 'status'>;
+  readonly sessionsCreated: Counter;
   readonly refreshes: Counter<'outcome'>;
   readonly thefts: Counter;
   readonly revocations: Counter<'reason'>;
@@ -41,6 +46,11 @@ export class ServiceMetrics {
       help: 'HTTP request latency by method, route pattern and status.',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.sessionsCreated = new Counter({
+      name: 'latchkey_sessions_created_total',
+      help: 'Sessions created by this instance.',
       registers,
     });
     this.refreshes = new Counter({
@@ -69,6 +79,7 @@ export class ServiceMetrics {
 
   /** Feeds the engine's events into the counters and adds the gauges that read the engine's state. */
   attach(engine: Latchkey): void {
+    engine.on('session.created', () => this.sessionsCreated.inc());
     engine.on('session.refreshed', (e) => this.refreshes.inc({ outcome: e.grace ? 'grace' : 'rotated' }));
     engine.on('session.theft_detected', () => this.thefts.inc());
     engine.on('session.revoked', (e) => this.revocations.inc({ reason: e.reason }));

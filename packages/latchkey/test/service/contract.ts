@@ -387,6 +387,7 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect(metrics.text).toMatch(/latchkey_revocations_total\{reason="revoke-all"\} [1-9]/);
         expect(metrics.text).toMatch(/latchkey_refreshes_total\{outcome="grace"\} [1-9]/);
         expect(metrics.text).toMatch(/latchkey_signing_key_age_seconds \d/);
+        expect(metrics.text).toMatch(/latchkey_sessions_created_total [1-9]/);
         expect(metrics.text).not.toMatch(/route="\/v1\/sessions\/[A-Za-z0-9_-]{10,}"/);
         const doc = await t.call('GET', '/openapi.json', { auth: null });
         expect(doc.text).toBe(openApiText());
