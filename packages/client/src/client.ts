@@ -193,9 +193,13 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   /** Learns from any API response: server time, and tokens issued by the app's own sign-in route. */
   async function observe(response: Response, before: string | null): Promise<void> {
+    const knew = clock.known();
     clock.fromDateHeader(response.headers.get('date'));
     const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
-    if (!front || !response.ok) return;
+    if (!front || !response.ok) {
+      if (!knew && clock.known()) await plan(); // the first server time: plan what start-up could not
+      return;
+    }
     clock.fromFrontToken(front.now);
     if (await credentials.accept(response)) {
       // A fresh, stored front token (a new sign-in) lifts a cookie block seen earlier.

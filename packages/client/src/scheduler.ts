@@ -1,7 +1,8 @@
 /**
  * Proactive refresh: shortly before the access token expires, so that requests rarely meet a 401.
  *
- * - The moment is computed in server time (clock.ts), so a wrong device clock does not move it.
+ * - The moment is computed in server time (clock.ts), so a wrong device clock does not move it; and
+ *   nothing fires on the device clock's word alone (see plan()).
  * - Jitter spreads the tabs of one origin; the lock and the marker check make the later ones no-ops.
  * - At most one proactive refresh per front token: if a refresh does not produce a new front token
  *   (the server sent none, or cookies are blocked), nothing is rescheduled for the old one, so no
@@ -59,11 +60,15 @@ export function createScheduler(clock: ServerClock, refresh: (front: FrontToken)
     plan(front) {
       clearTimeout(timer);
       if (!front || front.raw === firedFor) return;
-      arm(front.exp - lead(front) - clock.now(), front);
+      const delay = front.exp - lead(front) - clock.now();
+      // Before any server time is known (a page load with a session), "expired" may only mean the
+      // device clock is ahead: refreshing then would cost a refresh per page load on such devices.
+      // Wait instead for the first response (it teaches the clock) or a 401 (the server's word).
+      if (delay <= 0 && !clock.known()) return;
+      arm(delay, front);
     },
     check(front) {
-      if (!front || front.raw === firedFor) return;
-      if (clock.now() >= front.exp - lead(front)) arm(0, front);
+      if (front && front.raw !== firedFor && clock.known() && clock.now() >= front.exp - lead(front)) arm(0, front);
       else scheduler.plan(front);
     },
     stop: () => clearTimeout(timer),

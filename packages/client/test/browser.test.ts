@@ -219,7 +219,7 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     await sleep(500);
     expect(await eventsOf(page, 'signedOut')).toEqual([{ reason: 'refreshFailed' }]);
     expect(errors).toEqual([]);
-    // One refused refresh at start-up (proactive, the front token said "expired"), one for the
+    // One refused refresh for doesSessionExist() (the front token said "expired"), one for the
     // explicit refresh() call, and nothing after: the server cleared the front cookie.
     expect(server.count('POST /auth/refresh')).toBe(2);
   });

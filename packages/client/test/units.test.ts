@@ -94,10 +94,32 @@ describe('emitter', () => {
 });
 
 describe('scheduler', () => {
+  it('does not fire on the device clock alone: waits until server time is known', async () => {
+    vi.useFakeTimers();
+    try {
+      const clock = createServerClock();
+      const refresh = vi.fn(async () => true);
+      const scheduler = createScheduler(clock, refresh);
+      const looksExpired = { raw: 'a', idToken: 'i', exp: Date.now() - 1, now: Date.now() - 2_000 };
+      scheduler.plan(looksExpired);
+      scheduler.check(looksExpired);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(refresh).not.toHaveBeenCalled();
+      clock.fromDateHeader(new Date().toUTCString());
+      scheduler.plan(looksExpired);
+      await vi.advanceTimersByTimeAsync(10);
+      expect(refresh).toHaveBeenCalledOnce();
+      scheduler.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('fires at most once per front token, whatever the refresh does', async () => {
     vi.useFakeTimers();
     try {
       const clock = createServerClock();
+      clock.fromFrontToken(Date.now());
       const refresh = vi.fn(async () => true);
       const scheduler = createScheduler(clock, refresh);
       const expired = { raw: 'a', idToken: 'i', exp: Date.now() - 1, now: Date.now() - 2_000 };
@@ -118,7 +140,9 @@ describe('scheduler', () => {
     vi.useFakeTimers();
     try {
       const refresh = vi.fn(async () => false);
-      const scheduler = createScheduler(createServerClock(), refresh);
+      const clock = createServerClock();
+      clock.fromFrontToken(Date.now());
+      const scheduler = createScheduler(clock, refresh);
       scheduler.plan({ raw: 'a', idToken: 'i', exp: Date.now() - 1, now: Date.now() - 2_000 });
       await vi.advanceTimersByTimeAsync(60_000); // 0, +5 s, +10 s, +20 s, +40 s > 60 s
       expect(refresh).toHaveBeenCalledTimes(4);
