@@ -1,12 +1,15 @@
 /**
  * Two latchkey instances in separate processes over one PostgreSQL schema and one Redis channel:
- * the guarantees a fleet behind a load balancer relies on. Each test starts its own pair.
+ * the guarantees a fleet behind a load balancer relies on.
+ *
+ * Tests that only add sessions share one pair (starting processes is the slow part); tests that
+ * change the key set or the bus get a fresh deployment: their own schema, channel and pair.
  *
  * Store polling is switched off (revocationPollInterval: 0) and background timers too, so that
  * whatever reaches the other instance can only have come through the bus: a test here cannot pass
  * on a lucky poll.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, PG_URL, pgExec, postgresAvailable, REDIS_URL, redisAvailable, uniqueName } from '../helpers/postgres.js';
 import { assertBuilt, RemoteInstance, type InstanceConfig } from './remote.js';
 
@@ -16,45 +19,61 @@ const SECRET = 'fleet-test-secret-'.padEnd(48, 'x');
 const FAN_OUT_MS = 1000;
 
 describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () => {
-  const started: RemoteInstance[] = [];
+  /** Instances to stop after the current test. */
+  const perTest: RemoteInstance[] = [];
   const schemas: string[] = [];
-  /** Each test gets its own schema and channel: a fresh deployment. */
+  let shared: { schema: string; pair: Promise<[RemoteInstance, RemoteInstance]> } | undefined;
+  /** The schema of the deployment the current test uses. */
   let schema: string;
-  let channel: string;
 
-  function config(engine: Record<string, unknown> = {}): InstanceConfig {
+  /** A fresh deployment: its own schema and channel. */
+  function deployment(engine: Record<string, unknown> = {}): InstanceConfig {
+    schema = uniqueName('lk_fleet');
+    schemas.push(schema);
     return {
       store: { connectionString: PG_URL, schema, max: 4 },
       redisUrl: REDIS_URL,
-      channel,
+      channel: `latchkey:test:${schema}`,
       engine: { issuer: 'https://fleet.example', secret: SECRET, timers: false, revocationPollInterval: 0, ...engine },
     };
   }
 
-  /** Starts instances one after the other, as a rolling deploy would (the first creates the schema and key). */
-  async function pair(engine?: Record<string, unknown>): Promise<[RemoteInstance, RemoteInstance]> {
-    const a = await RemoteInstance.start(config(engine));
-    started.push(a);
-    const b = await RemoteInstance.start(config(engine));
-    started.push(b);
+  /** Starts two instances one after the other, as a rolling deploy would (the first creates the schema and key). */
+  async function start(config: InstanceConfig, into: RemoteInstance[]): Promise<[RemoteInstance, RemoteInstance]> {
+    const a = await RemoteInstance.start(config);
+    into.push(a);
+    const b = await RemoteInstance.start(config);
+    into.push(b);
     return [a, b];
   }
 
+  /** A pair of its own for this test, over a fresh deployment. */
+  function pair(engine?: Record<string, unknown>): Promise<[RemoteInstance, RemoteInstance]> {
+    return start(deployment(engine), perTest);
+  }
+
+  const sharedInstances: RemoteInstance[] = [];
+  /** The pair shared by tests that only add sessions. */
+  function sharedPair(): Promise<[RemoteInstance, RemoteInstance]> {
+    if (!shared) {
+      const config = deployment();
+      shared = { schema, pair: start(config, sharedInstances) };
+    }
+    schema = shared.schema;
+    return shared.pair;
+  }
+
   beforeAll(() => assertBuilt());
-  beforeEach(() => {
-    schema = uniqueName('lk_fleet');
-    channel = `latchkey:test:${schema}`;
-    schemas.push(schema);
-  });
   afterEach(async () => {
-    await Promise.all(started.splice(0).map((i) => i.stop()));
+    await Promise.all(perTest.splice(0).map((i) => i.stop()));
   });
   afterAll(async () => {
+    await Promise.all(sharedInstances.map((i) => i.stop()));
     for (const s of schemas) await dropSchema(s);
   });
 
   it('sign with one shared key and publish one JWKS', async () => {
-    const [a, b] = await pair();
+    const [a, b] = await sharedPair();
     const [ta, tb] = [await a.createSession('u_keys'), await b.createSession('u_keys')];
     expect(ta.kid).toBe(tb.kid);
     expect(await a.jwks()).toEqual(await b.jwks());
@@ -64,7 +83,7 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
   });
 
   it('a session revoked on A is refused by B within a second', async () => {
-    const [a, b] = await pair();
+    const [a, b] = await sharedPair();
     const tokens = await a.createSession('u_revoke');
     expect(await b.verify(tokens.accessToken)).toEqual({ ok: true, value: tokens.sessionId });
     const revokedAt = Date.now();
@@ -73,7 +92,7 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
   });
 
   it("all of a user's sessions revoked on B are refused by A within a second", async () => {
-    const [a, b] = await pair();
+    const [a, b] = await sharedPair();
     const sessions = [await a.createSession('u_all'), await a.createSession('u_all'), await b.createSession('u_all')];
     const other = await a.createSession('u_bystander');
     const revokedAt = Date.now();
@@ -83,7 +102,7 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
   });
 
   it("a theft detected on B kills the session's tokens on A", async () => {
-    const [a, b] = await pair();
+    const [a, b] = await sharedPair();
     const t0 = await a.createSession('u_theft');
     const t1 = await a.call<{ accessToken: string; refreshToken: string }>('refresh', { refreshToken: t0.refreshToken });
     const t2 = await a.call<{ accessToken: string; refreshToken: string }>('refresh', { refreshToken: t1.refreshToken });
@@ -99,7 +118,9 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
   });
 
   it('one refresh token presented to both instances at once: both get the same successor, no logout, no theft', async () => {
-    const [a, b] = await pair();
+    const [a, b] = await sharedPair();
+    const thefts = async () => (await a.counts()).theft + (await b.counts()).theft;
+    const theftsBefore = await thefts();
     const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).createSession(`u_race_${i}`)));
     for (let round = 0; round < 3; round++) {
       const results = await Promise.all(clients.map((c) => Promise.all([a.refresh(c.refreshToken), b.refresh(c.refreshToken)])));
@@ -116,7 +137,7 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
       [clients.map((c) => c.sessionId)],
     );
     expect(rows.map((r) => [r.generation, r.revoked_at])).toEqual(clients.map(() => [3, null]));
-    expect((await a.counts()).theft + (await b.counts()).theft).toBe(0);
+    expect(await thefts()).toBe(theftsBefore);
   });
 
   it('at a rotation boundary exactly one instance creates the next key, and both sign with it', async () => {
@@ -145,9 +166,8 @@ describe.skipIf(!available)('two instances over one PostgreSQL and Redis', () =>
   });
 
   it('without Redis, over PostgreSQL LISTEN/NOTIFY: a session revoked on A is refused by B within a second', async () => {
-    const start = () => RemoteInstance.start({ ...config(), redisUrl: undefined, pgNotify: true, channel: schema }).then((i) => (started.push(i), i));
-    const a = await start();
-    const b = await start();
+    const config = deployment();
+    const [a, b] = await start({ ...config, redisUrl: undefined, pgNotify: true, channel: schema }, perTest);
     const tokens = await a.createSession('u_notify');
     expect(await b.verify(tokens.accessToken)).toEqual({ ok: true, value: tokens.sessionId });
     const revokedAt = Date.now();
