@@ -43,38 +43,50 @@ export interface RawRequestParts {
   body: (limit: number) => Promise<RawBody>;
 }
 
-/** Builds the normalised request. Never throws: an unparseable target yields an empty path, matching no route. */
-export function normaliseRequest(parts: RawRequestParts): HttpRequest {
-  let path = '';
-  let query = new URLSearchParams();
-  const target = parts.target ?? '';
+function parseTarget(target: string): { path: string; query: URLSearchParams } {
   try {
     // Prefixing a fixed origin keeps `//evil.example/x` a path instead of a host (protocol-relative form).
     const url = target.startsWith('/') ? new URL(`http://target.invalid${target}`) : new URL(target);
-    path = url.pathname;
-    query = url.searchParams;
+    return { path: url.pathname, query: url.searchParams };
   } catch {
-    // Leave the empty path: no route matches it.
+    // The empty path: no route matches it.
+    return { path: '', query: new URLSearchParams() };
   }
-  let ownOrigin: string | undefined;
-  if (parts.host && (parts.protocol === 'http' || parts.protocol === 'https')) {
-    try {
-      // A Host header with userinfo, a path or anything else beyond host[:port] is not an origin.
-      if (!/[/?#@\\\s]/.test(parts.host)) {
-        const url = new URL(`${parts.protocol}://${parts.host}`);
-        // `origin` drops a default port, as browsers do in the Origin header.
-        if (url.pathname === '/' && url.search === '' && url.hash === '') ownOrigin = url.origin;
-      }
-    } catch {
-      ownOrigin = undefined;
-    }
+}
+
+function parseOrigin(protocol: string | undefined, host: string | null | undefined): string | undefined {
+  if (!host || (protocol !== 'http' && protocol !== 'https')) return undefined;
+  // A Host header with userinfo, a path or anything else beyond host[:port] is not an origin.
+  if (/[/?#@\\\s]/.test(host)) return undefined;
+  try {
+    const url = new URL(`${protocol}://${host}`);
+    // `origin` drops a default port, as browsers do in the Origin header.
+    return url.pathname === '/' && url.search === '' && url.hash === '' ? url.origin : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+/**
+ * Builds the normalised request. Never throws: an unparseable target yields an empty path, matching
+ * no route. Path, query and own origin are parsed on first use only: verifying a session on a GET
+ * needs none of them, and that is the hot path.
+ */
+export function normaliseRequest(parts: RawRequestParts): HttpRequest {
+  let target: { path: string; query: URLSearchParams } | undefined;
+  let origin: { value: string | undefined } | undefined;
   return {
     method: (parts.method ?? '').toUpperCase(),
-    path,
-    query,
+    get path() {
+      return (target ??= parseTarget(parts.target ?? '')).path;
+    },
+    get query() {
+      return (target ??= parseTarget(parts.target ?? '')).query;
+    },
     headers: parts.headers,
-    ownOrigin,
+    get ownOrigin() {
+      return (origin ??= { value: parseOrigin(parts.protocol, parts.host) }).value;
+    },
     ip: parts.ip,
     body: parts.body,
   };
