@@ -61,6 +61,8 @@ export interface ServiceConfig {
    * in-flight requests before cutting connections.
    */
   shutdownTimeout: number;
+  /** Accepted but unwise settings, logged at start-up. */
+  warnings: string[];
 }
 
 /** Flags that override environment variables. */
@@ -155,10 +157,15 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
 
   const apiKeysRaw = text(env, 'LATCHKEY_API_KEYS');
   const apiKeys = apiKeysRaw === undefined ? [] : apiKeysRaw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
-  for (const key of apiKeys) {
-    // Short keys can be guessed; say which position is wrong, never the key.
-    if (key.length < 32) throw new ConfigError('LATCHKEY_API_KEYS', `key #${apiKeys.indexOf(key) + 1} is shorter than 32 characters`);
-  }
+  const warnings: string[] = [];
+  apiKeys.forEach((key, i) => {
+    // Say which position is wrong, never the key.
+    if (!/^[\x21-\x7e]+$/.test(key)) throw new ConfigError('LATCHKEY_API_KEYS', `key #${i + 1} has characters that cannot travel in an HTTP header`);
+    if (key.length > 512) throw new ConfigError('LATCHKEY_API_KEYS', `key #${i + 1} is longer than 512 characters`);
+    // Accepted (the contract sets no minimum, and test set-ups use short keys) but flagged: a short
+    // key can be guessed over the network.
+    if (key.length < 32) warnings.push(`LATCHKEY_API_KEYS: key #${i + 1} is shorter than 32 characters; prefer keys from \`latchkey api-keys create\``);
+  });
 
   const issuer = parseUrl('LATCHKEY_ISSUER', text(env, 'LATCHKEY_ISSUER'), ['http:', 'https:']);
   const alg = text(env, 'LATCHKEY_SIGNING_ALG') ?? 'EdDSA';
@@ -185,6 +192,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     idleTimeout: integer('LATCHKEY_IDLE_TIMEOUT', text(env, 'LATCHKEY_IDLE_TIMEOUT'), 1_209_600, 1, Number.MAX_SAFE_INTEGER),
     absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
     bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),
+    warnings,
     shutdownTimeout: integer('LATCHKEY_SHUTDOWN_TIMEOUT', text(env, 'LATCHKEY_SHUTDOWN_TIMEOUT'), 10, 0, 3600),
   };
 }

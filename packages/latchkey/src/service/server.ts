@@ -124,6 +124,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   });
   resolveApp(app);
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  for (const warning of config.warnings) logger.log('warn', 'configuration', { warning });
   logger.log('info', 'listening', { url, issuer, store: config.store.kind, redis: config.redisUrl !== undefined });
 
   let closing: Promise<void> | undefined;

@@ -25,7 +25,7 @@ describe('latchkey CLI (in-process)', () => {
   });
 
   it('api-keys create/list/revoke: the key works on the service until revoked; only a hash is kept', async () => {
-    const created = await cli(['api-keys', 'create', '--name', 'billing backend', '--json'], env);
+    const created = await cli(['api-keys', 'create', '--name', 'billing backend #1', '--json'], env);
     expect(created.code).toBe(0);
     expect(Object.keys(created.json).sort()).toEqual(['id', 'key']);
     expect(created.json.key).toMatch(/^lksk_[A-Za-z0-9_-]{43}$/);
@@ -35,7 +35,7 @@ describe('latchkey CLI (in-process)', () => {
 
     const listed = await cli(['api-keys', 'list', '--json'], env);
     expect(listed.code).toBe(0);
-    expect(listed.json.apiKeys).toContainEqual({ id, name: 'billing backend', createdAt: expect.any(String), revokedAt: null });
+    expect(listed.json.apiKeys).toContainEqual({ id, name: 'billing backend #1', createdAt: expect.any(String), revokedAt: null });
     expect(listed.stdout).not.toContain(key);
 
     const human = await cli(['api-keys', 'list'], env);
@@ -97,7 +97,7 @@ describe('latchkey CLI (in-process)', () => {
   });
 
   it('usage errors exit 2 with a message; --json errors are JSON on stderr', async () => {
-    for (const args of [[], ['nope'], ['keys'], ['keys', 'spin'], ['sessions', 'list'], ['sessions', 'revoke'], ['sessions', 'revoke', 'a', 'b'], ['api-keys', 'create'], ['api-keys', 'create', '--name', ''], ['cleanup', '--force']]) {
+    for (const args of [[], ['nope'], ['keys'], ['keys', 'spin'], ['sessions', 'list'], ['sessions', 'revoke'], ['sessions', 'revoke', 'a', 'b'], ['api-keys', 'create'], ['api-keys', 'create', '--name', ''], ['api-keys', 'create', '--name', 'tab\there'], ['cleanup', '--force']]) {
       const result = await cli(args, env);
       expect(result.code, args.join(' ')).toBe(2);
     }
@@ -112,7 +112,7 @@ describe('latchkey CLI (in-process)', () => {
       [{ LATCHKEY_SIGNING_ALG: 'HS256' }, 'LATCHKEY_SIGNING_ALG'],
       [{ LATCHKEY_SECRET: 'short-secret' }, 'LATCHKEY_SECRET'],
       [{ LATCHKEY_REDIS_URL: 'http://redis' }, 'LATCHKEY_REDIS_URL'],
-      [{ LATCHKEY_API_KEYS: 'tooshort' }, 'LATCHKEY_API_KEYS'],
+      [{ LATCHKEY_API_KEYS: 'too short' }, 'LATCHKEY_API_KEYS'],
       [{ PORT: '70000' }, 'PORT'],
     ];
     for (const [bad, variable] of cases) {

@@ -7,7 +7,8 @@ import { adminContext } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError } from '../io.js';
 
-const NAME = /^[\w .@:-]{1,100}$/;
+/** Any printable text, 1-100 characters: it is a label for people, shown in `api-keys list`. */
+const NAME = /^[^\p{Cc}]{1,100}$/u;
 
 export const apiKeysCreateCommand: Command = {
   name: 'api-keys create',
@@ -18,7 +19,7 @@ export const apiKeysCreateCommand: Command = {
   async run(io, { values }) {
     const name = values.name;
     if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new UsageError('--name NAME is required: 1-100 letters, digits, spaces or . @ : _ -');
+      throw new UsageError('--name NAME is required: 1-100 printable characters');
     }
     const ctx = adminContext(io.env);
     try {
