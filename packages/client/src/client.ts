@@ -55,7 +55,10 @@ export interface LatchkeyClient {
   getAccessTokenExpiry(): Promise<Date | null>;
   /** Ends the session on the server and in every tab. Local state is cleared even if the server is unreachable. */
   signOut(): Promise<void>;
-  /** Refreshes now (once across tabs). Resolves `true` when a session exists afterwards. */
+  /**
+   * Refreshes now (once across tabs). Resolves `true` when a session exists afterwards, `false` when
+   * it ended. Rejects with `REFRESH_UNAVAILABLE` (server unreachable) or `COOKIE_BLOCKED`.
+   */
   refresh(): Promise<boolean>;
   on<K extends keyof LatchkeyEvents>(event: K, listener: (payload: LatchkeyEvents[K]) => void): () => void;
   /** Removes timers and listeners (single-page-app teardown, tests). */
@@ -310,7 +313,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'the sign-out request failed; signed out locally', { cause: failure });
     },
     async refresh() {
-      return (await refreshFrom(await credentials.marker())).kind === 'refreshed';
+      const outcome = await refreshFrom(await credentials.marker());
+      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser does not keep the session cookies');
+      return outcome.kind === 'refreshed';
     },
     on: (event, listener) => events.on(event, listener),
     close() {
