@@ -7,6 +7,7 @@ import type { SessionStore } from '../stores/types.js';
 import { openBus, openStore } from '../service/backends.js';
 import { engineOptionsFromConfig, loadServiceConfig, resolveIssuer, type ServiceConfig } from '../service/config.js';
 import { withDeadline } from '../service/deadline.js';
+import { checkSecretFitsStore } from '../service/secret-check.js';
 
 /** How long a command waits for the store before exiting 69. */
 const STORE_DEADLINE_MS = 10_000;
@@ -39,6 +40,7 @@ export function adminContext(env: Readonly<Record<string, string | undefined>>):
     engine: () =>
       (engine ??= (async () => {
         const s = await context.store();
+        await withDeadline(checkSecretFitsStore(s, config), STORE_DEADLINE_MS);
         const bus = await openBus(config.redisUrl);
         try {
           return await withDeadline(

@@ -123,6 +123,21 @@ describe('latchkey CLI (in-process)', () => {
     }
   });
 
+  it('refuses a secret that did not make the stored keys, and never creates a stray key file', async () => {
+    const { existsSync } = await import('node:fs');
+    const elsewhere = join(dir, 'elsewhere', 'secret.key');
+    const missing = await cli(['keys', 'rotate', '--json'], { ...env, LATCHKEY_SECRET_FILE: elsewhere });
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stderr).error.message).toMatch(/^LATCHKEY_SECRET_FILE: no key file at/);
+    expect(existsSync(elsewhere)).toBe(false);
+    const wrong = await cli(['sessions', 'revoke-user', 'x', '--json'], { ...env, LATCHKEY_SECRET: 'w'.repeat(32) });
+    expect(wrong.code).toBe(2);
+    expect(JSON.parse(wrong.stderr).error.message).toMatch(/^LATCHKEY_SECRET: does not decrypt signing key/);
+    expect(wrong.stderr).not.toContain('w'.repeat(32));
+    const keys = await cli(['keys', 'list', '--json'], env);
+    expect(keys.json.keys.length).toBeGreaterThan(0);
+  });
+
   it('an unreachable store exits 69', async () => {
     const result = await cli(['api-keys', 'list', '--json'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' });
     expect(result.code).toBe(69);

@@ -3,7 +3,9 @@
  * for every bad value (never echoing it).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer } from 'latchkey/service';
+import { join } from 'node:path';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer, silentLogger, startService } from 'latchkey/service';
+import { startTestService } from './helpers.js';
 
 describe('service configuration', () => {
   it('defaults are the contract table', () => {
@@ -115,6 +117,21 @@ describe('service configuration', () => {
     const names = ENVIRONMENT_VARIABLES.map((v) => v.name);
     for (const name of ['PORT', 'HOST', 'LATCHKEY_STORE', 'LATCHKEY_REDIS_URL', 'LATCHKEY_SECRET', 'LATCHKEY_API_KEYS', 'LATCHKEY_ISSUER', 'LATCHKEY_AUDIENCE', 'LATCHKEY_SIGNING_ALG', 'LATCHKEY_ACCESS_TTL', 'LATCHKEY_CLOCK_TOLERANCE', 'LATCHKEY_REFRESH_GRACE', 'LATCHKEY_IDLE_TIMEOUT', 'LATCHKEY_ABSOLUTE_TIMEOUT']) {
       expect(names).toContain(name);
+    }
+  });
+
+  it('refuses to start with a secret that did not make the stored signing keys', async () => {
+    const first = await startTestService();
+    const env = { PORT: '0', LATCHKEY_STORE: `sqlite:${join(first.dir, 'latchkey.db')}` };
+    await first.service.close();
+    try {
+      const wrong = startService({ config: loadServiceConfig({ ...env, LATCHKEY_SECRET: 'x'.repeat(40) }), logger: silentLogger, defaultMetrics: false });
+      await expect(wrong).rejects.toMatchObject({ name: 'ConfigError', variable: 'LATCHKEY_SECRET' });
+      // The right secret still works.
+      const right = await startService({ config: loadServiceConfig({ ...env, LATCHKEY_SECRET_FILE: join(first.dir, 'secret.key') }), logger: silentLogger, defaultMetrics: false });
+      await right.close();
+    } finally {
+      await first.close();
     }
   });
 });
