@@ -43,6 +43,13 @@ export interface RedisBusOptions {
    */
   maxReconnectDelayMs?: number;
   /**
+   * How often the subscribing connection is checked with a PING, ms. Default 5000, the engine's
+   * default store poll. A server that hangs, or a network that drops packets silently, gives TCP
+   * nothing to report for minutes; a missed PING makes the bus reconnect, and the reconnection
+   * makes the engine catch up from the store.
+   */
+  heartbeatMs?: number;
+  /**
    * Told when a connection fails or a publish is dropped (once per outage, not per retry). Default:
    * a one-line warning on stderr. Messages never contain the URL (it may hold a password).
    */
@@ -62,12 +69,15 @@ export class RedisBus implements RevocationBus {
   /** One report per outage: set on the first failure, cleared when a connection is ready again. */
   #reportedOutage = false;
   #closed = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #heartbeatMs: number;
 
   constructor(options: RedisBusOptions = {}) {
     this.#channel = options.channel ?? 'latchkey:revocations';
     this.#timeoutMs = options.timeoutMs ?? 1000;
     this.#onError = options.onError ?? defaultOnError;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
+    this.#heartbeatMs = options.heartbeatMs ?? 5000;
     const common: RedisOptions = {
       ...options.redisOptions,
       lazyConnect: true,
@@ -125,6 +135,8 @@ export class RedisBus implements RevocationBus {
         .catch((error: Error) => this.#report(error));
     });
     this.#subscriber.connect().catch((error: Error) => this.#report(error));
+    this.#heartbeat = setInterval(() => void this.#checkSubscriber(), this.#heartbeatMs);
+    this.#heartbeat.unref();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([subscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#timeoutMs)))]);
     clearTimeout(timer);
@@ -133,9 +145,25 @@ export class RedisBus implements RevocationBus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#heartbeat);
     // disconnect() rather than quit(): quit waits for a reply that a dead server never sends.
     this.#publisher.disconnect();
     this.#subscriber.disconnect();
+  }
+
+  /** PINGs the subscriber (allowed in subscribe mode); no answer in time means reconnect. */
+  async #checkSubscriber(): Promise<void> {
+    if (this.#subscriber.status !== 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      this.#subscriber.ping().then(() => true, () => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.#timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (answered || this.#closed) return;
+    this.#report(new Error('Redis did not answer the subscriber heartbeat; reconnecting'));
+    // Reconnects; the next 'ready' resubscribes and reports connected(), so the engine catches up.
+    this.#subscriber.disconnect(true);
   }
 
   #report(error: Error): void {

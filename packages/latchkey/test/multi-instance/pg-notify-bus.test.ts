@@ -109,4 +109,21 @@ describe.skipIf(!privateAvailable)('pgNotifyBus across a server restart (private
       await bus.close();
     }
   });
+
+  it('notices a hung server by its heartbeat, and listens again once it answers', async () => {
+    const errors: Error[] = [];
+    const bus = pgNotifyBus({ connectionString: server!.url, heartbeatMs: 100, timeoutMs: 300, onError: (e) => errors.push(e) });
+    try {
+      let connected = 0;
+      await bus.subscribe({ message: () => {}, connected: () => connected++ });
+      server!.freeze();
+      // Nothing closes the connection: only the missed heartbeat can tell.
+      await until(() => errors.length > 0, 3000);
+      server!.thaw();
+      await until(() => connected === 2, 5000);
+    } finally {
+      server!.thaw();
+      await bus.close();
+    }
+  });
 });

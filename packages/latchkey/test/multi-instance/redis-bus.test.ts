@@ -117,6 +117,25 @@ describe.skipIf(!available)('redisBus on Redis', () => {
     expect(got).toEqual([{ type: 'keys-changed' }]);
   });
 
+  it('notices a hung server by its heartbeat, reconnects, and reports the reconnection', async () => {
+    const server = await startPrivateRedis();
+    try {
+      const errors: Error[] = [];
+      const bus = redisBus({ url: server.url, heartbeatMs: 100, timeoutMs: 200, onError: (e) => errors.push(e) });
+      buses.push(bus);
+      let connected = 0;
+      await bus.subscribe({ message: () => {}, connected: () => connected++ });
+      server.freeze();
+      // Nothing closes the connection: only the missed heartbeat can tell.
+      await until(() => errors.length > 0, 3000);
+      server.thaw();
+      await until(() => connected === 2, 5000);
+    } finally {
+      server.thaw();
+      await server.destroy();
+    }
+  });
+
   it('reports every reconnection, after resubscribing', async () => {
     const server = await startPrivateRedis();
     try {
