@@ -117,7 +117,10 @@ export class LatchkeyHttp {
       mode = this.modeOf(request);
       const verified = await this.verify(request, mode, options);
       if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
-        return { ok: false, response: jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'this session may not do that' } }, [['cache-control', 'no-store']]) };
+        const headers: [string, string][] = [['cache-control', 'no-store']];
+        // RFC 6750 §3.1: the token is fine but does not grant this.
+        if (mode === 'header') headers.push(['www-authenticate', 'Bearer error="insufficient_scope"']);
+        return { ok: false, response: jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'this session may not do that' } }, headers) };
       }
       return { ok: true, session: this.session(verified, mode, sink, this.exposeHeaders(request)) };
     } catch (error) {
@@ -174,7 +177,7 @@ export class LatchkeyHttp {
     try {
       verified = await this.verify(request, mode, {});
     } catch (error) {
-      if (error instanceof CookieConflictError) clear();
+      // Duplicate cookies (CookieConflictError) are rethrown: their error response clears every copy.
       if (mode === 'cookie' && error instanceof UnauthorisedError) {
         clear();
         return { mode, revoked: false };

@@ -103,15 +103,8 @@ async function dispatch(http: LatchkeyHttp, request: HttpRequest, route: Route, 
       return refresh(http, request, mode);
     case 'signout': {
       const sink = new HeaderList();
-      try {
-        const result = await http.signOut(request, sink);
-        return jsonResponse(200, { revoked: result.revoked }, sink.entries);
-      } catch (error) {
-        // Keep the cleared cookies of a refused sign-out (duplicate cookies) on the error response.
-        const response = http.errorResponse(error, mode);
-        response.headers.push(...sink.entries);
-        return response;
-      }
+      const result = await http.signOut(request, sink);
+      return jsonResponse(200, { revoked: result.revoked }, sink.entries);
     }
     case 'sessions':
       return request.method === 'GET' ? listSessions(http, request) : revokeOthers(http, request);

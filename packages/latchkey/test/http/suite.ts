@@ -334,6 +334,9 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(tossed.setCookies.filter((c) => c.maxAge === 0).map((c) => c.name)).toContain('__Host-lk_access');
       const tossedRefresh = await client.send('POST', '/auth/refresh', { cookieHeader: `__Secure-lk_refresh=x; __Secure-lk_refresh=${refresh}` });
       expect(tossedRefresh.status).toBe(400);
+      const tossedSignout = await client.send('POST', '/auth/signout', { cookieHeader: `lk_front=a; lk_front=b; __Host-lk_access=${access}` });
+      expect(errorCode(tossedSignout)).toBe('INVALID_REQUEST');
+      expect(tossedSignout.setCookies.filter((c) => c.maxAge === 0).map((c) => c.name).sort()).toEqual(['__Host-lk_access', '__Secure-lk_refresh', 'lk_front']);
       expect(errorCode(tossedRefresh)).toBe('INVALID_REQUEST');
       expect(writes()).toBe(before);
       // Stale cookies from an old shared Domain are cleared on that domain too.
@@ -404,6 +407,10 @@ export function runHttpSuite(harness: AdapterHarness): void {
       const stale = await client.send('GET', '/api/fresh');
       expect(stale.status).toBe(403);
       expect(errorCode(stale)).toBe('INSUFFICIENT_FRESHNESS');
+      const scopeless = await signInHeader(client, 'dave');
+      const notAdmin = await client.send('GET', '/api/admin', { headers: { 'x-latchkey-mode': 'header', authorization: `Bearer ${scopeless.accessToken}` } });
+      expect(notAdmin.status).toBe(403);
+      expect(notAdmin.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope"');
       // Header mode: RFC 9470 step-up challenge.
       const tokens = await signInHeader(client, 'carol');
       now += 120_000;
