@@ -44,7 +44,7 @@ function stopServer(child) {
 }
 
 await runSection('http', async (ctx) => {
-  const seconds = Math.max(1, Math.round(ctx.ms(6000, 2500) / 1000));
+  const seconds = Math.max(1, Math.round(ctx.ms(6000, 2000) / 1000));
   const warmSeconds = 1;
   const rounds = ctx.quick ? 1 : 3;
   ctx.note(`autocannon, ${CONNECTIONS} connections, ${seconds} s per case after a ${warmSeconds} s warm-up, ${rounds} interleaved round(s), median kept; server and load generator in separate processes on 127.0.0.1.`);

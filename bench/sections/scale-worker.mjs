@@ -55,7 +55,7 @@ if (task.mode === 'verify') {
   const now = Date.now();
   // The ids are counted: in production the denylist is what keeps them alive.
   const before = settledMemory();
-  const list = new RevocationDenylist(15 * 60_000);
+  const list = new RevocationDenylist(15 * 60_000, now);
   const fresh = sessionIds(task.count);
   for (let i = 0; i < fresh.length; i++) list.add(fresh[i], now, now);
   fresh.length = 0; // from here on only the denylist holds the ids
