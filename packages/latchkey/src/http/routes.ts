@@ -147,7 +147,7 @@ async function listSessions(http: LatchkeyHttp, request: HttpRequest): Promise<H
 }
 
 async function revokeOthers(http: LatchkeyHttp, request: HttpRequest): Promise<HttpResponse> {
-  // Checked before authenticating is fine (no state touched), but auth errors are more useful first.
+  // Authentication first, so a caller without a session gets 401 rather than a lesson in the route's parameters.
   const auth = await http.authenticate(request);
   if (!auth.ok) return auth.response;
   if (request.query.get('others') !== 'true') throw invalidRequest('use DELETE sessions?others=true, or DELETE sessions/<id>');

@@ -104,10 +104,23 @@ export function createRequestSession(
     data: async () => (await load()).data,
     load,
     async update(update) {
+      // In cookie mode the new tokens must still fit their cookies (4096 bytes). That is only known
+      // after minting, so keep the old claims to put back: a session whose tokens no cookie can hold
+      // would fail its next refresh and sign the user out.
+      const previous = mode === 'cookie' ? await load() : undefined;
       const session = await deps.engine.updateSession(verified.sessionId, update);
       loaded = Promise.resolve(session);
       const tokens = await deps.engine.reissueTokens(verified.sessionId);
-      emit(deps.reissued(tokens, session, mode));
+      let headers: [string, string][];
+      try {
+        headers = deps.reissued(tokens, session, mode);
+      } catch (error) {
+        if (previous) {
+          loaded = Promise.resolve(await deps.engine.updateSession(verified.sessionId, { accessClaims: previous.accessClaims, idClaims: previous.idClaims }));
+        }
+        throw error;
+      }
+      emit(headers);
       return { session, ...tokens };
     },
     async revoke() {

@@ -154,6 +154,22 @@ describe('core helpers', () => {
     expect(header.mode).toBe('header');
   });
 
+  test('session.update that would outgrow the cookies is refused and rolled back', async () => {
+    const http = createLatchkeyHttp(engine);
+    const signInSink = new HeaderList();
+    await http.signIn(signInRequest(), { userId: 'u2', idClaims: { name: 'Ann' } }, signInSink);
+    const cookie = signInSink.entries.filter(([n]) => n === 'set-cookie').map(([, v]) => parseSetCookie(v)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const sink = new HeaderList();
+    const session = await http.getSession(request({ headers: { cookie } }), sink);
+    expect(session).not.toBeNull();
+    await expect(session!.update({ idClaims: { blob: 'x'.repeat(2_000) } })).rejects.toMatchObject({ code: 'INVALID_CLAIMS' });
+    expect(sink.entries).toHaveLength(0);
+    expect((await engine.getSession(session!.sessionId))?.idClaims).toEqual({ name: 'Ann' });
+    const ok = await session!.update({ idClaims: { name: 'Bea' } });
+    expect(ok.session.idClaims).toEqual({ name: 'Bea' });
+    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'set-cookie', 'set-cookie']);
+  });
+
   test('sign-in in cookie mode is refused without the CSRF header or from a foreign origin (login CSRF)', async () => {
     const http = createLatchkeyHttp(engine);
     const plain = request({ method: 'POST', path: '/auth/login' });
