@@ -254,6 +254,10 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect(expectError(await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { accessClaims: { exp: 1 } } }), 400, 'INVALID_REQUEST').error.field).toBe('accessClaims.exp');
         expect(expectError(await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { userId: 'other' } }), 400, 'INVALID_REQUEST').error.field).toBe('userId');
         expectError(await t.call('PATCH', '/v1/sessions/no-such-session', { body: { data: {} } }), 404, 'NOT_FOUND');
+        // A refused PATCH changed nothing, not even the valid part of it.
+        const mixed = await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { data: { plan: 'free' }, accessClaims: { iat: 1 } } });
+        expectError(mixed, 400, 'INVALID_REQUEST');
+        expect((await t.call('GET', `/v1/sessions/${issued.session.id}`)).json).toMatchObject({ accessClaims: { role: 'editor' }, data: { plan: 'pro' } });
       });
 
       it('DELETE revokes at once and is idempotent', async () => {
