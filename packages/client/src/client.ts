@@ -263,6 +263,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       events.emit('unauthorised', { url: request.url, code: error?.code ?? null });
       return first;
     }
+    // The 401's body is not needed any more; releasing it frees the connection (Node keeps it otherwise).
+    void first.body?.cancel().catch(() => {});
     const retry = await send(request);
     if (retry.status === 401) {
       // Final: a retried request that is refused again is never refreshed again.

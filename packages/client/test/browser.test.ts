@@ -266,6 +266,25 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(await eventsOf(page, 'unauthorised')).toHaveLength(1);
   });
 
+  for (const trigger of ['online', 'visibilitychange'] as const) {
+    it(`after a failed proactive refresh, the ${trigger} event retries at once instead of waiting for the back-off`, async () => {
+      const page = await openTab(context, server.origin, '?auto=1');
+      let aborted = 0;
+      await context.route('**/auth/refresh', async (route) => {
+        aborted += 1;
+        await route.abort('internetdisconnected');
+      });
+      await signIn(page);
+      await expect.poll(() => aborted, { timeout: 5_000 }).toBe(1); // the planned refresh, offline
+      await context.unrouteAll();
+      await page.evaluate((t) => (t === 'online' ? window : document).dispatchEvent(new Event(t)), trigger);
+      // The back-off would wait 5 s; the event makes it go now.
+      await page.waitForFunction(() => window.events.some((e) => e.name === 'refreshed'), null, { timeout: 2_500 });
+      expect(server.count('POST /auth/refresh')).toBe(1);
+      expect(await eventsOf(page, 'signedOut')).toEqual([]);
+    });
+  }
+
   for (const skewMinutes of [10, -10]) {
     it(`a client clock ${skewMinutes > 0 ? 'ahead' : 'behind'} by 10 minutes changes nothing`, async () => {
       await context.addInitScript((skew: number) => {
