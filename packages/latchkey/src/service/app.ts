@@ -146,6 +146,8 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     await next();
     c.res.headers.set('X-Request-Id', requestId);
+    // No browser should ever sniff a JSON answer into something executable.
+    c.res.headers.set('X-Content-Type-Options', 'nosniff');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = c.get('route');
     const status = c.res.status;

@@ -368,6 +368,9 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
       it('/v1/ responses are not cacheable; times are ISO 8601 UTC', async () => {
         const issued = await t.call('POST', '/v1/sessions', { body: { userId: 'cache' } });
         expect(issued.headers.get('cache-control')).toBe('no-store');
+        expect(issued.headers.get('x-content-type-options')).toBe('nosniff');
+        const refused = await t.call('GET', '/v1/sessions/x', { auth: null });
+        expect([refused.headers.get('cache-control'), refused.headers.get('x-content-type-options')]).toEqual(['no-store', 'nosniff']);
         for (const field of ['createdAt', 'lastActiveAt', 'expiresAt']) expect(issued.json.session[field]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       });
 
