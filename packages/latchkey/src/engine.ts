@@ -130,14 +130,15 @@ function validateDevice(device: unknown): DeviceInfo {
     const value = (device as Record<string, unknown>)[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') throw new TypeError(`device.${field} must be a string`);
-    result[field] = value.slice(0, MAX_DEVICE_FIELD_LENGTH);
+    // Informational only: NULs (which PostgreSQL cannot store) are dropped rather than failing a sign-in.
+    result[field] = value.replaceAll('\u0000', '').slice(0, MAX_DEVICE_FIELD_LENGTH);
   }
   return result;
 }
 
 function validateUserId(userId: unknown): string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH) {
-    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || userId.includes('\u0000')) {
+    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters, without NUL`);
   }
   return userId;
 }

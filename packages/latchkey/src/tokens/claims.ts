@@ -23,7 +23,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function assertJson(value: unknown, path: string, depth: number): asserts value is JsonValue {
   if (depth > 32) throw new InvalidClaimsError(`${path} is nested too deeply`, path);
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') {
+    // PostgreSQL cannot store U+0000 in text or JSONB: refuse it everywhere, so every store behaves alike.
+    if (value.includes('\u0000')) throw new InvalidClaimsError(`${path} contains a NUL character`, path);
+    return;
+  }
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new InvalidClaimsError(`${path} is not a finite number`, path);
     return;
@@ -33,7 +38,10 @@ function assertJson(value: unknown, path: string, depth: number): asserts value 
     return;
   }
   if (isPlainObject(value)) {
-    for (const [key, item] of Object.entries(value)) assertJson(item, `${path}.${key}`, depth + 1);
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) throw new InvalidClaimsError(`${path} has a name with a NUL character`, path);
+      assertJson(item, `${path}.${key}`, depth + 1);
+    }
     return;
   }
   throw new InvalidClaimsError(`${path} is not a JSON value`, path);
