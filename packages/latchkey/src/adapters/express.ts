@@ -31,8 +31,8 @@ import type { HttpRequest, RawBody } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
+// Typing `req.latchkey` the conventional way (as express-session and passport type theirs).
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `requireSession()` (always a session) and `session()` (a session or null). */

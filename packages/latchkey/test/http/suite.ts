@@ -480,9 +480,18 @@ export function runHttpSuite(harness: AdapterHarness): void {
     });
 
     test('property: random cookies, headers and bodies never yield a 5xx nor write to the store', async () => {
+      // A real access token with one character changed: well formed, wrongly signed. Never the last
+      // character of a segment, whose low bits base64url may not carry (that would not be a change).
+      const victim = new Client(served);
+      await signIn(victim, 'victim');
+      const realAccess = victim.jar.get('__Host-lk_access')!.value;
+      const positions = [...realAccess].flatMap((ch, i) => (ch !== '.' && i + 1 < realAccess.length && realAccess[i + 1] !== '.' ? [i] : []));
       const before = writes();
       const client = new Client(served);
-      const text = fc.string({ unit: 'grapheme-ascii', maxLength: 60 });
+      const b64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const forged = fc.tuple(fc.constantFrom(...positions), fc.constantFrom(...b64)).map(([i, c]) =>
+        realAccess.slice(0, i) + (realAccess[i] === c ? (c === 'A' ? 'B' : 'A') : c) + realAccess.slice(i + 1));
+      const text = fc.oneof({ weight: 4, arbitrary: fc.string({ unit: 'grapheme-ascii', maxLength: 60 }) }, { weight: 1, arbitrary: forged });
       const cookieName = fc.constantFrom('__Host-lk_access', '__Secure-lk_refresh', 'lk_front', '__Host-lk_csrf', 'x');
       const cookieHeader = fc.array(fc.tuple(cookieName, text), { maxLength: 4 }).map((pairs) => pairs.map(([n, v]) => `${n}=${v}`).join('; '));
       await fc.assert(
