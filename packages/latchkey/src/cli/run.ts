@@ -89,7 +89,14 @@ export function classifyError(err: unknown): { exit: ExitCode; code: string; mes
     return { exit: EXIT.usage, code: 'USAGE', message: (err as Error).message };
   }
   if (err instanceof StoreUnavailableError || (typeof nodeCode === 'string' && UNAVAILABLE_CODES.has(nodeCode))) {
-    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: 'the store is unavailable (check LATCHKEY_STORE and that it is running)' };
+    // The driver's error code (ECONNREFUSED, 57P03, ...) helps; its message might quote a URL, so not that.
+    let cause: unknown = err;
+    let detail: string | undefined;
+    for (let i = 0; i < 5 && cause && typeof cause === 'object'; i++, cause = (cause as { cause?: unknown }).cause) {
+      const code = (cause as { code?: unknown }).code;
+      if (typeof code === 'string' && code !== 'STORE_UNAVAILABLE') detail = code;
+    }
+    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: `the store is unavailable${detail ? ` (${detail})` : ''}; check LATCHKEY_STORE and that it is running` };
   }
   if (err instanceof LatchkeyError) return { exit: EXIT.failed, code: err.code, message: err.message };
   if (err instanceof TypeError) return { exit: EXIT.failed, code: 'INVALID_ARGUMENT', message: err.message };
