@@ -5,7 +5,7 @@
  * Every figure in the page comes from the results; the prose says what each section measures and how
  * to read it, and states targets as met or not met exactly as the run found them.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,8 +16,8 @@ const root = join(here, '..');
 
 const SECTION_TEXT = {
   verify: 'Access-token verification on one core, calls per second, on the same latchkey-issued tokens for every library (iss, aud and exp checked by each). The floor is `crypto.verify` from node:crypto on the token\'s signature: nothing can verify a JWS for less. "cache off" is `verifyCacheSize: 0` over 2 000 distinct tokens (500 in --quick), so every call checks a signature; "cache on" is the default engine over the same tokens, which checks each signature once and then only expiry and the revocation denylist (the cache never changes an answer). `WebCrypto subtle.verify` is the same signature check through `crypto.subtle`, which is what jose v6 uses.',
-  refresh: 'Refresh-token rotation (one durable write per call, plus minting an access and an ID token), 8 concurrent clients each following its own token chain. SQLite is a file in a temp dir with the store\'s own pragmas (WAL, synchronous=NORMAL); its floor is one single-row UPDATE per transaction on the same settings. PostgreSQL is compared with pgbench on the same server, same client count and duration, running a one-UPDATE-per-transaction script: the durable-write floor.',
-  http: 'An authenticated `GET /me` (access token in the `__Host-lk_access` cookie, as a browser sends it) through the latchkey adapter of each framework, against the same framework serving the same route without authentication; and against Express with express-session + connect-redis (a Redis read and touch per request) and with iron-session (a sealed cookie decrypted per request). autocannon runs in its own process, the server in another, on 127.0.0.1. autocannon reports latency in whole milliseconds, so p99 reads 0 ms below 1 ms.',
+  refresh: 'Refresh-token rotation (one durable write per call, plus minting an access and an ID token), 8 concurrent clients each following its own token chain. SQLite is a file in a temp dir with the store\'s own pragmas (WAL, synchronous=NORMAL); its floor is one single-row UPDATE per transaction on the same settings. PostgreSQL is compared with pgbench on the same server, same client count and duration, running a one-UPDATE-per-transaction script: the durable-write floor (the target). For explanation only, pgbench also runs a transaction of the same shape as a latchkey refresh (BEGIN; SELECT … FOR UPDATE; UPDATE + INSERT in one statement; COMMIT: four round trips). CPU/call is the Node process\'s CPU time per refresh, all threads.',
+  http: 'An authenticated `GET /me` (access token in the `__Host-lk_access` cookie, as a browser sends it) through the latchkey adapter of each framework, against the same framework serving the same route without authentication; and against Express with express-session + connect-redis (a Redis read and touch per request) and with iron-session (a sealed cookie decrypted per request). autocannon runs in its own process, the server in another, on 127.0.0.1. autocannon reports latency in whole milliseconds, so p99 reads 0 ms below 1 ms. Because requests per second on a shared 2-core machine move with whatever else runs, the server also reports its own CPU time per request (\`process.cpuUsage()\` over the measured load ÷ requests served): the "server CPU per request" rows, lower is better, which other load disturbs far less.',
   scale: 'Verification throughput with 1 and 2 processes (one per core), memory per revoked session in the in-memory revocation denylist (heapUsed growth after forced GC, the session-id strings included since the denylist is what keeps them alive), and what a large SQLite store costs: file size, resident memory of an engine process, and refresh rate against an empty store.',
   fanout: 'Revoke-to-refusal delay between two instances (two processes over one PostgreSQL schema): from the start of `revokeSession` on instance A to the first refused verification of that session\'s (cached) access token on instance B, with the Redis bus and, for contrast, with the store poll alone.',
 };
@@ -118,9 +118,12 @@ export function renderMarkdown(results, svgPath) {
     if (SECTION_TEXT[s.name]) lines.push(SECTION_TEXT[s.name], '');
     lines.push(`Status: ${s.status}${s.reason ? ` (${firstLine(s.reason)})` : ''}; ${Math.round(s.seconds)} s; load average ${s.loadAverage?.before?.toFixed(2)} → ${s.loadAverage?.after?.toFixed(2)}.`, '');
     if (s.rows.length > 0) {
-      lines.push(table(['Case', 'Value', 'p50', 'p99', 'Ratio', 'Target', 'Result'], s.rows.map((r) => [
+      // CPU time per call (process-wide, all threads), where the section measured it.
+      const cpuOf = (r) => r.cpuMicrosPerOp ?? undefined;
+      const withCpu = s.rows.some((r) => cpuOf(r) > 0);
+      lines.push(table(['Case', 'Value', 'p50', 'p99', ...(withCpu ? ['CPU/call'] : []), 'Ratio', 'Target', 'Result'], s.rows.map((r) => [
         r.status && r.status !== 'ok' ? `${r.case} (${r.status}: ${firstLine(r.reason)})` : r.case,
-        formatValue(r), formatMs(r.p50Ms), formatMs(r.p99Ms), formatRatio(r), r.target ?? '', formatMet(r),
+        formatValue(r), formatMs(r.p50Ms), formatMs(r.p99Ms), ...(withCpu ? [cpuOf(r) > 0 ? `${cpuOf(r).toFixed(1)} µs` : ''] : []), formatRatio(r), r.target ?? '', formatMet(r),
       ])), '');
     }
     if (s.name === 'verify') {
@@ -140,6 +143,7 @@ if (isMain) {
       in: { type: 'string', default: join(here, 'results', 'latest.json') },
       md: { type: 'string', default: join(root, 'docs', 'performance.md') },
       svg: { type: 'string', default: join(root, 'docs', 'performance-ratios.svg') },
+      // Hand-written analysis appended after the figures; default bench/analysis.md when present.
       extra: { type: 'string' },
     },
   });
@@ -147,7 +151,8 @@ if (isMain) {
   writeFileSync(values.svg, renderSvg(results));
   let md = renderMarkdown(results, relative(dirname(values.md), values.svg));
   // Hand-written analysis (profiling findings, explanations) appended verbatim when given.
-  if (values.extra) md += `\n${readFileSync(values.extra, 'utf8')}`;
+  const extra = values.extra ?? (existsSync(join(here, 'analysis.md')) ? join(here, 'analysis.md') : undefined);
+  if (extra) md += `\n${readFileSync(extra, 'utf8')}`;
   writeFileSync(values.md, md.endsWith('\n') ? md : `${md}\n`);
   console.log(`wrote ${values.md} and ${values.svg}`);
 }
