@@ -16,7 +16,7 @@ import { CookieConflictError, invalidRequest, mapError } from './errors.js';
 import { encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER } from './front.js';
 import { resolveHttpSettings, type LatchkeyHttpOptions, type ResolvedHttpSettings, type TransportMode } from './options.js';
 import { decodeUtf8, type HttpRequest } from './request.js';
-import { jsonResponse, HeaderList, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
+import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
 import { handleRoute } from './routes.js';
 import { createRequestSession, toPublicSession, type LatchkeySession, type PublicSession } from './session.js';
 import { fromWebRequest } from './web.js';
@@ -354,4 +354,3 @@ export function createLatchkeyHttp(engine: Latchkey, options?: LatchkeyHttpOptio
   return new LatchkeyHttp(engine, options);
 }
 
-export { HeaderList };
