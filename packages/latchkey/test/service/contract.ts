@@ -5,13 +5,32 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, openApiText, schemas } from 'latchkey/service';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsPlugin from 'ajv-formats';
+import { buildOpenApiDocument, createApiKey, openApiText, schemas } from 'latchkey/service';
 import type { z } from 'zod';
 import type { Reply, TestService } from './helpers.js';
+
+// ajv-formats is CommonJS: its default export arrives wrapped under ESM interop.
+const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin) as unknown as (ajv: Ajv2020) => void;
+
+/**
+ * The published document's JSON Schemas, compiled by a JSON Schema 2020-12 validator that knows
+ * nothing of zod: a response must satisfy both, so the generated document cannot drift from the
+ * shapes the code produces.
+ */
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema({ $id: 'urn:latchkey:openapi', components: (buildOpenApiDocument() as { components: unknown }).components });
+const componentOf = new Map<unknown, string>(Object.entries(schemas.NAMED_SCHEMAS).map(([name, schema]) => [schema, name]));
 
 function expectShape<S extends z.ZodType>(schema: S, reply: Reply): z.output<S> {
   const parsed = schema.safeParse(reply.json);
   if (!parsed.success) throw new Error(`response does not match its schema: ${parsed.error.message}\n${reply.text}`);
+  const name = componentOf.get(schema);
+  if (!name) throw new Error('schema is not a named component of the OpenAPI document');
+  const validate = ajv.getSchema(`urn:latchkey:openapi#/components/schemas/${name}`)!;
+  if (!validate(reply.json)) throw new Error(`response does not match openapi.json ${name}: ${ajv.errorsText(validate.errors)}\n${reply.text}`);
   return parsed.data;
 }
 

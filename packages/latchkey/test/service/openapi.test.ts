@@ -4,7 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsPlugin from 'ajv-formats';
 import { buildOpenApiDocument, openApiText, schemas } from 'latchkey/service';
+
+const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin) as unknown as (ajv: Ajv2020) => void;
 
 const committed = readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8');
 
@@ -73,5 +77,32 @@ describe('OpenAPI document', () => {
       expect(doc.components.schemas[name]?.additionalProperties, name).toBe(false);
     }
     expect(doc.components.schemas.Error?.properties?.error?.properties?.code?.enum).toEqual([...schemas.ERROR_CODES]);
+  });
+
+  it('compiles under a JSON Schema 2020-12 validator that accepts what zod accepts and refuses what zod refuses', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'urn:latchkey:test', components: (buildOpenApiDocument() as { components: unknown }).components });
+    const check = (name: string, value: unknown) => ajv.getSchema(`urn:latchkey:test#/components/schemas/${name}`)!(value) as boolean;
+    const at = '2026-12-01T11:00:00.000Z';
+    const session = { id: 's', userId: 'u', createdAt: at, lastActiveAt: at, expiresAt: at, authTime: at, device: {}, data: { a: [1, { b: null }] }, accessClaims: {}, idClaims: {}, revokedAt: null };
+    const cases: Array<[string, unknown]> = [
+      ['Session', session],
+      ['Session', { ...session, extra: 1 }],
+      ['Session', { ...session, createdAt: 'yesterday' }],
+      ['Session', { ...session, device: { mac: 'x' } }],
+      ['CreateSessionRequest', { userId: 'u', accessClaims: { role: 'x' } }],
+      ['CreateSessionRequest', { userId: '' }],
+      ['CreateSessionRequest', { userId: 'u', unknown: true }],
+      ['Error', { error: { code: 'TOKEN_THEFT_DETECTED', message: 'm', sessionId: 's', userId: 'u' } }],
+      ['Error', { error: { code: 'SOMETHING_ELSE', message: 'm' } }],
+      ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', idToken: 'i', accessTokenExpiresAt: at }],
+      ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', accessTokenExpiresAt: at }],
+    ];
+    for (const [name, value] of cases) {
+      const zod = (schemas.NAMED_SCHEMAS as Record<string, { safeParse(v: unknown): { success: boolean } }>)[name]!.safeParse(value).success;
+      expect(check(name, value), `${name} ${JSON.stringify(value)}`).toBe(zod);
+    }
+    expect(cases.filter(([name, value]) => check(name, value)).length).toBe(4);
   });
 });
