@@ -6,9 +6,8 @@
  * marker. Response: learn server time and issued tokens; on a latchkey 401, one refresh and one
  * retry, marked on the config so that the retry can never trigger another.
  */
-import type { Credentials } from './credentials.js';
-import { CSRF_HEADER, FRONT_HEADER, isStateChanging, toServerError, type ServerError } from './protocol.js';
-import type { LatchkeyMode } from './options.js';
+import { CSRF_HEADER, FRONT_HEADER, isStateChanging, toServerError } from './protocol.js';
+import type { TransportHooks } from './transport.js';
 
 /** What the SDK reads and writes on an axios request config. */
 export interface AxiosConfigLike {
@@ -45,16 +44,6 @@ export interface AxiosLike<Config extends object = AxiosConfigLike, Res extends 
   request(config: Config): Promise<unknown>;
 }
 
-export interface AxiosHooks {
-  isApi(url: string): boolean;
-  mode: LatchkeyMode;
-  credentials: Credentials;
-  observe(response: Response, before: string | null): Promise<void>;
-  refreshable(error: ServerError | null, marker: string | null): Promise<boolean>;
-  recover(marker: string | null): Promise<boolean>;
-  unauthorised(url: string, code: string | null): void;
-}
-
 /** Per-request state, on the config object axios hands back with the response or error. */
 const META = '__latchkey';
 interface Meta {
@@ -81,7 +70,7 @@ function fullUrl(config: AxiosConfigLike): string {
   return `${config.baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
 }
 
-export function createAxiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>, hooks: AxiosHooks): () => void {
+export function createAxiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>, hooks: TransportHooks): () => void {
   const onRequest = async (config: AxiosConfigLike): Promise<AxiosConfigLike> => {
     if (!hooks.isApi(fullUrl(config))) return config;
     const previous = config[META] as Meta | undefined;

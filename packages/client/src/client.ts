@@ -9,19 +9,21 @@
  *   (tabs/channel.ts), as it learns sign-outs and detected thefts;
  * - expiry reasoning in server time (clock.ts), so a wrong device clock changes nothing.
  */
+import { createAxiosInterceptor, type AxiosLike } from './axios.js';
 import { createServerClock } from './clock.js';
 import { cookieCredentials, headerCredentials, type Credentials } from './credentials.js';
 import { createEmitter } from './emitter.js';
 import { LatchkeyClientError } from './errors.js';
-import { decodeClaims, decodeFrontToken, type Claims, type FrontToken } from './front-token.js';
+import { createFetch } from './fetch.js';
+import { decodeClaims, decodeFrontToken, type Claims } from './front-token.js';
 import type { LatchkeyClientOptions } from './options.js';
-import { CSRF_HEADER, FRONT_HEADER, isStateChanging, readServerError, type ServerError } from './protocol.js';
+import { FRONT_HEADER, type ServerError } from './protocol.js';
 import { refreshOnce, type RefreshOutcome } from './refresher.js';
 import { createScheduler } from './scheduler.js';
 import { createTabChannel, type TabMessage } from './tabs/channel.js';
 import { createTabLock } from './tabs/lock.js';
 import { memoryTokenStorage } from './token-storage.js';
-import { createAxiosInterceptor, type AxiosLike } from './axios.js';
+import type { TransportHooks } from './transport.js';
 
 export interface LatchkeyEvents {
   /** New tokens: refreshed (by this tab or another) or issued by a sign-in in another tab. */
@@ -241,50 +243,20 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     }
   }
 
-  async function send(request: Request): Promise<Response> {
-    const headers = new Headers(request.headers);
-    if (isStateChanging(request.method)) headers.set(CSRF_HEADER, credentials.csrf());
-    await credentials.authorize(headers);
-    const before = await credentials.marker();
-    const response = await baseFetch(new Request(request, { headers, credentials: mode === 'cookie' ? 'include' : request.credentials }));
-    await observe(response, before);
-    return response;
-  }
-
-  async function latchkeyFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-    const request = new Request(input, init);
-    if (!isApi(request.url)) return baseFetch(request);
-    const marker = await credentials.marker();
-    // Keep an unread copy of the body for the one retry.
-    const first = await send(request.clone());
-    if (first.status !== 401) return first;
-    const error = await readServerError(first);
-    if (!(await refreshable(error, marker)) || !(await recover(marker))) {
-      events.emit('unauthorised', { url: request.url, code: error?.code ?? null });
-      return first;
-    }
-    // The 401's body is not needed any more; releasing it frees the connection (Node keeps it otherwise).
-    void first.body?.cancel().catch(() => {});
-    const retry = await send(request);
-    if (retry.status === 401) {
-      // Final: a retried request that is refused again is never refreshed again.
-      events.emit('unauthorised', { url: request.url, code: (await readServerError(retry))?.code ?? null });
-    }
-    return retry;
-  }
+  const hooks: TransportHooks = {
+    isApi,
+    mode,
+    credentials,
+    observe,
+    refreshable,
+    recover,
+    unauthorised: (url, code) => events.emit('unauthorised', { url, code }),
+  };
+  const latchkeyFetch = createFetch(baseFetch, hooks);
 
   return {
     fetch: latchkeyFetch,
-    axiosInterceptor: (instance) =>
-      createAxiosInterceptor(instance, {
-        isApi,
-        mode,
-        credentials,
-        observe,
-        refreshable,
-        recover,
-        unauthorised: (url, code) => events.emit('unauthorised', { url, code }),
-      }),
+    axiosInterceptor: (instance) => createAxiosInterceptor(instance, hooks),
     async doesSessionExist() {
       const marker = await credentials.marker();
       if (marker === null && credentials.authoritative) return false;
@@ -332,4 +304,3 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   };
 }
 
-export type { FrontToken };

@@ -1,0 +1,44 @@
+/**
+ * The `fetch` wrapper: credentials and the CSRF header for API requests, then on a latchkey 401 one
+ * refresh (shared with every other request and tab) and one retry, whose answer is final.
+ */
+import { CSRF_HEADER, isStateChanging, readServerError } from './protocol.js';
+import type { TransportHooks } from './transport.js';
+
+export function createFetch(baseFetch: typeof fetch, hooks: TransportHooks): typeof fetch {
+  const { credentials } = hooks;
+
+  async function send(request: Request): Promise<Response> {
+    const headers = new Headers(request.headers);
+    if (isStateChanging(request.method)) headers.set(CSRF_HEADER, credentials.csrf());
+    await credentials.authorize(headers);
+    const before = await credentials.marker();
+    // Cookie mode: `include`, so the cookies go along even to an API on another origin of the site.
+    const response = await baseFetch(new Request(request, { headers, credentials: hooks.mode === 'cookie' ? 'include' : request.credentials }));
+    await hooks.observe(response, before);
+    return response;
+  }
+
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (!hooks.isApi(request.url)) return baseFetch(request);
+    // Taken before sending: if it has moved by the time we hold the refresh lock, someone refreshed.
+    const marker = await credentials.marker();
+    // Send a clone, keeping an unread copy of the body for the one retry.
+    const first = await send(request.clone());
+    if (first.status !== 401) return first;
+    const error = await readServerError(first);
+    if (!(await hooks.refreshable(error, marker)) || !(await hooks.recover(marker))) {
+      hooks.unauthorised(request.url, error?.code ?? null);
+      return first;
+    }
+    // The 401's body is not needed any more; releasing it frees the connection (Node keeps it otherwise).
+    void first.body?.cancel().catch(() => {});
+    const retry = await send(request);
+    if (retry.status === 401) {
+      // Final: a retried request that is refused again is never refreshed again.
+      hooks.unauthorised(request.url, (await readServerError(retry))?.code ?? null);
+    }
+    return retry;
+  };
+}
