@@ -180,6 +180,16 @@ describe('core helpers', () => {
     expect(await engine.listSessions('u1')).toHaveLength(0);
   });
 
+  test('a header-only server never sets cookies, even without X-Latchkey-Mode', async () => {
+    const http = createLatchkeyHttp(engine, { modes: 'header' });
+    const sink = new HeaderList();
+    const result = await http.signIn(request({ method: 'POST', path: '/auth/login' }), { userId: 'u3' }, sink);
+    expect(result.mode).toBe('header');
+    expect(result.body).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
+    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front']);
+    await expect(http.signIn(signInRequest({ 'x-latchkey-mode': 'cookie' }), { userId: 'u3' }, sink)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+  });
+
   test('a read-only request from headers alone (Server Components) finds the session', async () => {
     const http = createLatchkeyHttp(engine);
     const sink = new HeaderList();

@@ -148,6 +148,8 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(me.body.mode).toBe('header');
       // No CSRF header needed: header mode carries no ambient credential.
       expect((await client.send('POST', '/api/me', { headers: h(tokens.accessToken), csrf: false })).status).toBe(200);
+      const listed = await client.send('GET', '/auth/sessions', { headers: h(tokens.accessToken) });
+      expect(listed.body.sessions).toMatchObject([{ userId: 'alice', current: true }]);
       const missing = await client.send('GET', '/api/me', { headers: { 'x-latchkey-mode': 'header' } });
       expect(missing.status).toBe(401);
       expect(missing.headers.get('www-authenticate')).toBe('Bearer');
