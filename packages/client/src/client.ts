@@ -102,6 +102,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   let ended = false;
   let blocked = false;
+  // While signOut() runs, a session ending on the way (its access token had expired and the refresh
+  // was refused) is still reported as the sign-out the user asked for.
+  let signingOut = false;
   let inflight: Promise<RefreshOutcome> | null = null;
 
   const scheduler = createScheduler(clock, async (front) => {
@@ -147,7 +150,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     }
     if (!ended) {
       ended = true;
-      events.emit('signedOut', { reason });
+      events.emit('signedOut', { reason: signingOut ? 'signOut' : reason });
     }
   }
 
@@ -277,13 +280,17 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     },
     async signOut() {
       let failure: unknown;
+      signingOut = true;
       try {
+        // Through the wrapper: an expired access token is refreshed first, so that the server really
+        // ends the session rather than the browser merely forgetting it.
         const response = await latchkeyFetch(authUrl('signout'), { method: 'POST' });
         if (response.status >= 500) failure = new Error(`status ${response.status}`);
       } catch (err) {
         failure = err;
       }
       await endSession('signOut', null, true);
+      signingOut = false;
       if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'the sign-out request failed; signed out locally', { cause: failure });
     },
     async refresh() {

@@ -125,6 +125,37 @@ describe('@latchkey/client header mode (Node)', () => {
     expect(storage.tokens).toBeNull();
   });
 
+  it('sign-out with an expired access token refreshes first, so the server really ends the session', async () => {
+    await signIn();
+    const sid = String((await client.getClaims())?.sid);
+    await sleep(EXPIRY_MS);
+    await client.signOut();
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(server.count('POST /auth/signout')).toBe(2); // 401 TRY_REFRESH_TOKEN, then the retry
+    expect((await server.engine.getSession(sid))?.revokedReason).toBe('signout');
+    expect(storage.tokens).toBeNull();
+    expect(events('signedOut')).toEqual([{ reason: 'signOut' }]);
+  });
+
+  it('sign-out without a server clears local state and says so', async () => {
+    const offline = inspectableStorage({ accessToken: 'a', refreshToken: 'r' });
+    const lonely = createLatchkeyClient({ mode: 'header', apiBase: 'http://127.0.0.1:9', tokenStorage: offline, autoRefresh: false });
+    const seen = record(lonely);
+    await expect(lonely.signOut()).rejects.toMatchObject({ name: 'LatchkeyClientError', code: 'SIGN_OUT_FAILED' });
+    expect(offline.tokens).toBeNull();
+    expect(seen('signedOut')).toEqual([{ reason: 'signOut' }]);
+    lonely.close();
+  });
+
+  it('an unreachable refresh endpoint is an error, not a sign-out', async () => {
+    const kept = inspectableStorage({ accessToken: 'a', refreshToken: 'r' });
+    const lonely = createLatchkeyClient({ mode: 'header', apiBase: 'http://127.0.0.1:9', tokenStorage: kept, autoRefresh: false });
+    await expect(lonely.refresh()).rejects.toMatchObject({ code: 'REFRESH_UNAVAILABLE' });
+    expect(kept.tokens).not.toBeNull();
+    expect(await lonely.doesSessionExist()).toBe(true); // not refused, so not ended
+    lonely.close();
+  });
+
   it('never sends the token to another origin', async () => {
     await signIn();
     let seen: Record<string, unknown> = {};
