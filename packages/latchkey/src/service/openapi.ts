@@ -52,6 +52,36 @@ function body(name: keyof typeof NAMED_SCHEMAS, required = true) {
 const sessionId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const userId = { name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
 
+/** Headers the service sets, declared once and referenced from each response. */
+const HEADERS = {
+  XRequestId: {
+    description: "The caller's X-Request-Id when short and plain, else a new UUID; also in the request's log line.",
+    schema: { type: 'string' },
+  },
+  RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
+  Allow: { description: 'The methods the route takes.', schema: { type: 'string' } },
+  WWWAuthenticate: { description: 'RFC 6750 challenge for the API key.', schema: { type: 'string' } },
+};
+
+/** Adds the headers each response carries (every one: X-Request-Id; by status: the rest). */
+function withHeaders(paths: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  const header = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item)) {
+      const responses = (operation as { responses?: Record<string, Record<string, unknown>> }).responses;
+      if (!responses) continue;
+      for (const [status, response] of Object.entries(responses)) {
+        const headers: Record<string, unknown> = { 'X-Request-Id': header('XRequestId') };
+        if (status === '503') headers['Retry-After'] = header('RetryAfter');
+        if (status === '401' && (operation as { security?: unknown }).security) headers['WWW-Authenticate'] = header('WWWAuthenticate');
+        responses[status] = { ...response, headers };
+      }
+      responses['405'] = { ...error('The route does not take this method.', ['METHOD_NOT_ALLOWED']), headers: { 'X-Request-Id': header('XRequestId'), Allow: header('Allow') } };
+    }
+  }
+  return paths;
+}
+
 /** Builds the document. Deterministic: same code, same bytes. */
 export function buildOpenApiDocument(): JsonSchema {
   const v1 = (operation: JsonSchema) => ({ security: [{ apiKey: [] }], ...operation });
@@ -67,7 +97,7 @@ export function buildOpenApiDocument(): JsonSchema {
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     servers: [{ url: 'http://127.0.0.1:4100' }],
-    paths: {
+    paths: withHeaders({
       '/v1/sessions': {
         post: v1({
           operationId: 'createSession',
@@ -170,11 +200,12 @@ export function buildOpenApiDocument(): JsonSchema {
       '/openapi.json': {
         get: { operationId: 'openapi', summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } } },
       },
-    },
+    }),
     components: {
       securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `latchkey api-keys create` or LATCHKEY_API_KEYS.' },
       },
+      headers: HEADERS,
       schemas: componentSchemas(),
     },
     'x-error-codes': [...ERROR_CODES],

@@ -62,13 +62,23 @@ describe('OpenAPI document', () => {
   });
 
   it('every $ref resolves inside the document', () => {
-    const doc = buildOpenApiDocument() as { components: { schemas: Record<string, unknown> } };
+    const doc = buildOpenApiDocument() as { components: Record<string, Record<string, unknown>> };
     const refs = collectRefs(doc);
     expect(refs.length).toBeGreaterThan(20);
     for (const ref of refs) {
-      expect(ref).toMatch(/^#\/components\/schemas\//);
-      expect(doc.components.schemas[ref.slice('#/components/schemas/'.length)], ref).toBeDefined();
+      const match = /^#\/components\/(schemas|headers)\/([A-Za-z]+)$/.exec(ref);
+      expect(match, ref).not.toBeNull();
+      expect(doc.components[match![1]!]![match![2]!], ref).toBeDefined();
     }
+  });
+
+  it('declares the headers the service sets', () => {
+    const doc = buildOpenApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>> };
+    const create = doc.paths['/v1/sessions']!.post!.responses;
+    expect(Object.keys(create['201']!.headers!)).toEqual(['X-Request-Id']);
+    expect(Object.keys(create['503']!.headers!)).toContain('Retry-After');
+    expect(Object.keys(create['401']!.headers!)).toContain('WWW-Authenticate');
+    expect(Object.keys(create['405']!.headers!)).toContain('Allow');
   });
 
   it('request schemas refuse unknown fields; the error schema lists every code the service sends', () => {
