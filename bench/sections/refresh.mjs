@@ -92,6 +92,47 @@ SELECT v FROM bench_rows WHERE id = :id FOR UPDATE;
 WITH u AS (UPDATE bench_rows SET v = v + 1 WHERE id = :id RETURNING id) INSERT INTO bench_tokens (row_id, created_at) SELECT id, now() FROM u;
 COMMIT;
 `;
+/** For explanation: the one-statement fast path proposed for the happy-path refresh (one round trip). */
+const ONE_STATEMENT_SCRIPT = `\\set id random(1, ${FLOOR_ROWS})
+WITH u AS (UPDATE bench_rows SET v = v + 1 WHERE id = :id RETURNING id, v), s AS (INSERT INTO bench_tokens (row_id, created_at) SELECT id, now() FROM u) SELECT * FROM u;
+`;
+
+/**
+ * The same statements from Node through node-postgres (pool of `clients`, one chain each): what the
+ * driver and the event loop cost before latchkey does anything. `fourTrips`: the refresh shape.
+ */
+async function pgDriverLoad(database, fourTrips, clients, ms) {
+  const pool = new pg.Pool({ connectionString: database.url, max: clients });
+  const samples = [];
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + ms;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < deadline) {
+      const id = 1 + Math.floor(Math.random() * FLOOR_ROWS);
+      const t0 = performance.now();
+      if (fourTrips) {
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN');
+          await c.query('SELECT v FROM bench_rows WHERE id = $1 FOR UPDATE', [id]);
+          await c.query('WITH u AS (UPDATE bench_rows SET v = v + 1 WHERE id = $1 RETURNING id) INSERT INTO bench_tokens (row_id, created_at) SELECT id, now() FROM u', [id]);
+          await c.query('COMMIT');
+        } finally {
+          c.release();
+        }
+      } else {
+        await pool.query('WITH u AS (UPDATE bench_rows SET v = v + 1 WHERE id = $1 RETURNING id, v), s AS (INSERT INTO bench_tokens (row_id, created_at) SELECT id, now() FROM u) SELECT * FROM u', [id]);
+      }
+      samples.push(performance.now() - t0);
+    }
+  }));
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await pool.end();
+  samples.sort((a, b) => a - b);
+  return { opsPerSec: samples.length / seconds, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), cpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, samples.length) };
+}
 
 async function preparePgbench(database) {
   const client = new pg.Client({ connectionString: database.url });
@@ -159,6 +200,17 @@ await runSection('refresh', async (ctx) => {
       ctx.progress('pgbench, the statement shape of a refresh');
       const shape = await pgbench(database, REFRESH_SHAPE_SCRIPT, CLIENTS, pgSeconds, dir);
       const shapeRow = compare(ctx.row({ case: 'pgbench, refresh-shaped txn (4 round trips)', metric: 'ops/s', value: shape.opsPerSec, p50Ms: shape.p50Ms, p99Ms: shape.p99Ms }), pgFloorRow, undefined, 'pgbench');
+      ctx.progress('pgbench, one-statement rotation');
+      const single = await pgbench(database, ONE_STATEMENT_SCRIPT, CLIENTS, pgSeconds, dir);
+      compare(ctx.row({ case: 'pgbench, one-statement UPDATE+INSERT (1 round trip)', metric: 'ops/s', value: single.opsPerSec, p50Ms: single.p50Ms, p99Ms: single.p99Ms }), pgFloorRow, undefined, 'pgbench');
+      for (const fourTrips of [true, false]) {
+        ctx.progress(`node-postgres, ${fourTrips ? 'refresh-shaped txn' : 'one statement'}`);
+        const d = await pgDriverLoad(database, fourTrips, CLIENTS, pgSeconds * 1000);
+        compare(ctx.row({
+          case: fourTrips ? 'node-postgres, refresh-shaped txn (4 round trips)' : 'node-postgres, one-statement UPDATE+INSERT',
+          metric: 'ops/s', value: d.opsPerSec, p50Ms: d.p50Ms, p99Ms: d.p99Ms, cpuMicrosPerOp: d.cpuMicrosPerOp,
+        }), pgFloorRow, undefined, 'pgbench');
+      }
       ctx.progress('PostgreSQL latchkey refresh');
       const store = pgModule.postgresStore({ connectionString: database.url, schema: 'latchkey_bench' });
       const engine = await benchEngine({ store });
