@@ -55,7 +55,8 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
         headers: { [CSRF_HEADER]: deps.credentials.csrf(), ...request.headers },
         body: request.body ?? null,
         cache: 'no-store',
-        signal: AbortSignal.timeout(REFRESH_TIMEOUT_MS),
+        // Guarded: some runtimes (React Native) have AbortSignal without timeout().
+        signal: globalThis.AbortSignal?.timeout?.(REFRESH_TIMEOUT_MS),
       });
     } catch (cause) {
       throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'the refresh endpoint could not be reached', { cause });
