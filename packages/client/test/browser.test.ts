@@ -182,8 +182,10 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     }
     expect(statuses.every((s) => s === 200)).toBe(true);
     const refreshes = server.count('POST /auth/refresh');
-    expect(refreshes).toBeGreaterThanOrEqual(2); // ~5 s of 2 s tokens
-    expect(refreshes).toBeLessThanOrEqual(5); // bounded: no loop
+    // ~5.5 s of tokens that live 1–2 s (JWT `exp` is in whole seconds): a handful of refreshes. The
+    // bound only has to tell that from a loop, which would make hundreds.
+    expect(refreshes).toBeGreaterThanOrEqual(2);
+    expect(refreshes).toBeLessThanOrEqual(10);
     expect(new Set(server.presentedRefresh).size).toBe(refreshes);
   });
 
@@ -309,7 +311,7 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
       expect(statuses.every((s) => s === 200)).toBe(true);
       const refreshes = server.count('POST /auth/refresh');
       expect(refreshes).toBeGreaterThanOrEqual(1);
-      expect(refreshes).toBeLessThanOrEqual(4); // ~4 s of 2 s tokens; a clock-driven loop would be far more
+      expect(refreshes).toBeLessThanOrEqual(8); // ~4 s of 1–2 s tokens; a clock-driven loop would make hundreds
     });
   }
 });
