@@ -41,7 +41,7 @@ export function adminContext(env: Readonly<Record<string, string | undefined>>):
       (engine ??= (async () => {
         const s = await context.store();
         await withDeadline(checkSecretFitsStore(s, config), STORE_DEADLINE_MS);
-        const bus = await openBus(config.redisUrl);
+        const bus = await openBus(config.redisUrl, config.redisChannel);
         try {
           return await withDeadline(
             createLatchkey({

@@ -18,7 +18,7 @@ interface PostgresModule {
   postgresStore(options: { connectionString: string; operationTimeoutMs?: number }): SessionStore;
 }
 interface RedisModule {
-  redisBus(options: { url: string }): RevocationBus;
+  redisBus(options: { url: string; channel?: string }): RevocationBus;
 }
 
 /** Imports an optional driver module; a missing one is a configuration problem, named as such. */
@@ -47,9 +47,9 @@ export async function openStore(config: StoreConfig): Promise<SessionStore> {
 }
 
 /** The Redis revocation bus, or undefined without `LATCHKEY_REDIS_URL`. */
-export async function openBus(redisUrl: string | undefined): Promise<RevocationBus | undefined> {
+export async function openBus(redisUrl: string | undefined, channel?: string): Promise<RevocationBus | undefined> {
   if (redisUrl === undefined) return undefined;
   const specifier = '../revocation/redis.js';
   const { redisBus } = await importDriver<RedisModule>(specifier, 'LATCHKEY_REDIS_URL', 'the Redis revocation bus');
-  return redisBus({ url: redisUrl });
+  return redisBus({ url: redisUrl, ...(channel !== undefined ? { channel } : {}) });
 }

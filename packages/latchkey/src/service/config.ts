@@ -32,6 +32,11 @@ export interface ServiceConfig {
   store: StoreConfig;
   /** `LATCHKEY_REDIS_URL`: revocation fan-out between instances. Default none (store polling only). */
   redisUrl: string | undefined;
+  /**
+   * `LATCHKEY_REDIS_CHANNEL`: the pub/sub channel; every instance of one deployment must share it,
+   * and deployments sharing one Redis must not. Default: the bus's own (`latchkey:revocations`).
+   */
+  redisChannel: string | undefined;
   /** `LATCHKEY_SECRET`: the master secret. Default: read from `secretFile`. */
   secret: string | undefined;
   /** `LATCHKEY_SECRET_FILE`: key file made on first run, mode 0600. Default `.latchkey/secret.key`. */
@@ -77,6 +82,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'HOST', meaning: 'address to listen on (flag --host wins)', fallback: '127.0.0.1' },
   { name: 'LATCHKEY_STORE', meaning: '`sqlite:<path>` or a `postgres://` URL', fallback: 'sqlite:./.latchkey/latchkey.db' },
   { name: 'LATCHKEY_REDIS_URL', meaning: 'Redis for revocation fan-out between instances', fallback: 'none' },
+  { name: 'LATCHKEY_REDIS_CHANNEL', meaning: 'Redis pub/sub channel (one per deployment sharing a Redis)', fallback: 'latchkey:revocations' },
   { name: 'LATCHKEY_SECRET', meaning: 'master secret (>= 32 bytes) that encrypts signing keys at rest', fallback: 'key file, made on first run' },
   { name: 'LATCHKEY_SECRET_FILE', meaning: 'key file used when LATCHKEY_SECRET is not set (mode 0600)', fallback: '.latchkey/secret.key' },
   { name: 'LATCHKEY_API_KEYS', meaning: 'comma-separated API keys accepted besides those made with the CLI', fallback: 'none' },
@@ -141,6 +147,11 @@ function parseUrl(variable: string, raw: string | undefined, protocols: string[]
   return raw;
 }
 
+function redisChannel(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !/^[\x21-\x7e]{1,200}$/.test(raw)) throw new ConfigError('LATCHKEY_REDIS_CHANNEL', 'must be 1-200 printable characters without spaces');
+  return raw;
+}
+
 /**
  * Reads the configuration. Throws {@link ConfigError} naming the first bad variable.
  *
@@ -179,6 +190,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     host,
     store: parseStore(text(env, 'LATCHKEY_STORE')),
     redisUrl: parseUrl('LATCHKEY_REDIS_URL', text(env, 'LATCHKEY_REDIS_URL'), ['redis:', 'rediss:']),
+    redisChannel: redisChannel(text(env, 'LATCHKEY_REDIS_CHANNEL')),
     secret,
     secretFile: text(env, 'LATCHKEY_SECRET_FILE') ?? '.latchkey/secret.key',
     apiKeys,

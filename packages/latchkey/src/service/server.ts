@@ -90,7 +90,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   try {
     store = options.store ?? (await openStore(config.store));
     await withDeadline(checkSecretFitsStore(store, config), STARTUP_DEADLINE_MS);
-    bus = await openBus(config.redisUrl);
+    bus = await openBus(config.redisUrl, config.redisChannel);
     engine = await withDeadline(
       createLatchkey({
         ...options.engineOptions,

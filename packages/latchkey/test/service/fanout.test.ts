@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresAvailable, REDIS_URL, redisAvailable } from '../helpers/postgres.js';
+import { postgresAvailable, REDIS_URL, redisAvailable, uniqueName } from '../helpers/postgres.js';
 import { expectError } from './contract.js';
 import { startTestService, type TestService } from './helpers.js';
 import { createTestDatabase, type TestDatabase } from './pg-database.js';
@@ -19,7 +19,8 @@ describe.skipIf(!available)('two instances, PostgreSQL + Redis fan-out', () => {
   beforeAll(async () => {
     db = await createTestDatabase('lk_fanout');
     // One deployment: same store, same master secret, same Redis.
-    const env = { LATCHKEY_STORE: db.url, LATCHKEY_REDIS_URL: REDIS_URL, LATCHKEY_SECRET: randomBytes(32).toString('base64url'), LATCHKEY_ISSUER: 'https://auth.fanout.test' };
+    // A channel of its own, so suites running beside this one never hear its revocations.
+    const env = { LATCHKEY_STORE: db.url, LATCHKEY_REDIS_URL: REDIS_URL, LATCHKEY_REDIS_CHANNEL: uniqueName('lk:fanout'), LATCHKEY_SECRET: randomBytes(32).toString('base64url'), LATCHKEY_ISSUER: 'https://auth.fanout.test' };
     a = await startTestService({ env, engineOptions: { revocationPollInterval: 0 } });
     b = await startTestService({ env, engineOptions: { revocationPollInterval: 0 } });
   });
