@@ -123,6 +123,22 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect((await call(tabs[1]!, '/api/me')).status).toBe(200);
   });
 
+  it('echoes the session-bound CSRF token when the server runs csrf mode "token"', async () => {
+    await server.close();
+    server = await startServer({ csrfToken: true });
+    const page = await openTab(context, server.origin);
+    await signIn(page);
+    expect(await page.evaluate(() => document.cookie)).toMatch(/__Host-lk_csrf=/);
+    const post = () => call(page, '/api/echo', { method: 'POST', body: '"x"', headers: { 'content-type': 'application/json' } });
+    expect(await post()).toEqual({ status: 200, body: { userId: 'alice', echo: 'x' } });
+    await sleep(EXPIRY_MS);
+    expect(await post()).toEqual({ status: 200, body: { userId: 'alice', echo: 'x' } }); // refresh (a POST) passed the check too
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    // Without the token the server would have refused: prove the check is on.
+    const bare = await page.evaluate(() => fetch('/api/echo', { method: 'POST', headers: { 'X-Latchkey-CSRF': '1' } }).then((r) => r.status));
+    expect(bare).toBe(403);
+  });
+
   for (const variant of ['Web Locks + BroadcastChannel', 'localStorage fallback'] as const) {
     describe(variant, () => {
       beforeEach(async () => {

@@ -80,7 +80,7 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-export async function startServer(options: { refreshGrace?: number } = {}): Promise<TestServer> {
+export async function startServer(options: { refreshGrace?: number; csrfToken?: boolean } = {}): Promise<TestServer> {
   const code = await (bundled ??= bundle());
   const engine = await createLatchkey({
     issuer: 'http://localhost',
@@ -91,7 +91,7 @@ export async function startServer(options: { refreshGrace?: number } = {}): Prom
     timers: false,
     ...(options.refreshGrace === undefined ? {} : { refreshGrace: options.refreshGrace }),
   });
-  const auth = latchkeyNode(engine);
+  const auth = latchkeyNode(engine, options.csrfToken ? { csrf: { mode: 'token', secret: 'another test secret, 32 bytes or more' } } : {});
   const counts = new Map<string, number>();
   const presentedRefresh: string[] = [];
 
