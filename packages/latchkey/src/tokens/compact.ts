@@ -15,4 +15,12 @@ export function assertCompactJws(token: unknown, maxBytes: number): asserts toke
   // The charset is ASCII, so length in characters is length in bytes for anything that passes.
   if (token.length > maxBytes) throw new UnauthorisedError('too_large', `token exceeds ${maxBytes} bytes`);
   if (!COMPACT_JWS.test(token)) throw new UnauthorisedError('malformed', 'token is not a compact JWS');
+  // The signature must be spelled canonically. base64url's last character carries unused bits that
+  // decoders ignore, so without this check one signature has several spellings that all verify: a
+  // token an attacker can alter and still get accepted, which also defeats caches and denylists keyed
+  // on the token text. (Header and payload need no such check: the signature covers their text.)
+  const signature = token.slice(token.lastIndexOf('.') + 1);
+  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) {
+    throw new UnauthorisedError('malformed', 'token signature is not canonical base64url');
+  }
 }

@@ -22,11 +22,6 @@ const tokenLike = fc.oneof(
   fc.anything(),
 );
 
-/** The decoded parts of a compact JWS, so two spellings of the same bytes compare equal. */
-function decodedParts(token: string): string {
-  return token.split('.').map((p) => Buffer.from(p, 'base64url').toString('hex')).join('.');
-}
-
 describe('properties of the engine', () => {
   it('verify: arbitrary input is refused with a typed UNAUTHORISED error and never touches the store', async () => {
     const counted = countingStore(memoryStore());
@@ -45,22 +40,17 @@ describe('properties of the engine', () => {
     }
   });
 
-  it('verify: any change to a valid token is refused unless it decodes to the very same bytes', async () => {
+  it('verify: any change to a valid token is refused, even one that decodes to the same bytes', async () => {
     const { lk } = await testEngine();
     const { accessToken } = await lk.createSession({ userId: 'u', accessClaims: { role: 'reader' } });
-    const original = decodedParts(accessToken);
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: accessToken.length - 1 }), fc.nat({ max: alphabet.length - 1 }), async (at, c) => {
         const mutated = accessToken.slice(0, at) + alphabet[c] + accessToken.slice(at + 1);
         if (mutated === accessToken) return;
         const result = await lk.verifyAccessToken(mutated).then(() => 'accepted', (e: unknown) => e);
-        if (result === 'accepted') {
-          // base64url's trailing bits: a different spelling of identical bytes, signed by us.
-          expect(decodedParts(mutated)).toBe(original);
-        } else {
-          expect(result).toBeInstanceOf(LatchkeyError);
-        }
+        // Even a different spelling of the very same bytes (base64url's unused trailing bits) is refused.
+        expect(result).toBeInstanceOf(LatchkeyError);
       }),
       { numRuns: 300 },
     );

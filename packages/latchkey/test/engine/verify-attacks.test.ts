@@ -116,6 +116,12 @@ describe.each(['EdDSA', 'ES256', 'RS256'] as const)('verify with %s keys', (alg)
     await expectUnauthorised(lk.verifyAccessToken(`${h}.${p}`), 'malformed');
     await expectUnauthorised(lk.verifyAccessToken(`${h}.${p}.${s.slice(0, -4)}`));
     const flipped = s[0] === 'A' ? `B${s.slice(1)}` : `A${s.slice(1)}`;
+    // The same signature bytes spelled with other unused trailing bits: still refused (no malleability).
+    const last = s.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sibling = alphabet[alphabet.indexOf(last) ^ 1]!;
+    expect(Buffer.from(`${s.slice(0, -1)}${sibling}`, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    await expectUnauthorised(lk.verifyAccessToken(`${h}.${p}.${s.slice(0, -1)}${sibling}`), 'malformed');
     await expectUnauthorised(lk.verifyAccessToken(`${h}.${p}.${flipped}`), 'bad_signature');
     // A payload changed under the original signature.
     const tampered = enc({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), sub: 'admin' });
