@@ -179,7 +179,26 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
         expect(server.count('POST /auth/signout')).toBe(1);
         expect(server.count('POST /auth/refresh')).toBe(0);
       });
-    });
+
+      it('theft detected in one tab reaches every tab', async () => {
+        const tabs = [await openTab(context, server.origin), await openTab(context, server.origin)];
+        await signIn(tabs[0]!);
+        const stolen = (await context.cookies()).find((c) => c.name === '__Secure-lk_refresh')!;
+        // Two rotations: the stolen token is now a grandparent, which no grace window covers.
+        expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(true);
+        expect(await tabs[1]!.evaluate(() => window.lk.refresh())).toBe(true);
+        await context.addCookies([stolen]);
+
+        expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(false);
+        await waitForEvent(tabs[1]!, 'theftDetected');
+        const sid = (await tabs[0]!.evaluate(() => window.events.find((e) => e.name === 'refreshed')?.payload.claims as { sid: string })).sid;
+        for (const tab of tabs) {
+          expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
+          expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
+        }
+        expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
+      });
+      });
   }
 
   it('proactive refresh in three tabs: never one refresh token spent twice, no request fails', async () => {
@@ -240,25 +259,6 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     // One refused refresh for doesSessionExist() (the front token said "expired"), one for the
     // explicit refresh() call, and nothing after: the server cleared the front cookie.
     expect(server.count('POST /auth/refresh')).toBe(2);
-  });
-
-  it('theft detected in one tab reaches every tab', async () => {
-    const tabs = [await openTab(context, server.origin), await openTab(context, server.origin)];
-    await signIn(tabs[0]!);
-    const stolen = (await context.cookies()).find((c) => c.name === '__Secure-lk_refresh')!;
-    // Two rotations: the stolen token is now a grandparent, which no grace window covers.
-    expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(true);
-    expect(await tabs[1]!.evaluate(() => window.lk.refresh())).toBe(true);
-    await context.addCookies([stolen]);
-
-    expect(await tabs[0]!.evaluate(() => window.lk.refresh())).toBe(false);
-    await waitForEvent(tabs[1]!, 'theftDetected');
-    const sid = (await tabs[0]!.evaluate(() => window.events.find((e) => e.name === 'refreshed')?.payload.claims as { sid: string })).sid;
-    for (const tab of tabs) {
-      expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
-      expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
-    }
-    expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
   });
 
   it('a refresh whose cookies the browser drops is reported once, and never retried in a loop', async () => {
