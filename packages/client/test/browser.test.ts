@@ -198,7 +198,7 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
         }
         expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
       });
-      });
+    });
   }
 
   it('proactive refresh in three tabs: never one refresh token spent twice, no request fails', async () => {
