@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { InvalidClaimsError, LatchkeyError, UnauthorisedError } from 'latchkey';
+import { InvalidClaimsError, LatchkeyError, UnauthorisedError, type IssuedTokens } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { countingStore, testEngine } from '../helpers/engine.js';
 
@@ -80,7 +80,10 @@ describe('properties of the engine', () => {
     await fc.assert(
       fc.asyncProperty(fc.anything(), fc.dictionary(fc.string(), fc.jsonValue()), async (weird, dict) => {
         for (const claims of [weird, dict]) {
-          const result = await lk.createSession({ userId: 'u', accessClaims: claims as never }).then((r) => r, (e: unknown) => e);
+          const result: IssuedTokens | Error = await lk.createSession({ userId: 'u', accessClaims: claims as never }).then(
+            (r) => r,
+            (e: unknown) => e as Error,
+          );
           if (result instanceof Error) {
             expect(result).toBeInstanceOf(InvalidClaimsError);
           } else {
