@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +15,12 @@ import { build } from 'esbuild';
 import { parse } from 'cookie';
 import { createLatchkey, type Latchkey } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
-import { latchkeyNode } from 'latchkey/adapters/node';
+import { latchkeyNode, type NodeLatchkey } from 'latchkey/adapters/node';
 
 export interface TestServer {
+  /** http://localhost:<port> (for a TLS server, use the port with the test's own host names). */
   origin: string;
+  port: number;
   engine: Latchkey;
   /** Requests per "METHOD path". */
   counts: Map<string, number>;
@@ -31,7 +34,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey SDK test</tit
 <script type="module">
   import * as sdk from '/sdk.js';
   const params = new URLSearchParams(location.search);
-  const lk = sdk.createLatchkeyClient({ autoRefresh: params.get('auto') === '1' });
+  const lk = sdk.createLatchkeyClient({ autoRefresh: params.get('auto') === '1', apiBase: params.get('api') ?? undefined });
   window.events = [];
   for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked']) {
     lk.on(name, (payload) => window.events.push({ name, payload }));
@@ -80,7 +83,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-export async function startServer(options: { refreshGrace?: number; csrfToken?: boolean } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  refreshGrace?: number;
+  /** Run the server in csrf mode `token`. */
+  csrfToken?: boolean;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
+  /**
+   * Origins (given the port) of a front end on another host of the site: allowed by latchkey and
+   * given CORS on the app routes.
+   */
+  appOrigins?: (port: number) => string[];
+}
+
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const code = await (bundled ??= bundle());
   const engine = await createLatchkey({
     issuer: 'http://localhost',
@@ -91,15 +107,30 @@ export async function startServer(options: { refreshGrace?: number; csrfToken?: 
     timers: false,
     ...(options.refreshGrace === undefined ? {} : { refreshGrace: options.refreshGrace }),
   });
-  const auth = latchkeyNode(engine, options.csrfToken ? { csrf: { mode: 'token', secret: 'another test secret, 32 bytes or more' } } : {});
+  // Made once the port is known (allowed origins include it); no request arrives before.
+  let appOrigins: string[] = [];
+  let auth: NodeLatchkey;
   const counts = new Map<string, number>();
   const presentedRefresh: string[] = [];
 
-  const server: Server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const key = `${req.method} ${url.pathname}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      // CORS for the app's own routes, as an app serving a front end on a sibling host would set it.
+      const origin = req.headers.origin;
+      if (origin && appOrigins.includes(origin) && !url.pathname.startsWith('/auth/')) {
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-allow-credentials', 'true');
+        res.setHeader('access-control-expose-headers', 'x-latchkey-front');
+        res.setHeader('vary', 'Origin');
+        if (req.method === 'OPTIONS') {
+          res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type, x-latchkey-csrf' });
+          res.end();
+          return;
+        }
+      }
       if (key === 'POST /auth/refresh') {
         const cookie = parse(req.headers.cookie ?? '')['__Secure-lk_refresh'];
         if (cookie) presentedRefresh.push(sha(cookie));
@@ -131,11 +162,18 @@ export async function startServer(options: { refreshGrace?: number; csrfToken?: 
     })().catch((error: unknown) => {
       if (!res.headersSent) json(res, 500, { error: { code: 'TEST_SERVER', message: String(error) } });
     });
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, resolve));
   const { port } = server.address() as { port: number };
+  appOrigins = options.appOrigins?.(port) ?? [];
+  auth = latchkeyNode(engine, {
+    allowedOrigins: appOrigins,
+    ...(options.csrfToken ? { csrf: { mode: 'token', secret: 'another test secret, 32 bytes or more' } } : {}),
+  });
   return {
     origin: `http://localhost:${port}`,
+    port,
     engine,
     counts,
     count: (k) => counts.get(k) ?? 0,
