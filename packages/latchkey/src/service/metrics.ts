@@ -9,19 +9,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Latchkey } from '../engine.js';
 import { withDeadline } from './deadline.js';
 
-/**
- * Optional store capability: a store that can count active sessions cheaply feeds the
- * `latchkey_active_sessions` gauge. The SessionStore contract has no such method yet, so the gauge
- * appears only with a store that adds one.
- */
-interface CountsActiveSessions {
-  countActiveSessions(now: number): Promise<number>;
-}
-
-function countsActiveSessions(store: object): store is CountsActiveSessions {
-  return typeof (store as Partial<CountsActiveSessions>).countActiveSessions === 'function';
-}
-
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
@@ -108,21 +95,19 @@ export class ServiceMetrics {
         }
       },
     });
-    if (countsActiveSessions(engine.store)) {
-      const store = engine.store;
-      new Gauge({
-        name: 'latchkey_active_sessions',
-        help: 'Sessions neither revoked nor expired.',
-        registers,
-        async collect() {
-          try {
-            this.set(await withDeadline(store.countActiveSessions(Date.now()), 1_000));
-          } catch {
-            // As above.
-          }
-        },
-      });
-    }
+    const store = engine.store;
+    new Gauge({
+      name: 'latchkey_active_sessions',
+      help: 'Sessions neither revoked nor expired.',
+      registers,
+      async collect() {
+        try {
+          this.set(await withDeadline(store.countActiveSessions(Date.now()), 1_000));
+        } catch {
+          // As above.
+        }
+      },
+    });
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {

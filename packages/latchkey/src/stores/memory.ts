@@ -47,6 +47,12 @@ export class MemoryStore implements SessionStore {
       .map(copy);
   }
 
+  async countActiveSessions(now: number): Promise<number> {
+    let count = 0;
+    for (const s of this.#sessions.values()) if (isSessionActive(s, now)) count++;
+    return count;
+  }
+
   async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
     const s = this.#sessions.get(id);
     if (!s || s.revokedAt !== null) return null;

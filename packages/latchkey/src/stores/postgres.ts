@@ -161,6 +161,14 @@ export class PostgresStore implements SessionStore {
     return rows.map(sessionFromRow);
   }
 
+  async countActiveSessions(now: number): Promise<number> {
+    const { rows } = await this.#db.query(
+      `SELECT COUNT(*) AS n FROM ${this.#t.sessions} WHERE revoked_at IS NULL AND idle_expires_at > $1 AND absolute_expires_at > $1`,
+      [now],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
     const text = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const { rows } = await this.#db.query(

@@ -165,6 +165,13 @@ export class SqliteStore implements SessionStore {
     );
   }
 
+  async countActiveSessions(now: number): Promise<number> {
+    return this.#guard(
+      () =>
+        (this.#sql('SELECT COUNT(*) AS n FROM latchkey_sessions WHERE revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?').get(now, now) as { n: number }).n,
+    );
+  }
+
   async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
     return this.#write(() => {
       const current = this.#getSession(id);

@@ -123,6 +123,8 @@ export interface SessionStore {
   getSession(id: string): Promise<SessionRecord | null>;
   /** Sessions of a user that are neither revoked nor expired at `now`, newest first. */
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>;
+  /** How many sessions (all users) are neither revoked nor expired at `now`: for metrics. */
+  countActiveSessions(now: number): Promise<number>;
   /** Replaces the given fields. Returns null when the session does not exist or is revoked. */
   updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null>;
 

@@ -195,6 +195,17 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         expect(await store.listActiveSessions(`u_${hex(4)}`, T0)).toEqual([]);
       });
 
+      it('counts active sessions across users', async () => {
+        // Other cases share the store: compare the count before and after.
+        const before = await store.countActiveSessions(T0);
+        const live = [newSession(), newSession()];
+        const revoked = newSession();
+        const expired = newSession({ idleExpiresAt: T0 });
+        for (const s of [...live, revoked, expired]) await store.createSession(s);
+        await store.revokeSession(revoked.session.id, T0 - 1, 'signout');
+        expect((await store.countActiveSessions(T0)) - before).toBe(2);
+      });
+
       it('updates only the given fields and persists them', async () => {
         const created = newSession();
         await store.createSession(created);
