@@ -78,6 +78,8 @@ export async function startDemo(options = {}) {
   const routes = {
     'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes }),
     'POST /api/signup': async (req, res) => {
+      // Login CSRF, checked first: a cross-site form must not create an account and sign the victim into it.
+      if (!auth.checkLoginCsrf(req, res)) return;
       const body = await readJson(req);
       const email = text(body?.email, 254);
       const name = text(body?.name, 80);
@@ -90,6 +92,7 @@ export async function startDemo(options = {}) {
       await signIn(req, res, user);
     },
     'POST /api/signin': async (req, res) => {
+      if (!auth.checkLoginCsrf(req, res)) return;
       const body = await readJson(req);
       const email = text(body?.email, 254);
       const password = text(body?.password, 256);

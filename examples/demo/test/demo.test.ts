@@ -191,7 +191,8 @@ describe.skipIf(!available)('the demo in Chromium', () => {
     const { page } = await signUp(context);
     const attacker: Server = createServer((_req, res) => {
       res.setHeader('content-type', 'text/html');
-      res.end(`<form id="f" method="POST" action="${demo.url}/auth/signout"><input name="x" value="1"></form>
+      const target = _req.url === '/signup' ? '/api/signup' : '/auth/signout';
+      res.end(`<form id="f" method="POST" action="${demo.url}${target}"><input name="email" value="evil@example.com"></form>
         <script>document.getElementById('f').submit()</script>`);
     });
     await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
@@ -203,6 +204,12 @@ describe.skipIf(!available)('the demo in Chromium', () => {
       ]);
       expect(response.status()).toBe(403);
       expect(await response.json()).toMatchObject({ error: { code: 'CSRF_REJECTED' } });
+      // Login CSRF: nor can it sign the victim up into an attacker's account.
+      const [signup] = await Promise.all([
+        evil.waitForResponse((r) => r.url() === `${demo.url}/api/signup`),
+        evil.goto(`http://127.0.0.1:${(attacker.address() as AddressInfo).port}/signup`),
+      ]);
+      expect(signup.status()).toBe(403);
       // The victim is still signed in.
       expect((await callApi(page)).status()).toBe(200);
     } finally {
