@@ -10,6 +10,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Latchkey } from '../engine.js';
+import { toPublicSession } from '../http/session.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
 import { STORE_DEADLINE_MS, withDeadline } from './deadline.js';
@@ -46,16 +47,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const RotateKeysRequest = z.strictObject({});
 
-/** The contract's Session: times as ISO strings, nothing about refresh tokens. */
+/** The contract's Session: the HTTP layer's public view, plus what the trusted backend may see. */
 export function sessionToJson(session: Session): SessionBody {
   return {
-    id: session.id,
-    userId: session.userId,
-    createdAt: session.createdAt.toISOString(),
-    lastActiveAt: session.lastActiveAt.toISOString(),
-    expiresAt: session.expiresAt.toISOString(),
-    authTime: session.authTime.toISOString(),
-    device: { ...session.device },
+    ...toPublicSession(session),
     data: session.data,
     accessClaims: session.accessClaims,
     idClaims: session.idClaims,
