@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
-// @ts-expect-error: plain ESM module without types
 import { startDemo } from '../src/app.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,11 +24,7 @@ const available = await serviceAvailable('Chromium (demo browser tests)', async 
   await b.close();
 });
 
-interface Demo {
-  url: string;
-  latchkey: { on(event: string, fn: (e: { grace?: boolean }) => void): () => void; listSessions(userId: string): Promise<unknown[]> };
-  close(): Promise<void>;
-}
+type Demo = Awaited<ReturnType<typeof startDemo>>;
 
 describe.skipIf(!available)('the demo in Chromium', () => {
   let browser: Browser;
@@ -113,7 +108,7 @@ describe.skipIf(!available)('the demo in Chromium', () => {
     const { page: first } = await signUp(context);
     const tabs = [first, await open(context), await open(context)];
     const refreshes: Array<{ at: number; grace: boolean }> = [];
-    const off = demo.latchkey.on('session.refreshed', (e) => refreshes.push({ at: Date.now(), grace: Boolean(e.grace) }));
+    const off = demo.latchkey.on('session.refreshed', (e) => refreshes.push({ at: Date.now(), grace: e.grace }));
     const statuses: number[] = [];
     const started = Date.now();
     while (Date.now() - started < 7_500) {
