@@ -11,7 +11,8 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-export const BUDGET_BYTES = 5 * 1024;
+// "5 kB" in the SI sense the budget was set in: 5000 bytes, not 5 KiB.
+export const BUDGET_BYTES = 5000;
 
 export async function measure() {
   const result = await build({

@@ -71,10 +71,10 @@ const REFRESH_CODES = new Set(['TRY_REFRESH_TOKEN', 'UNAUTHORISED']);
 
 export function createLatchkeyClient(options: LatchkeyClientOptions = {}): LatchkeyClient {
   const mode = options.mode ?? 'cookie';
-  if (mode !== 'cookie' && mode !== 'header') throw new TypeError("latchkey client option mode must be 'cookie' or 'header'");
+  if (mode !== 'cookie' && mode !== 'header') throw new TypeError("latchkey: mode must be 'cookie' or 'header'");
   const pageOrigin = typeof location === 'undefined' ? undefined : location.origin;
   const base = options.apiBase ?? pageOrigin;
-  if (!base) throw new TypeError('latchkey client option apiBase is required outside a browser');
+  if (!base) throw new TypeError('latchkey: apiBase is required outside a browser');
   const apiBase = new URL(base, pageOrigin);
   const authBase = (options.authBase ?? '/auth').replace(/\/+$/, '');
   const authUrl = (route: string): string => new URL(`${authBase}/${route}`, apiBase).href;
@@ -295,7 +295,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     },
     async refresh() {
       const outcome = await refreshFrom(await credentials.marker());
-      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser does not keep the session cookies');
+      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser refused the session cookies');
       return outcome.kind === 'refreshed';
     },
     on: (event, listener) => events.on(event, listener),
