@@ -76,7 +76,7 @@ for (const [name, build] of ADAPTERS) {
 
     it('an access token in the query string authenticates nothing, in either mode', async () => {
       for (const query of [`access_token=${accessToken}`, `token=${accessToken}`, `${encodeURIComponent('__Host-lk_access')}=${accessToken}`]) {
-        for (const headers of [{}, { 'x-latchkey-mode': 'header' }]) {
+        for (const headers of [{}, { 'x-latchkey-mode': 'header' }] as Array<Record<string, string>>) {
           const res = await app.fetch(`/api/me?${query}`, { method: 'GET', headers });
           expect(res.status, `${query} ${JSON.stringify(headers)}`).toBe(401);
         }
