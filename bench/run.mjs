@@ -69,8 +69,13 @@ function runSectionProcess(name) {
       execArgv: ['--expose-gc'],
     });
     let result;
+    // Keep the start (where the error is named) and the end of stderr.
+    let stderrHead = '';
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    child.stderr.on('data', (d) => {
+      if (stderrHead.length < 3000) stderrHead += String(d).slice(0, 3000 - stderrHead.length);
+      stderr = (stderr + d).slice(-3000);
+    });
     child.on('message', (m) => {
       if (m?.type === 'progress') progress(m.text);
       else if (m?.type === 'result') result = m.result;
@@ -81,7 +86,8 @@ function runSectionProcess(name) {
     }, sectionTimeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise(result ?? { status: 'error', reason: `section process ended (${signal ?? code}) without a result\n${stderr}`, rows: [], notes: [] });
+      const tail = stderrHead.length < 3000 ? '' : `\n...\n${stderr}`;
+      resolvePromise(result ?? { status: 'error', reason: `section process ended (${signal ?? code}) without a result\n${stderrHead}${tail}`, rows: [], notes: [] });
     });
   });
 }

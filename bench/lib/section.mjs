@@ -41,6 +41,13 @@ export async function runSection(name, body) {
       throw new Skip(reason);
     },
   };
+  // A crash (an 'error' event nobody listens to, say) still reports what it was, with the rows so far.
+  const crash = (err) => {
+    send({ type: 'result', result: { status: 'error', reason: `crashed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`.slice(0, 4000), rows, notes } });
+    setTimeout(() => process.exit(1), 50);
+  };
+  process.once('uncaughtException', crash);
+  process.once('unhandledRejection', crash);
   let result;
   try {
     await body(ctx);
