@@ -15,8 +15,8 @@
  * crashes. Then the secrets check: no token, API key or secret in any log line any process wrote,
  * in /metrics, in any error body, or in plaintext in the database.
  *
- * `npm test` runs a short form; `npm run test:soak` (LATCHKEY_SOAK=1) runs minutes of load with a
- * fault cycle every minute.
+ * `npm test` runs a short form; `npm run test:soak` (LATCHKEY_SOAK=1) runs 3 + 6 minutes of load,
+ * with a fault cycle every minute on PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, statSync, existsSync } from 'node:fs';
@@ -67,7 +67,7 @@ describe.skipIf(!built)('invariant load on SQLite (one instance, SIGKILL and res
       LATCHKEY_ISSUER: ISSUER, LATCHKEY_REFRESH_GRACE: '30',
     };
     const fleet = await Fleet.start(env, 1);
-    const durationMs = scale(6_000, 240_000);
+    const durationMs = scale(6_000, 180_000);
     const [a] = fleet.instances;
     const faults: LoadOptions['faults'] = [];
     for (let at = durationMs / 2; at < durationMs; at += 60_000) {
@@ -139,7 +139,7 @@ describe.skipIf(!fleetServers)('invariant load on PostgreSQL + Redis (two instan
       LATCHKEY_ISSUER: ISSUER, LATCHKEY_REFRESH_GRACE: '30',
     };
     const fleet = await Fleet.start(env, 2);
-    const durationMs = scale(12_000, 480_000);
+    const durationMs = scale(12_000, 360_000);
     const cycle = SOAK ? 60_000 : durationMs;
     const [a, b] = fleet.instances;
     const faults: LoadOptions['faults'] = [];
