@@ -27,7 +27,7 @@ import {
 import { LatchkeyError } from '../errors.js';
 import { fromNodeRequest } from '../http/node-io.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
-import type { HttpRequest, RawBody } from '../http/request.js';
+import { oncePerRequest, type HttpRequest, type RawBody } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
@@ -67,12 +67,17 @@ export interface ExpressLatchkey {
 
 export type ExpressAdapterOptions = LatchkeyHttpOptions;
 
-function normalise(req: Request): HttpRequest {
-  return fromNodeRequest(req, {
+/**
+ * The normalised request, built once per request (the router and the guard share it). Protocol, host
+ * and ip are passed as functions: Express resolves each through its `trust proxy` logic (`proxy-addr`)
+ * on every read, and only CSRF origin checks, CORS and the sessions list need them.
+ */
+const normalise = oncePerRequest((req: Request): HttpRequest =>
+  fromNodeRequest(req, {
     // Express resolves these honouring its own `trust proxy` setting.
-    protocol: req.protocol,
-    host: req.host,
-    ...(req.ip === undefined ? {} : { ip: req.ip }),
+    protocol: () => req.protocol,
+    host: () => req.host,
+    ip: () => req.ip,
     target: req.originalUrl,
     body: () => {
       const body: unknown = req.body;
@@ -81,14 +86,17 @@ function normalise(req: Request): HttpRequest {
       if (typeof body === 'object' && body !== null) return body as RawBody;
       return undefined;
     },
-  });
-}
+  }),
+);
 
 export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions = {}): ExpressLatchkey {
   const http = createLatchkeyHttp(engine, options);
   const router = Router();
   router.use(async (req, res, next) => {
-    const response = await http.handle(normalise(req));
+    const request = normalise(req);
+    // An app route is ruled out from the raw target, before any URL parsing or promise.
+    if (!http.mayHandle(request)) return next();
+    const response = await http.handle(request);
     if (!response) return next();
     writeNodeResponse(res, response);
   });

@@ -25,7 +25,7 @@ import {
 import { invalidRequest } from '../http/errors.js';
 import { fromNodeRequest } from '../http/node-io.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
-import type { HttpRequest } from '../http/request.js';
+import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import type { HeaderSink, HttpResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
@@ -66,17 +66,22 @@ declare module 'fastify' {
   }
 }
 
-function normalise(request: FastifyRequest): HttpRequest {
-  return fromNodeRequest(request.raw, {
+/**
+ * The normalised request, built once per request and shared by the guard and the helpers. Protocol,
+ * host and ip are passed as functions: Fastify resolves them through its `trustProxy` logic, and only
+ * CSRF origin checks, CORS and the sessions list need them.
+ */
+const normalise = oncePerRequest((request: FastifyRequest): HttpRequest =>
+  fromNodeRequest(request.raw, {
     // Fastify resolves these honouring its own `trustProxy` setting.
-    protocol: request.protocol,
-    host: request.host,
-    ip: request.ip,
+    protocol: () => request.protocol,
+    host: () => request.host,
+    ip: () => request.ip,
     target: request.url,
     // The plugin's routes take the body unparsed (see the content-type parser below).
     body: () => (typeof request.body === 'string' ? request.body : undefined),
-  });
-}
+  }),
+);
 
 function sink(reply: FastifyReply): HeaderSink {
   // Fastify accumulates repeated `set-cookie` headers into a list.

@@ -25,7 +25,7 @@ import {
   type SignOutResult,
 } from '../http/core.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
-import type { HttpRequest } from '../http/request.js';
+import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { toWebResponse, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 import { fromWebRequest } from '../http/web.js';
@@ -78,12 +78,16 @@ function sink(c: Context): HeaderSink {
 export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {}): HonoLatchkey {
   const { clientIp, ...httpOptions } = options;
   const http = createLatchkeyHttp(engine, httpOptions);
-  const normalise = (c: Context): HttpRequest => {
-    const ip = clientIp?.(c);
-    return fromWebRequest(c.req.raw, ip === undefined ? undefined : { ip });
-  };
+  // Built once per request (keyed by the context) and shared by the routes middleware, the guard and
+  // the helpers. The client address is looked up only if something needs it (sign-in, refresh).
+  const normalise = oncePerRequest((c: Context): HttpRequest =>
+    fromWebRequest(c.req.raw, clientIp === undefined ? undefined : { ip: () => clientIp(c) }),
+  );
   const routes = (): MiddlewareHandler => async (c, next) => {
-    const response = await http.handle(normalise(c));
+    const request = normalise(c);
+    // An app route is ruled out from the raw target, before any URL parsing.
+    if (!http.mayHandle(request)) return next();
+    const response = await http.handle(request);
     if (!response) return next();
     return toWebResponse(response);
   };

@@ -22,6 +22,7 @@ import {
 } from '../http/core.js';
 import { fromNodeRequest, type NodeRequestInfo } from '../http/node-io.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
+import { oncePerRequest } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
@@ -56,11 +57,15 @@ export interface NodeLatchkey {
 export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {}): NodeLatchkey {
   const { requestInfo, ...httpOptions } = options;
   const http = createLatchkeyHttp(engine, httpOptions);
-  const normalise = (req: IncomingMessage) => fromNodeRequest(req, requestInfo?.(req));
+  // Built once per request and shared by `handle`, the guard and the helpers (one `requestInfo` call too).
+  const normalise = oncePerRequest((req: IncomingMessage) => fromNodeRequest(req, requestInfo?.(req)));
   return {
     http,
     async handle(req, res) {
-      const response = await http.handle(normalise(req));
+      const request = normalise(req);
+      // An app route is ruled out from the raw target, before any URL parsing.
+      if (!http.mayHandle(request)) return false;
+      const response = await http.handle(request);
       if (!response) return false;
       writeNodeResponse(res, response);
       return true;

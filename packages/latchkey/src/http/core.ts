@@ -19,6 +19,7 @@ import { decodeUtf8, type HttpRequest } from './request.js';
 import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
 import { handleRoute } from './routes.js';
 import { createRequestSession, toPublicSession, type LatchkeySession, type PublicSession } from './session.js';
+import { authTargetFilter } from './target-filter.js';
 import { fromWebRequest } from './web.js';
 
 export const MODE_HEADER = 'x-latchkey-mode';
@@ -86,17 +87,30 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export class LatchkeyHttp {
   readonly engine: Latchkey;
   readonly settings: ResolvedHttpSettings;
+  readonly #mayBeAuthTarget: (target: string) => boolean;
 
   constructor(engine: Latchkey, options?: LatchkeyHttpOptions) {
     this.engine = engine;
     this.settings = resolveHttpSettings(options);
+    this.#mayBeAuthTarget = authTargetFilter(this.settings.basePath, this.settings.jwksPath);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Entry points for adapters
 
+  /**
+   * False when the request is certainly not for an auth route, decided from the raw target without
+   * parsing it. Adapters whose routes handler sees every request call this first, so that an app
+   * route costs one string comparison here rather than a URL parse and a promise.
+   */
+  mayHandle(request: HttpRequest): boolean {
+    const { target } = request;
+    return target === undefined || this.#mayBeAuthTarget(target);
+  }
+
   /** Handles the auth routes. Resolves to null when the request is not for one of them. */
   handle(request: HttpRequest): Promise<HttpResponse | null> {
+    if (!this.mayHandle(request)) return Promise.resolve(null);
     return handleRoute(this, request);
   }
 

@@ -14,7 +14,7 @@ export type { ErrorBody, WireErrorCode } from './errors.js';
 export { decodeFrontToken, encodeFrontToken, FRONT_HEADER } from './front.js';
 export type { FrontToken } from './front.js';
 export { normaliseRequest } from './request.js';
-export type { HeaderReader, HttpRequest, RawBody, RawRequestParts } from './request.js';
+export type { HeaderReader, HttpRequest, Lazy, RawBody, RawRequestParts } from './request.js';
 export { HeaderList, jsonResponse, toWebResponse, writeNodeResponse, nodeSink } from './response.js';
 export type { HeaderSink, HttpResponse } from './response.js';
 export type { LatchkeySession, PublicSession, SessionUpdateResult } from './session.js';

@@ -3,15 +3,20 @@
  * normalised shape. Only types come from node:http, so the module costs nothing elsewhere.
  */
 import type { IncomingMessage } from 'node:http';
-import { nodeHeaders, normaliseRequest, readNodeBody, type HttpRequest, type RawBody } from './request.js';
+import { force, nodeHeaders, normaliseRequest, readNodeBody, type HttpRequest, type Lazy, type RawBody } from './request.js';
 
+/**
+ * What the framework resolved about a request. Protocol, host and ip may be functions, called only
+ * when needed (CSRF origin checks, CORS, the sessions list): frameworks resolve them through their
+ * proxy-trust logic, which would otherwise run on every authenticated GET for nothing.
+ */
 export interface NodeRequestInfo {
   /** `http`/`https` as the framework resolved it (honouring its proxy-trust setting). Default: from the socket. */
-  protocol?: string;
+  protocol?: Lazy<string | undefined>;
   /** Host as the framework resolved it. Default: the Host header. */
-  host?: string;
+  host?: Lazy<string | undefined>;
   /** Client address as the framework resolved it. Default: the socket's remote address. */
-  ip?: string;
+  ip?: Lazy<string | undefined>;
   /** The request target. Default `req.url`. Express passes `originalUrl` so mounting does not matter. */
   target?: string;
   /** A body the framework already read, if any; otherwise the stream is read on demand. */
@@ -19,19 +24,23 @@ export interface NodeRequestInfo {
 }
 
 export function fromNodeRequest(req: IncomingMessage, info: NodeRequestInfo = {}): HttpRequest {
-  const encrypted = (req.socket as { encrypted?: boolean } | null)?.encrypted === true;
-  const protocol = info.protocol ?? (encrypted ? 'https' : 'http');
+  const { protocol, host, ip, body } = info;
   return normaliseRequest({
     method: req.method,
     target: info.target ?? req.url,
-    protocol,
-    host: info.host ?? req.headers.host ?? (req.headers[':authority'] as string | undefined),
+    // Each falls back to what the socket and headers say when the framework resolved nothing.
+    protocol: () => force(protocol) ?? socketProtocol(req),
+    host: () => force(host) ?? req.headers.host ?? (req.headers[':authority'] as string | undefined),
     headers: nodeHeaders(req.headers),
-    ip: info.ip ?? req.socket?.remoteAddress,
+    ip: () => force(ip) ?? req.socket?.remoteAddress,
     body: (limit) => {
-      const parsed = info.body?.();
+      const parsed = body?.();
       if (parsed !== undefined) return Promise.resolve(parsed);
       return readNodeBody(req, limit);
     },
   });
+}
+
+function socketProtocol(req: IncomingMessage): string {
+  return (req.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
 }
