@@ -15,6 +15,9 @@ import { bin, builtCliAvailable, cli, type CliResult } from '../cli/helpers.js';
 import { tempDir } from '../service/helpers.js';
 import { report, scale } from './support/soak.js';
 
+/** Generous: a property's run count is fixed, its duration depends on the machine. */
+const PROPERTY_TIMEOUT_MS = scale(60_000, 600_000);
+
 const EXIT_CODES = new Set([0, 1, 2, 69]);
 const SECRET = `cli-fuzz-secret-${randomBytes(24).toString('base64url')}`;
 const ENV_API_KEY = `lksk_${randomBytes(32).toString('base64url')}`;
@@ -66,7 +69,7 @@ describe('CLI argument fuzz', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('in process: random argv exits with a documented code, no throw, no stack trace, no secret', async () => {
+  it('in process: random argv exits with a documented code, no throw, no stack trace, no secret', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
     const codes = new Map<number, number>();
     const runs = scale(300, 3000);
     await fc.assert(
@@ -82,7 +85,7 @@ describe('CLI argument fuzz', () => {
     for (const code of [0, 1, 2]) expect(codes.get(code) ?? 0, `exit ${code} never produced`).toBeGreaterThan(0);
   });
 
-  it('in process: a broken environment exits 2 (or 69 for an unreachable store) whatever the command', async () => {
+  it('in process: a broken environment exits 2 (or 69 for an unreachable store) whatever the command', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
     const badEnv = fc.constantFrom<Record<string, string>>(
       { LATCHKEY_STORE: 'mysql://x' }, { LATCHKEY_STORE: 'sqlite:' }, { LATCHKEY_SECRET: 'short' }, { LATCHKEY_ACCESS_TTL: '-1' },
       { LATCHKEY_SIGNING_ALG: 'none' }, { LATCHKEY_REDIS_URL: 'http://x' }, { LATCHKEY_API_KEYS: 'a b' }, { LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' },

@@ -20,6 +20,9 @@ import { ADAPTERS, type MiniApp } from './support/adapters.js';
 import { effectStore, type EffectLog } from './support/effects.js';
 import { report, scale } from './support/soak.js';
 
+/** Generous: a property's run count is fixed, its duration depends on the machine. */
+const PROPERTY_TIMEOUT_MS = scale(60_000, 600_000);
+
 const SECRET = 'http-fuzz-secret-0123456789abcdefghij';
 const ISSUER = 'http://localhost';
 const ACCESS = '__Host-lk_access';
@@ -87,7 +90,7 @@ for (const [name, build] of ADAPTERS) {
       await engine?.close();
     });
 
-    it('CSRF: a state-changing cookie request is accepted exactly when the oracle says so; refusals write nothing', async () => {
+    it('CSRF: a state-changing cookie request is accepted exactly when the oracle says so; refusals write nothing', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const own = app.origin;
       const url = new URL(own);
       const origins = fc.oneof(
@@ -138,7 +141,7 @@ for (const [name, build] of ADAPTERS) {
       expect(rejected).toBeGreaterThan(0);
     });
 
-    it('token confusion: genuine tokens of the wrong kind never authenticate, in the cookie or as a bearer', async () => {
+    it('token confusion: genuine tokens of the wrong kind never authenticate, in the cookie or as a bearer', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...wrongKind), fc.constantFrom('cookie', 'bearer', 'both'), fc.constantFrom('GET', 'POST'), async (token, slot, method) => {
           const headers: Record<string, string> = { 'x-latchkey-csrf': '1' };
@@ -160,7 +163,7 @@ for (const [name, build] of ADAPTERS) {
       expect((await json(res)).userId).toBe('victim');
     });
 
-    it('raw bytes in the credential headers: no 5xx, no write, and the real session still works', async () => {
+    it('raw bytes in the credential headers: no 5xx, no write, and the real session still works', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const port = app.port!;
       const statuses = new Map<string, number>();
       const raw = fc.tuple(

@@ -13,6 +13,7 @@
  * - an error body never echoes a token or key;
  * - no token latchkey's current key set did not sign is ever accepted.
  */
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
 import fc from 'fast-check';
@@ -21,12 +22,17 @@ import { createLatchkey } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { postgresStore } from 'latchkey/stores/postgres';
-import { schemas } from 'latchkey/service';
+import { jsonLogger, loadServiceConfig, schemas, startService } from 'latchkey/service';
+import type { SessionStore } from 'latchkey';
 import { postgresAvailable } from '../helpers/postgres.js';
-import { API_KEY, startTestService, tempDir, type TestService } from '../service/helpers.js';
+import { API_KEY, tempDir, type Reply, type TestService } from '../service/helpers.js';
 import { createTestDatabase, type TestDatabase } from '../service/pg-database.js';
 import { effectStore, type EffectLog } from './support/effects.js';
+import { findSecrets } from './support/load.js';
 import { report, scale } from './support/soak.js';
+
+/** Generous: a property's run count is fixed, its duration depends on the machine. */
+const PROPERTY_TIMEOUT_MS = scale(60_000, 600_000);
 
 const ISSUER = 'https://fuzz.latchkey.test';
 const RUNS = scale(250, 3000);
@@ -44,7 +50,35 @@ interface Pool {
 interface Backend {
   name: string;
   skip: boolean;
-  open(): Promise<{ log: EffectLog; t: TestService; close(): Promise<void> }>;
+  open(): Promise<{ log: EffectLog; t: TestService; lines: string[]; close(): Promise<void> }>;
+}
+
+/**
+ * As `startTestService` (test/service/helpers.ts), but keeping every log line the service writes,
+ * at every level, for the secrets check.
+ */
+async function startCapturing(store: SessionStore): Promise<{ t: TestService; lines: string[] }> {
+  const dir = tempDir('latchkey-fuzz-service-');
+  const lines: string[] = [];
+  const config = loadServiceConfig({ PORT: '0', LATCHKEY_STORE: `sqlite:${dir}/unused.db`, LATCHKEY_SECRET_FILE: `${dir}/secret.key`, LATCHKEY_API_KEYS: API_KEY, LATCHKEY_ISSUER: ISSUER });
+  const service = await startService({ config, store, defaultMetrics: false, engineOptions: { timers: false }, logger: jsonLogger({ level: 'debug', write: (line) => void lines.push(line) }) });
+  const call: TestService['call'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.auth !== null) headers.authorization = `Bearer ${opts.auth ?? API_KEY}`;
+    const body = opts.body !== undefined ? JSON.stringify(opts.body) : opts.raw;
+    if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(service.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json } satisfies Reply;
+  };
+  const t: TestService = { service, clock: undefined, url: service.url, dir, call, close: async () => { await service.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return { t, lines };
 }
 
 const pgUp = await postgresAvailable();
@@ -56,8 +90,8 @@ const backends: Backend[] = [
     async open() {
       const dir = tempDir('latchkey-fuzz-');
       const log = effectStore(sqliteStore({ path: `${dir}/fuzz.db` }));
-      const t = await startTestService({ store: log.store, env: { LATCHKEY_ISSUER: ISSUER }, engineOptions: { timers: false } });
-      return { log, t, close: async () => { await t.close(); await log.store.close(); } };
+      const { t, lines } = await startCapturing(log.store);
+      return { log, t, lines, close: async () => { await t.close(); await log.store.close(); rmSync(dir, { recursive: true, force: true }); } };
     },
   },
   {
@@ -66,8 +100,8 @@ const backends: Backend[] = [
     async open() {
       const db: TestDatabase = await createTestDatabase('lk_fuzz');
       const log = effectStore(postgresStore({ connectionString: db.url, max: 4 }));
-      const t = await startTestService({ store: log.store, env: { LATCHKEY_ISSUER: ISSUER }, engineOptions: { timers: false } });
-      return { log, t, close: async () => { await t.close(); await log.store.close(); await db.drop(); } };
+      const { t, lines } = await startCapturing(log.store);
+      return { log, t, lines, close: async () => { await t.close(); await log.store.close(); await db.drop(); } };
     },
   },
 ];
@@ -191,7 +225,7 @@ for (const backend of backends) {
       await opened?.close();
     });
 
-    it('random methods, paths, API keys, headers and bodies: never a 5xx, typed errors, no write on rejection, nothing echoed', async () => {
+    it('random methods, paths, API keys, headers and bodies: never a 5xx, typed errors, no write on rejection, nothing echoed', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const { t, log } = opened;
       const statuses = new Map<number, number>();
       await fc.assert(
@@ -242,7 +276,7 @@ for (const backend of backends) {
       for (const status of [200, 400, 401, 404]) expect(statuses.get(status) ?? 0, `status ${status} never produced`).toBeGreaterThan(0);
     });
 
-    it('text any JSON parser accepts (lone surrogates, NUL) in every stored field: stored, or refused with 400, never a 500', async () => {
+    it('text any JSON parser accepts (lone surrogates, NUL) in every stored field: stored, or refused with 400, never a 500', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const { t, log } = opened;
       for (const odd of ['\\ud800', 'a\\udc00', '\\u0000', '\\udbff\\udfff']) {
         const bodies: Array<[string, string, string]> = [
@@ -262,7 +296,7 @@ for (const backend of backends) {
       }
     });
 
-    it('verify accepts exactly the tokens this service minted with its current keys', async () => {
+    it('verify accepts exactly the tokens this service minted with its current keys', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const { t } = opened;
       const own = (await t.call('POST', '/v1/sessions', { body: { userId: 'verify-own' } })).json;
       const kid = (await t.call('GET', '/.well-known/jwks.json')).json.keys[0].kid as string;
@@ -289,7 +323,20 @@ for (const backend of backends) {
       expect((await t.call('POST', '/v1/sessions/verify', { body: { accessToken: own.accessToken } })).status).toBe(200);
     });
 
-    it('raw bytes on the socket: malformed request lines and headers never get a 5xx, and the service stays up', async () => {
+    it('every log line the service wrote during the fuzz is one JSON object and holds no credential; nor does /metrics', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
+      const { t, lines } = opened;
+      const metrics = await (await fetch(`${t.url}/metrics`)).text();
+      expect(metrics).toContain('# TYPE');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+      // By value (the genuine pool and the API key) and by shape (any refresh token, JWT or lksk_ key,
+      // including the random ones the fuzz presented as API keys).
+      const leaks = findSecrets([...lines, metrics].join('\n'), [], [...pool.secrets, API_KEY]);
+      expect(leaks).toEqual([]);
+      report(`service logs ${backend.name}`, { lines: lines.length, leaks: leaks.length });
+    });
+
+    it('raw bytes on the socket: malformed request lines and headers never get a 5xx, and the service stays up', { timeout: PROPERTY_TIMEOUT_MS }, async () => {
       const { t } = opened;
       const port = Number(new URL(t.url).port);
       const statuses = new Map<string, number>();
