@@ -43,11 +43,17 @@ export async function runSection(name, body) {
   };
   // A crash (an 'error' event nobody listens to, say) still reports what it was, with the rows so far.
   const crash = (err) => {
+    // A pooled connection that the server terminated (our own DROP DATABASE ... WITH (FORCE) at the
+    // end of a section, or another suite restarting backends) is not a benchmark failure.
+    if (err?.code === '57P01') {
+      notes.push(`A PostgreSQL connection was terminated by the server (${err.message}); ignored.`);
+      return;
+    }
     send({ type: 'result', result: { status: 'error', reason: `crashed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`.slice(0, 4000), rows, notes } });
     setTimeout(() => process.exit(1), 50);
   };
-  process.once('uncaughtException', crash);
-  process.once('unhandledRejection', crash);
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   let result;
   try {
     await body(ctx);

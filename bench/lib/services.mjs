@@ -64,11 +64,14 @@ export async function scratchDatabase(prefix) {
   return {
     name,
     url: pgUrl(name),
+    /** Drops the database; returns a description of any connection still open that had to be forced out. */
     async drop() {
       const c = new pg.Client({ connectionString: pgUrl('postgres') });
       await c.connect();
       try {
+        const { rows } = await c.query('SELECT application_name, state, left(query, 80) AS query FROM pg_stat_activity WHERE datname = $1', [name]);
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        return rows.length === 0 ? null : rows.map((r) => `${r.application_name || '(no name)'} ${r.state}: ${r.query}`).join('; ');
       } finally {
         await c.end();
       }

@@ -91,6 +91,7 @@ await runSection('fanout', async (ctx) => {
     ctx.row({ case: 'revoke → refusal, store poll only, 1 s interval (median)', metric: 'ms', value: percentile(p.delays, 50), p99Ms: percentile(p.delays, 99), samples: p.delays.length, missed: p.missed });
     ctx.note(`Fan-out: ${count} revocations with the bus (store poll off on both instances, so the bus alone is measured), ${pollCount} with the poll alone. B verifies the revoked session's cached token in a loop, yielding to I/O between tries.`);
   } finally {
-    await database.drop();
+    const leftover = await database.drop();
+    if (leftover) ctx.note(`Connections still open at the end, forced out by DROP DATABASE: ${leftover}`);
   }
 });

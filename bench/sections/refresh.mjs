@@ -221,7 +221,8 @@ await runSection('refresh', async (ctx) => {
       compare(ctx.row({ case: 'PostgreSQL latchkey refresh', metric: 'ops/s', value: r.opsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMicrosPerOp: r.cpuMicrosPerOp }), pgFloorRow, 0.5, 'pgbench');
       ctx.row(compare({ case: 'PostgreSQL latchkey refresh vs refresh-shaped pgbench', metric: 'ops/s', value: r.opsPerSec }, shapeRow, undefined, 'refresh-shaped pgbench'));
     } finally {
-      await database.drop();
+      const leftover = await database.drop();
+      if (leftover) ctx.note(`Connections still open at the end, forced out by DROP DATABASE: ${leftover}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
