@@ -6,15 +6,17 @@
  * - OWASP JWT cheat sheet: revocation is keyed on the session id, not on a token's text: every
  *   access token the session ever had is refused at once, and the user's other sessions are not;
  * - ASVS V7 (no session token in a URL): a valid access token in the query string authenticates
- *   nothing, on any adapter.
+ *   nothing, on any adapter;
+ * - a leaked signing key stops working once it leaves the ring: a token forged with it, however far
+ *   away its `exp`, is refused after a rotation plus the retention (access TTL + tolerance).
  */
-import { CompactSign, importPKCS8 } from 'jose';
+import { CompactSign, importPKCS8, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLatchkey, UnauthorisedError, type Latchkey } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { deriveSubkey } from '../../src/keys/derive.js';
 import { decryptPrivateKey } from '../../src/keys/encryption.js';
-import { TEST_SECRET, testEngine } from '../helpers/engine.js';
+import { ISSUER, TEST_SECRET, testEngine } from '../helpers/engine.js';
 import { ADAPTERS } from './support/adapters.js';
 
 async function refused(lk: Latchkey, token: string): Promise<UnauthorisedError> {
@@ -37,6 +39,28 @@ describe('requirements pinned here', () => {
     }
     // The inner token itself is fine: the refusals above were about the nesting.
     expect((await lk.verifyAccessToken(accessToken)).userId).toBe('nested');
+  });
+
+  it('a forged token from a rotated-out key is accepted only until the key leaves the ring', async () => {
+    const { lk, clock } = await testEngine();
+    const [old] = await lk.store.listSigningKeys();
+    const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), old!.kid, old!.privateKeyEncrypted);
+    const leaked = await importPKCS8(pem, old!.alg);
+    const { session } = await lk.createSession({ userId: 'leak' });
+    const forge = () => {
+      const now = Math.floor(clock.now() / 1000);
+      // A forger picks a far-off expiry: only the key's removal can stop this token.
+      return new SignJWT({ iss: ISSUER, aud: 'latchkey', sub: 'leak', sid: session.id, jti: 'forged', iat: now, exp: now + 365 * 86_400, auth_time: now })
+        .setProtectedHeader({ alg: old!.alg, typ: 'at+jwt', kid: old!.kid })
+        .sign(leaked);
+    };
+    expect((await lk.verifyAccessToken(await forge())).userId).toBe('leak');
+    await lk.rotateKeys();
+    const retainSeconds = lk.settings.accessTokenTtlSeconds + lk.settings.clockToleranceSeconds;
+    clock.advance(retainSeconds + 1);
+    await lk.maintainKeys();
+    expect((await refused(lk, await forge())).reason).toBe('unknown_key');
+    expect(lk.jwks().keys.map((k) => k.kid)).not.toContain(old!.kid);
   });
 
   it('revocation is keyed on the session: every token the session ever had is refused, other sessions are not', async () => {
