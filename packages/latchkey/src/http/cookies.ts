@@ -10,6 +10,7 @@ import type { ResolvedHttpSettings } from './options.js';
 export const MAX_COOKIE_BYTES = 4096;
 
 const identity = (value: string): string => value;
+const PARSE_OPTIONS = { decode: identity };
 
 /**
  * Reads the named cookies from a `Cookie` header. Two cookies with the same name are refused: a
@@ -17,13 +18,18 @@ const identity = (value: string): string => value;
  * ours ("cookie tossing"), and whichever copy a parser picks, the attacker may choose which session
  * the user acts in. The header is split into pairs at `;` (RFC 6265 §4.2.1); each pair is parsed by
  * `cookie`.
+ *
+ * A pair whose text does not contain a wanted name cannot set that cookie (the parsed name is a
+ * trimmed substring of the pair), so it is skipped unparsed: the other cookies of a site (analytics,
+ * preferences) are most of a typical header. Pass a Set to save building one per call.
  */
-export function readCookies(header: string | null, names: readonly string[]): Map<string, string> {
+export function readCookies(header: string | null, names: readonly string[] | ReadonlySet<string>): Map<string, string> {
   const found = new Map<string, string>();
   if (!header) return found;
-  const wanted = new Set(names);
+  const wanted: ReadonlySet<string> = names instanceof Set ? names : new Set(names as readonly string[]);
   for (const pair of header.split(';')) {
-    const parsed = parse(pair, { decode: identity });
+    if (!mentionsAny(pair, wanted)) continue;
+    const parsed = parse(pair, PARSE_OPTIONS);
     for (const name of Object.keys(parsed)) {
       if (!wanted.has(name)) continue;
       if (found.has(name)) throw new CookieConflictError();
@@ -31,6 +37,11 @@ export function readCookies(header: string | null, names: readonly string[]): Ma
     }
   }
   return found;
+}
+
+function mentionsAny(pair: string, names: ReadonlySet<string>): boolean {
+  for (const name of names) if (pair.includes(name)) return true;
+  return false;
 }
 
 export interface CookieSpec {

@@ -81,6 +81,10 @@ function hasBearer(request: HttpRequest): boolean {
   return /^\s*bearer(\s|$)/i.test(request.headers.get('authorization') ?? '');
 }
 
+// The common verify options, shared rather than allocated per request (frozen: the engine only reads them).
+const LOCAL_ONLY = Object.freeze({ checkStore: false });
+const CHECK_STORE = Object.freeze({ checkStore: true });
+
 // RFC 6750 §2.1 b64token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -88,11 +92,15 @@ export class LatchkeyHttp {
   readonly engine: Latchkey;
   readonly settings: ResolvedHttpSettings;
   readonly #mayBeAuthTarget: (target: string) => boolean;
+  /** The cookies an authenticated request may carry, built once rather than per request. */
+  readonly #sessionCookies: ReadonlySet<string>;
 
   constructor(engine: Latchkey, options?: LatchkeyHttpOptions) {
     this.engine = engine;
     this.settings = resolveHttpSettings(options);
     this.#mayBeAuthTarget = authTargetFilter(this.settings.basePath, this.settings.jwksPath);
+    const { names } = this.settings;
+    this.#sessionCookies = new Set([names.access, names.front, names.csrf]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -242,7 +250,7 @@ export class LatchkeyHttp {
 
   /** Verifies the request's access token in the given mode, with CSRF checks for cookie-mode writes. */
   async verify(request: HttpRequest, mode: TransportMode, options: RequireSessionOptions): Promise<VerifiedAccessToken> {
-    const verifyOptions = { checkStore: options.checkStore === true, ...(options.maxAuthAge === undefined ? {} : { maxAuthAge: options.maxAuthAge }) };
+    const verifyOptions = options.maxAuthAge === undefined ? (options.checkStore === true ? CHECK_STORE : LOCAL_ONLY) : { checkStore: options.checkStore === true, maxAuthAge: options.maxAuthAge };
     if (mode === 'header') {
       // Cookies are never read in header mode: header mode must carry no ambient credential.
       const authorization = request.headers.get('authorization');
@@ -255,7 +263,7 @@ export class LatchkeyHttp {
     // silently ignoring one credential and using another.
     if (hasBearer(request)) throw invalidRequest(`bearer token sent in cookie mode; send ${MODE_HEADER}: header`);
     const { names } = this.settings;
-    const cookies = readCookies(request.headers.get('cookie'), [names.access, names.front, names.csrf]);
+    const cookies = readCookies(request.headers.get('cookie'), this.#sessionCookies);
     const unsafe = !isSafeMethod(request.method);
     // Header and Origin first: a forged request is refused before any token work.
     if (unsafe) checkCsrf(request, this.settings, { requireToken: false });
