@@ -1,9 +1,9 @@
 /**
  * The invariant load test, with faults, against the real `latchkey serve` binary over HTTP:
  * - on SQLite: one instance, SIGKILLed and restarted under load;
- * - on PostgreSQL: TWO instances (separate processes sharing one database and one Redis), with one
- *   instance SIGKILLed and restarted, PostgreSQL restarted (a crash: `pg_ctl stop -m immediate`,
- *   WAL recovery on start) and Redis restarted, all under load.
+ * - on PostgreSQL: TWO instances (separate processes sharing one database and one Redis), with the
+ *   signing key rotated on one of them, one instance SIGKILLed and restarted, PostgreSQL restarted
+ *   (a crash: `pg_ctl stop -m immediate`, WAL recovery on start) and Redis restarted, all under load.
  * The servers faulted are PRIVATE (test/helpers/private-servers.ts): the machine's shared
  * PostgreSQL and Redis are never touched. Everything is on loopback.
  *
@@ -49,6 +49,12 @@ function summarise(name: string, result: LoadResult, extra: Record<string, numbe
   for (const v of result.violations.slice(0, 30)) console.log(`[hardening]   VIOLATION ${v}`);
 }
 
+/** POST /v1/keys/rotate on one instance (an operator rotating after a suspected leak). */
+async function rotateKeys(url: string): Promise<void> {
+  const res = await fetch(`${url}/v1/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+  expect(res.status).toBe(200);
+}
+
 async function metricsText(fleet: Fleet): Promise<string> {
   const texts = await Promise.all(fleet.up().map(async (i) => (await fetch(`${i.url}/metrics`)).text()));
   for (const text of texts) expect(text).toContain('# TYPE');
@@ -71,6 +77,7 @@ describe.skipIf(!built)('invariant load on SQLite (one instance, SIGKILL and res
     const [a] = fleet.instances;
     const faults: LoadOptions['faults'] = [];
     for (let at = durationMs / 2; at < durationMs; at += 60_000) {
+      faults.push({ at: at - durationMs / 4, name: 'signing key rotation', run: () => rotateKeys(a!.url) });
       faults.push({ at, name: 'SIGKILL and restart of the only instance', run: async () => { await fleet.kill(a!); await sleep(300); await fleet.restart(a!); } });
     }
     let result: LoadResult | undefined;
@@ -145,6 +152,8 @@ describe.skipIf(!fleetServers)('invariant load on PostgreSQL + Redis (two instan
     const faults: LoadOptions['faults'] = [];
     for (let start = 0, n = 0; start + cycle <= durationMs; start += cycle, n++) {
       const victim = n % 2 === 0 ? a! : b!;
+      // A new key signs at once on one instance; the other must accept its tokens (bus, or reload on an unknown kid).
+      faults.push({ at: start + cycle * 0.1, name: `signing key rotation on instance ${n % 2 === 0 ? b!.name : a!.name}`, run: () => rotateKeys((n % 2 === 0 ? b! : a!).url) });
       faults.push({ at: start + cycle * 0.2, name: `SIGKILL and restart of instance ${victim.name}`, run: async () => { await fleet.kill(victim); await sleep(500); await fleet.restart(victim); } });
       faults.push({ at: start + cycle * 0.45, name: 'PostgreSQL crash and restart', run: async () => { await pg.stop('immediate'); await sleep(300); await pg.start(); } });
       faults.push({ at: start + cycle * 0.7, name: 'Redis restart', degradesFanout: true, run: async () => { await redis.stop(); await sleep(300); await redis.start(); } });

@@ -177,6 +177,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const bound = degraded ? options.degradedBoundMs : options.fanoutBoundMs;
     pendingChecks.push(
       (async () => {
+        // checkStore reads the session itself: refused at once, on any instance, with no fan-out delay.
+        const checked = await sendRetrying('POST', '/v1/sessions/verify', { accessToken: s.accessToken, checkStore: true });
+        counts.revocationChecks++;
+        if (checked.status !== 401) violation(`revoked session ${s.sessionId} (${s.ended?.by}) accepted with checkStore right after the acknowledgement: ${checked.status}`);
         await sleep(Math.max(0, ackAt + bound - Date.now()));
         // A fault that began after the revocation can have delayed the fan-out too.
         const degradedNow = !degraded && Date.now() < degradedUntil;
