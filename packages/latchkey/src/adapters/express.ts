@@ -14,7 +14,7 @@
  * app.get('/api/me', auth.requireSession(), (req, res) => res.json({ userId: req.latchkey!.userId }));
  * app.use(auth.errorHandler());                           // typed JSON for errors thrown by signIn/signOut
  */
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Latchkey } from '../engine.js';
 import {
   createLatchkeyHttp,
@@ -92,13 +92,17 @@ const normalise = oncePerRequest((req: Request): HttpRequest =>
 export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions = {}): ExpressLatchkey {
   const http = createLatchkeyHttp(engine, options);
   const router = Router();
-  router.use(async (req, res, next) => {
-    const request = normalise(req);
-    // An app route is ruled out from the raw target, before any URL parsing or promise.
-    if (!http.mayHandle(request)) return next();
+  const serve = async (request: HttpRequest, res: Response, next: NextFunction): Promise<void> => {
     const response = await http.handle(request);
     if (!response) return next();
     writeNodeResponse(res, response);
+  };
+  // Synchronous for app routes, which are ruled out from the raw target before any URL parsing: an
+  // async middleware would cost every request a promise that Express then tracks.
+  router.use((req, res, next) => {
+    const request = normalise(req);
+    if (!http.mayHandle(request)) return next();
+    return serve(request, res, next);
   });
   return {
     http,
