@@ -14,7 +14,7 @@
  * });
  * app.get('/api/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler, type Next } from 'hono';
 import type { Latchkey } from '../engine.js';
 import {
   createLatchkeyHttp,
@@ -83,13 +83,17 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
   const normalise = oncePerRequest((c: Context): HttpRequest =>
     fromWebRequest(c.req.raw, clientIp === undefined ? undefined : { ip: () => clientIp(c) }),
   );
-  const routes = (): MiddlewareHandler => async (c, next) => {
-    const request = normalise(c);
-    // An app route is ruled out from the raw target, before any URL parsing.
-    if (!http.mayHandle(request)) return next();
+  const serve = async (request: HttpRequest, next: Next): Promise<Response | void> => {
     const response = await http.handle(request);
     if (!response) return next();
     return toWebResponse(response);
+  };
+  // Not async: an app route is ruled out from the raw target, before any URL parsing, and handed
+  // straight to the next handler without a promise of our own.
+  const routes = (): MiddlewareHandler => (c, next) => {
+    const request = normalise(c);
+    if (!http.mayHandle(request)) return next();
+    return serve(request, next);
   };
   const app = new Hono();
   app.use(routes());
