@@ -26,7 +26,7 @@ import type { BusMessage, RevocationBus } from './revocation/bus.js';
 import { RevocationDenylist } from './revocation/denylist.js';
 import type { CleanupResult, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
-import { MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
+import { isStorableText, MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
 import { VerifiedTokenCache } from './tokens/verify-cache.js';
 import type {
@@ -130,15 +130,16 @@ function validateDevice(device: unknown): DeviceInfo {
     const value = (device as Record<string, unknown>)[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') throw new TypeError(`device.${field} must be a string`);
-    // Informational only: NULs (which PostgreSQL cannot store) are dropped rather than failing a sign-in.
-    result[field] = value.replaceAll('\u0000', '').slice(0, MAX_DEVICE_FIELD_LENGTH);
+    // Informational only: text PostgreSQL cannot store is dropped rather than failing a sign-in.
+    const text = value.slice(0, MAX_DEVICE_FIELD_LENGTH);
+    if (isStorableText(text)) result[field] = text;
   }
   return result;
 }
 
 function validateUserId(userId: unknown): string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || userId.includes('\u0000')) {
-    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters, without NUL`);
+  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || !isStorableText(userId)) {
+    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters, without NUL or lone surrogates`);
   }
   return userId;
 }

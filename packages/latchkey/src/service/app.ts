@@ -22,7 +22,9 @@ import { openApiText } from './openapi.js';
 import {
   CreateSessionRequest,
   RefreshRequest,
+  SessionId,
   UpdateSessionRequest,
+  UserId,
   VerifyRequest,
   type SessionBody,
 } from './schemas.js';
@@ -171,9 +173,6 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, {}, { Allow: allow });
     });
   };
-
-  const SessionId = z.string().min(1).max(128);
-  const UserId = z.string().min(1).max(255);
 
   route('post', '/v1/sessions', async (c) => {
     const body = await readBody(c, CreateSessionRequest);

@@ -6,7 +6,7 @@
  * (`acessClaims`) fails loudly instead of silently issuing a token without the claims it meant.
  */
 import { z } from 'zod';
-import { RESERVED_CLAIMS } from '../tokens/claims.js';
+import { isStorableText, RESERVED_CLAIMS } from '../tokens/claims.js';
 import type { JsonValue } from '../types.js';
 
 /** Any JSON value. */
@@ -36,7 +36,10 @@ export const DeviceSchema = z
   })
   .meta({ description: 'What the caller knows of the device, shown in "your devices" lists.' });
 
-const UserId = z.string().min(1).max(255);
+// Text PostgreSQL can store (no NUL, no lone surrogate): the engine refuses anything else on every store.
+export const UserId = z.string().min(1).max(255).refine(isStorableText, 'must not contain NUL or lone surrogates');
+/** Path ids: anything else cannot name a session (answered as not found). */
+export const SessionId = z.string().min(1).max(128).refine(isStorableText);
 const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
 
 // ---- requests ------------------------------------------------------------------------------------

@@ -15,6 +15,17 @@ export const MAX_CLAIMS_BYTES = 2048;
 /** Upper bound on server-side session data. */
 export const MAX_DATA_BYTES = 64 * 1024;
 
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * False for text PostgreSQL cannot store in TEXT or JSONB: U+0000, and UTF-16 lone surrogates (which
+ * JSON.parse accepts from `\ud800` escapes but are not Unicode text). Refused on every store, so that
+ * an app never finds out which store it runs on by way of a failure.
+ */
+export function isStorableText(value: string): boolean {
+  return !UNSTORABLE.test(value);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
@@ -25,8 +36,7 @@ function assertJson(value: unknown, path: string, depth: number): asserts value 
   if (depth > 32) throw new InvalidClaimsError(`${path} is nested too deeply`, path);
   if (value === null || typeof value === 'boolean') return;
   if (typeof value === 'string') {
-    // PostgreSQL cannot store U+0000 in text or JSONB: refuse it everywhere, so every store behaves alike.
-    if (value.includes('\u0000')) throw new InvalidClaimsError(`${path} contains a NUL character`, path);
+    if (!isStorableText(value)) throw new InvalidClaimsError(`${path} contains a NUL character or a lone surrogate`, path);
     return;
   }
   if (typeof value === 'number') {
@@ -39,7 +49,7 @@ function assertJson(value: unknown, path: string, depth: number): asserts value 
   }
   if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) throw new InvalidClaimsError(`${path} has a name with a NUL character`, path);
+      if (!isStorableText(key)) throw new InvalidClaimsError(`${path} has a name with a NUL character or a lone surrogate`, path);
       assertJson(item, `${path}.${key}`, depth + 1);
     }
     return;

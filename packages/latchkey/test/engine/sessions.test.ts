@@ -65,7 +65,7 @@ describe('createSession', () => {
         expect(err).toMatchObject({ code: 'INVALID_CLAIMS', claim: name });
       }
     }
-    for (const bad of [[1], 'x', { f: () => 1 }, { n: Number.NaN }, { d: new Date() }, { big: 'x'.repeat(5000) }, { nul: 'a\u0000b' }, { 'a\u0000': 1 }]) {
+    for (const bad of [[1], 'x', { f: () => 1 }, { n: Number.NaN }, { d: new Date() }, { big: 'x'.repeat(5000) }, { nul: 'a\u0000b' }, { 'a\u0000': 1 }, { lone: '\ud800' }, { low: 'x\udc00' }]) {
       await expect(lk.createSession({ userId: 'u', accessClaims: bad as never })).rejects.toBeInstanceOf(InvalidClaimsError);
     }
     expect(counted.total()).toBe(before);
@@ -73,7 +73,7 @@ describe('createSession', () => {
 
   it('refuses a bad user id as programmer misuse', async () => {
     const { lk } = await testEngine();
-    for (const userId of ['', 'x'.repeat(256), 42, null, 'a\u0000b']) {
+    for (const userId of ['', 'x'.repeat(256), 42, null, 'a\u0000b', '\ud800']) {
       await expect(lk.createSession({ userId: userId as string })).rejects.toBeInstanceOf(TypeError);
     }
   });
