@@ -69,9 +69,16 @@ export async function scratchDatabase(prefix) {
       const c = new pg.Client({ connectionString: pgUrl('postgres') });
       await c.connect();
       try {
-        const { rows } = await c.query('SELECT application_name, state, left(query, 80) AS query FROM pg_stat_activity WHERE datname = $1', [name]);
+        // pg's Pool.end() resolves before its sockets have closed: give the backends a moment to
+        // go, so that FORCE only has to remove connections that were really left open.
+        let rows = [];
+        for (let i = 0; i < 40; i++) {
+          ({ rows } = await c.query("SELECT application_name, state, left(query, 60) AS query FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name]));
+          if (rows.length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        return rows.length === 0 ? null : rows.map((r) => `${r.application_name || '(no name)'} ${r.state}: ${r.query}`).join('; ');
+        return rows.length === 0 ? null : `${rows.length} connection(s), e.g. ${rows[0].application_name || '(no name)'} ${rows[0].state}: ${rows[0].query.replace(/\s+/g, ' ')}`;
       } finally {
         await c.end();
       }
