@@ -359,8 +359,15 @@ export class PostgresStore implements SessionStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#ownsPool) await this.#pool.end();
-    this.#pool.off('error', this.#onPoolError);
+    if (this.#ownsPool) {
+      // The listener stays: pool.end() resolves before its sockets close, and a server that ends a
+      // connection in that window (a restart, DROP DATABASE ... WITH (FORCE)) would otherwise crash
+      // the process with an unhandled 'error'. The pool is ours and finished; nothing else listens.
+      await this.#pool.end();
+    } else {
+      // A caller-owned pool lives on with the caller's own listeners.
+      this.#pool.off('error', this.#onPoolError);
+    }
   }
 }
 
