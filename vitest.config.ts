@@ -29,14 +29,40 @@ function workspaceSources(): Plugin {
   };
 }
 
+const ALL = ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'];
+
+/** Suites that drive real Chromium: one at a time, so two browsers never share the two cores. */
+const BROWSER = [
+  'packages/client/test/browser.test.ts',
+  'packages/client/test/cross-origin.test.ts',
+  'packages/latchkey/test/http/browser.test.ts',
+  'packages/latchkey/test/hardening/browser-storage.test.ts',
+  'examples/*/test/**/*.test.ts',
+];
+
+/**
+ * Suites whose assertions carry a deadline the system promises (revocation fan-out within 1 s, a
+ * reconnect and catch-up after a Redis or PostgreSQL restart, graceful shutdown under load) and that
+ * start processes and private servers of their own. They run last, one file at a time, so the
+ * deadlines are measured on a machine that is not also running a browser and every other suite.
+ */
+const TIMED = [
+  'packages/latchkey/test/multi-instance/**/*.test.ts',
+  'packages/latchkey/test/hardening/load.test.ts',
+  'packages/latchkey/test/service/shutdown.test.ts',
+  'packages/latchkey/test/service/fanout.test.ts',
+];
+
 export default defineConfig({
   plugins: [workspaceSources()],
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
-    pool: 'forks',
-    // Two cores: keep it modest. Suites that share a server create their own database or schema.
-    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    projects: [
+      // Two cores: two workers. Suites that share a server create their own database or schema.
+      { extends: true, test: { name: 'unit', include: ALL, exclude: [...BROWSER, ...TIMED], pool: 'forks', maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'browser', include: BROWSER, pool: 'forks', fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'timed', include: TIMED, pool: 'forks', fileParallelism: false, sequence: { groupOrder: 2 } } },
+    ],
   },
 });
