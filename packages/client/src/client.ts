@@ -108,9 +108,12 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   let inflight: Promise<RefreshOutcome> | null = null;
 
   const scheduler = createScheduler(clock, async (front) => {
+    // The marker first, then the look: a marker read after the look could already be another tab's
+    // new one, which the lock's "already refreshed?" check would then take for ours and spend.
+    const marker = await credentials.marker();
     if ((await credentials.front())?.raw !== front.raw) return true; // already replaced
     try {
-      await refreshFrom(await credentials.marker());
+      await refreshFrom(marker);
       return true;
     } catch {
       return false;

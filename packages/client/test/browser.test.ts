@@ -224,6 +224,39 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(new Set(server.presentedRefresh).size).toBe(refreshes);
   });
 
+  it('a proactive refresh whose token another tab replaces while it looks sends nothing (no second rotation)', async () => {
+    const page = await openTab(context, server.origin, '?auto=1');
+    await signIn(page);
+    // The next read of the front cookie (the planned refresh's first look) stands for a tab paused
+    // right after reading: meanwhile another tab's refresh lands (here a synchronous request, so the
+    // moment is exact), and the read returns what it saw before. A later read sees the new cookie.
+    await page.evaluate(() => {
+      const real = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie')!;
+      let armed = true;
+      Object.defineProperty(document, 'cookie', {
+        configurable: true,
+        set: (v: string) => real.set!.call(document, v),
+        get() {
+          const seen = real.get!.call(document) as string;
+          if (armed) {
+            armed = false;
+            const other = new XMLHttpRequest();
+            other.open('POST', '/auth/refresh', false);
+            other.setRequestHeader('X-Latchkey-CSRF', '1');
+            other.send();
+          }
+          return seen;
+        },
+      });
+    });
+    await expect.poll(() => server.count('POST /auth/refresh'), { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+    // Any refresh the planned one started is queued on the tab lock by now: once we get it, it is done.
+    await page.evaluate(() => navigator.locks.request('latchkey:refresh', async () => {}));
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect((await call(page, '/api/me')).status).toBe(200);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+  });
+
   it('a refused refresh ends the session: signedOut, the 401 returned, and no loop', async () => {
     const page = await openTab(context, server.origin);
     await signIn(page);
