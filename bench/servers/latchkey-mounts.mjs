@@ -50,6 +50,6 @@ export async function latchkeyHono(app, listen) {
   const { engine, headers } = await engineAndCredentials();
   const auth = adapter(engine);
   app.route('/', auth.app);
-  app.get('/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
+  app.get('/me', auth.requireSession(), (c) => c.json({ userId: c.get('latchkey').userId }));
   return { port: await listen(), headers };
 }
