@@ -67,8 +67,6 @@ export interface LatchkeyClient {
   close(): void;
 }
 
-const REFRESH_CODES = new Set(['TRY_REFRESH_TOKEN', 'UNAUTHORISED']);
-
 export function createLatchkeyClient(options: LatchkeyClientOptions = {}): LatchkeyClient {
   const mode = options.mode ?? 'cookie';
   if (mode !== 'cookie' && mode !== 'header') throw new TypeError("latchkey: mode must be 'cookie' or 'header'");
@@ -160,6 +158,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   async function onTabMessage(message: TabMessage): Promise<void> {
     if (message.type === 'refreshed') {
       credentials.adopt(message.front);
+      if (Number.isFinite(message.skew)) clock.fromFrontToken(Date.now() + message.skew!);
       ended = false;
       await plan();
       events.emit('refreshed', await refreshedInfo());
@@ -183,7 +182,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
           ended = false;
           await plan();
           if (outcome.here) {
-            channel.post({ type: 'refreshed', front: await credentials.marker() });
+            channel.post({ type: 'refreshed', front: await credentials.marker(), skew: clock.skew() });
             events.emit('refreshed', await refreshedInfo());
           }
         } else if (outcome.kind === 'signedOut') {
@@ -218,7 +217,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       ended = false;
       await plan();
       // New tokens (a sign-in): the other tabs plan their refresh from them too.
-      if (before !== front.raw) channel.post({ type: 'refreshed', front: front.raw });
+      if (before !== front.raw) channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew() });
     } else if (!blocked) {
       blocked = true;
       scheduler.stop();
@@ -236,8 +235,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       await endSession('theft', error, true);
       return false;
     }
-    if (!error || !REFRESH_CODES.has(error.code)) return false;
-    return error.code === 'TRY_REFRESH_TOKEN' || marker !== null;
+    return error?.code === 'TRY_REFRESH_TOKEN' || (error?.code === 'UNAUTHORISED' && marker !== null);
   }
 
   /** Runs the refresh for a failed request; true when the request should be retried (once). */
@@ -298,7 +296,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     },
     async refresh() {
       const outcome = await refreshFrom(await credentials.marker());
-      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser refused the session cookies');
+      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser refused the cookies');
       return outcome.kind === 'refreshed';
     },
     on: (event, listener) => events.on(event, listener),

@@ -3,10 +3,12 @@
  * every expiry the SDK reasons about is in server time, so it keeps the offset between the two
  * clocks and never compares a server timestamp with the raw local clock.
  *
- * The offset comes from the front token's `now` (millisecond precision, issued with every token) and,
- * until one is seen, from the HTTP `Date` header (one-second precision). Network latency makes it
- * slightly early at worst, which only makes refreshes slightly early. The server's 401 stays the
- * final word whatever this estimate says.
+ * The offset comes from the front token's `now` (millisecond precision, issued with every token),
+ * or from another tab that learned it so (tabs share the device clock, so its offset is ours), and
+ * until then from the HTTP `Date` header (one-second precision: up to half a second off, enough with
+ * short-lived tokens to plan a refresh of a token that another tab has only just received). Network
+ * latency makes the front-token estimate slightly early at worst, which only makes refreshes slightly
+ * early. The server's 401 stays the final word whatever this estimate says.
  */
 export interface ServerClock {
   /** Current server time estimate, ms since the epoch. */
@@ -15,6 +17,8 @@ export interface ServerClock {
   known(): boolean;
   /** Learns from a front token's `now`, taken at the moment it was received. */
   fromFrontToken(serverNow: number): void;
+  /** The offset learned from a front token (for the other tabs), or undefined. */
+  skew(): number | undefined;
   /** Learns from a `Date` header, only while nothing better is known. */
   fromDateHeader(value: string | null): void;
 }
@@ -29,6 +33,7 @@ export function createServerClock(): ServerClock {
       offset = serverNow - Date.now();
       precise = true;
     },
+    skew: () => (precise ? offset! : undefined),
     fromDateHeader(value) {
       if (precise || !value) return;
       const t = Date.parse(value);

@@ -59,7 +59,7 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
         signal: globalThis.AbortSignal?.timeout?.(REFRESH_TIMEOUT_MS),
       });
     } catch (cause) {
-      throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'the refresh endpoint could not be reached', { cause });
+      throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'refresh endpoint unreachable', { cause });
     }
     deps.clock.fromDateHeader(response.headers.get('date'));
 
@@ -75,7 +75,7 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
       await deps.credentials.clear();
       return { kind: 'signedOut', error };
     }
-    throw new LatchkeyClientError('REFRESH_UNAVAILABLE', `the refresh endpoint answered ${response.status}`, {
+    throw new LatchkeyClientError('REFRESH_UNAVAILABLE', `refresh endpoint answered ${response.status}`, {
       status: response.status,
     });
   });

@@ -257,6 +257,22 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(server.count('POST /auth/refresh')).toBe(1);
   });
 
+  it('a tab that learns of new tokens from another tab takes its server clock too (it would otherwise refresh them early)', async () => {
+    await server.close();
+    server = await startServer({ dateAheadMs: 900 });
+    const [a, b] = [await openTab(context, server.origin), await openTab(context, server.origin)];
+    // Tab B has only seen a Date header (not signed in yet): its server-time estimate is coarse.
+    expect((await call(b, '/api/me')).status).toBe(401);
+    await signIn(a);
+    await waitForEvent(b, 'refreshed');
+    // Both tabs now place the expiry at the same moment: B uses A's offset (from the front token), not
+    // its Date-header guess, which here is 0.4 to 1.4 s ahead: a proactive refresh planned on it would
+    // spend a 1-2 s token soon after another tab got it.
+    const expiry = (page: Page) => page.evaluate(async () => (await window.lk.getAccessTokenExpiry())!.getTime());
+    expect(Math.abs((await expiry(b)) - (await expiry(a)))).toBeLessThan(50);
+    expect(server.count('POST /auth/refresh')).toBe(0);
+  });
+
   it('a refused refresh ends the session: signedOut, the 401 returned, and no loop', async () => {
     const page = await openTab(context, server.origin);
     await signIn(page);

@@ -61,9 +61,12 @@ describe('server clock', () => {
     expect(clock.known()).toBe(false);
     clock.fromDateHeader(new Date(Date.now() + 600_000).toUTCString());
     expect(clock.now() - Date.now()).toBeGreaterThan(598_000);
+    expect(clock.skew()).toBeUndefined(); // a Date header's guess is not shared with other tabs
     clock.fromFrontToken(Date.now() - 600_000);
     clock.fromDateHeader(new Date().toUTCString()); // ignored once a precise value is known
     expect(clock.now() - Date.now()).toBeLessThan(-599_000);
+    expect(clock.skew()).toBeLessThan(-599_000);
+    expect(clock.skew()).toBeGreaterThan(-600_100);
   });
 });
 

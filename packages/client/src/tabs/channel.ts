@@ -10,8 +10,11 @@
 import { localStore, randomId } from './storage.js';
 
 export type TabMessage =
-  /** `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie. */
-  | { type: 'refreshed'; front?: string | null }
+  /**
+   * `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie.
+   * `skew`: the sender's precise server-clock offset (clock.ts), for tabs that only have a `Date` header's.
+   */
+  | { type: 'refreshed'; front?: string | null; skew?: number | undefined }
   | { type: 'signedOut' }
   | { type: 'theft'; sessionId?: string; userId?: string };
 

@@ -94,6 +94,12 @@ export interface TestServerOptions {
    * given CORS on the app routes.
    */
   appOrigins?: (port: number) => string[];
+  /**
+   * Send every `Date` header this many ms ahead of the real time. A real one is off by up to half a
+   * second (it is truncated to the second); pinning a known error lets a test tell which clock
+   * estimate a tab uses.
+   */
+  dateAheadMs?: number;
 }
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -118,6 +124,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       const url = new URL(req.url ?? '/', 'http://localhost');
       const key = `${req.method} ${url.pathname}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (options.dateAheadMs) res.setHeader('date', new Date(Date.now() + options.dateAheadMs).toUTCString());
       // CORS for the app's own routes, as an app serving a front end on a sibling host would set it.
       const origin = req.headers.origin;
       if (origin && appOrigins.includes(origin) && !url.pathname.startsWith('/auth/')) {
