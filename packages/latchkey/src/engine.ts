@@ -395,10 +395,21 @@ export class Latchkey {
   /** Ends one session at once, on this instance and (through the bus) every other. True if it was active. */
   async revokeSession(sessionId: string, reason: RevocationReason = 'signout'): Promise<boolean> {
     if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
-    const revocation = await this.store.revokeSession(sessionId, this.#clock.now(), reason);
-    if (!revocation) return false;
-    await this.#revoked([revocation], reason);
-    return true;
+    const now = this.#clock.now();
+    const revocation = await this.store.revokeSession(sessionId, now, reason);
+    if (revocation) {
+      await this.#revoked([revocation], reason);
+      return true;
+    }
+    // Already revoked. If that was recent, announce it again: the call that revoked it may have died
+    // between its commit and its publish (a retried sign-out is exactly that case), and without this
+    // the other instances would learn of it only from their store poll.
+    const session = await this.store.getSession(sessionId);
+    if (session?.revokedAt != null && session.revokedAt > now - this.#schedule.retainMs) {
+      this.#denylist.add(session.id, session.revokedAt, now);
+      await this.#publish({ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: session.revokedAt }] });
+    }
+    return false;
   }
 
   /**
@@ -441,17 +452,21 @@ export class Latchkey {
   }
 
   /**
-   * Rotates now: a new key signs from this instant (after a suspected leak, say). Tokens signed by
-   * the previous key keep verifying until they expire. Returns the new key's id.
+   * Rotates now: a new key signs from this instant. By default tokens signed by the previous keys
+   * keep verifying until they expire, so nobody notices. With `dropPrevious` (a key has leaked), every
+   * older key leaves the key set at once, here and (through the bus, or their next key check) on every
+   * instance: tokens it signed, forged ones included, stop verifying, and clients refresh, since
+   * refresh tokens do not depend on signing keys. Returns the new key's id.
    */
-  async rotateKeys(): Promise<{ kid: string }> {
+  async rotateKeys(options: { dropPrevious?: boolean } = {}): Promise<{ kid: string }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.#clock.now();
       const records = await this.store.listSigningKeys();
       const generation = Math.max(0, ...records.map((r) => r.generation)) + 1;
       const key = await generateSigningKey(this.settings.signingAlgorithm, generation, now, now, this.#encryptionKey);
       if (await this.store.insertSigningKey(key)) {
-        await this.#ring.load([...records, key]);
+        if (options.dropPrevious) await this.store.deleteSigningKeys(records.map((r) => r.kid));
+        await this.#ring.load(options.dropPrevious ? [key] : [...records, key]);
         this.#keyCreated(key.kid, now, now);
         return { kid: key.kid };
       }

@@ -113,6 +113,11 @@ export async function verifyAccessTokenJws(
     if (claims.iat > Math.floor(now / 1000) + settings.clockToleranceSeconds) {
       throw new UnauthorisedError('not_yet_valid', 'access token issued in the future', { claim: 'iat' });
     }
+    // We never mint a token that lives longer than the TTL. One that claims to was forged with a
+    // leaked key, to outlive the rotation that retires it: refuse it.
+    if (claims.exp - claims.iat > settings.ttlSeconds) {
+      throw new UnauthorisedError('claim_invalid', 'access token lifetime exceeds the configured TTL', { claim: 'exp' });
+    }
     return { claims, kid };
   } catch (err) {
     throw toVerificationError(err);

@@ -158,3 +158,24 @@ describe('keys at rest', () => {
     await expect(createLatchkey({ issuer: ISSUER, secret: 'short', store: memoryStore(), timers: false })).rejects.toThrow(TypeError);
   });
 });
+
+describe('a leaked signing key', () => {
+  it('rotateKeys({ dropPrevious }) ends every token the old key signed, forged ones included; refresh carries on', async () => {
+    const store = memoryStore();
+    const clock = new FakeClock();
+    const { lk } = await testEngine({ store, clock });
+    const { lk: other } = await testEngine({ store, clock });
+    const issued = await lk.createSession({ userId: 'u' });
+    await other.verifyAccessToken(issued.accessToken); // cached on the other instance too
+    const { kid } = await lk.rotateKeys({ dropPrevious: true });
+    expect(lk.jwks().keys.map((k) => k.kid)).toEqual([kid]);
+    await expect(lk.verifyAccessToken(issued.accessToken)).rejects.toMatchObject({ code: 'UNAUTHORISED', reason: 'unknown_key' });
+    // Another instance drops it when it reloads its keys (the bus or its key timer does this).
+    await other.maintainKeys();
+    await expect(other.verifyAccessToken(issued.accessToken)).rejects.toMatchObject({ code: 'UNAUTHORISED', reason: 'unknown_key' });
+    // The session itself is fine: its refresh token does not depend on any signing key.
+    const next = await lk.refresh(issued.refreshToken);
+    expect(decodeProtectedHeader(next.accessToken).kid).toBe(kid);
+    await expect(other.verifyAccessToken(next.accessToken)).resolves.toBeTruthy();
+  });
+});

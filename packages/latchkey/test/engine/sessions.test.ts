@@ -4,7 +4,7 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { InvalidClaimsError, NotFoundError, RESERVED_CLAIMS, type LatchkeyEvents } from 'latchkey';
+import { InvalidClaimsError, NotFoundError, RESERVED_CLAIMS, type BusMessage, type LatchkeyEvents, type RevocationBus } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { ISSUER, countingStore, testEngine } from '../helpers/engine.js';
 
@@ -239,5 +239,28 @@ describe('cleanup', () => {
     expect(await lk.cleanup()).toEqual({ sessions: 2, refreshTokens: 2 });
     expect(await lk.getSession(expiring.session.id)).toBeNull();
     expect(await lk.getSession(live.session.id)).not.toBeNull();
+  });
+});
+
+describe('revocation announcements', () => {
+  it('a retried revocation announces it again, in case the first call died between commit and publish', async () => {
+    const published: BusMessage[] = [];
+    const bus: RevocationBus = {
+      publish: async (message) => void (message.type === 'revoked' && published.push(message)),
+      subscribe: async () => {},
+      close: async () => {},
+    };
+    const store = memoryStore();
+    const { lk, clock } = await testEngine({ store, bus });
+    const { session, accessToken } = await lk.createSession({ userId: 'u' });
+    // The first revocation committed, but its process died before publishing: simulate with the store.
+    await store.revokeSession(session.id, clock.now(), 'signout');
+    expect(await lk.revokeSession(session.id)).toBe(false);
+    expect(published).toEqual([{ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: clock.now() }] }]);
+    await expect(lk.verifyAccessToken(accessToken)).rejects.toMatchObject({ reason: 'revoked' });
+    // Long after every token of it expired, there is nothing left to announce.
+    clock.advance(931);
+    expect(await lk.revokeSession(session.id)).toBe(false);
+    expect(published).toHaveLength(1);
   });
 });

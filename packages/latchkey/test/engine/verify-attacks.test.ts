@@ -173,6 +173,12 @@ describe.each(['EdDSA', 'ES256', 'RS256'] as const)('verify with %s keys', (alg)
     await expect(lk.verifyAccessToken(await signWithStoreKey(store, { ...base(), iat: now + 20 }))).resolves.toBeTruthy();
   });
 
+  it('refuses a token that claims to live longer than the TTL (forged with a leaked key to outlive rotation)', async () => {
+    const now = Math.floor(clock.now() / 1000);
+    await expectUnauthorised(lk.verifyAccessToken(await signWithStoreKey(store, { ...base(), iat: now, exp: now + 901 })), 'claim_invalid');
+    await expect(lk.verifyAccessToken(await signWithStoreKey(store, { ...base(), iat: now, exp: now + 900 }))).resolves.toBeTruthy();
+  });
+
   it('checks aud and iss always', async () => {
     for (const wrong of [{ aud: 'other' }, { aud: ['other', 'x'] }, { iss: 'https://evil.example' }, { iss: `${ISSUER}/` }]) {
       await expectUnauthorised(lk.verifyAccessToken(await signWithStoreKey(store, { ...base(), ...wrong })), 'claim_invalid');

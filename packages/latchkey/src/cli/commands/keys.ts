@@ -36,14 +36,17 @@ export const keysListCommand: Command = {
 export const keysRotateCommand: Command = {
   name: 'keys rotate',
   summary: 'Rotate the signing key now (after a suspected leak)',
-  usage: 'keys rotate [--json]',
+  usage: 'keys rotate [--drop-previous] [--json]',
   details:
     'Tokens signed by earlier keys keep verifying until they expire. Running services start signing with the new key\n' +
-    'when they next load keys (at once with LATCHKEY_REDIS_URL, else within a minute).',
+    'when they next load keys (at once with LATCHKEY_REDIS_URL, else within a minute).\n' +
+    '--drop-previous  a key has leaked: remove every earlier key at once. Tokens they signed (forged ones too) stop\n' +
+    '                 verifying as each service reloads its keys; clients refresh, refresh tokens are unaffected.',
+  options: { 'drop-previous': { type: 'boolean' } },
   async run(io, { values }) {
     const ctx = adminContext(io.env);
     try {
-      const { kid } = await (await ctx.engine()).rotateKeys();
+      const { kid } = await (await ctx.engine()).rotateKeys({ dropPrevious: values['drop-previous'] === true });
       if (values.json) printJson(io, { kid });
       else io.stdout(`new signing key ${kid}\n`);
       return EXIT.ok;
