@@ -41,26 +41,44 @@ describe('requirements pinned here', () => {
     expect((await lk.verifyAccessToken(accessToken)).userId).toBe('nested');
   });
 
-  it('a forged token from a rotated-out key is accepted only until the key leaves the ring', async () => {
+  it('a token forged with a leaked key: a far-off exp is refused at once; others die when the key leaves the ring', async () => {
     const { lk, clock } = await testEngine();
     const [old] = await lk.store.listSigningKeys();
     const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), old!.kid, old!.privateKeyEncrypted);
     const leaked = await importPKCS8(pem, old!.alg);
     const { session } = await lk.createSession({ userId: 'leak' });
-    const forge = () => {
+    const forge = (lifetime: number) => {
       const now = Math.floor(clock.now() / 1000);
-      // A forger picks a far-off expiry: only the key's removal can stop this token.
-      return new SignJWT({ iss: ISSUER, aud: 'latchkey', sub: 'leak', sid: session.id, jti: 'forged', iat: now, exp: now + 365 * 86_400, auth_time: now })
+      return new SignJWT({ iss: ISSUER, aud: 'latchkey', sub: 'leak', sid: session.id, jti: 'forged', iat: now, exp: now + lifetime, auth_time: now })
         .setProtectedHeader({ alg: old!.alg, typ: 'at+jwt', kid: old!.kid })
         .sign(leaked);
     };
-    expect((await lk.verifyAccessToken(await forge())).userId).toBe('leak');
+    // A forger's favourite, a year-long token, claims more than the TTL latchkey ever mints: refused.
+    expect((await refused(lk, await forge(365 * 86_400))).reason).toBe('claim_invalid');
+    // One shaped like ours passes while the key is in the ring...
+    expect((await lk.verifyAccessToken(await forge(900))).userId).toBe('leak');
     await lk.rotateKeys();
     const retainSeconds = lk.settings.accessTokenTtlSeconds + lk.settings.clockToleranceSeconds;
     clock.advance(retainSeconds + 1);
     await lk.maintainKeys();
-    expect((await refused(lk, await forge())).reason).toBe('unknown_key');
+    // ...and not once the key has left it.
+    expect((await refused(lk, await forge(900))).reason).toBe('unknown_key');
     expect(lk.jwks().keys.map((k) => k.kid)).not.toContain(old!.kid);
+  });
+
+  it('after a leak, rotateKeys({ dropPrevious }) ends the leaked key at once', async () => {
+    const { lk, clock } = await testEngine();
+    const [old] = await lk.store.listSigningKeys();
+    const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), old!.kid, old!.privateKeyEncrypted);
+    const leaked = await importPKCS8(pem, old!.alg);
+    const { session } = await lk.createSession({ userId: 'leak' });
+    const now = Math.floor(clock.now() / 1000);
+    const forged = await new SignJWT({ iss: ISSUER, aud: 'latchkey', sub: 'leak', sid: session.id, jti: 'f', iat: now, exp: now + 900, auth_time: now })
+      .setProtectedHeader({ alg: old!.alg, typ: 'at+jwt', kid: old!.kid })
+      .sign(leaked);
+    expect((await lk.verifyAccessToken(forged)).userId).toBe('leak');
+    await lk.rotateKeys({ dropPrevious: true });
+    expect((await refused(lk, forged)).reason).toBe('unknown_key');
   });
 
   it('revocation is keyed on the session: every token the session ever had is refused, other sessions are not', async () => {
