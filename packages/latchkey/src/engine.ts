@@ -625,6 +625,7 @@ export class Latchkey {
     };
     every(this.settings.keyCheckIntervalMs, 'key maintenance', () => this.maintainKeys());
     every(this.settings.revocationPollIntervalMs, 'revocation poll', () => this.syncRevocations());
+    every(this.settings.cleanupIntervalMs, 'cleanup', async () => void (await this.cleanup()));
   }
 }
 

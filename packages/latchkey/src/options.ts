@@ -70,6 +70,12 @@ export interface LatchkeyOptions {
   revocationPollInterval?: number;
   /** Seconds between checks of the key schedule (and reloads of keys made by other instances). Default 60. */
   keyCheckInterval?: number;
+  /**
+   * Seconds between deletions of sessions (and their refresh-token chains) that ended longer ago than
+   * any of their tokens can live. Default 3600: the tables stay small without a cron job. Idempotent,
+   * so many instances running it is harmless. 0 disables (run `latchkey cleanup` yourself).
+   */
+  cleanupInterval?: number;
   /** Revocation fan-out between instances (e.g. Redis). Default: none. */
   bus?: RevocationBus;
   /** Source of time. Default: the system clock. For tests. */
@@ -96,6 +102,7 @@ export interface ResolvedSettings {
   verifyCacheSize: number;
   revocationPollIntervalMs: number;
   keyCheckIntervalMs: number;
+  cleanupIntervalMs: number;
 }
 
 function seconds(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -138,5 +145,6 @@ export function resolveSettings(options: LatchkeyOptions): ResolvedSettings {
     verifyCacheSize: seconds('verifyCacheSize', options.verifyCacheSize, 10_000, 0),
     revocationPollIntervalMs: seconds('revocationPollInterval', options.revocationPollInterval, 5, 0) * 1000,
     keyCheckIntervalMs: seconds('keyCheckInterval', options.keyCheckInterval, 60, 1) * 1000,
+    cleanupIntervalMs: seconds('cleanupInterval', options.cleanupInterval, 3600, 0) * 1000,
   };
 }

@@ -3,7 +3,7 @@
  * store lookup; freshness; events; the shape of the tokens minted.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidClaimsError, NotFoundError, RESERVED_CLAIMS, type BusMessage, type LatchkeyEvents, type RevocationBus } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { ISSUER, countingStore, testEngine } from '../helpers/engine.js';
@@ -227,6 +227,14 @@ describe('events', () => {
 });
 
 describe('cleanup', () => {
+  it('runs on its own timer, with no cron job', async () => {
+    const { lk, clock } = await testEngine({ timers: true, cleanupInterval: 1, revocationPollInterval: 0, keyCheckInterval: 3600, idleTimeout: 100 });
+    const { session } = await lk.createSession({ userId: 'u' });
+    clock.advance(100 + 930 + 1);
+    await vi.waitFor(async () => expect(await lk.store.getSession(session.id)).toBeNull(), { timeout: 5_000, interval: 100 });
+    await lk.close();
+  });
+
   it('deletes sessions once every token they issued has expired, and keeps recent revocations loadable', async () => {
     const { lk, clock } = await testEngine({ idleTimeout: 100 });
     const expiring = await lk.createSession({ userId: 'u' });
