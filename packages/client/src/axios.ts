@@ -64,9 +64,10 @@ function headerSet(config: AxiosConfigLike, name: string, value: string): void {
   else h[name] = value;
 }
 
+/** The URL axios will request: its own absolute-URL rule, protocol-relative `//host` included. */
 function fullUrl(config: AxiosConfigLike): string {
   const url = config.url ?? '';
-  if (!config.baseURL || /^[a-z][a-z\d+.-]*:/i.test(url)) return url;
+  if (!config.baseURL || /^([a-z][a-z\d+.-]*:)?\/\//i.test(url)) return url;
   return `${config.baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
 }
 

@@ -82,7 +82,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   // `/v1` covers `/v1` and `/v1/...`, never `/v1beta`.
   const apiPath = apiBase.pathname.replace(/\/?$/, '/');
   const isApi = (url: string): boolean => {
-    const u = new URL(url, pageOrigin);
+    const u = new URL(url, pageOrigin ?? apiBase); // outside a browser, relative means relative to the API
     return (u.origin === apiBase.origin && `${u.pathname}/`.startsWith(apiPath)) || u.href.startsWith(authUrl(''));
   };
 
@@ -292,7 +292,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       }
       await endSession('signOut', null, true);
       signingOut = false;
-      if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'the sign-out request failed; signed out locally', { cause: failure });
+      if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'sign-out failed; signed out locally', { cause: failure });
     },
     async refresh() {
       const outcome = await refreshFrom(await credentials.marker());

@@ -170,6 +170,21 @@ describe('@latchkey/client header mode (Node)', () => {
       expect(seen).not.toHaveProperty('authorization');
       expect(seen).not.toHaveProperty('x-latchkey-mode');
       expect(seen).not.toHaveProperty('x-latchkey-csrf');
+      // axios treats a protocol-relative URL as absolute, even with a baseURL: so must the interceptor.
+      // (Node's axios cannot send to a scheme-less URL; the adapter records what a browser would send.)
+      let sent: { url?: string; headers: Record<string, unknown> } | undefined;
+      const api = axios.create({
+        baseURL: `${server.origin}/api`,
+        adapter: async (config) => {
+          sent = { url: axios.getUri(config), headers: { ...config.headers } };
+          return { data: {}, status: 200, statusText: 'OK', headers: {}, config };
+        },
+      });
+      const eject = client.axiosInterceptor(api);
+      await api.post(`//127.0.0.1:${port}/steal`, {});
+      eject();
+      expect(sent?.url).toBe(`//127.0.0.1:${port}/steal`);
+      expect(Object.keys(sent!.headers).map((h) => h.toLowerCase())).not.toContain('authorization');
     } finally {
       await new Promise<void>((r) => other.close(() => r()));
     }

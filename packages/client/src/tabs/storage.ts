@@ -7,7 +7,7 @@ export function localStore(): Storage | null {
   try {
     const s = globalThis.localStorage;
     if (!s) return null;
-    const probe = '__latchkey_probe__';
+    const probe = '__lk_probe';
     s.setItem(probe, '1');
     s.removeItem(probe);
     return s;
