@@ -280,6 +280,11 @@ export class Latchkey {
    * (`TRY_REFRESH_TOKEN`) when the token is ours and merely expired, `UnauthorisedError` otherwise.
    */
   async verifyAccessToken(token: unknown, options?: VerifyOptions): Promise<VerifiedAccessToken> {
+    const maxAuthAge = options?.maxAuthAge;
+    // NaN would make the freshness comparison always false, silently switching the check off.
+    if (maxAuthAge !== undefined && !(Number.isFinite(maxAuthAge) && maxAuthAge >= 0)) {
+      throw new TypeError('maxAuthAge must be a non-negative finite number of seconds');
+    }
     const now = this.#clock.now();
     let claims: AccessTokenClaims;
     const cached = typeof token === 'string' ? this.#cache.get(token) : undefined;
@@ -291,6 +296,7 @@ export class Latchkey {
       }
       claims = cached.claims;
     } else {
+      if (cached) this.#cache.delete(token as string); // its key has left the ring
       const verified = await verifyAccessTokenJws(token, this.#ring, this.#tokenSettings, now, (kid) => this.#reloadKeysForKid(kid));
       claims = deepFreeze(verified.claims);
       this.#cache.set(token as string, { claims, kid: verified.kid });
@@ -631,7 +637,7 @@ export class Latchkey {
 
 /**
  * Creates the engine: opens (and migrates) the store, loads or creates signing keys, loads recent
- * revocations, joins the bus, and starts the key and revocation timers.
+ * revocations, joins the bus, and starts the key, revocation and cleanup timers.
  *
  * @example
  * const latchkey = await createLatchkey({ issuer: 'https://app.example.com' });

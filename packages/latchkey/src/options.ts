@@ -80,7 +80,7 @@ export interface LatchkeyOptions {
   bus?: RevocationBus;
   /** Source of time. Default: the system clock. For tests. */
   clock?: Clock;
-  /** Start background timers (key schedule, revocation polling). Default true; tests on a fake clock turn them off. */
+  /** Start background timers (key schedule, revocation polling, cleanup). Default true; tests on a fake clock turn them off. */
   timers?: boolean;
 }
 
@@ -104,6 +104,8 @@ export interface ResolvedSettings {
   keyCheckIntervalMs: number;
   cleanupIntervalMs: number;
 }
+
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 function seconds(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = value ?? fallback;
@@ -143,8 +145,9 @@ export function resolveSettings(options: LatchkeyOptions): ResolvedSettings {
     keyPublishLeadMs: keyPublishLead * 1000,
     maxTokenBytes: seconds('maxTokenBytes', options.maxTokenBytes, 8192, 256, 65_536),
     verifyCacheSize: seconds('verifyCacheSize', options.verifyCacheSize, 10_000, 0),
-    revocationPollIntervalMs: seconds('revocationPollInterval', options.revocationPollInterval, 5, 0) * 1000,
-    keyCheckIntervalMs: seconds('keyCheckInterval', options.keyCheckInterval, 60, 1) * 1000,
-    cleanupIntervalMs: seconds('cleanupInterval', options.cleanupInterval, 3600, 0) * 1000,
+    // Timer periods stay below setInterval's 2^31 ms limit, past which Node fires every millisecond.
+    revocationPollIntervalMs: seconds('revocationPollInterval', options.revocationPollInterval, 5, 0, MAX_TIMER_SECONDS) * 1000,
+    keyCheckIntervalMs: seconds('keyCheckInterval', options.keyCheckInterval, 60, 1, MAX_TIMER_SECONDS) * 1000,
+    cleanupIntervalMs: seconds('cleanupInterval', options.cleanupInterval, 3600, 0, MAX_TIMER_SECONDS) * 1000,
   };
 }

@@ -27,6 +27,14 @@ export interface JsonWebKeySet {
   keys: JWK[];
 }
 
+/** Public members only, by key type: whatever else a stored JWK holds is never published. */
+function publicMembers(jwk: JWK): JWK {
+  const keep: Record<string, readonly string[]> = { RSA: ['kty', 'n', 'e'], EC: ['kty', 'crv', 'x', 'y'], OKP: ['kty', 'crv', 'x'] };
+  const members = keep[jwk.kty ?? ''];
+  if (!members) throw new Error(`latchkey: unsupported key type ${String(jwk.kty)}`);
+  return Object.fromEntries(members.filter((m) => m in jwk).map((m) => [m, (jwk as Record<string, unknown>)[m]])) as JWK;
+}
+
 export class KeyRing {
   #keys = new Map<string, RingKey>();
   #jwks: JsonWebKeySet = { keys: [] };
@@ -45,7 +53,7 @@ export class KeyRing {
         next.set(record.kid, held);
         continue;
       }
-      const { d: _private, ...publicOnly } = record.publicJwk as JWK & { d?: string };
+      const publicOnly = publicMembers(record.publicJwk);
       next.set(record.kid, {
         kid: record.kid,
         alg: record.alg,

@@ -3,7 +3,9 @@
  *
  * A store loads the presented token's row and its session inside one transaction (with the session
  * row locked where the backend has row locks), calls {@link decideRotation}, writes what it says,
- * and commits. The write is a compare-and-swap on `currentRefreshHash`, so two racing writers cannot
+ * and commits. (The PostgreSQL store first tries the `rotate` branch alone as one SQL statement, a
+ * fast path for the common case; anything it does not match comes back here. The shared store
+ * contract suite runs every rotation case through it.) The write is a compare-and-swap on `currentRefreshHash`, so two racing writers cannot
  * both rotate the same token.
  *
  * The rules (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3):

@@ -29,6 +29,10 @@ export class RevocationDenylist {
   }
 
   add(sessionId: string, revokedAt: number, now: number): void {
+    // A revocation cannot lie in the future: clamping keeps a forged or skewed bus message from
+    // planting an entry that never expires (and, since pruning stops at the first live entry,
+    // from stopping all pruning behind it).
+    revokedAt = Math.min(revokedAt, now);
     if (revokedAt + this.#retainMs <= now) return;
     const until = this.#offset(revokedAt + this.#retainMs, Math.ceil);
     const held = this.#until.get(sessionId);

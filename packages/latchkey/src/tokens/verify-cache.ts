@@ -42,8 +42,9 @@ export class VerifiedTokenCache {
     this.#entries.set(signatureOf(token), { ...value, token });
   }
 
+  /** Call only with a token `get` just returned an entry for. */
   delete(token: string): void {
-    if (this.get(token)) this.#entries.delete(signatureOf(token));
+    this.#entries.delete(signatureOf(token));
   }
 
   clear(): void {

@@ -24,6 +24,14 @@ describe('RevocationDenylist', () => {
     expect(list.has('s')).toBe(true);
   });
 
+  it('clamps a revocation claimed to lie in the future, so a forged bus message cannot stop pruning', () => {
+    const list = new RevocationDenylist(1_000, t0);
+    list.add('forged', t0 + 1e12, t0);
+    for (let i = 1; i <= 50; i++) list.add(`s${i}`, t0 + i * 100, t0 + i * 100);
+    expect(list.has('forged')).toBe(false);
+    expect(list.size).toBeLessThanOrEqual(21);
+  });
+
   it('prunes from the front as new revocations arrive', () => {
     const list = new RevocationDenylist(1_000, t0);
     for (let i = 0; i < 100; i++) list.add(`s${i}`, t0 + i * 100, t0 + i * 100);

@@ -196,6 +196,10 @@ describe('freshness', () => {
     // Refreshing does not renew auth_time: only a new authentication does.
     const { accessToken: later } = await lk.refresh(refreshToken);
     await expect(lk.verifyAccessToken(later, { maxAuthAge: 300 })).rejects.toMatchObject({ code: 'INSUFFICIENT_FRESHNESS' });
+    // A NaN (an unset environment variable through Number()) must not switch the check off.
+    for (const bad of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(lk.verifyAccessToken(later, { maxAuthAge: bad })).rejects.toBeInstanceOf(TypeError);
+    }
   });
 });
 
