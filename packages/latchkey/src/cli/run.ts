@@ -140,7 +140,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     const expected = command.positionals ?? { min: 0, max: 0, names: '' };
     if (positionals.length < expected.min) throw new UsageError(`missing ${expected.names}; usage: latchkey ${command.usage}`);
-    if (positionals.length > expected.max) throw new UsageError(`unexpected argument "${positionals[expected.max]}"; usage: latchkey ${command.usage}`);
+    if (positionals.length > expected.max) throw new UsageError(`unexpected argument #${expected.max + 1} (never echoed: it could be a pasted token); usage: latchkey ${command.usage}`);
     return await command.run(io, { values: values as Record<string, string | boolean | undefined>, positionals });
   } catch (err) {
     const { exit, code, message } = classifyError(err);

@@ -116,8 +116,8 @@ async function dispatch(http: LatchkeyHttp, request: HttpRequest, route: Route, 
 }
 
 async function refresh(http: LatchkeyHttp, request: HttpRequest, mode: TransportMode): Promise<HttpResponse> {
-  const userAgent = request.headers.get('user-agent');
-  const device = userAgent ? { userAgent, ...(request.ip ? { ip: request.ip } : {}) } : undefined;
+  const found = http.deviceOf(request);
+  const device = found.userAgent !== undefined || found.ip !== undefined ? found : undefined;
   if (mode === 'header') {
     const body = await http.jsonBody(request);
     if (typeof body.refreshToken !== 'string') throw invalidRequest('refreshToken must be a string');
