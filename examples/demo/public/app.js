@@ -178,6 +178,8 @@ window.addEventListener('hashchange', route);
 const response = await fetch('/api/config');
 config = await response.json();
 $('#ttl').textContent = String(config.accessTokenTtl);
+// Without its development-only routes the lab has nothing to show.
+document.querySelector('nav a[data-view="lab"]').hidden = !config.devRoutes;
 $('#footer-ttl').textContent = String(config.accessTokenTtl);
 await route();
 document.body.dataset.ready = 'true';

@@ -56,14 +56,14 @@ const text = (value, max) => (typeof value === 'string' && value.length > 0 && v
 /**
  * Starts the demo. Options: `port` (3000), `host` ('127.0.0.1'), `dataDir` ('.latchkey'),
  * `accessTokenTtl` (seconds, 30: short so that refreshes can be watched), `devRoutes` (the security
- * lab's routes; on unless NODE_ENV=production).
+ * lab's routes, which hand out a refresh token on purpose: off unless asked for).
  */
 export async function startDemo(options = {}) {
   const port = options.port ?? 3000;
   const host = options.host ?? '127.0.0.1';
   const dataDir = options.dataDir ?? '.latchkey';
   const accessTokenTtl = options.accessTokenTtl ?? 30;
-  const devRoutes = options.devRoutes ?? process.env.NODE_ENV !== 'production';
+  const devRoutes = options.devRoutes === true;
 
   const refreshCookie = '__Secure-lk_refresh';
 

@@ -9,8 +9,12 @@ if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) {
   process.exit(2);
 }
 const port = Number(process.env.PORT ?? 3000);
-const demo = await startDemo({ port, accessTokenTtl: ttl });
+// The security lab's development-only routes hand out a refresh token on purpose: on for this local
+// demo (it listens on 127.0.0.1 only), never with NODE_ENV=production.
+const devRoutes = process.env.NODE_ENV !== 'production';
+const demo = await startDemo({ port, accessTokenTtl: ttl, devRoutes });
 console.log(`\n  latchkey demo: ${demo.url}\n`);
+console.log(`  security lab: ${devRoutes ? 'ON (development-only routes; NODE_ENV=production turns them off)' : 'off'}`);
 console.log(`  access tokens live ${ttl} s (DEMO_ACCESS_TTL=${ttl}); open the page in several tabs and watch one refresh serve them all.`);
 console.log('  Data: ./examples/demo/.latchkey (delete it to start over). Ctrl-C to stop.\n');
 for (const signal of ['SIGINT', 'SIGTERM']) {

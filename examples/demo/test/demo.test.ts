@@ -33,7 +33,7 @@ describe.skipIf(!available)('the demo in Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
-    demo = await startDemo({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'latchkey-demo-')), accessTokenTtl: 2 });
+    demo = await startDemo({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'latchkey-demo-')), accessTokenTtl: 2, devRoutes: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   });
   afterAll(async () => {
