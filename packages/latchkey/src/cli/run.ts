@@ -128,9 +128,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     }
     const command = COMMANDS.find((c) => c.name === name);
     if (!command) throw new UsageError(`unknown command "${name}"; see latchkey --help`);
+    const options = { ...COMMON_OPTIONS, ...command.options };
     const { values, positionals } = parseArgs({
-      args: [...rest],
-      options: { ...COMMON_OPTIONS, ...command.options },
+      args: separatePositionals(rest, options),
+      options,
       allowPositionals: true,
       strict: true,
     });
@@ -149,4 +150,37 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
     if (exit === EXIT.failed && code === 'FAILED' && err instanceof Error && io.env.LATCHKEY_DEBUG === '1') io.stderr(`${err.stack}\n`);
     return exit;
   }
+}
+
+/**
+ * Session ids and user ids are base64url and may begin with `-`, which parseArgs would take for an
+ * unknown option (1 id in 64). Anything that is not one of the command's own options goes after a
+ * `--`, so it is a positional whatever it starts with; a string option's value is attached with `=`
+ * for the same reason.
+ */
+function separatePositionals(args: readonly string[], options: OptionsConfig): string[] {
+  const flags = new Map<string, string>();
+  for (const [name, option] of Object.entries(options)) {
+    flags.set(`--${name}`, name);
+    if (option.short) flags.set(`-${option.short}`, name);
+  }
+  const known: string[] = [];
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      positional.push(...args.slice(i + 1));
+      break;
+    }
+    const name = flags.get(arg.split('=')[0]!);
+    if (name === undefined) {
+      // Not one of ours: an unknown `--flag` stays an option, so strict parsing still refuses it.
+      (arg.startsWith('--') || (arg.startsWith('-') && arg.length === 2) ? known : positional).push(arg);
+    } else if (options[name]!.type === 'string' && !arg.includes('=') && i + 1 < args.length) {
+      known.push(`--${name}=${args[++i]!}`);
+    } else {
+      known.push(arg);
+    }
+  }
+  return positional.length > 0 ? [...known, '--', ...positional] : known;
 }

@@ -66,6 +66,12 @@ describe('latchkey CLI (in-process)', () => {
     const twice = await cli(['sessions', 'revoke', a.session.id, '--json'], env);
     expect([twice.code, twice.json]).toEqual([1, { revoked: false }]);
 
+    // Ids are base64url: one in 64 begins with "-", which must still read as the id, not as an option.
+    const dashed = await cli(['sessions', 'revoke', '-AbCdEfGhIjKlMnOpQrStUv', '--json'], env);
+    expect([dashed.code, dashed.json]).toEqual([1, { revoked: false }]);
+    const dashedUser = await cli(['sessions', 'list', '--user', '-dash-user', '--json'], env);
+    expect([dashedUser.code, dashedUser.json]).toEqual([0, { sessions: [] }]);
+
     const all = await cli(['sessions', 'revoke-user', userId, '--json'], env);
     expect([all.code, all.json]).toEqual([0, { revoked: 2 }]);
     expect((await cli(['sessions', 'list', '--user', userId, '--json'], env)).json).toEqual({ sessions: [] });
