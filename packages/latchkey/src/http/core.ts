@@ -91,6 +91,8 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 export class LatchkeyHttp {
   readonly engine: Latchkey;
   readonly settings: ResolvedHttpSettings;
+  /** The `set-cookie` headers that expire every session cookie. */
+  readonly #clearing: readonly [string, string][];
   readonly #mayBeAuthTarget: (target: string) => boolean;
   /** The cookies an authenticated request may carry, built once rather than per request. */
   readonly #sessionCookies: ReadonlySet<string>;
@@ -101,6 +103,8 @@ export class LatchkeyHttp {
     this.#mayBeAuthTarget = authTargetFilter(this.settings.basePath, this.settings.jwksPath);
     const { names } = this.settings;
     this.#sessionCookies = new Set([names.access, names.front, names.csrf]);
+    // Depends on settings alone, which never change: built once, reused by every sign-out and failure.
+    this.#clearing = clearingCookies(this.settings).map((value): [string, string] => ['set-cookie', value]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ export class LatchkeyHttp {
   async signOut(request: HttpRequest, sink: HeaderSink): Promise<SignOutResult> {
     const mode = this.modeOf(request);
     const clear = (): void => {
-      if (mode === 'cookie') for (const value of clearingCookies(this.settings)) sink.append('set-cookie', value);
+      if (mode === 'cookie') for (const [name, value] of this.#clearing) sink.append(name, value);
       if (this.settings.clearSiteData !== undefined) sink.append('clear-site-data', this.settings.clearSiteData);
     };
     let verified: VerifiedAccessToken;
@@ -218,7 +222,7 @@ export class LatchkeyHttp {
 
   /** Headers that expire every session cookie (sign-out, duplicate cookies, stale Domain copies). */
   clearCookies(sink: HeaderSink): void {
-    for (const value of clearingCookies(this.settings)) sink.append('set-cookie', value);
+    for (const [name, value] of this.#clearing) sink.append(name, value);
   }
 
   /** The response for an error (typed codes; a generic 500 for anything unexpected, which is reported to `onError`). */
@@ -227,7 +231,7 @@ export class LatchkeyHttp {
     if (!mapped.expected) this.settings.onError(error);
     const headers: [string, string][] = [...mapped.headers, ['cache-control', 'no-store']];
     if (options?.clearCookies || error instanceof CookieConflictError) {
-      for (const value of clearingCookies(this.settings)) headers.push(['set-cookie', value]);
+      headers.push(...this.#clearing);
     }
     return jsonResponse(mapped.status, mapped.body, headers);
   }
@@ -285,7 +289,7 @@ export class LatchkeyHttp {
     return createRequestSession(verified, mode, {
       engine: this.engine,
       reissued: (tokens, session, m) => [...this.issueHeaders(tokens, session, m), ...expose],
-      cleared: (m) => (m === 'cookie' ? clearingCookies(this.settings).map((v): [string, string] => ['set-cookie', v]) : []),
+      cleared: (m) => (m === 'cookie' ? [...this.#clearing] : []),
     }, sink);
   }
 
