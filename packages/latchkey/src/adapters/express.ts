@@ -51,11 +51,15 @@ export interface ExpressLatchkey {
   readonly router: Router;
   /** Refuses (401/403/400, typed JSON) unless the request has a session meeting `options`; sets `req.latchkey`. */
   requireSession(options?: RequireSessionOptions): RequestHandler;
-  /** Sets `req.latchkey` to the session or null, never refusing. For pages that work signed in or out. */
+  /**
+   * For pages that work signed in or out: sets `req.latchkey` to the session, or to null when the
+   * request carries no credential. An expired access token is still refused with `401
+   * TRY_REFRESH_TOKEN` (so the client refreshes), and a bad one as on a required route.
+   */
   session(): RequestHandler;
   /** Refuses a forged (cross-site) request with 403 CSRF_REJECTED: put it in front of your sign-in route. */
   loginCsrf(): RequestHandler;
-  /** The request's session or null. */
+  /** The request's session, or null when it carries no credential; throws the typed error for an expired or bad one (see `session()`). */
   getSession(req: Request, res?: Response): Promise<LatchkeySession | null>;
   /** Starts a session; sets the cookies (or the front header) on `res`. Send `result.body` with `res.json`. */
   signIn(req: Request, res: Response, input: SignInInput): Promise<SignInResult>;
@@ -117,7 +121,9 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
     },
     session() {
       return async (req, res, next) => {
-        req.latchkey = await http.getSession(normalise(req), nodeSink(res));
+        const result = await http.optionalSession(normalise(req), nodeSink(res));
+        if (!result.ok) return writeNodeResponse(res, result.response);
+        req.latchkey = result.session;
         next();
       };
     },

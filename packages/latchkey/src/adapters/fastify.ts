@@ -26,7 +26,7 @@ import { invalidRequest } from '../http/errors.js';
 import { fromNodeRequest } from '../http/node-io.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
-import type { HeaderSink, HttpResponse } from '../http/response.js';
+import { withoutValue, type HeaderSink, type HttpResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
 export interface FastifyLatchkeyOptions extends LatchkeyHttpOptions {
@@ -42,8 +42,14 @@ export interface FastifyLatchkey {
   requireSession(options?: RequireSessionOptions): preHandlerAsyncHookHandler;
   /** A pre-handler refusing a forged (cross-site) sign-in with 403 CSRF_REJECTED. */
   loginCsrf(): preHandlerAsyncHookHandler;
-  /** The request's session or null. */
+  /**
+   * The request's session, or null when it carries no credential. An expired access token throws
+   * `TRY_REFRESH_TOKEN` (so the client refreshes) and a bad one `UNAUTHORISED`, as on a required
+   * route: with `app.setErrorHandler(app.latchkey.errorHandler)` they become their 401 responses.
+   */
   getSession(request: FastifyRequest, reply?: FastifyReply): Promise<LatchkeySession | null>;
+  /** A pre-handler for pages that work signed in or out: `request.latchkey` is the session or null; an expired or bad credential is refused as by `getSession`. */
+  session(): preHandlerAsyncHookHandler;
   /** Starts a session; sets the cookies (or the front header) on `reply`. Return `result.body`. */
   signIn(request: FastifyRequest, reply: FastifyReply, input: SignInInput): Promise<SignInResult>;
   /** Ends the request's session and clears the cookies on `reply`. */
@@ -84,8 +90,17 @@ const normalise = oncePerRequest((request: FastifyRequest): HttpRequest =>
 );
 
 function sink(reply: FastifyReply): HeaderSink {
-  // Fastify accumulates repeated `set-cookie` headers into a list.
-  return { append: (name, value) => void reply.header(name, value) };
+  return {
+    // Fastify accumulates repeated `set-cookie` headers into a list and replaces any other header.
+    append: (name, value) => void reply.header(name, value),
+    remove: (name, value) => {
+      const lower = name.toLowerCase();
+      const kept = withoutValue(reply.getHeader(lower), value);
+      if (kept === undefined) return;
+      reply.removeHeader(lower);
+      if (kept.length > 0) reply.header(lower, lower === 'set-cookie' ? kept : kept.join(', '));
+    },
+  };
 }
 
 function send(reply: FastifyReply, response: HttpResponse): FastifyReply {
@@ -104,6 +119,13 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
     requireSession(requirements?: RequireSessionOptions): preHandlerAsyncHookHandler {
       return async (request, reply) => {
         const result = await http.authenticate(normalise(request), requirements, sink(reply));
+        if (!result.ok) return send(reply, result.response);
+        request.latchkey = result.session;
+      };
+    },
+    session(): preHandlerAsyncHookHandler {
+      return async (request, reply) => {
+        const result = await http.optionalSession(normalise(request), sink(reply));
         if (!result.ok) return send(reply, result.response);
         request.latchkey = result.session;
       };

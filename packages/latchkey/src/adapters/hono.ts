@@ -24,9 +24,9 @@ import {
   type SignInResult,
   type SignOutResult,
 } from '../http/core.js';
-import type { LatchkeyHttpOptions } from '../http/options.js';
+import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
-import { toWebResponse, type HeaderSink } from '../http/response.js';
+import { toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 import { fromWebRequest } from '../http/web.js';
 
@@ -52,7 +52,11 @@ export interface HonoLatchkey {
   routes(): MiddlewareHandler;
   /** Refuses (typed 401/403/400) unless the request has a session meeting `options`; sets `c.var.latchkey`. */
   requireSession(options?: RequireSessionOptions): MiddlewareHandler<LatchkeyEnv>;
-  /** Sets `c.var.latchkey` to the session or null, never refusing. */
+  /**
+   * For pages that work signed in or out: sets `c.var.latchkey` to the session, or to null when the
+   * request carries no credential. An expired access token is still refused with `401
+   * TRY_REFRESH_TOKEN` (so the client refreshes), and a bad one as on a required route.
+   */
   session(): MiddlewareHandler<OptionalLatchkeyEnv>;
   /** Refuses a forged (cross-site) sign-in with 403 CSRF_REJECTED. */
   loginCsrf(): MiddlewareHandler;
@@ -65,14 +69,32 @@ export interface HonoLatchkey {
   signIn(c: Context, input: SignInInput): Promise<SignInResult>;
   /** Ends the request's session and clears the cookies on the context's response. */
   signOut(c: Context): Promise<SignOutResult>;
-  /** For `app.onError`: latchkey errors become their typed JSON response; others a generic 500. */
-  errorResponse(error: unknown): Response;
+  /**
+   * For `app.onError((error, c) => auth.errorResponse(error, c))`: latchkey errors become their
+   * typed JSON response; others a generic 500. With the context, a header-mode refusal also carries
+   * its RFC 6750 `WWW-Authenticate` challenge.
+   */
+  errorResponse(error: unknown, c?: Context): Response;
   /** Web-standard handler for the auth routes (null when not an auth route), e.g. a Next.js catch-all route. */
   fetch(request: Request): Promise<Response | null>;
 }
 
 function sink(c: Context): HeaderSink {
-  return { append: (name, value) => c.header(name, value, { append: true }) };
+  return {
+    // Like Node's setHeader: `Set-Cookie` (and `Vary`) accumulate, any other header is replaced.
+    append: (name, value) => {
+      const lower = name.toLowerCase();
+      c.header(lower, value, lower === 'set-cookie' || lower === 'vary' ? { append: true } : undefined);
+    },
+    remove: (name, value) => {
+      const lower = name.toLowerCase();
+      const headers = c.res.headers;
+      const kept = withoutValue(lower === 'set-cookie' ? headers.getSetCookie() : (headers.get(lower) ?? undefined), value);
+      if (kept === undefined) return;
+      c.header(lower, undefined);
+      for (const v of kept) c.header(lower, v, { append: true });
+    },
+  };
 }
 
 export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {}): HonoLatchkey {
@@ -111,7 +133,9 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
     },
     session() {
       return async (c, next) => {
-        c.set('latchkey', await http.getSession(normalise(c), sink(c)));
+        const result = await http.optionalSession(normalise(c), sink(c));
+        if (!result.ok) return toWebResponse(result.response);
+        c.set('latchkey', result.session);
         await next();
       };
     },
@@ -135,8 +159,14 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
     signOut(c) {
       return http.signOut(normalise(c), sink(c));
     },
-    errorResponse(error) {
-      return toWebResponse(http.errorResponse(error));
+    errorResponse(error, c) {
+      let mode: TransportMode | undefined;
+      try {
+        mode = c ? http.modeOf(normalise(c)) : undefined;
+      } catch {
+        mode = undefined;
+      }
+      return toWebResponse(http.errorResponse(error, mode));
     },
     fetch(request) {
       return http.fetch(request);

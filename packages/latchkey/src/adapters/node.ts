@@ -21,7 +21,7 @@ import {
   type SignOutResult,
 } from '../http/core.js';
 import { fromNodeRequest, type NodeRequestInfo } from '../http/node-io.js';
-import type { LatchkeyHttpOptions } from '../http/options.js';
+import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
 import { oncePerRequest } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
@@ -40,8 +40,15 @@ export interface NodeLatchkey {
   readonly http: LatchkeyHttp;
   /** Answers the auth routes. Resolves true when it sent a response, false when the request is not for it. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  /** The request's session or null. Pass `res` so that `session.update()`/`revoke()` can set cookies. */
+  /**
+   * The request's session, or null when it carries no credential. An expired access token throws
+   * `TRY_REFRESH_TOKEN` (so the client refreshes) and a bad one `UNAUTHORISED`, as on a required
+   * route: send them with `sendError`, or use {@link optionalSession}. Pass `res` so that
+   * `session.update()`/`revoke()` can set cookies.
+   */
   getSession(req: IncomingMessage, res?: ServerResponse): Promise<LatchkeySession | null>;
+  /** For pages that work signed in or out: the session, null when there is none, or `false` after sending the 401/400 refusal. */
+  optionalSession(req: IncomingMessage, res: ServerResponse): Promise<LatchkeySession | null | false>;
   /** The session, or null after sending the 401/403/400 response. */
   requireSession(req: IncomingMessage, res: ServerResponse, options?: RequireSessionOptions): Promise<LatchkeySession | null>;
   /** Starts a session from your sign-in handler; cookies (or the front header) are set on `res`. Send `result.body` yourself. */
@@ -50,8 +57,11 @@ export interface NodeLatchkey {
   signOut(req: IncomingMessage, res: ServerResponse): Promise<SignOutResult>;
   /** Login CSRF for your sign-in route: false after sending 403 CSRF_REJECTED. (`signIn` checks it too.) */
   checkLoginCsrf(req: IncomingMessage, res: ServerResponse): boolean;
-  /** Sends the JSON error response for an error thrown by `signIn`/`signOut` (or a 500 for anything else). */
-  sendError(res: ServerResponse, error: unknown): void;
+  /**
+   * Sends the JSON error response for an error thrown by `signIn`/`signOut`/`getSession` (or a 500
+   * for anything else). With `req`, a header-mode refusal also carries its RFC 6750 challenge.
+   */
+  sendError(res: ServerResponse, error: unknown, req?: IncomingMessage): void;
 }
 
 export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {}): NodeLatchkey {
@@ -72,6 +82,12 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
     },
     getSession(req, res) {
       return http.getSession(normalise(req), res ? nodeSink(res) : undefined);
+    },
+    async optionalSession(req, res) {
+      const result = await http.optionalSession(normalise(req), nodeSink(res));
+      if (result.ok) return result.session;
+      writeNodeResponse(res, result.response);
+      return false;
     },
     async requireSession(req, res, requirements) {
       const result = await http.authenticate(normalise(req), requirements, nodeSink(res));
@@ -94,8 +110,14 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
         return false;
       }
     },
-    sendError(res, error) {
-      writeNodeResponse(res, http.errorResponse(error));
+    sendError(res, error, req) {
+      let mode: TransportMode | undefined;
+      try {
+        mode = req ? http.modeOf(normalise(req)) : undefined;
+      } catch {
+        mode = undefined;
+      }
+      writeNodeResponse(res, http.errorResponse(error, mode));
     },
   };
 }

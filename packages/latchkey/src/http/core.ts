@@ -8,12 +8,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { CreateSessionInput, Latchkey } from '../engine.js';
-import { InvalidClaimsError, TryRefreshError, UnauthorisedError } from '../errors.js';
+import { InvalidClaimsError, LatchkeyError, TryRefreshError, UnauthorisedError } from '../errors.js';
 import type { AccessTokenClaims, IssuedTokens, JsonValue, Session, VerifiedAccessToken } from '../types.js';
 import { clearingCookies, cookieFits, cookieShapes, readCookies, setCookieHeader } from './cookies.js';
 import { checkCsrf, CSRF_TOKEN_HEADER, csrfToken, isSafeMethod } from './csrf.js';
 import { CookieConflictError, invalidRequest, mapError } from './errors.js';
-import { encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER } from './front.js';
+import { ACCESS_TOKEN_HEADER, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER } from './front.js';
 import { resolveHttpSettings, type LatchkeyHttpOptions, type ResolvedHttpSettings, type TransportMode } from './options.js';
 import { decodeUtf8, type HttpRequest } from './request.js';
 import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
@@ -46,6 +46,11 @@ export interface RequireSessionOptions {
 
 export type AuthResult =
   | { ok: true; session: LatchkeySession }
+  | { ok: false; response: HttpResponse };
+
+/** An optional-session route's outcome: a session, anonymous (`session: null`), or the refusal to send. */
+export type OptionalAuthResult =
+  | { ok: true; session: LatchkeySession | null }
   | { ok: false; response: HttpResponse };
 
 /** Sign-in input: the engine's, with the device defaulting to the request's user agent and address. */
@@ -155,12 +160,45 @@ export class LatchkeyHttp {
   }
 
   /**
-   * The request's session, or null when it has none that is valid (including a failed CSRF check
-   * on a state-changing cookie-mode request: such a request is treated as anonymous).
+   * For routes that work signed in or out. The request's session, or null when it carried no
+   * credential at all (no bearer token in header mode; neither the access nor the front cookie in
+   * cookie mode), or when a state-changing cookie-mode request fails the CSRF check (its cookies
+   * are not used, so it is anonymous).
+   *
+   * A credential that is there but not good is refused exactly as on a required route, by throwing
+   * its `LatchkeyError`: `TRY_REFRESH_TOKEN` for an expired access token (or a front cookie without
+   * an access cookie), so the client refreshes instead of rendering the page signed out;
+   * `UNAUTHORISED` for a forged, malformed or revoked one; `TOKEN_THEFT_DETECTED` for a session
+   * revoked as stolen. Cookies are not cleared here: a key this instance has not loaded yet must
+   * not sign anyone out; a session that really ended has its cookies cleared by the refresh the
+   * client then attempts. The adapters' error handlers turn the error into its response; the
+   * adapters' `session()` middleware sends it itself (see {@link optionalSession}).
    */
   async getSession(request: HttpRequest, sink?: HeaderSink): Promise<LatchkeySession | null> {
-    const result = await this.authenticate(request, {}, sink);
-    return result.ok ? result.session : null;
+    const mode = this.modeOf(request);
+    let verified: VerifiedAccessToken;
+    try {
+      verified = await this.verify(request, mode, {});
+    } catch (error) {
+      if (isAnonymous(error)) return null;
+      throw error;
+    }
+    return this.session(verified, mode, sink, this.exposeHeaders(request));
+  }
+
+  /** {@link getSession} as a result: the session or null, or the refusal to send (401/400). */
+  async optionalSession(request: HttpRequest, sink?: HeaderSink): Promise<OptionalAuthResult> {
+    try {
+      return { ok: true, session: await this.getSession(request, sink) };
+    } catch (error) {
+      let mode: TransportMode | undefined;
+      try {
+        mode = this.modeOf(request);
+      } catch {
+        mode = undefined;
+      }
+      return { ok: false, response: this.errorResponse(error, mode) };
+    }
   }
 
   /**
@@ -288,7 +326,14 @@ export class LatchkeyHttp {
   session(verified: VerifiedAccessToken, mode: TransportMode, sink: HeaderSink | undefined, expose: [string, string][] = []): LatchkeySession {
     return createRequestSession(verified, mode, {
       engine: this.engine,
-      reissued: (tokens, session, m) => [...this.issueHeaders(tokens, session, m), ...expose],
+      reissued: (tokens, session, m) => [
+        // Header mode has no cookie to replace: the new access token travels in a header (D3).
+        ...(m === 'header' ? [[ACCESS_TOKEN_HEADER, tokens.accessToken] as [string, string]] : []),
+        ...this.issueHeaders(tokens, session, m),
+        ...expose,
+        // It carries tokens: no shared cache may keep it.
+        ['cache-control', 'no-store'],
+      ],
       cleared: (m) => (m === 'cookie' ? [...this.#clearing] : []),
     }, sink);
   }
@@ -368,6 +413,15 @@ export class LatchkeyHttp {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidRequest('request body must be a JSON object');
     return value as Record<string, unknown>;
   }
+}
+
+/**
+ * On an optional route, the failures that mean "no credential was presented": nothing to verify,
+ * or cookies that a failed CSRF check forbids using. Everything else is refused as on a required route.
+ */
+function isAnonymous(error: unknown): boolean {
+  if (error instanceof UnauthorisedError) return error.reason === 'missing';
+  return error instanceof LatchkeyError && error.code === 'CSRF_REJECTED';
 }
 
 function claimsMatch(claims: Readonly<AccessTokenClaims>, required: NonNullable<RequireSessionOptions['claims']>): boolean {

@@ -7,8 +7,19 @@ import { base64url } from 'jose';
 import { CSRF_TOKEN_HEADER } from './csrf.js';
 
 export const FRONT_HEADER = 'x-latchkey-front';
+/**
+ * The new access token after `session.update()` in header mode: the client has no cookie for the
+ * server to replace, so the token that carries the changed claims travels in this header.
+ */
+export const ACCESS_TOKEN_HEADER = 'x-latchkey-access-token';
+/**
+ * On every refresh response: the server's refresh grace window, whole seconds. The SDK fits its
+ * timeout and retry inside it, so a server configured with another window cannot silently turn a
+ * retried refresh into a theft alarm.
+ */
+export const REFRESH_GRACE_HEADER = 'x-latchkey-refresh-grace';
 /** Response headers a cross-origin SDK must be able to read (Access-Control-Expose-Headers). */
-export const EXPOSED_HEADERS = `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}`;
+export const EXPOSED_HEADERS = `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}, ${ACCESS_TOKEN_HEADER}, ${REFRESH_GRACE_HEADER}`;
 
 export interface FrontToken {
   v: 1;

@@ -4,14 +4,14 @@
  * runtime (`http.fetch(request)`), or through `latchkey/adapters/{express,fastify,hono,node}`.
  */
 export { createLatchkeyHttp, LatchkeyHttp, MODE_HEADER } from './core.js';
-export type { AuthResult, CookieTokenBody, HeaderTokenBody, RequireSessionOptions, SignInInput, SignInResult, SignOutResult } from './core.js';
+export type { AuthResult, CookieTokenBody, OptionalAuthResult, HeaderTokenBody, RequireSessionOptions, SignInInput, SignInResult, SignOutResult } from './core.js';
 export { resolveHttpSettings } from './options.js';
 export type { ClearSiteDataDirective, CookieNames, CookieOptions, CsrfOptions, HttpModes, LatchkeyHttpOptions, ResolvedHttpSettings, TransportMode } from './options.js';
 export { MAX_COOKIE_BYTES, readCookies } from './cookies.js';
 export { CSRF_HEADER, CSRF_TOKEN_HEADER, isSafeMethod } from './csrf.js';
 export { CookieConflictError, HttpError } from './errors.js';
 export type { ErrorBody, WireErrorCode } from './errors.js';
-export { decodeFrontToken, encodeFrontToken, FRONT_HEADER } from './front.js';
+export { ACCESS_TOKEN_HEADER, decodeFrontToken, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER, REFRESH_GRACE_HEADER } from './front.js';
 export type { FrontToken } from './front.js';
 export { normaliseRequest } from './request.js';
 export type { HeaderReader, HttpRequest, Lazy, RawBody, RawRequestParts } from './request.js';

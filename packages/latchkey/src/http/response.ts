@@ -14,6 +14,13 @@ export interface HttpResponse {
 /** Anything that can take response headers: the adapters' per-request sink. */
 export interface HeaderSink {
   append(name: string, value: string): void;
+  /**
+   * Takes back one value this request appended earlier (exactly equal), if it is still there. Used
+   * when a session writes twice in one request (two `update()` calls, `update()` then `revoke()`):
+   * the last write wins and each cookie is sent once. A sink without it only appends; browsers
+   * then apply the cookies in order, so the last still wins, but the response carries both.
+   */
+  remove?(name: string, value: string): void;
 }
 
 /** A sink that collects headers, for building an {@link HttpResponse}. */
@@ -23,6 +30,24 @@ export class HeaderList implements HeaderSink {
   append(name: string, value: string): void {
     this.entries.push([name.toLowerCase(), value]);
   }
+
+  remove(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    const index = this.entries.findIndex(([n, v]) => n === lower && v === value);
+    if (index !== -1) this.entries.splice(index, 1);
+  }
+}
+
+/**
+ * A header's values with one occurrence of `value` taken out, from whatever a framework's
+ * `getHeader` returned (a string, a list, or nothing). Undefined when `value` was not there.
+ */
+export function withoutValue(current: unknown, value: string): string[] | undefined {
+  const list = current === undefined || current === null ? [] : Array.isArray(current) ? current.map(String) : [String(current)];
+  const index = list.indexOf(value);
+  if (index === -1) return undefined;
+  list.splice(index, 1);
+  return list;
 }
 
 export function jsonResponse(status: number, body: unknown, headers: [string, string][] = []): HttpResponse {
@@ -46,6 +71,7 @@ export interface NodeWritable {
   readonly headersSent: boolean;
   setHeader(name: string, value: string | string[]): unknown;
   getHeader(name: string): unknown;
+  removeHeader(name: string): unknown;
   end(body?: string): unknown;
 }
 
@@ -75,5 +101,15 @@ export function writeNodeResponse(res: NodeWritable, response: HttpResponse): vo
 
 /** A sink that appends straight onto a Node.js response (Express, Fastify's raw reply, node:http). */
 export function nodeSink(res: NodeWritable): HeaderSink {
-  return { append: (name, value) => appendNodeHeader(res, name, value) };
+  return {
+    append: (name, value) => appendNodeHeader(res, name, value),
+    remove: (name, value) => {
+      if (res.headersSent) return;
+      const lower = name.toLowerCase();
+      const kept = withoutValue(res.getHeader(lower), value);
+      if (kept === undefined) return;
+      if (kept.length === 0) res.removeHeader(lower);
+      else res.setHeader(lower, lower === 'set-cookie' ? kept : kept.join(', '));
+    },
+  };
 }

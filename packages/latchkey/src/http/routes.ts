@@ -6,7 +6,7 @@
  */
 import { NotFoundError, UnauthorisedError } from '../errors.js';
 import type { LatchkeyHttp } from './core.js';
-import { EXPOSED_HEADERS } from './front.js';
+import { EXPOSED_HEADERS, REFRESH_GRACE_HEADER } from './front.js';
 import { readCookies } from './cookies.js';
 import { checkCsrf, CSRF_HEADER, originAllowed } from './csrf.js';
 import { invalidRequest, refreshFailureClears } from './errors.js';
@@ -44,6 +44,8 @@ function match(http: LatchkeyHttp, path: string): { route: Route; id?: string } 
 function finish(http: LatchkeyHttp, request: HttpRequest, response: HttpResponse, route: Route): HttpResponse {
   const headers = response.headers.filter(([name]) => name !== 'cache-control');
   headers.push(['cache-control', route === 'jwks' && response.status === 200 ? 'public, max-age=300' : 'no-store']);
+  // Every refresh answer, success or refusal, tells the SDK the grace window it must retry within (D1).
+  if (route === 'refresh') headers.push([REFRESH_GRACE_HEADER, String(Math.floor(http.engine.settings.refreshGraceMs / 1000))]);
   if (route === 'jwks') return { ...response, headers };
   headers.push(['vary', 'Origin']);
   const origin = request.headers.get('origin');

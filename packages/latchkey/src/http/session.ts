@@ -60,8 +60,10 @@ export interface LatchkeySession {
   load(): Promise<Session>;
   /**
    * Replaces access claims, ID claims and/or data, and mints tokens carrying them at once. In cookie
-   * mode the new access and front cookies are set on this response; in header mode send the
-   * returned tokens to the client.
+   * mode the new access and front cookies are set on this response; in header mode the response
+   * carries `X-Latchkey-Access-Token` (the new access token) and `X-Latchkey-Front` (the new ID
+   * token and expiry), which the SDK adopts. Called twice in one request, the last call's cookies
+   * and headers are the ones sent.
    */
   update(update: SessionUpdate): Promise<SessionUpdateResult>;
   /** Ends this session everywhere at once. In cookie mode also clears the cookies on this response. */
@@ -90,9 +92,15 @@ export function createRequestSession(
     });
     return loaded;
   };
+  // What this session last wrote to the response. A second write (two updates, or an update then a
+  // revoke) takes it back first, so each cookie and header is sent once and the last write wins:
+  // two access-token Set-Cookie lines would leave a client reading the wrong one.
+  let written: [string, string][] = [];
   const emit = (headers: [string, string][]): void => {
     if (!sink) return;
+    if (sink.remove) for (const [name, value] of written) sink.remove(name, value);
     for (const [name, value] of headers) sink.append(name, value);
+    written = headers;
   };
   return {
     userId: verified.userId,

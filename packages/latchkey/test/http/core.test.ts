@@ -167,7 +167,7 @@ describe('core helpers', () => {
     expect((await engine.getSession(session!.sessionId))?.idClaims).toEqual({ name: 'Ann' });
     const ok = await session!.update({ idClaims: { name: 'Bea' } });
     expect(ok.session.idClaims).toEqual({ name: 'Bea' });
-    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'set-cookie', 'set-cookie']);
+    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'set-cookie', 'set-cookie', 'cache-control']);
   });
 
   test('sign-in in cookie mode is refused without the CSRF header or from a foreign origin (login CSRF)', async () => {

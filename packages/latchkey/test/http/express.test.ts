@@ -25,10 +25,18 @@ export const expressHarness: AdapterHarness = {
     app.get('/api/optional', auth.session(), (req, res) => {
       res.json({ userId: req.latchkey?.userId ?? null });
     });
-    for (const path of ['/api/me', '/api/admin', '/api/fresh', '/api/checked', '/api/data', '/api/promote']) {
+    app.get('/api/optional-pre', async (req, res) => {
+      res.json({ userId: (await auth.getSession(req, res))?.userId ?? null });
+    });
+    for (const path of ['/api/me', '/api/admin', '/api/fresh', '/api/checked', '/api/data', '/api/promote', '/api/promote-twice']) {
       app.all(path, auth.requireSession(requirementsFor(path)), async (req, res) => {
         const session = req.latchkey!;
         if (path === '/api/promote') {
+          const updated = await session.update({ accessClaims: { role: 'admin' } });
+          return void res.json({ accessToken: session.mode === 'header' ? updated.accessToken : undefined });
+        }
+        if (path === '/api/promote-twice') {
+          await session.update({ accessClaims: { role: 'editor' } });
           const updated = await session.update({ accessClaims: { role: 'admin' } });
           return void res.json({ accessToken: session.mode === 'header' ? updated.accessToken : undefined });
         }

@@ -18,7 +18,8 @@ async function build(engine: Latchkey, options: LatchkeyHttpOptions): Promise<Fa
   });
   app.post('/app/logout', async (request, reply) => app.latchkey.signOut(request, reply));
   app.get('/api/optional', async (request) => ({ userId: (await app.latchkey.getSession(request))?.userId ?? null }));
-  for (const path of ['/api/me', '/api/admin', '/api/fresh', '/api/checked', '/api/data', '/api/promote']) {
+  app.get('/api/optional-pre', { preHandler: app.latchkey.session() }, async (request) => ({ userId: request.latchkey?.userId ?? null }));
+  for (const path of ['/api/me', '/api/admin', '/api/fresh', '/api/checked', '/api/data', '/api/promote', '/api/promote-twice']) {
     app.route({
       method: ['GET', 'POST', 'DELETE'],
       url: path,
@@ -26,6 +27,11 @@ async function build(engine: Latchkey, options: LatchkeyHttpOptions): Promise<Fa
       handler: async (request) => {
         const session = request.latchkey!;
         if (path === '/api/promote') {
+          const updated = await session.update({ accessClaims: { role: 'admin' } });
+          return { accessToken: session.mode === 'header' ? updated.accessToken : undefined };
+        }
+        if (path === '/api/promote-twice') {
+          await session.update({ accessClaims: { role: 'editor' } });
           const updated = await session.update({ accessClaims: { role: 'admin' } });
           return { accessToken: session.mode === 'header' ? updated.accessToken : undefined };
         }

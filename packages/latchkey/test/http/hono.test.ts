@@ -12,7 +12,7 @@ function build(engine: Latchkey, options: LatchkeyHttpOptions): Hono {
   const auth = latchkeyHono(engine, options);
   const app = new Hono();
   app.route('/', auth.app);
-  app.onError((error) => auth.errorResponse(error));
+  app.onError((error, c) => auth.errorResponse(error, c));
   app.post('/auth/login', async (c) => {
     const role = c.req.query('role');
     const result = await auth.signIn(c, { userId: c.req.query('user') ?? 'nobody', ...(role ? { accessClaims: { role } } : {}), data: { plan: 'pro' } });
@@ -20,11 +20,17 @@ function build(engine: Latchkey, options: LatchkeyHttpOptions): Hono {
   });
   app.post('/app/logout', async (c) => c.json(await auth.signOut(c)));
   app.get('/api/optional', auth.session(), (c) => c.json({ userId: c.var.latchkey?.userId ?? null }));
+  app.get('/api/optional-pre', async (c) => c.json({ userId: (await auth.getSession(c))?.userId ?? null }));
   const api = new Hono<LatchkeyEnv>();
-  for (const path of ['/me', '/admin', '/fresh', '/checked', '/data', '/promote']) {
+  for (const path of ['/me', '/admin', '/fresh', '/checked', '/data', '/promote', '/promote-twice']) {
     api.on(['GET', 'POST', 'DELETE'], path, auth.requireSession(requirementsFor(`/api${path}`)), async (c) => {
       const session = c.var.latchkey;
       if (path === '/promote') {
+        const updated = await session.update({ accessClaims: { role: 'admin' } });
+        return c.json({ accessToken: session.mode === 'header' ? updated.accessToken : undefined });
+      }
+      if (path === '/promote-twice') {
+        await session.update({ accessClaims: { role: 'editor' } });
         const updated = await session.update({ accessClaims: { role: 'admin' } });
         return c.json({ accessToken: session.mode === 'header' ? updated.accessToken : undefined });
       }

@@ -35,6 +35,11 @@ export const nodeHarness: AdapterHarness = {
           const session = await auth.getSession(req, res);
           return json(res, 200, { userId: session?.userId ?? null });
         }
+        if (route === 'GET /api/optional-pre') {
+          const session = await auth.optionalSession(req, res);
+          if (session === false) return;
+          return json(res, 200, { userId: session?.userId ?? null });
+        }
         const requirements =
           url.pathname === '/api/admin' ? { claims: { role: 'admin' } }
           : url.pathname === '/api/fresh' ? { maxAuthAge: 60 }
@@ -47,10 +52,15 @@ export const nodeHarness: AdapterHarness = {
           const updated = await session.update({ accessClaims: { role: 'admin' } });
           return json(res, 200, { accessToken: session.mode === 'header' ? updated.accessToken : undefined });
         }
+        if (route === 'POST /api/promote-twice') {
+          await session.update({ accessClaims: { role: 'editor' } });
+          const updated = await session.update({ accessClaims: { role: 'admin' } });
+          return json(res, 200, { accessToken: session.mode === 'header' ? updated.accessToken : undefined });
+        }
         if (route === 'GET /api/data') return json(res, 200, { data: await session.data() });
         return json(res, 200, { userId: session.userId, sessionId: session.sessionId, mode: session.mode });
       } catch (error) {
-        auth.sendError(res, error);
+        auth.sendError(res, error, req);
       }
     };
     const server = createServer((req, res) => void handler(req, res));

@@ -420,6 +420,119 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(staleHeader.headers.get('www-authenticate')).toBe('Bearer error="insufficient_user_authentication", max_age=60');
     });
 
+    test('optional routes: no credential is anonymous; an expired token asks for a refresh; a bad one is refused', async () => {
+      const h = (token: string) => ({ 'x-latchkey-mode': 'header', authorization: `Bearer ${token}` });
+      for (const path of ['/api/optional', '/api/optional-pre']) {
+        now = Date.UTC(2026, 0, 1);
+        // No credential at all, in either mode: anonymous.
+        expect((await new Client(served).send('GET', path)).body, path).toEqual({ userId: null });
+        expect((await new Client(served).send('GET', path, { headers: { 'x-latchkey-mode': 'header' } })).body).toEqual({ userId: null });
+        // Cookie mode: an expired token is TRY_REFRESH_TOKEN (not anonymous), with the cookie or without it.
+        const browser = new Client(served);
+        await signIn(browser);
+        expect((await browser.send('GET', path)).body).toEqual({ userId: 'alice' });
+        now += (TTL + 60) * 1000;
+        const expired = await browser.send('GET', path);
+        expect(expired.status, path).toBe(401);
+        expect(errorCode(expired)).toBe('TRY_REFRESH_TOKEN');
+        browser.jar.delete('__Host-lk_access');
+        expect(errorCode(await browser.send('GET', path))).toBe('TRY_REFRESH_TOKEN');
+        expect((await browser.send('POST', '/auth/refresh')).status).toBe(200);
+        expect((await browser.send('GET', path)).body).toEqual({ userId: 'alice' });
+        // A forged access cookie is refused as on a required route, and clears nothing.
+        const forged = await browser.send('GET', path, { cookieHeader: '__Host-lk_access=not.a.jwt; lk_front=x' });
+        expect(forged.status).toBe(401);
+        expect(errorCode(forged)).toBe('UNAUTHORISED');
+        expect(forged.setCookies).toHaveLength(0);
+        // Header mode: the same rules, with RFC 6750 challenges.
+        const tokens = await signInHeader(new Client(served), 'bob');
+        expect((await browser.send('GET', path, { headers: h(tokens.accessToken), cookies: false })).body).toEqual({ userId: 'bob' });
+        const garbage = await browser.send('GET', path, { headers: h('not.a.jwt'), cookies: false });
+        expect(errorCode(garbage)).toBe('UNAUTHORISED');
+        expect(garbage.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+        now += (TTL + 60) * 1000;
+        const stale = await browser.send('GET', path, { headers: h(tokens.accessToken), cookies: false });
+        expect(errorCode(stale)).toBe('TRY_REFRESH_TOKEN');
+        expect(stale.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+        // A revoked session is refused, not silently anonymous.
+        const carol = new Client(served);
+        await signIn(carol, 'carol');
+        const access = carol.jar.get('__Host-lk_access')!.value;
+        expect((await carol.send('POST', '/auth/signout')).status).toBe(200);
+        const revoked = await carol.send('GET', path, { cookieHeader: `__Host-lk_access=${access}` });
+        expect(revoked.status).toBe(401);
+        expect(errorCode(revoked)).toBe('UNAUTHORISED');
+      }
+    });
+
+    test('header-mode updates send the new access token and front token; two updates send each cookie once', async () => {
+      const client = new Client(served);
+      const tokens = await signInHeader(client, 'erin');
+      const h = (token: string) => ({ 'x-latchkey-mode': 'header', authorization: `Bearer ${token}` });
+      expect((await client.send('GET', '/api/admin', { headers: h(tokens.accessToken) })).status).toBe(403);
+      const promoted = await client.send('POST', '/api/promote', { headers: h(tokens.accessToken), csrf: false });
+      expect(promoted.status).toBe(200);
+      const adopted = promoted.headers.get('x-latchkey-access-token');
+      expect(adopted).toBe(promoted.body.accessToken);
+      expect(promoted.headers.get('cache-control')).toBe('no-store');
+      const front = decodeFrontToken(promoted.headers.get('x-latchkey-front')!);
+      expect(front).toMatchObject({ v: 1, now, exp: now + TTL * 1000 });
+      expect(promoted.setCookies).toHaveLength(0);
+      expect((await client.send('GET', '/api/admin', { headers: h(adopted!) })).status).toBe(200);
+      // Two updates in one request: one value of each header, the last update's.
+      const twice = await client.send('POST', '/api/promote-twice', { headers: h(tokens.accessToken), csrf: false });
+      expect(twice.status).toBe(200);
+      expect(twice.headers.get('x-latchkey-access-token')).toBe(twice.body.accessToken);
+      expect(twice.headers.get('x-latchkey-front')).not.toContain(',');
+      expect((await client.send('GET', '/api/admin', { headers: h(twice.body.accessToken) })).status).toBe(200);
+      // Cookie mode: the access and front cookies once each, carrying the last update.
+      const browser = new Client(served);
+      await signIn(browser, 'frank');
+      const cookieTwice = await browser.send('POST', '/api/promote-twice');
+      expect(cookieTwice.status).toBe(200);
+      expect(cookieTwice.setCookies.map((c) => c.name).sort()).toEqual(['__Host-lk_access', 'lk_front']);
+      expect(cookieTwice.headers.get('x-latchkey-front')).toBe(cookieTwice.setCookies.find((c) => c.name === 'lk_front')!.value);
+      expect((await browser.send('GET', '/api/admin')).status).toBe(200);
+      // An allowed cross-origin SDK may read the new headers.
+      const spa = 'https://spa.example';
+      const c2 = await start({ allowedOrigins: [spa] });
+      const t2 = await signInHeader(c2, 'gina');
+      const cross = await c2.send('POST', '/api/promote', { headers: { ...h(t2.accessToken), origin: spa }, csrf: false });
+      expect(cross.headers.get('access-control-expose-headers')).toContain('x-latchkey-access-token');
+      expect(cross.headers.get('access-control-expose-headers')).not.toContain(',,');
+    });
+
+    test('every refresh response carries X-Latchkey-Refresh-Grace, success or refusal, in both modes', async () => {
+      const grace = String(Math.floor(engine.settings.refreshGraceMs / 1000));
+      const client = new Client(served);
+      await signIn(client);
+      const ok = await client.send('POST', '/auth/refresh');
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const noCookie = await new Client(served).send('POST', '/auth/refresh');
+      expect(noCookie.status).toBe(401);
+      expect(noCookie.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const forged = await client.send('POST', '/auth/refresh', { csrf: false });
+      expect(errorCode(forged)).toBe('CSRF_REJECTED');
+      expect(forged.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const tokens = await signInHeader(client, 'hal');
+      const header = { 'x-latchkey-mode': 'header', 'content-type': 'application/json' };
+      const headerOk = await client.send('POST', '/auth/refresh', { headers: header, body: JSON.stringify({ refreshToken: tokens.refreshToken }), csrf: false, cookies: false });
+      expect(headerOk.status).toBe(200);
+      expect(headerOk.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const headerBad = await client.send('POST', '/auth/refresh', { headers: header, body: '{"refreshToken":"lkrt_nope"}', csrf: false, cookies: false });
+      expect(headerBad.status).toBe(401);
+      expect(headerBad.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      // Other routes do not carry it.
+      expect((await client.send('GET', '/auth/sessions')).headers.get('x-latchkey-refresh-grace')).toBeNull();
+      // Exposed to an allowed cross-origin SDK.
+      const spa = 'https://spa.example';
+      const c2 = await start({ allowedOrigins: [spa] });
+      await signIn(c2);
+      const cross = await c2.send('POST', '/auth/refresh', { headers: { origin: spa } });
+      expect(cross.headers.get('access-control-expose-headers')).toContain('x-latchkey-refresh-grace');
+    });
+
     test('token CSRF mode: the session-bound token is issued and required', async () => {
       const client = await start({ csrf: { mode: 'token', secret: 'csrf-secret-0123456789abcdef-0123456789' } });
       const login = await signIn(client);

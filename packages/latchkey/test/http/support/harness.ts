@@ -10,7 +10,9 @@
  *   GET  /api/checked                      requireSession({ checkStore: true })
  *   POST /api/promote                      session.update({ accessClaims: { role: 'admin' } })
  *   GET  /api/data                         session.data()
- *   GET  /api/optional                     getSession()
+ *   POST /api/promote-twice                two updates in one request (role editor, then admin)
+ *   GET  /api/optional                     the optional-session middleware (or getSession())
+ *   GET  /api/optional-pre                 the other optional form (getSession() or the middleware)
  */
 import type { Latchkey } from 'latchkey';
 import type { LatchkeyHttpOptions } from 'latchkey/http';
