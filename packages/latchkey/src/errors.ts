@@ -21,7 +21,8 @@ export type LatchkeyErrorCode =
   | 'INVALID_REQUEST'
   | 'CSRF_REJECTED'
   | 'INSUFFICIENT_FRESHNESS'
-  | 'INVALID_API_KEY';
+  | 'INVALID_API_KEY'
+  | 'MISSING_DEPENDENCY';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -122,6 +123,25 @@ export class InsufficientFreshnessError extends LatchkeyError {
   constructor(maxAgeSeconds: number) {
     super('INSUFFICIENT_FRESHNESS', `this action needs an authentication within the last ${maxAgeSeconds} s`);
     this.maxAgeSeconds = maxAgeSeconds;
+  }
+}
+
+/**
+ * A package that this part of latchkey needs is not installed, or its native part did not build.
+ * Drivers, frameworks and the service's packages are optional peer dependencies, so an app installs
+ * only what it uses; this error names the package and the command that installs it, instead of a raw
+ * `ERR_MODULE_NOT_FOUND` from deep inside latchkey.
+ */
+export class MissingDependencyError extends LatchkeyError {
+  /** The npm package that is missing or broken, e.g. `pg`. */
+  readonly dependency: string;
+  /** What needs it, e.g. `latchkey/stores/postgres`. */
+  readonly feature: string;
+
+  constructor(dependency: string, feature: string, message: string, options?: LatchkeyErrorOptions) {
+    super('MISSING_DEPENDENCY', message, options);
+    this.dependency = dependency;
+    this.feature = feature;
   }
 }
 

@@ -14,7 +14,7 @@
  * app.get('/api/me', auth.requireSession(), (req, res) => res.json({ userId: req.latchkey!.userId }));
  * app.use(auth.errorHandler());                           // typed JSON for errors thrown by signIn/signOut
  */
-import { Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Router, ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Latchkey } from '../engine.js';
 import {
   createLatchkeyHttp,
@@ -30,6 +30,10 @@ import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest, type RawBody } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
+import { importPeer } from '../util/peer.js';
+
+/** Express is a peer dependency of this adapter only: a missing one is a typed error naming it. */
+const { Router: createRouter } = await importPeer(() => import('express'), 'express', 'latchkey/adapters/express');
 
 // Typing `req.latchkey` the conventional way (as express-session and passport type theirs).
 declare global {
@@ -95,7 +99,7 @@ const normalise = oncePerRequest((req: Request): HttpRequest =>
 
 export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions = {}): ExpressLatchkey {
   const http = createLatchkeyHttp(engine, options);
-  const router = Router();
+  const router = createRouter();
   const serve = async (request: HttpRequest, res: Response, next: NextFunction): Promise<void> => {
     const response = await http.handle(request);
     if (!response) return next();

@@ -14,7 +14,7 @@
  * });
  * app.get('/api/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
  */
-import { Hono, type Context, type MiddlewareHandler, type Next } from 'hono';
+import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import type { Latchkey } from '../engine.js';
 import {
   createLatchkeyHttp,
@@ -29,6 +29,10 @@ import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 import { fromWebRequest } from '../http/web.js';
+import { importPeer } from '../util/peer.js';
+
+/** Hono is a peer dependency of this adapter only (the app's own copy): a missing one is a typed error naming it. */
+const { Hono: HonoApp } = await importPeer(() => import('hono'), 'hono', 'latchkey/adapters/hono');
 
 /** Hono env for routes behind `requireSession()`: `c.var.latchkey` is the session. */
 export type LatchkeyEnv = { Variables: { latchkey: LatchkeySession } };
@@ -117,7 +121,7 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
     if (!http.mayHandle(request)) return next();
     return serve(request, next);
   };
-  const app = new Hono();
+  const app = new HonoApp();
   app.use(routes());
   return {
     http,

@@ -42,6 +42,8 @@ const STATUS: Record<LatchkeyErrorCode, number> = {
   NOT_FOUND: 404,
   INVALID_API_KEY: 401,
   STORE_UNAVAILABLE: 503,
+  // A deployment problem, not a property of the request: mapped as an internal error below.
+  MISSING_DEPENDENCY: 500,
 };
 
 export interface MappedError {
@@ -56,7 +58,7 @@ export interface MappedError {
  * caller reports it through `onError`, and the client sees only "internal error".
  */
 export function mapError(error: unknown, mode: TransportMode | undefined): MappedError & { expected: boolean } {
-  if (!(error instanceof LatchkeyError)) {
+  if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY') {
     return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
   }
   const status = error instanceof HttpError ? error.status : STATUS[error.code];

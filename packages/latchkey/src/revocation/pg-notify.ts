@@ -16,9 +16,13 @@
  * import { pgNotifyBus } from 'latchkey/revocation/pg-notify';
  * const bus = pgNotifyBus({ connectionString: process.env.LATCHKEY_STORE });
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { importPeer } from '../util/peer.js';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
 import { encodeBusMessage, parseBusMessage } from './wire.js';
+
+/** The `pg` driver, an optional peer dependency: a missing one is a typed error naming it. */
+const { default: pgDriver } = await importPeer(() => import('pg'), 'pg', 'latchkey/revocation/pg-notify');
 
 export interface PgNotifyBusOptions {
   /** The database the store uses (notifications do not cross databases). Required. */
@@ -84,7 +88,7 @@ export class PgNotifyBus implements RevocationBus {
     this.#maxDelayMs = options.maxReconnectDelayMs ?? 1000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#onError = options.onError ?? defaultOnError;
-    this.#publisher = new pg.Pool({
+    this.#publisher = new pgDriver.Pool({
       connectionString: this.#connectionString,
       max: 1,
       connectionTimeoutMillis: this.#timeoutMs,
@@ -128,7 +132,7 @@ export class PgNotifyBus implements RevocationBus {
   /** Opens the listening connection; on failure, schedules the next attempt. Never rejects. */
   async #listen(): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: this.#connectionString, connectionTimeoutMillis: this.#timeoutMs, application_name: 'latchkey-bus' });
+    const client = new pgDriver.Client({ connectionString: this.#connectionString, connectionTimeoutMillis: this.#timeoutMs, application_name: 'latchkey-bus' });
     this.#listener = client;
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('listening connection closed')));
@@ -139,7 +143,7 @@ export class PgNotifyBus implements RevocationBus {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(this.#channel)}`);
+      await client.query(`LISTEN ${pgDriver.escapeIdentifier(this.#channel)}`);
     } catch (error) {
       this.#lost(client, error instanceof Error ? error : new Error(String(error)));
       return;

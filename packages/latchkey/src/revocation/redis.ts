@@ -16,9 +16,13 @@
  * import { redisBus } from 'latchkey/revocation/redis';
  * const latchkey = await createLatchkey({ issuer, store, bus: redisBus({ url: process.env.LATCHKEY_REDIS_URL }) });
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import { importPeer } from '../util/peer.js';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
 import { encodeBusMessage, parseBusMessage } from './wire.js';
+
+/** ioredis, an optional peer dependency: a missing one is a typed error naming it. */
+const { Redis: RedisClient } = await importPeer(() => import('ioredis'), 'ioredis', 'latchkey/revocation/redis');
 
 export { parseBusMessage };
 
@@ -90,10 +94,10 @@ export class RedisBus implements RevocationBus {
       retryStrategy: (attempt) => Math.min(50 * attempt, maxDelay),
     };
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    this.#publisher = new Redis(url, { ...common, connectionName: 'latchkey-publisher' });
+    this.#publisher = new RedisClient(url, { ...common, connectionName: 'latchkey-publisher' });
     // Subscribing resubscribes by hand on every 'ready' (below), so that `connected()` runs only once
     // the subscription is confirmed: catching up before that could miss a message sent in between.
-    this.#subscriber = new Redis(url, { ...common, connectionName: 'latchkey-subscriber', autoResubscribe: false, commandTimeout: undefined });
+    this.#subscriber = new RedisClient(url, { ...common, connectionName: 'latchkey-subscriber', autoResubscribe: false, commandTimeout: undefined });
     for (const connection of [this.#publisher, this.#subscriber]) {
       // ioredis emits 'error' on every failed attempt; unhandled, that event would crash the process.
       connection.on('error', (error: Error) => this.#report(error));

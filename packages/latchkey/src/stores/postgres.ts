@@ -17,7 +17,8 @@
  * import { postgresStore } from 'latchkey/stores/postgres';
  * const latchkey = await createLatchkey({ issuer, store: postgresStore({ connectionString: process.env.DATABASE_URL }) });
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { importPeer } from '../util/peer.js';
 import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import { applyMigrations } from './postgres/migrations.js';
@@ -35,6 +36,9 @@ import type {
   SessionStore,
   SigningKeyRecord,
 } from './types.js';
+
+/** The `pg` driver, an optional peer dependency: a missing one is a typed error naming it. */
+const { default: pgDriver } = await importPeer(() => import('pg'), 'pg', 'latchkey/stores/postgres');
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:5432/db?sslmode=...`. Required unless `pool` is given. */
@@ -103,7 +107,7 @@ export class PostgresStore implements SessionStore {
     if (!options.pool && !options.connectionString) throw new TypeError('postgresStore needs connectionString or pool');
     const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 2000);
     this.#ownsPool = !options.pool;
-    this.#pool = options.pool ?? new pg.Pool({
+    this.#pool = options.pool ?? new pgDriver.Pool({
       connectionString: options.connectionString,
       max: positive('max', options.max, 10),
       connectionTimeoutMillis: positive('connectionTimeoutMs', options.connectionTimeoutMs, operationTimeoutMs),
@@ -118,7 +122,7 @@ export class PostgresStore implements SessionStore {
     this.#pool.on('error', this.#onPoolError);
     this.#db = new PgRunner(this.#pool, operationTimeoutMs);
     this.#schemaName = schema;
-    const s = pg.escapeIdentifier(schema);
+    const s = pgDriver.escapeIdentifier(schema);
     this.#t = {
       sessions: `${s}.latchkey_sessions`,
       tokens: `${s}.latchkey_refresh_tokens`,
@@ -128,7 +132,7 @@ export class PostgresStore implements SessionStore {
   }
 
   async migrate(): Promise<void> {
-    const schema = pg.escapeIdentifier(this.#schemaName);
+    const schema = pgDriver.escapeIdentifier(this.#schemaName);
     await this.#db.transaction((tx) => applyMigrations(tx, schema, `latchkey.migrate.${this.#schemaName}`));
   }
 

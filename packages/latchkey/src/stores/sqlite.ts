@@ -7,13 +7,14 @@
  * that). WAL mode with `synchronous=NORMAL` is durable across process crashes; only a power loss can
  * drop the last commits, never leave them half applied.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../errors.js';
 import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import { loadBetterSqlite3 } from './sqlite/driver.js';
 import type {
   ApiKeyRecord,
   CleanupResult,
@@ -26,6 +27,9 @@ import type {
   SessionStore,
   SigningKeyRecord,
 } from './types.js';
+
+/** better-sqlite3, loaded here so that a missing package or native binding is a typed error naming the fix. */
+const BetterSqlite3 = await loadBetterSqlite3();
 
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory database. Default `./.latchkey/latchkey.db`. */
@@ -95,7 +99,7 @@ export class SqliteStore implements SessionStore {
   constructor(options: SqliteStoreOptions = {}) {
     const path = options.path ?? '.latchkey/latchkey.db';
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.#db = new Database(path);
+    this.#db = new BetterSqlite3(path);
     this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');

@@ -1,5 +1,5 @@
 /** `latchkey openapi`: prints the service's OpenAPI 3.1 document (what `/openapi.json` serves). */
-import { openApiText } from '../../service/openapi.js';
+import { importServiceModule } from '../../service/peers.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../io.js';
 
@@ -8,6 +8,8 @@ export const openapiCommand: Command = {
   summary: 'Print the OpenAPI 3.1 document of the service',
   usage: 'openapi',
   async run(io) {
+    // The document is built from the service's zod schemas: loaded only for this command.
+    const { openApiText } = await importServiceModule(() => import('../../service/openapi.js'), 'latchkey openapi');
     io.stdout(openApiText());
     return EXIT.ok;
   },

@@ -4,7 +4,7 @@
  */
 import { ENVIRONMENT_VARIABLES, loadServiceConfig } from '../../service/config.js';
 import { jsonLogger } from '../../service/logger.js';
-import { startService } from '../../service/server.js';
+import { importServiceModule } from '../../service/peers.js';
 import type { Command } from '../command.js';
 import { EXIT } from '../io.js';
 
@@ -19,6 +19,8 @@ export const serveCommand: Command = {
       ...(typeof values.port === 'string' ? { port: values.port } : {}),
       ...(typeof values.host === 'string' ? { host: values.host } : {}),
     });
+    // Loaded here, not at the top: the service's packages are optional, and other commands work without them.
+    const { startService } = await importServiceModule(() => import('../../service/server.js'), 'latchkey serve');
     const logger = jsonLogger({ write: (line, level) => (level === 'error' ? io.stderr(line) : io.stdout(line)) });
     const service = await startService({ config, logger });
     await new Promise<void>((resolve) => {
