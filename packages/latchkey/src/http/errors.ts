@@ -71,6 +71,10 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
     if (challenge) headers.push(['www-authenticate', challenge]);
   }
   if (status === 503) headers.push(['retry-after', '1']);
+  // A refused body may still be on its way, unread. Keeping the connection would either leave it to
+  // poison the next request on the pooled connection (perhaps another user's) or oblige the server
+  // to read an unbounded upload to find the next request: close instead (RFC 9110 §15.5.14).
+  if (status === 413) headers.push(['connection', 'close']);
   return { status, body, headers, expected: true };
 }
 

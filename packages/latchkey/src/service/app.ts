@@ -145,7 +145,9 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     bodyLimit({
       maxSize: options.bodyLimit ?? 65_536,
       onError: () => {
-        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.bodyLimit ?? 65_536} bytes`);
+        // The rest of the body may still be on its way, unread: close the connection rather than
+        // leave it to poison the next request on a pooled connection, or read an unbounded upload.
+        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.bodyLimit ?? 65_536} bytes`, {}, { Connection: 'close' });
       },
     }),
   );

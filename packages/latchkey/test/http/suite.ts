@@ -8,6 +8,7 @@ import { createLatchkey, StoreUnavailableError, type Latchkey, type SessionStore
 import { decodeFrontToken, type LatchkeyHttpOptions } from 'latchkey/http';
 import { memoryStore } from 'latchkey/stores/memory';
 import { Client, type Reply } from './support/client.js';
+import { KeepAliveClient } from './support/keep-alive.js';
 import type { AdapterHarness, Served } from './support/harness.js';
 
 const SECRET = 'http-suite-secret-0123456789abcdef';
@@ -390,6 +391,38 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(jwks.status).toBe(200);
       expect(jwks.body.keys.length).toBeGreaterThan(0);
       expect(jwks.body.keys[0].d).toBeUndefined();
+    });
+
+    test.runIf(harness.name.includes('socket'))('an oversized body gets 413 and leaves the pooled connection usable for the next request', async () => {
+      const client = new KeepAliveClient(served.origin);
+      try {
+        const header = { 'x-latchkey-mode': 'header', 'content-type': 'application/json' };
+        const refreshBody = (size: number) => JSON.stringify({ refreshToken: 'x'.repeat(size) });
+        const probe = async () => {
+          // The next request on the pool: another user's refresh, answered as usual.
+          const next = await client.send('POST', '/auth/refresh', header, refreshBody(10));
+          expect(next.status).toBe(401);
+          expect(JSON.parse(next.body).error.code).toBe('UNAUTHORISED');
+          const jwks = await client.send('GET', '/.well-known/jwks.json', {});
+          expect(jwks.status).toBe(200);
+        };
+        // Declared too large (Content-Length), a little and a lot over the limit.
+        for (const size of [20_000, 200_000, 4_000_000]) {
+          const big = await client.send('POST', '/auth/refresh', header, refreshBody(size));
+          expect(big.status, `${size} bytes`).toBe(413);
+          expect(JSON.parse(big.body).error.code).toBe('INVALID_REQUEST');
+          expect(big.headers.connection).toBe('close');
+          await probe();
+        }
+        // Chunked, with no length declared: found too large while reading.
+        const chunks = Array.from({ length: 400 }, () => 'x'.repeat(10_000));
+        const chunked = await client.send('POST', '/auth/refresh', header, ['{"refreshToken":"', ...chunks, '"}']);
+        expect(chunked.status).toBe(413);
+        expect(chunked.headers.connection).toBe('close');
+        await probe();
+      } finally {
+        client.close();
+      }
     });
 
     test('requireSession options: claims, freshness, store check; session.update and session.data', async () => {

@@ -10,6 +10,7 @@ import addFormatsPlugin from 'ajv-formats';
 import { buildOpenApiDocument, createApiKey, openApiText, schemas } from 'latchkey/service';
 import type { z } from 'zod';
 import type { Reply, TestService } from './helpers.js';
+import { KeepAliveClient } from '../http/support/keep-alive.js';
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM interop.
 const addFormats = ((addFormatsPlugin as unknown as { default?: typeof addFormatsPlugin }).default ?? addFormatsPlugin) as unknown as (ajv: Ajv2020) => void;
@@ -159,6 +160,30 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         } as RequestInit);
         expect(chunked.status).toBe(413);
         expect(((await chunked.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+      });
+
+      it('answers an oversized body 413 with Connection: close, and the pooled connection serves the next request', async () => {
+        const client = new KeepAliveClient(t.url);
+        try {
+          const headers = { authorization: `Bearer ${(await import('./helpers.js')).API_KEY}`, 'content-type': 'application/json' };
+          const next = async () => {
+            const reply = await client.send('POST', '/v1/sessions/verify', headers, JSON.stringify({ accessToken: 'not.a.token' }));
+            expect(reply.status).toBe(401);
+            expect(JSON.parse(reply.body).error.code).toBe('UNAUTHORISED');
+          };
+          for (const size of [70 * 1024, 4_000_000]) {
+            const big = await client.send('POST', '/v1/sessions', headers, JSON.stringify({ userId: 'big', data: { blob: 'x'.repeat(size) } }));
+            expect(big.status).toBe(413);
+            expect(big.headers.connection).toBe('close');
+            await next();
+          }
+          const chunked = await client.send('POST', '/v1/sessions', headers, ['{"userId":"big","data":{"blob":"', ...Array.from({ length: 100 }, () => 'x'.repeat(10_000)), '"}}']);
+          expect(chunked.status).toBe(413);
+          expect(chunked.headers.connection).toBe('close');
+          await next();
+        } finally {
+          client.close();
+        }
       });
     });
 
