@@ -5,7 +5,7 @@
  *
  * Listening needs one dedicated connection per instance, held open (a pooled connection would be
  * handed to someone else). It does not work through a transaction-mode pooler such as PgBouncer in
- * `pool_mode=transaction`: point `connectionString` at the server, or a session-mode pool. A
+ * `pool_mode=transaction`: give `listenConnectionString` (the server, or a session-mode pool). A
  * heartbeat on that connection notices a silently dead server or network, which TCP alone might
  * only notice after minutes; the instance then reconnects and catches up.
  *
@@ -25,8 +25,24 @@ import { encodeBusMessage, parseBusMessage } from './wire.js';
 const { default: pgDriver } = await importPeer(() => import('pg'), 'pg', 'latchkey/revocation/pg-notify');
 
 export interface PgNotifyBusOptions {
-  /** The database the store uses (notifications do not cross databases). Required. */
+  /**
+   * The database the store uses (notifications do not cross databases). Required. Publishing
+   * (`pg_notify` in its own transaction) works through any pooler; listening does not (see below).
+   */
   connectionString: string;
+  /**
+   * A direct (or session-mode pooled) connection to the same database, for the one long-lived
+   * LISTEN connection. Default: `connectionString`. Required when `transactionPooler` is set.
+   */
+  listenConnectionString?: string;
+  /**
+   * Set when `connectionString` goes through a transaction-mode pooler (PgBouncer
+   * `pool_mode=transaction`). Default false. LISTEN there registers on whichever server connection
+   * the pooler lends for that one statement, which then goes back to the pool: notifications reach
+   * some other client or nobody, and this bus would miss every revocation without an error. So the
+   * bus refuses to start with this set unless `listenConnectionString` gives a direct connection.
+   */
+  transactionPooler?: boolean;
   /** Notification channel. Default `'latchkey_revocations'`. Every instance of one deployment must use the same. */
   channel?: string;
   /** How long a publish, a connection attempt or a heartbeat may take, ms. Default 1000 (see RedisBusOptions.timeoutMs). */
@@ -65,7 +81,7 @@ function defaultOnError(error: Error): void {
 }
 
 export class PgNotifyBus implements RevocationBus {
-  readonly #connectionString: string;
+  readonly #listenConnectionString: string;
   readonly #channel: string;
   readonly #timeoutMs: number;
   readonly #maxDelayMs: number;
@@ -82,14 +98,20 @@ export class PgNotifyBus implements RevocationBus {
 
   constructor(options: PgNotifyBusOptions) {
     if (!options?.connectionString) throw new TypeError('pgNotifyBus needs connectionString');
-    this.#connectionString = options.connectionString;
+    if (options.transactionPooler && !options.listenConnectionString) {
+      throw new TypeError(
+        'pgNotifyBus cannot LISTEN through a transaction-mode pooler (notifications would be lost silently); '
+        + 'give listenConnectionString, a direct or session-mode connection to the same database',
+      );
+    }
+    this.#listenConnectionString = options.listenConnectionString ?? options.connectionString;
     this.#channel = options.channel ?? 'latchkey_revocations';
     this.#timeoutMs = options.timeoutMs ?? 1000;
     this.#maxDelayMs = options.maxReconnectDelayMs ?? 1000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
     this.#onError = options.onError ?? defaultOnError;
     this.#publisher = new pgDriver.Pool({
-      connectionString: this.#connectionString,
+      connectionString: options.connectionString,
       max: 1,
       connectionTimeoutMillis: this.#timeoutMs,
       query_timeout: this.#timeoutMs,
@@ -132,7 +154,7 @@ export class PgNotifyBus implements RevocationBus {
   /** Opens the listening connection; on failure, schedules the next attempt. Never rejects. */
   async #listen(): Promise<void> {
     if (this.#closed) return;
-    const client = new pgDriver.Client({ connectionString: this.#connectionString, connectionTimeoutMillis: this.#timeoutMs, application_name: 'latchkey-bus' });
+    const client = new pgDriver.Client({ connectionString: this.#listenConnectionString, connectionTimeoutMillis: this.#timeoutMs, application_name: 'latchkey-bus' });
     this.#listener = client;
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('listening connection closed')));

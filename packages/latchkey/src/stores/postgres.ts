@@ -76,6 +76,18 @@ export interface PostgresStoreOptions {
   /** Idle pooled connections are closed after this many ms. Default 10 000. */
   idleTimeoutMs?: number;
   /**
+   * Set when `connectionString` goes through a transaction-mode pooler (PgBouncer
+   * `pool_mode=transaction`, RDS Proxy). Default false. Such a pooler refuses the session settings
+   * latchkey otherwise sends when it connects (`statement_timeout`,
+   * `idle_in_transaction_session_timeout`: PgBouncer answers "unsupported startup parameter"), and a
+   * session setting would leak to whichever client gets the server connection next. With it set,
+   * none are sent: give the role its server-side timeouts instead (`ALTER ROLE latchkey_app SET
+   * statement_timeout = '2s'`, see docs/deployment.md). Everything else works unchanged: every
+   * statement is one unnamed prepared statement, every lock (row locks, the migration lock) is
+   * transaction-scoped, and nothing depends on the server session outliving a transaction.
+   */
+  transactionPooler?: boolean;
+  /**
    * Told about errors on idle pooled connections (a server restart closes them all). They need no
    * action: the pool drops the connection and the next call opens a new one. Default: ignored.
    */
@@ -105,6 +117,10 @@ export class PostgresStore implements SessionStore {
     // Interpolated into SQL (identifiers cannot be parameters): only plain identifiers are accepted.
     if (!IDENTIFIER.test(schema)) throw new TypeError('postgresStore option schema must be a plain SQL identifier');
     if (!options.pool && !options.connectionString) throw new TypeError('postgresStore needs connectionString or pool');
+    if (options.transactionPooler && options.statementTimeoutMs !== undefined) {
+      // Refused rather than ignored: the caller would believe the server enforces a timeout it never got.
+      throw new TypeError('postgresStore option statementTimeoutMs cannot be sent through a transaction pooler; set statement_timeout on the database role instead');
+    }
     const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 2000);
     this.#ownsPool = !options.pool;
     this.#pool = options.pool ?? new pgDriver.Pool({
@@ -112,9 +128,11 @@ export class PostgresStore implements SessionStore {
       max: positive('max', options.max, 10),
       connectionTimeoutMillis: positive('connectionTimeoutMs', options.connectionTimeoutMs, operationTimeoutMs),
       idleTimeoutMillis: positive('idleTimeoutMs', options.idleTimeoutMs, 10_000),
-      statement_timeout: positive('statementTimeoutMs', options.statementTimeoutMs, operationTimeoutMs),
-      // A client that died mid-transaction must not hold the session row lock for long.
-      idle_in_transaction_session_timeout: 10_000,
+      ...(options.transactionPooler ? {} : {
+        statement_timeout: positive('statementTimeoutMs', options.statementTimeoutMs, operationTimeoutMs),
+        // A client that died mid-transaction must not hold the session row lock for long.
+        idle_in_transaction_session_timeout: 10_000,
+      }),
       application_name: 'latchkey',
     });
     // Without a listener, an idle connection dropped by a server restart would crash the process.
