@@ -4,6 +4,7 @@
  * that starts on a silently ignored setting (a typo'd TTL, a store URL it cannot use) is worse than
  * one that refuses to start.
  */
+import { parseHostList } from '../stores/postgres/host-list.js';
 import type { LatchkeyOptions } from '../options.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../types.js';
 
@@ -125,9 +126,10 @@ function parseStore(raw: string | undefined): StoreConfig {
   }
   if (/^postgres(ql)?:\/\//.test(value)) {
     try {
-      new URL(value);
-    } catch {
-      throw new ConfigError('LATCHKEY_STORE', 'is not a valid postgres:// URL');
+      // Not URL(): a multi-host string (db1:5432,db2:5432, for failover) is valid and no WHATWG URL.
+      parseHostList(value);
+    } catch (err) {
+      throw new ConfigError('LATCHKEY_STORE', `is not a valid postgres:// URL (${(err as Error).message.replace(/^postgres connection string:? ?/, '')})`);
     }
     return { kind: 'postgres', connectionString: value };
   }

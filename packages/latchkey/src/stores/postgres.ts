@@ -21,6 +21,8 @@ import type pg from 'pg';
 import { importPeer } from '../util/peer.js';
 import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
+import { needsHostSelection, parseHostList } from './postgres/host-list.js';
+import { hostSelectingClient } from './postgres/hosts.js';
 import { applyMigrations } from './postgres/migrations.js';
 import { PgRunner } from './postgres/runner.js';
 import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
@@ -41,7 +43,12 @@ import type {
 const { default: pgDriver } = await importPeer(() => import('pg'), 'pg', 'latchkey/stores/postgres');
 
 export interface PostgresStoreOptions {
-  /** `postgres://user:password@host:5432/db?sslmode=...`. Required unless `pool` is given. */
+  /**
+   * `postgres://user:password@host:5432/db?sslmode=...`. Required unless `pool` is given. Several
+   * hosts (`db1:5432,db2:5432`) with `target_session_attrs=read-write` follow a primary/replica
+   * failover: each new connection goes to the host that last worked, and moves on from one that
+   * refuses or is read-only (see postgres/hosts.ts; node-postgres itself reads one host only).
+   */
   connectionString?: string;
   /**
    * A pool you own (for custom TLS, IAM auth, or sharing a pool with the app). latchkey never ends
@@ -123,8 +130,12 @@ export class PostgresStore implements SessionStore {
     }
     const operationTimeoutMs = positive('operationTimeoutMs', options.operationTimeoutMs, 2000);
     this.#ownsPool = !options.pool;
+    // A multi-host string (db1,db2) or target_session_attrs=read-write: each connection picks its host.
+    const hostList = options.pool ? undefined : parseHostList(options.connectionString!);
+    const selecting = hostList && needsHostSelection(hostList) ? hostList : undefined;
     this.#pool = options.pool ?? new pgDriver.Pool({
       connectionString: options.connectionString,
+      ...(selecting ? { Client: hostSelectingClient(selecting, pgDriver.Client) } : {}),
       max: positive('max', options.max, 10),
       connectionTimeoutMillis: positive('connectionTimeoutMs', options.connectionTimeoutMs, operationTimeoutMs),
       idleTimeoutMillis: positive('idleTimeoutMs', options.idleTimeoutMs, 10_000),
@@ -138,7 +149,9 @@ export class PostgresStore implements SessionStore {
     // Without a listener, an idle connection dropped by a server restart would crash the process.
     this.#onPoolError = options.onConnectionError ?? (() => {});
     this.#pool.on('error', this.#onPoolError);
-    this.#db = new PgRunner(this.#pool, operationTimeoutMs);
+    // One connection attempt per host within a call's deadline: a dead or read-only first host
+    // costs a call nothing when the next one is writable.
+    this.#db = new PgRunner(this.#pool, operationTimeoutMs, selecting?.hosts.length ?? 1);
     this.#schemaName = schema;
     const s = pgDriver.escapeIdentifier(schema);
     this.#t = {

@@ -32,10 +32,13 @@ function timedOut(): StoreUnavailableError {
 export class PgRunner {
   readonly #pool: Pool;
   readonly #timeoutMs: number;
+  readonly #connectAttempts: number;
 
-  constructor(pool: Pool, timeoutMs: number) {
+  /** @param connectAttempts connection attempts per call (one per host of a multi-host store), all inside the deadline. */
+  constructor(pool: Pool, timeoutMs: number, connectAttempts = 1) {
     this.#pool = pool;
     this.#timeoutMs = timeoutMs;
+    this.#connectAttempts = connectAttempts;
   }
 
   /** One statement, in its own implicit transaction (atomic by itself). */
@@ -95,8 +98,22 @@ export class PgRunner {
     }
   }
 
-  /** A pooled connection, or StoreUnavailableError when none comes before the deadline. */
+  /**
+   * A pooled connection, or StoreUnavailableError when none comes before the deadline. With several
+   * hosts, a connection attempt that fails fast (refused, read-only) is followed by one on the next
+   * host while the deadline allows.
+   */
   async #acquire(deadline: number): Promise<PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#acquireOnce(deadline);
+      } catch (err) {
+        if (attempt >= this.#connectAttempts || err instanceof StoreUnavailableError || !isUnavailable(err) || Date.now() >= deadline) throw err;
+      }
+    }
+  }
+
+  async #acquireOnce(deadline: number): Promise<PoolClient> {
     const pending = this.#pool.connect();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
