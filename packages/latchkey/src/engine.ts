@@ -22,7 +22,7 @@ import { secretFromFile, secretFromValue } from './keys/secret.js';
 import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './options.js';
 import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
-import type { BusMessage, RevocationBus } from './revocation/bus.js';
+import type { BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
 import { RevocationDenylist } from './revocation/denylist.js';
 import type { CleanupResult, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
@@ -144,6 +144,15 @@ function validateUserId(userId: unknown): string {
   return userId;
 }
 
+/**
+ * The error for a token of a revoked session: `TOKEN_THEFT_DETECTED` when it was revoked for theft,
+ * so that every later request of the victim (any tab, any device, any instance) learns why it was
+ * signed out, and the plain `UNAUTHORISED` otherwise.
+ */
+function revokedError(sessionId: string, userId: string, reason: RevocationReason | null): TokenTheftError | UnauthorisedError {
+  return reason === 'theft' ? new TokenTheftError(sessionId, userId, 'revoked-for-theft') : new UnauthorisedError('revoked', 'session revoked');
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -225,11 +234,27 @@ export class Latchkey {
     }
     await store.migrate();
     const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus);
+    // Fail fast on the wrong secret (SECRET_MISMATCH). Without this the instance would look healthy
+    // (verification needs public keys only) while failing every sign-in and refresh. Checked before
+    // maintainKeys, which must not insert a key sealed with the wrong secret (it would break every
+    // correctly configured instance once it activates), and again after it, for a key another
+    // instance inserted in a start-up race.
+    engine.#ring.assertDecryptable(await store.listSigningKeys());
     await engine.maintainKeys();
+    engine.#ring.assertDecryptable();
     await engine.syncRevocations();
     if (options.bus) await options.bus.subscribe({ message: (m) => engine.#onBusMessage(m), connected: () => void engine.#catchUp() });
     if (options.timers !== false) engine.#startTimers();
     return engine;
+  }
+
+  /**
+   * The refresh grace window, whole seconds (the `refreshGrace` option): how long the immediate
+   * parent of a refresh token may be presented again. HTTP layers send it to clients as
+   * `X-Latchkey-Refresh-Grace`, so an SDK can fit its refresh deadline and retry inside it.
+   */
+  get refreshGraceSeconds(): number {
+    return this.settings.refreshGraceMs / 1000;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -246,6 +271,8 @@ export class Latchkey {
     const authTime = input.authTime?.getTime() ?? now;
     if (!Number.isFinite(authTime) || authTime > now) throw new TypeError('authTime must be a valid date, not in the future');
 
+    // Before any write: a session whose tokens cannot be signed must not be stored.
+    await this.#assertCanSign(now);
     const refreshToken = newRefreshToken();
     const refreshHash = hashRefreshToken(refreshToken);
     const record: SessionRecord = {
@@ -301,12 +328,12 @@ export class Latchkey {
       claims = deepFreeze(verified.claims);
       this.#cache.set(token as string, { claims, kid: verified.kid });
     }
-    if (this.#denylist.has(claims.sid)) throw new UnauthorisedError('revoked', 'session revoked');
+    const denied = this.#denylist.denied(claims.sid);
+    if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
     if (options?.checkStore) {
       const session = await this.store.getSession(claims.sid);
-      if (!session || session.userId !== claims.sub || session.revokedAt !== null) {
-        throw new UnauthorisedError('revoked', 'session revoked');
-      }
+      if (!session || session.userId !== claims.sub) throw new UnauthorisedError('revoked', 'session revoked');
+      if (session.revokedAt !== null) throw revokedError(session.id, session.userId, session.revokedReason);
       if (isSessionExpired(session, now)) throw new UnauthorisedError('session_expired', 'session expired');
     }
     if (options?.maxAuthAge !== undefined && now - claims.auth_time * 1000 > options.maxAuthAge * 1000) {
@@ -331,6 +358,12 @@ export class Latchkey {
     if (!isRefreshTokenShape(refreshToken)) throw new UnauthorisedError('malformed', 'not a refresh token');
     const device = options?.device === undefined ? undefined : validateDevice(options.device);
     const now = this.#clock.now();
+    // Before the write: never commit a rotation whose tokens this instance cannot sign (a wrong
+    // secret, a key it cannot decrypt). The client's retry elsewhere then finds its token still
+    // current, instead of a rotated-out parent that turns into a theft alarm past the grace window.
+    // What can still fail after the commit (a crash, a lost answer) is recoverable: the same parent
+    // inside the window gets the same derived successor and freshly minted tokens (the grace path).
+    await this.#assertCanSign(now);
     const successor = deriveSuccessor(this.#derivationKey, refreshToken);
     const outcome = await this.store.rotateRefreshToken({
       presentedHash: hashRefreshToken(refreshToken),
@@ -348,13 +381,19 @@ export class Latchkey {
         return { ...(await this.#mint(session, now)), refreshToken: successor, session: toSession(session) };
       }
       case 'theft': {
-        const { id, userId } = outcome.session;
+        const { id, userId, rotatedAt } = outcome.session;
         await this.#revoked([{ sessionId: id, userId, revokedAt: now }], 'theft');
-        this.#events.emit('session.theft_detected', { sessionId: id, userId, at: new Date(now) });
-        throw new TokenTheftError(id, userId);
+        this.#events.emit('session.theft_detected', {
+          sessionId: id,
+          userId,
+          at: new Date(now),
+          reason: outcome.reason,
+          msSinceRotation: rotatedAt === null ? null : now - rotatedAt,
+        });
+        throw new TokenTheftError(id, userId, outcome.reason);
       }
       case 'revoked':
-        throw new UnauthorisedError('revoked', 'session revoked');
+        throw revokedError(outcome.session.id, outcome.session.userId, outcome.session.revokedReason);
       case 'expired':
         throw new UnauthorisedError('session_expired', 'session expired');
       case 'unknown':
@@ -412,8 +451,10 @@ export class Latchkey {
     // the other instances would learn of it only from their store poll.
     const session = await this.store.getSession(sessionId);
     if (session?.revokedAt != null && session.revokedAt > now - this.#schedule.retainMs) {
-      this.#denylist.add(session.id, session.revokedAt, now);
-      await this.#publish({ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: session.revokedAt }] });
+      // Announced with the reason it was revoked for, which may not be this call's.
+      const stored = session.revokedReason ?? reason;
+      this.#denylist.add(session.id, session.revokedAt, now, stored === 'theft');
+      await this.#publish({ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: session.revokedAt, reason: stored }] });
     }
     return false;
   }
@@ -516,7 +557,7 @@ export class Latchkey {
     const since = Math.min(this.#revocationCursor, now) - this.settings.clockToleranceSeconds * 1000;
     const revocations = await this.store.listRevocationsSince(since);
     for (const r of revocations) {
-      this.#denylist.add(r.sessionId, r.revokedAt, now);
+      this.#denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
       if (r.revokedAt > this.#revocationCursor) this.#revocationCursor = r.revokedAt;
     }
     this.#denylist.prune(now);
@@ -540,6 +581,11 @@ export class Latchkey {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
+  /** Throws SECRET_MISMATCH unless the key that signs at `now` can be used. Imported once per key, then cached. */
+  async #assertCanSign(now: number): Promise<void> {
+    await this.#ring.signingKey(this.#ring.signing(now));
+  }
+
   async #mint(record: SessionRecord, now: number): Promise<ReissuedTokens> {
     const key = this.#ring.signing(now);
     const subject = { sessionId: record.id, userId: record.userId, authTime: record.authTime };
@@ -559,10 +605,12 @@ export class Latchkey {
     if (revocations.length === 0) return;
     const now = this.#clock.now();
     for (const r of revocations) {
-      this.#denylist.add(r.sessionId, r.revokedAt, now);
+      this.#denylist.add(r.sessionId, r.revokedAt, now, reason === 'theft');
       this.#events.emit('session.revoked', { sessionId: r.sessionId, userId: r.userId, at: new Date(r.revokedAt), reason });
     }
-    await this.#publish({ type: 'revoked', revocations: revocations.map(({ sessionId, revokedAt }) => ({ sessionId, revokedAt })) });
+    // The reason travels so that every instance answers the session's holders TOKEN_THEFT_DETECTED.
+    const announced: BusRevocation[] = revocations.map(({ sessionId, revokedAt }) => ({ sessionId, revokedAt, reason }));
+    await this.#publish({ type: 'revoked', revocations: announced });
   }
 
   #keyCreated(kid: string, activatesAt: number, now: number): void {
@@ -584,7 +632,7 @@ export class Latchkey {
     if (message.type === 'revoked') {
       const now = this.#clock.now();
       for (const r of message.revocations) {
-        if (typeof r?.sessionId === 'string' && typeof r.revokedAt === 'number') this.#denylist.add(r.sessionId, r.revokedAt, now);
+        if (typeof r?.sessionId === 'string' && typeof r.revokedAt === 'number') this.#denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
       }
     } else if (message.type === 'keys-changed') {
       void this.#reloadKeys();

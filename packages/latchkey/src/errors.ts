@@ -22,7 +22,8 @@ export type LatchkeyErrorCode =
   | 'CSRF_REJECTED'
   | 'INSUFFICIENT_FRESHNESS'
   | 'INVALID_API_KEY'
-  | 'MISSING_DEPENDENCY';
+  | 'MISSING_DEPENDENCY'
+  | 'SECRET_MISMATCH';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -78,17 +79,55 @@ export class UnauthorisedError extends LatchkeyError {
 }
 
 /**
- * A refresh token that had already been rotated out was presented outside the grace rules.
- * Someone holds a copy of an old token: the whole session has been revoked.
+ * Why a request was refused as theft (see refresh/decide.ts for the rules).
+ * - `parent-after-grace`: the immediate parent of the current refresh token, whose derived successor
+ *   was never used, presented after the grace window. Either a thief replaying a copied token while
+ *   the user is idle, or a client retrying a lost answer too late: `msSinceRotation` says how late.
+ * - `rotated-out-replay`: any other rotated-out token (an older ancestor, or a parent whose successor
+ *   has been used since): two holders of one chain, which no honest client produces.
+ * - `revoked-for-theft`: a later request with any token (access or refresh) of a session that was
+ *   already revoked for theft: how the victim's other tabs and devices learn what happened.
+ */
+export type TheftReason = 'parent-after-grace' | 'rotated-out-replay' | 'revoked-for-theft';
+
+/**
+ * A refresh token that had already been rotated out was presented outside the grace rules, or a
+ * token of a session revoked for that reason was presented later. Someone holds a copy of an old
+ * token: the whole session has been revoked.
  */
 export class TokenTheftError extends LatchkeyError {
   readonly sessionId: string;
   readonly userId: string;
+  /** What was detected; see {@link TheftReason}. */
+  readonly reason: TheftReason;
 
-  constructor(sessionId: string, userId: string) {
-    super('TOKEN_THEFT_DETECTED', 'a rotated-out refresh token was replayed; the session has been revoked');
+  constructor(sessionId: string, userId: string, reason: TheftReason = 'rotated-out-replay') {
+    super(
+      'TOKEN_THEFT_DETECTED',
+      reason === 'revoked-for-theft'
+        ? 'this session was revoked because a copy of one of its refresh tokens was used; sign in again'
+        : 'a rotated-out refresh token was replayed; the session has been revoked',
+    );
     this.sessionId = sessionId;
     this.userId = userId;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The master secret cannot decrypt a signing key in the store: the instance was started with another
+ * secret than the one that made the keys (usually `LATCHKEY_SECRET` unset or a secret file read from
+ * another working directory), or the stored key was altered. Thrown at start-up by
+ * `createLatchkey()`, and by any later call that would need such a key, always before anything is
+ * written.
+ */
+export class SecretMismatchError extends LatchkeyError {
+  /** The key that could not be decrypted. */
+  readonly kid: string;
+
+  constructor(kid: string, message: string, options?: LatchkeyErrorOptions) {
+    super('SECRET_MISMATCH', message, options);
+    this.kid = kid;
   }
 }
 

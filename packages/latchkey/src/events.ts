@@ -3,13 +3,20 @@
  * committed; an exception in a listener is reported through `error` listeners (or printed) and never
  * undoes or fails the operation.
  */
+import type { DetectedTheftReason } from './refresh/decide.js';
 import type { RevocationReason } from './types.js';
 
 export interface LatchkeyEvents {
   'session.created': { sessionId: string; userId: string; at: Date };
   'session.refreshed': { sessionId: string; userId: string; at: Date; grace: boolean };
   'session.revoked': { sessionId: string; userId: string; at: Date; reason: RevocationReason };
-  'session.theft_detected': { sessionId: string; userId: string; at: Date };
+  /**
+   * A rotated-out refresh token was replayed; the session has been revoked. `reason` tells a parent
+   * presented after the grace window (`parent-after-grace`: perhaps a very late retry of a lost answer,
+   * see `msSinceRotation`) from any other replay (`rotated-out-replay`). `msSinceRotation` is the time
+   * since the session's current refresh token was issued (null if it never rotated).
+   */
+  'session.theft_detected': { sessionId: string; userId: string; at: Date; reason: DetectedTheftReason; msSinceRotation: number | null };
   'keys.rotated': { kid: string; activatesAt: Date; at: Date };
   'error': { error: unknown; during: string };
 }

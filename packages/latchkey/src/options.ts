@@ -42,7 +42,11 @@ export interface LatchkeyOptions {
   clockTolerance?: number;
   /**
    * Seconds during which the immediate parent of the current refresh token may be presented again
-   * (concurrent tabs, a lost response) without counting as theft. Default 10. 0 disables the grace.
+   * (concurrent tabs, a lost response) without counting as theft. Default 30: the SDK's refresh
+   * deadline plus one immediate retry fit inside it with margin, so a refresh whose answer was lost on
+   * a bad network never becomes a theft alarm. Not unbounded, and not much longer: a long window lets
+   * two holders of one token keep leapfrogging each other unnoticed (refresh/decide.ts). HTTP layers
+   * send it as `X-Latchkey-Refresh-Grace` so clients can fit their schedule to it. 0 disables the grace.
    */
   refreshGrace?: number;
   /** A session not refreshed for this many seconds ends. Default 1 209 600 (14 days), sliding on refresh. */
@@ -138,7 +142,7 @@ export function resolveSettings(options: LatchkeyOptions): ResolvedSettings {
     signingAlgorithm,
     accessTokenTtlSeconds: seconds('accessTokenTtl', options.accessTokenTtl, 900, 1, 86_400),
     clockToleranceSeconds: seconds('clockTolerance', options.clockTolerance, 30, 0, 300),
-    refreshGraceMs: seconds('refreshGrace', options.refreshGrace, 10, 0, 300) * 1000,
+    refreshGraceMs: seconds('refreshGrace', options.refreshGrace, 30, 0, 300) * 1000,
     idleTimeoutMs: idleTimeout * 1000,
     absoluteTimeoutMs: absoluteTimeout * 1000,
     keyRotationIntervalMs: keyRotationInterval * 1000,

@@ -15,6 +15,7 @@ export interface DeviceInfo {
 
 /** Why a session ended early. */
 export type RevocationReason = 'signout' | 'signout-others' | 'revoke-all' | 'admin' | 'theft';
+export const REVOCATION_REASONS: readonly RevocationReason[] = ['signout', 'signout-others', 'revoke-all', 'admin', 'theft'];
 
 /** A session as the application sees it. Never carries refresh-token material. */
 export interface Session {

@@ -44,6 +44,8 @@ const STATUS: Record<LatchkeyErrorCode, number> = {
   STORE_UNAVAILABLE: 503,
   // A deployment problem, not a property of the request: mapped as an internal error below.
   MISSING_DEPENDENCY: 500,
+  // This instance cannot sign (wrong master secret); nothing was written, so another instance can serve the retry.
+  SECRET_MISMATCH: 503,
 };
 
 export interface MappedError {
@@ -60,6 +62,10 @@ export interface MappedError {
 export function mapError(error: unknown, mode: TransportMode | undefined): MappedError & { expected: boolean } {
   if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY') {
     return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
+  }
+  if (error.code === 'SECRET_MISMATCH') {
+    // A misconfigured instance: the operator must hear of it (onError), the client only that it may retry.
+    return { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'this instance cannot issue tokens; retry' } }, headers: [['retry-after', '1']], expected: false };
   }
   const status = error instanceof HttpError ? error.status : STATUS[error.code];
   const body: ErrorBody = { error: { code: error.code, message: error.message } };

@@ -4,6 +4,7 @@
  * Format: `v1.<iv>.<ciphertext+tag>`, both base64url.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { SecretMismatchError } from '../errors.js';
 
 const TAG_BYTES = 16;
 
@@ -15,10 +16,15 @@ export function encryptPrivateKey(encryptionKey: Uint8Array, kid: string, plaint
   return `v1.${iv.toString('base64url')}.${body.toString('base64url')}`;
 }
 
-/** Throws a plain Error naming the key (never its content) when the secret is wrong or the data altered. */
+/**
+ * Throws {@link SecretMismatchError} (`SECRET_MISMATCH`) naming the key, never its content, when the
+ * secret is wrong or the data altered: a typed error, so no caller ever reports it as a bare 500.
+ */
 export function decryptPrivateKey(encryptionKey: Uint8Array, kid: string, sealed: string): string {
   const [version, ivText, bodyText] = sealed.split('.');
-  if (version !== 'v1' || !ivText || !bodyText) throw new Error(`signing key ${kid}: unknown encryption format`);
+  if (version !== 'v1' || !ivText || !bodyText) {
+    throw new SecretMismatchError(kid, `signing key ${kid} is stored in an unknown encryption format: the key row was altered, or written by a newer release`);
+  }
   const body = Buffer.from(bodyText, 'base64url');
   const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(ivText, 'base64url'));
   decipher.setAAD(Buffer.from(kid, 'utf8'));
@@ -26,6 +32,10 @@ export function decryptPrivateKey(encryptionKey: Uint8Array, kid: string, sealed
   try {
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
   } catch (cause) {
-    throw new Error(`signing key ${kid} cannot be decrypted: wrong LATCHKEY_SECRET or key file?`, { cause });
+    throw new SecretMismatchError(
+      kid,
+      `signing key ${kid} cannot be decrypted with this master secret: it was made with another one (check LATCHKEY_SECRET, or the secret file and the working directory it is read from)`,
+      { cause },
+    );
   }
 }

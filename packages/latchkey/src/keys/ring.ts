@@ -94,6 +94,16 @@ export class KeyRing {
     return key;
   }
 
+  /**
+   * Throws `SecretMismatchError` (`SECRET_MISMATCH`) unless the private half of every given key (by
+   * default every loaded one) decrypts with this ring's key: the start-up check that the master
+   * secret is the one that made the keys.
+   */
+  assertDecryptable(records: Iterable<SigningKeyRecord> = [...this.#keys.values()].map((k) => k.record)): void {
+    for (const record of records) decryptPrivateKey(this.#encryptionKey, record.kid, record.privateKeyEncrypted);
+  }
+
+  /** The key's private half, imported on first use. Rejects with SECRET_MISMATCH when it cannot be decrypted. */
   async signingKey(key: RingKey): Promise<CryptoKey> {
     key.signKey ??= importPKCS8(decryptPrivateKey(this.#encryptionKey, key.kid, key.record.privateKeyEncrypted), key.alg) as Promise<CryptoKey>;
     return key.signKey;

@@ -17,7 +17,29 @@
  *   an old token alive.
  * - Any other token of the chain is a replay of a rotated-out token: theft, the session is revoked
  *   in the same transaction.
+ *
+ * Why the grace is bounded three ways (only the immediate parent, only inside the window, only while
+ * its derived successor is still current), and why the window must never grow without bound, however
+ * tempting that is for slow networks (the leapfrog argument):
+ *
+ * Successors are derived, not random: a parent P always yields the same successor S = HMAC(P), so
+ * that a retry can be answered without storing plaintext tokens. Suppose a thief copied P, so the
+ * user and the thief both hold it. If the parent were accepted whenever its successor is current,
+ * with no time bound, then: the user presents P and gets S; the thief presents P (its successor S is
+ * current) and gets the same S; the user presents S and gets U; the thief presents S (U is current)
+ * and gets U; and so on for ever. Each holder always presents either the current token or the
+ * parent of the current token, so no presentation is ever a replay in the store's eyes: two holders
+ * of one chain leapfrog each other indefinitely and theft is never detected. Accepting older
+ * ancestors would only make that easier. The time bound breaks it: to keep up, the thief must
+ * present each token within the window after every rotation by the user (and the user within the
+ * window after every rotation by the thief), at unknown instants, for as long as the session lives.
+ * Independent holders fall out of step at the first rotation they do not shadow within the window,
+ * and that presentation is theft. So the window stays short (default 30 s: the SDK's refresh
+ * deadline plus one immediate retry, with margin) and a parent presented after it stays theft. It is
+ * reported as `parent-after-grace`, with how long after the rotation it came, so that an operator can
+ * tell a rare late retry from a replayed old token (`rotated-out-replay`); both revoke the session.
  */
+import type { TheftReason } from '../errors.js';
 import type { RefreshTokenRecord, RotateRefreshInput, SessionRecord } from '../stores/types.js';
 
 export type RotationDecision =
@@ -26,7 +48,10 @@ export type RotationDecision =
   | { kind: 'expired' }
   | { kind: 'grace' }
   | { kind: 'rotate'; session: SessionRecord; token: RefreshTokenRecord }
-  | { kind: 'theft'; session: SessionRecord };
+  | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason };
+
+/** The theft reasons a rotation can detect (the third, `revoked-for-theft`, is reported later). */
+export type DetectedTheftReason = Exclude<TheftReason, 'revoked-for-theft'>;
 
 /** True when the session can no longer be refreshed at `now` because of its idle or absolute expiry. */
 export function isSessionExpired(session: SessionRecord, now: number): boolean {
@@ -69,14 +94,18 @@ export function decideRotation(
     };
   }
 
-  const withinGrace =
+  const isParentOfUnusedSuccessor =
     session.previousRefreshHash === input.presentedHash &&
     session.rotatedAt !== null &&
-    input.now - session.rotatedAt < input.graceMs &&
     // The current token must be the one derived from the presented token, or the engine would
     // hand back a successor that is not current.
     session.currentRefreshHash === input.successorHash;
-  if (withinGrace) return { kind: 'grace' };
+  if (isParentOfUnusedSuccessor && input.now - session.rotatedAt! < input.graceMs) return { kind: 'grace' };
 
-  return { kind: 'theft', session: { ...session, revokedAt: input.now, revokedReason: 'theft' } };
+  return {
+    kind: 'theft',
+    session: { ...session, revokedAt: input.now, revokedReason: 'theft' },
+    // Told apart for operators only: both are theft, and both revoke the session.
+    reason: isParentOfUnusedSuccessor ? 'parent-after-grace' : 'rotated-out-replay',
+  };
 }

@@ -4,9 +4,22 @@
  * An instance that (re)connects reloads from the store everything newer than its last sighting, so
  * nothing revoked while the bus was down slips through.
  */
+import type { RevocationReason } from '../types.js';
+
 export type BusMessage =
-  | { type: 'revoked'; revocations: Array<{ sessionId: string; revokedAt: number }> }
+  | { type: 'revoked'; revocations: BusRevocation[] }
   | { type: 'keys-changed' };
+
+/**
+ * One revoked session. `reason` travels so that every instance can tell the holders of a session
+ * revoked for theft that it was theft (`TOKEN_THEFT_DETECTED`); a message without it (from an older
+ * release) is still a revocation, reported as a plain one.
+ */
+export interface BusRevocation {
+  sessionId: string;
+  revokedAt: number;
+  reason?: RevocationReason;
+}
 
 export interface BusHandlers {
   message(message: BusMessage): void;

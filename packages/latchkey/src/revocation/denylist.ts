@@ -8,6 +8,8 @@
  * expired entries are found at the front and pruning is amortised O(1). Expiry is kept as whole
  * seconds from the list's creation: a small integer V8 stores inline, where a millisecond timestamp
  * would take a separate heap number per entry (memory per revoked session is a benchmarked target).
+ * Whether a session was revoked for theft rides on the sign of that same integer (negative: theft),
+ * so remembering it costs nothing per entry.
  */
 export class RevocationDenylist {
   #until = new Map<string, number>();
@@ -28,18 +30,25 @@ export class RevocationDenylist {
     return round((ms - this.#epoch) / 1000);
   }
 
-  add(sessionId: string, revokedAt: number, now: number): void {
+  /** @param theft the session was revoked for theft; once known, never forgotten while the entry lives. */
+  add(sessionId: string, revokedAt: number, now: number, theft = false): void {
     // A revocation cannot lie in the future: clamping keeps a forged or skewed bus message from
     // planting an entry that never expires (and, since pruning stops at the first live entry,
     // from stopping all pruning behind it).
     revokedAt = Math.min(revokedAt, now);
     if (revokedAt + this.#retainMs <= now) return;
-    const until = this.#offset(revokedAt + this.#retainMs, Math.ceil);
+    // Always >= 1: revokedAt + retain > now >= epoch, rounded up. So the sign is free to carry theft.
+    let until = this.#offset(revokedAt + this.#retainMs, Math.ceil);
     const held = this.#until.get(sessionId);
-    if (held !== undefined && held >= until) return;
+    if (held !== undefined) {
+      // A re-announcement of a theft revocation may arrive without its reason (an older release).
+      theft ||= held < 0;
+      until = Math.max(until, Math.abs(held));
+      if (until === Math.abs(held) && theft === held < 0) return;
+    }
     // Re-insert at the end so insertion order stays close to expiry order.
     this.#until.delete(sessionId);
-    this.#until.set(sessionId, until);
+    this.#until.set(sessionId, theft ? -until : until);
     this.prune(now);
   }
 
@@ -48,11 +57,17 @@ export class RevocationDenylist {
     return this.#until.has(sessionId);
   }
 
+  /** Why the session is denied: `'theft'`, `'revoked'` (any other reason), or undefined when it is not. */
+  denied(sessionId: string): 'theft' | 'revoked' | undefined {
+    const held = this.#until.get(sessionId);
+    return held === undefined ? undefined : held < 0 ? 'theft' : 'revoked';
+  }
+
   /** Drops entries whose tokens have all expired; stops at the first live one. */
   prune(now: number): void {
     const current = this.#offset(now, Math.floor);
     for (const [sessionId, until] of this.#until) {
-      if (until > current) break;
+      if (Math.abs(until) > current) break;
       this.#until.delete(sessionId);
     }
   }

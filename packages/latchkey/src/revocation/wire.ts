@@ -3,10 +3,16 @@
  *
  * Whatever arrives on a channel is untrusted input (anyone with access to the broker can publish),
  * so it is parsed defensively: a malformed message, or a malformed entry in an otherwise valid one,
- * is dropped, never thrown. The worst a forged message can do is deny a session or trigger a key
- * reload from the store; nothing received can make a token acceptable.
+ * is dropped, never thrown. The worst a forged message can do is deny a session (and, with
+ * `reason: "theft"`, make its holders be told it was stolen) or trigger a key reload from the store;
+ * nothing received can make a token acceptable.
+ *
+ * Compatibility: `reason` on a revocation was added within version 1. Older releases ignore it (they
+ * read `sessionId` and `revokedAt` only), and a revocation without it is still honoured here, so
+ * instances of both releases can share one channel during an upgrade.
  */
-import type { BusMessage } from './bus.js';
+import { REVOCATION_REASONS, type RevocationReason } from '../types.js';
+import type { BusMessage, BusRevocation } from './bus.js';
 
 /** Wire format version; a message without it (or from a future version) is ignored. */
 export const WIRE_VERSION = 1;
@@ -31,11 +37,13 @@ export function parseBusMessage(raw: string): BusMessage | null {
   if (m.v !== WIRE_VERSION) return null;
   if (m.type === 'keys-changed') return { type: 'keys-changed' };
   if (m.type !== 'revoked' || !Array.isArray(m.revocations)) return null;
-  const revocations: Array<{ sessionId: string; revokedAt: number }> = [];
+  const revocations: BusRevocation[] = [];
   for (const r of m.revocations as unknown[]) {
-    const { sessionId, revokedAt } = (r ?? {}) as { sessionId?: unknown; revokedAt?: unknown };
+    const { sessionId, revokedAt, reason } = (r ?? {}) as { sessionId?: unknown; revokedAt?: unknown; reason?: unknown };
     if (typeof sessionId === 'string' && typeof revokedAt === 'number' && Number.isFinite(revokedAt)) {
-      revocations.push({ sessionId, revokedAt });
+      // An unknown reason (a newer release's) still revokes; it is just not claimed to be theft.
+      const known = (REVOCATION_REASONS as readonly unknown[]).includes(reason);
+      revocations.push(known ? { sessionId, revokedAt, reason: reason as RevocationReason } : { sessionId, revokedAt });
     }
   }
   return revocations.length > 0 ? { type: 'revoked', revocations } : null;

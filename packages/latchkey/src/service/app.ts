@@ -10,6 +10,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Latchkey } from '../engine.js';
+import { SecretMismatchError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
@@ -109,8 +110,17 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   app.onError((err, c) => {
     const httpError = toHttpError(err);
     if (httpError.status === 500) logger.log('error', 'unexpected error', { route: c.get('route'), err });
+    // The client is told to retry; the operator must be told why this instance cannot sign.
+    if (err instanceof SecretMismatchError) logger.log('error', 'cannot sign: wrong master secret', { route: c.get('route'), err });
     for (const [k, v] of Object.entries(httpError.headers)) c.header(k, v);
     return c.json(httpError.body(), httpError.status as 400);
+  });
+
+  // Every answer on the refresh route, success or error, tells the client the server's grace window
+  // (../shared/service-api.md v1.1 and D1), so a client can fit its deadline and retry inside it.
+  app.use('/v1/sessions/refresh', async (c, next) => {
+    await next();
+    c.res.headers.set('X-Latchkey-Refresh-Grace', String(engine.refreshGraceSeconds));
   });
 
   app.notFound((c) => {

@@ -54,7 +54,7 @@ export interface ServiceConfig {
   accessTokenTtl: number;
   /** `LATCHKEY_CLOCK_TOLERANCE`, seconds. Default 30. */
   clockTolerance: number;
-  /** `LATCHKEY_REFRESH_GRACE`, seconds. Default 10. */
+  /** `LATCHKEY_REFRESH_GRACE`, seconds. Default 30 (v1.1 of the contract; was 10): see the engine's `refreshGrace`. */
   refreshGrace: number;
   /** `LATCHKEY_IDLE_TIMEOUT`, seconds. Default 1 209 600 (14 days). */
   idleTimeout: number;
@@ -92,7 +92,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_SIGNING_ALG', meaning: '`EdDSA`, `ES256` or `RS256`', fallback: 'EdDSA' },
   { name: 'LATCHKEY_ACCESS_TTL', meaning: 'access-token lifetime, seconds', fallback: '900' },
   { name: 'LATCHKEY_CLOCK_TOLERANCE', meaning: 'leeway for exp/nbf/iat, seconds', fallback: '30' },
-  { name: 'LATCHKEY_REFRESH_GRACE', meaning: 'seconds a just-rotated refresh token may be presented again', fallback: '10' },
+  { name: 'LATCHKEY_REFRESH_GRACE', meaning: 'seconds a just-rotated refresh token may be presented again', fallback: '30' },
   { name: 'LATCHKEY_IDLE_TIMEOUT', meaning: 'session idle lifetime, seconds', fallback: '1209600' },
   { name: 'LATCHKEY_ABSOLUTE_TIMEOUT', meaning: 'session absolute lifetime, seconds', fallback: '7776000' },
   { name: 'LATCHKEY_BODY_LIMIT', meaning: 'largest request body, bytes', fallback: '65536' },
@@ -202,7 +202,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     // Ranges match the engine's, so a bad value is reported here under its variable name.
     accessTokenTtl: integer('LATCHKEY_ACCESS_TTL', text(env, 'LATCHKEY_ACCESS_TTL'), 900, 1, 86_400),
     clockTolerance: integer('LATCHKEY_CLOCK_TOLERANCE', text(env, 'LATCHKEY_CLOCK_TOLERANCE'), 30, 0, 300),
-    refreshGrace: integer('LATCHKEY_REFRESH_GRACE', text(env, 'LATCHKEY_REFRESH_GRACE'), 10, 0, 300),
+    refreshGrace: integer('LATCHKEY_REFRESH_GRACE', text(env, 'LATCHKEY_REFRESH_GRACE'), 30, 0, 300),
     idleTimeout: integer('LATCHKEY_IDLE_TIMEOUT', text(env, 'LATCHKEY_IDLE_TIMEOUT'), 1_209_600, 1, Number.MAX_SAFE_INTEGER),
     absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
     bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),

@@ -8,18 +8,20 @@ import {
   InsufficientFreshnessError,
   InvalidClaimsError,
   NotFoundError,
+  SecretMismatchError,
   StoreUnavailableError,
   TokenTheftError,
   TryRefreshError,
   UnauthorisedError,
 } from '../errors.js';
+import type { TheftReason } from '../errors.js';
 import type { ErrorBody, ServiceErrorCode } from './schemas.js';
 
 /** An error the service answers on purpose. */
 export class HttpError extends Error {
   readonly status: number;
   readonly code: ServiceErrorCode;
-  readonly extra: { field?: string; sessionId?: string; userId?: string };
+  readonly extra: { field?: string; sessionId?: string; userId?: string; reason?: TheftReason };
   readonly headers: Record<string, string>;
 
   constructor(
@@ -64,7 +66,14 @@ export function invalidRequest(error: ZodError): HttpError {
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof TokenTheftError) {
-    return new HttpError(401, 'TOKEN_THEFT_DETECTED', err.message, { sessionId: err.sessionId, userId: err.userId });
+    // The contract answers a token of an already revoked session with UNAUTHORISED, on verify and on
+    // refresh alike; `reason` beside the code (an addition) tells a backend that it was theft.
+    if (err.reason === 'revoked-for-theft') return new HttpError(401, 'UNAUTHORISED', err.message, { reason: err.reason });
+    return new HttpError(401, 'TOKEN_THEFT_DETECTED', err.message, { sessionId: err.sessionId, userId: err.userId, reason: err.reason });
+  }
+  if (err instanceof SecretMismatchError) {
+    // This instance runs with the wrong master secret; nothing was written, another instance can serve the retry.
+    return new HttpError(503, 'STORE_UNAVAILABLE', 'this instance cannot issue tokens; retry', {}, { 'Retry-After': '1' });
   }
   if (err instanceof TryRefreshError) return new HttpError(401, 'TRY_REFRESH_TOKEN', err.message);
   if (err instanceof UnauthorisedError) return new HttpError(401, 'UNAUTHORISED', err.message);

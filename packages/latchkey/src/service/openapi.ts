@@ -61,12 +61,17 @@ const HEADERS = {
   RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
   Allow: { description: 'The methods the route takes.', schema: { type: 'string' } },
   WWWAuthenticate: { description: 'RFC 6750 challenge for the API key.', schema: { type: 'string' } },
+  XLatchkeyRefreshGrace: {
+    description:
+      'The refresh grace window, whole seconds (LATCHKEY_REFRESH_GRACE, default 30): how long after a rotation the previous refresh token may be presented again, e.g. to retry a lost answer. Clients fit their refresh deadline and retry inside it.',
+    schema: { type: 'integer', minimum: 0 },
+  },
 };
 
 /** Adds the headers each response carries (every one: X-Request-Id; by status: the rest). */
 function withHeaders(paths: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
   const header = (name: keyof typeof HEADERS) => ({ $ref: `#/components/headers/${name}` });
-  for (const item of Object.values(paths)) {
+  for (const [path, item] of Object.entries(paths)) {
     for (const operation of Object.values(item)) {
       const responses = (operation as { responses?: Record<string, Record<string, unknown>> }).responses;
       if (!responses) continue;
@@ -74,9 +79,11 @@ function withHeaders(paths: Record<string, Record<string, unknown>>): Record<str
         const headers: Record<string, unknown> = { 'X-Request-Id': header('XRequestId') };
         if (status === '503') headers['Retry-After'] = header('RetryAfter');
         if (status === '401' && (operation as { security?: unknown }).security) headers['WWW-Authenticate'] = header('WWWAuthenticate');
+        if (path === '/v1/sessions/refresh') headers['X-Latchkey-Refresh-Grace'] = header('XLatchkeyRefreshGrace');
         responses[status] = { ...response, headers };
       }
-      responses['405'] = { ...error('The route does not take this method.', ['METHOD_NOT_ALLOWED']), headers: { 'X-Request-Id': header('XRequestId'), Allow: header('Allow') } };
+      const allow = { 'X-Request-Id': header('XRequestId'), Allow: header('Allow'), ...(path === '/v1/sessions/refresh' ? { 'X-Latchkey-Refresh-Grace': header('XLatchkeyRefreshGrace') } : {}) };
+      responses['405'] = { ...error('The route does not take this method.', ['METHOD_NOT_ALLOWED']), headers: allow };
     }
   }
   return paths;

@@ -140,6 +140,13 @@ export const ErrorResponse = z.strictObject({
     field: z.string().optional().meta({ description: 'For INVALID_REQUEST: the offending field, as a dotted path.' }),
     sessionId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: the revoked session.' }),
     userId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: its user.' }),
+    reason: z
+      .enum(['parent-after-grace', 'rotated-out-replay', 'revoked-for-theft'])
+      .optional()
+      .meta({
+        description:
+          'For TOKEN_THEFT_DETECTED: `parent-after-grace` (the parent of an unused successor, presented after the grace window: a thief, or a very late retry) or `rotated-out-replay` (any other rotated-out token). For UNAUTHORISED: `revoked-for-theft` when the session was revoked because theft was detected.',
+      }),
   }),
 });
 

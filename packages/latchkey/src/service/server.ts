@@ -115,6 +115,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
   const running = engine;
   running.on('error', ({ error, during }) => logger.log('error', 'engine error', { during, err: error }));
+  // Ids and the kind of replay only, never a token: `parent-after-grace` with a small msSinceRotation
+  // is likely a client retrying far too late; `rotated-out-replay` is two holders of one chain.
+  running.on('session.theft_detected', ({ sessionId, userId, reason, msSinceRotation }) =>
+    logger.log('warn', 'refresh token theft detected; session revoked', { sessionId, userId, reason, msSinceRotation }),
+  );
   metrics.attach(running);
   const app = createServiceApp({
     engine: running,

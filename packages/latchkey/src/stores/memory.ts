@@ -72,7 +72,7 @@ export class MemoryStore implements SessionStore {
         return { kind: 'rotated', session: copy(decision.session) };
       case 'theft':
         this.#sessions.set(decision.session.id, decision.session);
-        return { kind: 'theft', session: copy(decision.session) };
+        return { kind: 'theft', session: copy(decision.session), reason: decision.reason };
       case 'grace':
       case 'revoked':
       case 'expired':
@@ -102,7 +102,7 @@ export class MemoryStore implements SessionStore {
   async listRevocationsSince(since: number): Promise<Revocation[]> {
     return [...this.#sessions.values()]
       .filter((s) => s.revokedAt !== null && s.revokedAt >= since)
-      .map((s) => ({ sessionId: s.id, userId: s.userId, revokedAt: s.revokedAt! }));
+      .map((s) => ({ sessionId: s.id, userId: s.userId, revokedAt: s.revokedAt!, reason: s.revokedReason ?? 'signout' }));
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

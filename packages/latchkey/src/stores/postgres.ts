@@ -25,7 +25,7 @@ import { needsHostSelection, parseHostList } from './postgres/host-list.js';
 import { hostSelectingClient } from './postgres/hosts.js';
 import { applyMigrations } from './postgres/migrations.js';
 import { PgRunner } from './postgres/runner.js';
-import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import { apiKeyFromRow, refreshTokenFromRow, revocationFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
 import type {
   ApiKeyRecord,
   CleanupResult,
@@ -293,7 +293,7 @@ export class PostgresStore implements SessionStore {
             `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = 'theft' WHERE id = $1 AND revoked_at IS NULL`,
             [decision.session.id, decision.session.revokedAt],
           );
-          return { kind: 'theft', session: decision.session };
+          return { kind: 'theft', session: decision.session, reason: decision.reason };
         case 'grace':
         case 'revoked':
         case 'expired':
@@ -324,11 +324,11 @@ export class PostgresStore implements SessionStore {
   }
 
   async listRevocationsSince(since: number): Promise<Revocation[]> {
-    const { rows } = await this.#db.query<{ id: string; user_id: string; revoked_at: string }>(
-      `SELECT id, user_id, revoked_at FROM ${this.#t.sessions} WHERE revoked_at >= $1 ORDER BY revoked_at`,
+    const { rows } = await this.#db.query<{ id: string; user_id: string; revoked_at: string; revoked_reason: string | null }>(
+      `SELECT id, user_id, revoked_at, revoked_reason FROM ${this.#t.sessions} WHERE revoked_at >= $1 ORDER BY revoked_at`,
       [since],
     );
-    return rows.map((r) => ({ sessionId: r.id, userId: r.user_id, revokedAt: Number(r.revoked_at) }));
+    return rows.map(revocationFromRow);
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../errors.js';
 import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
-import { apiKeyFromRow, refreshTokenFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import { apiKeyFromRow, refreshTokenFromRow, revocationFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
 import { loadBetterSqlite3 } from './sqlite/driver.js';
 import type {
   ApiKeyRecord,
@@ -212,7 +212,7 @@ export class SqliteStore implements SessionStore {
         case 'theft':
           this.#sql('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
             .run(decision.session.revokedAt, 'theft', decision.session.id);
-          return { kind: 'theft', session: decision.session };
+          return { kind: 'theft', session: decision.session, reason: decision.reason };
         case 'grace':
         case 'revoked':
         case 'expired':
@@ -244,8 +244,8 @@ export class SqliteStore implements SessionStore {
 
   async listRevocationsSince(since: number): Promise<Revocation[]> {
     return this.#guard(() =>
-      (this.#sql('SELECT id, user_id, revoked_at FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
-        .all(since) as Array<{ id: string; user_id: string; revoked_at: number }>).map((r) => ({ sessionId: r.id, userId: r.user_id, revokedAt: r.revoked_at })),
+      (this.#sql('SELECT id, user_id, revoked_at, revoked_reason FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
+        .all(since) as Array<{ id: string; user_id: string; revoked_at: number; revoked_reason: string | null }>).map((r) => revocationFromRow(r)),
     );
   }
 

@@ -10,6 +10,7 @@
  * Times are milliseconds since the Unix epoch. Stores report an unreachable backend as
  * `StoreUnavailableError`, never as a driver error.
  */
+import type { DetectedTheftReason } from '../refresh/decide.js';
 import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../types.js';
 import type { JWK } from 'jose';
 
@@ -63,8 +64,11 @@ export type RotateRefreshOutcome =
   | { kind: 'rotated'; session: SessionRecord }
   /** The presented token is the immediate parent of the current one, inside the grace window: no write. */
   | { kind: 'grace'; session: SessionRecord }
-  /** A rotated-out token outside the grace rules: the session has been revoked in the same transaction. */
-  | { kind: 'theft'; session: SessionRecord }
+  /**
+   * A rotated-out token outside the grace rules: the session has been revoked in the same transaction.
+   * `reason` is decideRotation's: for logs and events only, both kinds are theft.
+   */
+  | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason }
   | { kind: 'revoked'; session: SessionRecord }
   | { kind: 'expired'; session: SessionRecord }
   | { kind: 'unknown' };
@@ -84,6 +88,12 @@ export interface Revocation {
   sessionId: string;
   userId: string;
   revokedAt: number;
+  /**
+   * Why it was revoked. Required from `listRevocationsSince`, so that an instance catching up knows
+   * which sessions ended for theft and can say so to their holders (`TOKEN_THEFT_DETECTED`, not a
+   * plain `UNAUTHORISED`); optional elsewhere, where the caller passed the reason itself.
+   */
+  reason?: RevocationReason;
 }
 
 /** A signing key. The private half is only ever stored encrypted. */
@@ -143,7 +153,7 @@ export interface SessionStore {
     reason: RevocationReason,
     exceptSessionId?: string,
   ): Promise<Revocation[]>;
-  /** Revocations at or after `since`, for an instance that starts or reconnects to catch up. */
+  /** Revocations at or after `since`, each with its `reason`, for an instance that starts or reconnects to catch up. */
   listRevocationsSince(since: number): Promise<Revocation[]>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;

@@ -32,6 +32,24 @@ describe('RevocationDenylist', () => {
     expect(list.size).toBeLessThanOrEqual(21);
   });
 
+  it('remembers which sessions were revoked for theft, keeps it across re-announcements, and prunes them alike', () => {
+    const list = new RevocationDenylist(1_000, t0);
+    list.add('plain', t0 + 100, t0 + 100);
+    list.add('stolen', t0 + 100, t0 + 100, true);
+    expect([list.denied('plain'), list.denied('stolen'), list.denied('other')]).toEqual(['revoked', 'theft', undefined]);
+    // A later plain announcement of the same session (an older release's message) keeps the theft.
+    list.add('stolen', t0 + 900, t0 + 900);
+    expect(list.denied('stolen')).toBe('theft');
+    // A theft learned after a plain entry upgrades it.
+    list.add('plain', t0 + 100, t0 + 900, true);
+    expect(list.denied('plain')).toBe('theft');
+    // The later announcement extended the theft entry's life; the sign never confuses pruning.
+    list.prune(t0 + 1_500);
+    expect(list.denied('stolen')).toBe('theft');
+    list.prune(t0 + 3_000);
+    expect([list.has('plain'), list.has('stolen'), list.size]).toEqual([false, false, 0]);
+  });
+
   it('prunes from the front as new revocations arrive', () => {
     const list = new RevocationDenylist(1_000, t0);
     for (let i = 0; i < 100; i++) list.add(`s${i}`, t0 + i * 100, t0 + i * 100);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createLatchkey } from 'latchkey';
+import { createLatchkey, SecretMismatchError } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { planKeyMaintenance } from '../../src/keys/schedule.js';
@@ -135,11 +135,27 @@ describe('keys at rest', () => {
     await lk.close();
     await lk.store.close();
 
-    const wrong = await createLatchkey({ issuer: ISSUER, secret: 'another-secret-another-secret-another', store: sqliteStore({ path }), timers: false });
-    // Verification needs public keys only; signing needs the private key and must fail loudly.
-    await expect(wrong.verifyAccessToken(issued.accessToken)).resolves.toBeTruthy();
-    await expect(wrong.createSession({ userId: 'u' })).rejects.toThrow(/cannot be decrypted/);
-    await wrong.store.close();
+    // The wrong secret is refused at start-up, with a typed error naming the likely cause, rather
+    // than an instance that verifies (public keys suffice) but fails every sign-in and refresh.
+    const wrongStore = sqliteStore({ path });
+    const err = await createLatchkey({ issuer: ISSUER, secret: 'another-secret-another-secret-another', store: wrongStore, timers: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SecretMismatchError);
+    expect(err).toMatchObject({ code: 'SECRET_MISMATCH', kid: record!.kid });
+    expect((err as Error).message).toMatch(/cannot be decrypted with this master secret.*LATCHKEY_SECRET/);
+    expect((err as Error).message).not.toContain('another-secret');
+    // Nothing was written: still one key, and the session is untouched.
+    expect(await wrongStore.listSigningKeys()).toHaveLength(1);
+    await wrongStore.close();
+  });
+
+  it('an instance with the wrong secret inserts no key, even when one is due', async () => {
+    const store = memoryStore();
+    const clock = new FakeClock();
+    await createLatchkey({ issuer: ISSUER, secret: TEST_SECRET, store, clock, timers: false });
+    clock.advance(8 * 24 * 3600); // past the 7-day rotation: the next start would create a key
+    await expect(createLatchkey({ issuer: ISSUER, secret: 'another-secret-another-secret-another', store, clock, timers: false }))
+      .rejects.toMatchObject({ code: 'SECRET_MISMATCH' });
+    expect(await store.listSigningKeys()).toHaveLength(1);
   });
 
   it('creates the key file with mode 0600 on first run and reuses it', async () => {

@@ -66,10 +66,27 @@ describe.each(Object.entries(stores))('refresh on the %s store', (_name, makeSto
     expect(err).toMatchObject({ code: 'TOKEN_THEFT_DETECTED', sessionId: issued.session.id, userId: 'alice' });
     expect(events.find(([n]) => n === 'session.theft_detected')?.[1]).toMatchObject({ sessionId: issued.session.id, userId: 'alice' });
     expect(events.find(([n]) => n === 'session.revoked')?.[1]).toMatchObject({ reason: 'theft' });
-    // The whole session is dead: the thief's and the user's tokens alike.
-    await expect(lk.verifyAccessToken(r2.accessToken)).rejects.toMatchObject({ code: 'UNAUTHORISED', reason: 'revoked' });
-    await expect(lk.refresh(r2.refreshToken)).rejects.toMatchObject({ code: 'UNAUTHORISED', reason: 'revoked' });
+    expect(err).toMatchObject({ reason: 'rotated-out-replay' });
+    // The whole session is dead: the thief's and the user's tokens alike, and every later request
+    // with any of them says why (D2), so the victim's other tabs learn it was theft.
+    const later = { code: 'TOKEN_THEFT_DETECTED', reason: 'revoked-for-theft', sessionId: issued.session.id, userId: 'alice' };
+    await expect(lk.verifyAccessToken(r2.accessToken)).rejects.toMatchObject(later);
+    await expect(lk.verifyAccessToken(issued.accessToken, { checkStore: true })).rejects.toMatchObject(later);
+    await expect(lk.refresh(r2.refreshToken)).rejects.toMatchObject(later);
+    await expect(lk.refresh(issued.refreshToken)).rejects.toMatchObject(later);
     expect((await lk.getSession(issued.session.id))?.revokedReason).toBe('theft');
+    // Reported once, at detection; the later refusals are not new detections.
+    expect(events.filter(([n]) => n === 'session.theft_detected')).toHaveLength(1);
+  });
+
+  it('an instance that only polls the store learns the theft reason too', async () => {
+    const { lk, clock, issued } = await setup();
+    const other = await testEngine({ store: lk.store, clock });
+    const r1 = await lk.refresh(issued.refreshToken);
+    await lk.refresh(r1.refreshToken);
+    await expect(lk.refresh(issued.refreshToken)).rejects.toBeInstanceOf(TokenTheftError);
+    await other.lk.syncRevocations();
+    await expect(other.lk.verifyAccessToken(r1.accessToken)).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED', reason: 'revoked-for-theft' });
   });
 
   it('the grace covers only the immediate parent: a grandparent inside the window is theft', async () => {
@@ -80,11 +97,36 @@ describe.each(Object.entries(stores))('refresh on the %s store', (_name, makeSto
     await expect(lk.refresh(issued.refreshToken)).rejects.toBeInstanceOf(TokenTheftError);
   });
 
-  it('the parent presented after the grace window is theft', async () => {
-    const { lk, clock, issued } = await setup();
+  it('the parent presented after the grace window is theft, reported as parent-after-grace with how late', async () => {
+    const { lk, clock, events, issued } = await setup();
     await lk.refresh(issued.refreshToken);
-    clock.advance(11);
-    await expect(lk.refresh(issued.refreshToken)).rejects.toBeInstanceOf(TokenTheftError);
+    clock.advance(31);
+    const err = await lk.refresh(issued.refreshToken).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TokenTheftError);
+    expect(err).toMatchObject({ reason: 'parent-after-grace' });
+    expect(events.find(([n]) => n === 'session.theft_detected')?.[1]).toMatchObject({ reason: 'parent-after-grace', msSinceRotation: 31_000 });
+  });
+
+  it('the default grace is 30 s: a lost answer retried 25 s later still gets the same successor', async () => {
+    // The SDK gives a refresh 10 s, retries a timed-out one at once, once: all well inside 30 s.
+    const { lk, clock, events, issued } = await setup();
+    expect(lk.refreshGraceSeconds).toBe(30);
+    const lost = await lk.refresh(issued.refreshToken);
+    clock.advance(25);
+    expect((await lk.refresh(issued.refreshToken)).refreshToken).toBe(lost.refreshToken);
+    clock.advance(4.9);
+    expect((await lk.refresh(issued.refreshToken)).refreshToken).toBe(lost.refreshToken);
+    expect(events.filter(([n]) => n === 'session.theft_detected')).toHaveLength(0);
+  });
+
+  it('a parent whose successor was already used is a rotated-out replay, even just past the window', async () => {
+    const { lk, clock, events, issued } = await setup();
+    const r1 = await lk.refresh(issued.refreshToken);
+    clock.advance(5);
+    await lk.refresh(r1.refreshToken);
+    clock.advance(1);
+    await expect(lk.refresh(issued.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED', reason: 'rotated-out-replay' });
+    expect(events.find(([n]) => n === 'session.theft_detected')?.[1]).toMatchObject({ reason: 'rotated-out-replay', msSinceRotation: 1000 });
   });
 
   it('refreshGrace: 0 makes every replay theft', async () => {

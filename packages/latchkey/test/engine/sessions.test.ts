@@ -268,7 +268,7 @@ describe('revocation announcements', () => {
     // The first revocation committed, but its process died before publishing: simulate with the store.
     await store.revokeSession(session.id, clock.now(), 'signout');
     expect(await lk.revokeSession(session.id)).toBe(false);
-    expect(published).toEqual([{ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: clock.now() }] }]);
+    expect(published).toEqual([{ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: clock.now(), reason: 'signout' }] }]);
     await expect(lk.verifyAccessToken(accessToken)).rejects.toMatchObject({ reason: 'revoked' });
     // Long after every token of it expired, there is nothing left to announce.
     clock.advance(931);

@@ -322,7 +322,9 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect(thief.status).toBe(401);
       expect(thief.body.error).toMatchObject({ code: 'TOKEN_THEFT_DETECTED', sessionId: me.sessionId, userId: 'alice' });
       expect(thief.setCookies.some((c) => c.name === '__Secure-lk_refresh' && c.maxAge === 0)).toBe(true);
-      expect(errorCode(await client.send('GET', '/api/me'))).toBe('UNAUTHORISED');
+      // D2: the victim's next request learns it was theft, not a plain sign-out.
+      const victim = await client.send('GET', '/api/me');
+      expect([victim.status, errorCode(victim)]).toEqual([401, 'TOKEN_THEFT_DETECTED']);
     });
 
     test('duplicate session cookies (cookie tossing) are refused with a code and cleared, with no store write', async () => {

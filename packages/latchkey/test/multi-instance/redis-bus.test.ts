@@ -29,6 +29,19 @@ describe('parseBusMessage', () => {
     });
   });
 
+  it('carries the revocation reason, and still honours a revocation without one or with an unknown one', () => {
+    // Older releases send no reason (and ignore it when reading): both directions keep revoking.
+    const raw = JSON.stringify({
+      v: 1,
+      type: 'revoked',
+      revocations: [{ sessionId: 's1', revokedAt: 1, reason: 'theft' }, { sessionId: 's2', revokedAt: 2 }, { sessionId: 's3', revokedAt: 3, reason: 'meteor' }],
+    });
+    expect(parseBusMessage(raw)).toEqual({
+      type: 'revoked',
+      revocations: [{ sessionId: 's1', revokedAt: 1, reason: 'theft' }, { sessionId: 's2', revokedAt: 2 }, { sessionId: 's3', revokedAt: 3 }],
+    });
+  });
+
   it('keeps only well-formed revocation entries', () => {
     const raw = JSON.stringify({
       v: 1,

@@ -22,7 +22,7 @@ describe('service configuration', () => {
       signingAlgorithm: 'EdDSA',
       accessTokenTtl: 900,
       clockTolerance: 30,
-      refreshGrace: 10,
+      refreshGrace: 30,
       idleTimeout: 1_209_600,
       absoluteTimeout: 7_776_000,
       bodyLimit: 65_536,

@@ -246,13 +246,20 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         const issued = await create({ userId: 'theft-victim' });
         const first = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
         expect(first.status).toBe(200);
-        t.clock.advance(11_000); // past the 10 s grace
+        t.clock.advance(31_000); // past the 30 s grace
         const replay = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
         const body = expectError(replay, 401, 'TOKEN_THEFT_DETECTED');
-        expect(body.error).toMatchObject({ sessionId: issued.session.id, userId: 'theft-victim' });
-        // The whole session is gone: the thief's and the victim's tokens alike.
-        expectError(await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: first.json.refreshToken } }), 401, 'UNAUTHORISED');
-        expectError(await t.call('POST', '/v1/sessions/verify', { body: { accessToken: first.json.accessToken } }), 401, 'UNAUTHORISED');
+        // The successor was never used: the parent came back just past the window (a very late retry, or a thief).
+        expect(body.error).toMatchObject({ sessionId: issued.session.id, userId: 'theft-victim', reason: 'parent-after-grace' });
+        expect(replay.headers.get('x-latchkey-refresh-grace')).toBe('30');
+        // The whole session is gone: the thief's and the victim's tokens alike. The contract answers
+        // UNAUTHORISED for a revoked session; `reason` beside the code says it was theft.
+        const later = [
+          await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: first.json.refreshToken } }),
+          await t.call('POST', '/v1/sessions/verify', { body: { accessToken: first.json.accessToken } }),
+          await t.call('POST', '/v1/sessions/verify', { body: { accessToken: first.json.accessToken, checkStore: true } }),
+        ];
+        for (const reply of later) expect(expectError(reply, 401, 'UNAUTHORISED').error.reason).toBe('revoked-for-theft');
         expect((await t.call('GET', `/v1/sessions/${issued.session.id}`)).json.revokedAt).not.toBeNull();
       });
 
@@ -262,6 +269,20 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         const b = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
         expect([a.status, b.status]).toEqual([200, 200]);
         expect(b.json.refreshToken).toBe(a.json.refreshToken);
+      });
+
+      it('the default window is 30 s, and every refresh answer says so', async () => {
+        if (!t.clock) return expect.fail('suite needs a test clock');
+        const issued = await create();
+        const a = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
+        t.clock.advance(25_000); // a lost answer, retried well after the SDK's 10 s deadline
+        const b = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
+        expect([a.status, b.status]).toEqual([200, 200]);
+        expect(b.json.refreshToken).toBe(a.json.refreshToken);
+        const refused = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: 'junk' } });
+        const invalid = await t.call('POST', '/v1/sessions/refresh', { body: {} });
+        for (const reply of [a, b, refused, invalid]) expect(reply.headers.get('x-latchkey-refresh-grace')).toBe('30');
+        expect([refused.status, invalid.status]).toEqual([401, 400]);
       });
 
       it('refuses unknown and malformed refresh tokens with UNAUTHORISED, and wrong types with 400', async () => {

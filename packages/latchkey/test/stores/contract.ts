@@ -293,21 +293,22 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         // The window is [rotatedAt, rotatedAt + grace): its end is already outside.
         const now = session.rotatedAt! + GRACE;
         const outcome = await store.rotateRefreshToken(rotation(chain[0]!, chain[1]!, now));
-        expect(outcome).toEqual({ kind: 'theft', session: { ...session, revokedAt: now, revokedReason: 'theft' } });
+        // The parent of a successor never used, past the window: theft, told apart as parent-after-grace.
+        expect(outcome).toEqual({ kind: 'theft', session: { ...session, revokedAt: now, revokedReason: 'theft' }, reason: 'parent-after-grace' });
         expect(await store.getSession(session.id)).toEqual({ ...session, revokedAt: now, revokedReason: 'theft' });
       });
 
       it('theft: the parent inside the window when the current token is not its derived successor', async () => {
         const { session, chain } = await withChain(1);
         const outcome = await store.rotateRefreshToken(rotation(chain[0]!, hex(), session.rotatedAt! + 1));
-        expect(outcome.kind).toBe('theft');
+        expect(outcome).toMatchObject({ kind: 'theft', reason: 'rotated-out-replay' });
         expect((await store.getSession(session.id))?.revokedReason).toBe('theft');
       });
 
       it('theft: a grandparent, even inside the grace window', async () => {
         const { session, chain } = await withChain(2);
         const outcome = await store.rotateRefreshToken(rotation(chain[0]!, chain[1]!, session.rotatedAt! + 1));
-        expect(outcome.kind).toBe('theft');
+        expect(outcome).toMatchObject({ kind: 'theft', reason: 'rotated-out-replay' });
         expect((await store.getSession(session.id))?.revokedAt).toBe(session.rotatedAt! + 1);
       });
 
@@ -324,7 +325,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         await store.rotateRefreshToken(rotation(chain[0]!, chain[1]!, at));
         const outcome = await store.rotateRefreshToken(rotation(chain[2]!, hex(), at + 1));
         expect(outcome.kind).toBe('revoked');
-        expect(await store.listRevocationsSince(at)).toEqual([{ sessionId: session.id, userId: session.userId, revokedAt: at }]);
+        // With its reason, so that a catching-up instance answers the holders TOKEN_THEFT_DETECTED.
+        expect(await store.listRevocationsSince(at)).toEqual([{ sessionId: session.id, userId: session.userId, revokedAt: at, reason: 'theft' }]);
       });
 
       it('revoked: a revoked session does not rotate, and a replay of its parent is not re-reported as theft', async () => {
@@ -447,8 +449,8 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         // Order is not part of the contract: the engine keeps the newest time it saw.
         const listed = (await store.listRevocationsSince(T0 + 20)).sort((x, y) => x.revokedAt - y.revokedAt);
         expect(listed).toEqual([
-          { sessionId: sessions[2]!.session.id, userId: sessions[2]!.session.userId, revokedAt: T0 + 20 },
-          { sessionId: sessions[1]!.session.id, userId: sessions[1]!.session.userId, revokedAt: T0 + 30 },
+          { sessionId: sessions[2]!.session.id, userId: sessions[2]!.session.userId, revokedAt: T0 + 20, reason: 'revoke-all' },
+          { sessionId: sessions[1]!.session.id, userId: sessions[1]!.session.userId, revokedAt: T0 + 30, reason: 'admin' },
         ]);
         expect(await store.listRevocationsSince(T0 + 31)).toEqual([]);
       });

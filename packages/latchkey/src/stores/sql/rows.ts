@@ -4,7 +4,7 @@
  * SQLite returns numbers and text), so each reader normalises.
  */
 import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../../types.js';
-import type { ApiKeyRecord, RefreshTokenRecord, SessionRecord, SigningKeyRecord } from '../types.js';
+import type { ApiKeyRecord, RefreshTokenRecord, Revocation, SessionRecord, SigningKeyRecord } from '../types.js';
 import type { JWK } from 'jose';
 
 export type Row = Record<string, unknown>;
@@ -56,6 +56,16 @@ export function sessionToValues(s: SessionRecord): unknown[] {
     JSON.stringify(s.device), JSON.stringify(s.data), JSON.stringify(s.accessClaims), JSON.stringify(s.idClaims),
     s.revokedAt, s.revokedReason, s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation,
   ];
+}
+
+/** A revocation from `id, user_id, revoked_at, revoked_reason`. A row revoked without a reason reads as a sign-out. */
+export function revocationFromRow(row: Row): Revocation {
+  return {
+    sessionId: String(row.id),
+    userId: String(row.user_id),
+    revokedAt: num(row.revoked_at),
+    reason: (row.revoked_reason ?? 'signout') as RevocationReason,
+  };
 }
 
 export function refreshTokenFromRow(row: Row): RefreshTokenRecord {
