@@ -23,12 +23,13 @@ import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import { needsHostSelection, parseHostList } from './postgres/host-list.js';
 import { hostSelectingClient } from './postgres/hosts.js';
-import { applyMigrations } from './postgres/migrations.js';
+import { applyMigrations, appliedVersion } from './postgres/migrations.js';
 import { PgRunner } from './postgres/runner.js';
 import { apiKeyFromRow, refreshTokenFromRow, revocationFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
 import type {
   ApiKeyRecord,
   CleanupResult,
+  MigrationReport,
   NewSession,
   Revocation,
   RotateRefreshInput,
@@ -162,9 +163,14 @@ export class PostgresStore implements SessionStore {
     };
   }
 
-  async migrate(): Promise<void> {
+  async migrate(): Promise<MigrationReport> {
     const schema = pgDriver.escapeIdentifier(this.#schemaName);
-    await this.#db.transaction((tx) => applyMigrations(tx, schema, `latchkey.migrate.${this.#schemaName}`));
+    return this.#db.transaction((tx) => applyMigrations(tx, schema, `latchkey.migrate.${this.#schemaName}`));
+  }
+
+  async schemaVersion(): Promise<number> {
+    // Plain reads (to_regclass, SELECT): asking never creates the schema or a table.
+    return appliedVersion(this.#db, pgDriver.escapeIdentifier(this.#schemaName));
   }
 
   async createSession({ session, refreshToken }: NewSession): Promise<void> {

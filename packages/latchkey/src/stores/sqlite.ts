@@ -18,6 +18,7 @@ import { loadBetterSqlite3 } from './sqlite/driver.js';
 import type {
   ApiKeyRecord,
   CleanupResult,
+  MigrationReport,
   NewSession,
   Revocation,
   RotateRefreshInput,
@@ -129,14 +130,27 @@ export class SqliteStore implements SessionStore {
     }
   }
 
-  async migrate(): Promise<void> {
-    this.#write(() => {
+  async migrate(): Promise<MigrationReport> {
+    return this.#write(() => {
       this.#db.exec('CREATE TABLE IF NOT EXISTS latchkey_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
       const row = this.#db.prepare('SELECT MAX(version) AS v FROM latchkey_migrations').get() as { v: number | null };
+      const applied: number[] = [];
       for (let version = (row.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
         this.#db.exec(MIGRATIONS[version - 1]!);
         this.#db.prepare('INSERT INTO latchkey_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
+        applied.push(version);
       }
+      return { applied, version: Math.max(row.v ?? 0, MIGRATIONS.length) };
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.#guard(() => {
+      // A read only: no CREATE TABLE IF NOT EXISTS here, so asking never initialises a store.
+      const table = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'latchkey_migrations'").get();
+      if (table === undefined) return 0;
+      const row = this.#db.prepare('SELECT MAX(version) AS v FROM latchkey_migrations').get() as { v: number | null };
+      return row.v ?? 0;
     });
   }
 

@@ -124,9 +124,26 @@ export interface CleanupResult {
   refreshTokens: number;
 }
 
+/** What one `migrate()` call did, so that tools can say so (`latchkey migrate`). */
+export interface MigrationReport {
+  /** Versions this call applied, in order; empty when the schema was already current. */
+  applied: number[];
+  /** The schema version after the call. */
+  version: number;
+}
+
 export interface SessionStore {
-  /** Creates or upgrades the schema. Idempotent; safe to call from many instances at once. */
-  migrate(): Promise<void>;
+  /**
+   * Creates or upgrades the schema. Idempotent; safe to call from many instances at once. Stores
+   * with versioned migrations report what this call applied; others may resolve to nothing.
+   */
+  migrate(): Promise<MigrationReport | void>;
+  /**
+   * The applied schema version, 0 when the store has no latchkey schema yet; reads only, creates
+   * nothing. Optional: lets the CLI refuse to work on an uninitialised store instead of creating one
+   * in the wrong place. Stores without a schema (memory) leave it out.
+   */
+  schemaVersion?(): Promise<number>;
 
   /** ATOMIC: the session and its first refresh token. */
   createSession(input: NewSession): Promise<void>;

@@ -2,10 +2,12 @@
  * The `latchkey` CLI: every command against a real SQLite store, its --json output, its exit codes
  * (0 ok, 1 failed, 2 usage/config, 69 store unavailable), and the real binary end to end.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/run.js';
+import { postgresAvailable } from '../helpers/postgres.js';
+import { createTestDatabase } from '../service/pg-database.js';
 import { startTestService, tempDir, type TestService } from '../service/helpers.js';
 import { bin, builtCliAvailable, cli, serve } from './helpers.js';
 
@@ -13,12 +15,15 @@ describe('latchkey CLI (in-process)', () => {
   let dir: string;
   let env: Record<string, string>;
   let t: TestService;
+  /** The `store` field every admin command's JSON carries. */
+  let store: { kind: string; location: string };
 
   beforeAll(async () => {
     t = await startTestService();
     dir = t.dir;
     // The CLI works on the same store and secret as the running service, like an operator would.
     env = { LATCHKEY_STORE: `sqlite:${join(dir, 'latchkey.db')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
+    store = { kind: 'sqlite', location: join(dir, 'latchkey.db') };
   });
   afterAll(async () => {
     await t?.close();
@@ -41,10 +46,10 @@ describe('latchkey CLI (in-process)', () => {
     const human = await cli(['api-keys', 'list'], env);
     expect(human.stdout).toMatch(/^ID\s+NAME\s+CREATED\s+REVOKED/);
 
-    expect((await cli(['api-keys', 'revoke', id, '--json'], env)).json).toEqual({ revoked: true });
+    expect((await cli(['api-keys', 'revoke', id, '--json'], env)).json).toEqual({ revoked: true, store });
     expect((await t.call('GET', '/v1/users/u/sessions', { auth: key })).status).toBe(401);
     const again = await cli(['api-keys', 'revoke', id, '--json'], env);
-    expect([again.code, again.json]).toEqual([1, { revoked: false }]);
+    expect([again.code, again.json]).toEqual([1, { revoked: false, store }]);
   });
 
   it('sessions list/revoke/revoke-user act on the live service at once', async () => {
@@ -59,22 +64,22 @@ describe('latchkey CLI (in-process)', () => {
     expect(listed.stdout).not.toContain(a.refreshToken);
 
     const revoked = await cli(['sessions', 'revoke', a.session.id, '--json'], env);
-    expect([revoked.code, revoked.json]).toEqual([0, { revoked: true }]);
+    expect([revoked.code, revoked.json]).toEqual([0, { revoked: true, store }]);
     // The running service sees it through the store (its revocation poll) or on its next store read.
     expect((await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: a.refreshToken } })).status).toBe(401);
     expect((await t.call('POST', '/v1/sessions/verify', { body: { accessToken: a.accessToken, checkStore: true } })).status).toBe(401);
     const twice = await cli(['sessions', 'revoke', a.session.id, '--json'], env);
-    expect([twice.code, twice.json]).toEqual([1, { revoked: false }]);
+    expect([twice.code, twice.json]).toEqual([1, { revoked: false, store }]);
 
     // Ids are base64url: one in 64 begins with "-", which must still read as the id, not as an option.
     const dashed = await cli(['sessions', 'revoke', '-AbCdEfGhIjKlMnOpQrStUv', '--json'], env);
-    expect([dashed.code, dashed.json]).toEqual([1, { revoked: false }]);
+    expect([dashed.code, dashed.json]).toEqual([1, { revoked: false, store }]);
     const dashedUser = await cli(['sessions', 'list', '--user', '-dash-user', '--json'], env);
-    expect([dashedUser.code, dashedUser.json]).toEqual([0, { sessions: [] }]);
+    expect([dashedUser.code, dashedUser.json]).toEqual([0, { sessions: [], store }]);
 
     const all = await cli(['sessions', 'revoke-user', userId, '--json'], env);
-    expect([all.code, all.json]).toEqual([0, { revoked: 2 }]);
-    expect((await cli(['sessions', 'list', '--user', userId, '--json'], env)).json).toEqual({ sessions: [] });
+    expect([all.code, all.json]).toEqual([0, { revoked: 2, store }]);
+    expect((await cli(['sessions', 'list', '--user', userId, '--json'], env)).json).toEqual({ sessions: [], store });
   });
 
   it('keys list and keys rotate', async () => {
@@ -85,20 +90,20 @@ describe('latchkey CLI (in-process)', () => {
 
     const rotated = await cli(['keys', 'rotate', '--json'], env);
     expect(rotated.code).toBe(0);
-    expect(rotated.json).toEqual({ kid: expect.any(String) });
+    expect(rotated.json).toEqual({ kid: expect.any(String), store });
     const after = await cli(['keys', 'list', '--json'], env);
     expect(after.json.keys.find((k: { state: string }) => k.state === 'signing').kid).toBe(rotated.json.kid);
     expect(after.json.keys.length).toBe(before.json.keys.length + 1);
   });
 
   it('migrate and cleanup report in JSON; progress goes to stderr only on a terminal', async () => {
-    expect((await cli(['migrate', '--json'], env)).json).toEqual({ migrated: true, store: 'sqlite' });
+    expect((await cli(['migrate', '--json'], env)).json).toEqual({ migrated: true, applied: [], version: expect.any(Number), store });
     const piped = await cli(['cleanup', '--json'], env);
     expect(piped.code).toBe(0);
-    expect(piped.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number) });
+    expect(piped.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number), store });
     expect(piped.stderr).toBe('');
     const tty = await cli(['cleanup', '--json'], env, { tty: true });
-    expect(tty.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number) });
+    expect(tty.json).toEqual({ sessions: expect.any(Number), refreshTokens: expect.any(Number), store });
     expect(tty.stderr).toContain('deleting expired sessions');
   });
 
@@ -161,6 +166,109 @@ describe('latchkey CLI (in-process)', () => {
   });
 });
 
+/** Every command that opens an existing store, with the arguments it needs. */
+const ADMIN_COMMANDS: string[][] = [
+  ['keys', 'list'],
+  ['keys', 'rotate'],
+  ['sessions', 'list', '--user', 'u'],
+  ['sessions', 'revoke', 's'],
+  ['sessions', 'revoke-user', 'u'],
+  ['api-keys', 'create', '--name', 'n'],
+  ['api-keys', 'list'],
+  ['api-keys', 'revoke', 'k'],
+  ['cleanup'],
+];
+
+describe('latchkey CLI in the wrong folder', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    dir = tempDir('latchkey-cli-empty-');
+    env = { LATCHKEY_STORE: `sqlite:${join(dir, 'data', 'latchkey.db')}`, LATCHKEY_SECRET_FILE: join(dir, 'data', 'secret.key') };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('every admin command refuses to create a store, naming the path it looked at, and creates nothing', async () => {
+    for (const args of ADMIN_COMMANDS) {
+      for (const json of [false, true]) {
+        const result = await cli([...args, ...(json ? ['--json'] : [])], env);
+        const where = `${args.join(' ')}${json ? ' --json' : ''}: ${result.stderr}`;
+        expect(result.code, where).toBe(2);
+        expect(result.stdout, where).toBe('');
+        const message = json ? (JSON.parse(result.stderr) as { error: { message: string } }).error.message : result.stderr;
+        expect(message, where).toContain(`no latchkey store at ${join(dir, 'data', 'latchkey.db')}`);
+        expect(message, where).toContain('--init');
+      }
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a store without the key file: commands that sign refuse to make one; --init makes it', async () => {
+    const migrated = await cli(['migrate', '--json'], env);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    const rotate = await cli(['keys', 'rotate', '--json'], env);
+    expect(rotate.code).toBe(2);
+    expect(JSON.parse(rotate.stderr).error.message).toMatch(/^LATCHKEY_SECRET_FILE: no key file at .*--init/);
+    expect(existsSync(join(dir, 'data', 'secret.key'))).toBe(false);
+    const init = await cli(['sessions', 'list', '--user', 'u', '--json', '--init'], env);
+    expect([init.code, init.json]).toEqual([0, { sessions: [], store: { kind: 'sqlite', location: join(dir, 'data', 'latchkey.db') } }]);
+    expect(existsSync(join(dir, 'data', 'secret.key'))).toBe(true);
+    expect((await cli(['keys', 'rotate', '--json'], env)).code).toBe(0);
+  });
+
+  it('says which store it opened on stderr (stdout stays the answer)', async () => {
+    const listed = await cli(['sessions', 'list', '--user', 'nobody'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe('(none)\n');
+    expect(listed.stderr).toBe(`latchkey: sqlite store at ${join(dir, 'data', 'latchkey.db')}\n`);
+  });
+});
+
+const pgUp = await postgresAvailable();
+
+describe('latchkey migrate reports what it applied', () => {
+  it('on SQLite: an empty store gets every migration, a second run none', async () => {
+    const dir = tempDir('latchkey-cli-migrate-');
+    try {
+      const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'latchkey.db')}` };
+      const first = await cli(['migrate'], env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toMatch(/^applied migrations? 1(, \d+)*; schema at version \d+\n$/);
+      expect(first.stdout).not.toContain('up to date');
+      const second = await cli(['migrate'], env);
+      expect(second.stdout).toMatch(/^schema up to date \(version \d+\)\n$/);
+      const again = await cli(['migrate', '--json'], env);
+      expect(again.json).toEqual({ migrated: true, applied: [], version: expect.any(Number), store: { kind: 'sqlite', location: join(dir, 'latchkey.db') } });
+      expect(first.stdout).toContain(`schema at version ${again.json.version}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!pgUp)('on PostgreSQL: an empty database gets every migration, a second run none; other commands refuse it until then', async () => {
+    const db = await createTestDatabase('lk_cli_migrate');
+    try {
+      const url = new URL(db.url);
+      url.password = 'not-printed';
+      const env = { LATCHKEY_STORE: url.toString(), LATCHKEY_SECRET: 's'.repeat(32) };
+      const refused = await cli(['sessions', 'list', '--user', 'u', '--json'], env);
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stderr).error.message).toContain('no latchkey schema in the store at postgres://postgres@127.0.0.1:5432/');
+      expect(refused.stderr).not.toContain('not-printed');
+      const first = await cli(['migrate', '--json'], env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.json.applied[0]).toBe(1);
+      expect(first.json.applied.at(-1)).toBe(first.json.version);
+      expect(first.json.store).toEqual({ kind: 'postgres', location: `postgres://postgres@127.0.0.1:5432/${db.name}` });
+      const second = await cli(['migrate'], env);
+      expect(second.stdout).toBe(`schema up to date (version ${first.json.version})\n`);
+      expect((await cli(['sessions', 'list', '--user', 'u', '--json'], env)).code).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
 const built = await builtCliAvailable();
 
 describe.skipIf(!built)('latchkey binary', () => {
@@ -168,7 +276,9 @@ describe.skipIf(!built)('latchkey binary', () => {
     const dir = tempDir('latchkey-bin-');
     try {
       const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
-      const created = await bin(['api-keys', 'create', '--name', 'ci', '--json'], env);
+      // A fresh folder: refused (exit 2, nothing created) until --init says to create the store.
+      expect((await bin(['api-keys', 'create', '--name', 'ci', '--json'], env)).code).toBe(2);
+      const created = await bin(['api-keys', 'create', '--name', 'ci', '--json', '--init'], env);
       expect(created.code, created.stderr).toBe(0);
       expect(Object.keys(created.json).sort()).toEqual(['id', 'key']);
       expect((await bin(['api-keys', 'revoke', 'ak_missing'], env)).code).toBe(1);

@@ -134,6 +134,26 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         expect((await others[1]!.getSession(created.session.id))?.id).toBe(created.session.id);
       });
 
+      it('migrate reports the versions it applied; schemaVersion reads without creating anything', async () => {
+        const fresh = await open();
+        try {
+          if (fresh.store.schemaVersion === undefined) {
+            // A store without a schema (memory) has nothing to report.
+            expect(await fresh.store.migrate()).toBeUndefined();
+            return;
+          }
+          expect(await fresh.store.schemaVersion()).toBe(0);
+          expect(await fresh.store.schemaVersion()).toBe(0);
+          const first = await fresh.store.migrate();
+          expect(first).toEqual({ applied: Array.from({ length: first!.version }, (_, i) => i + 1), version: expect.any(Number) });
+          expect(first!.version).toBeGreaterThan(0);
+          expect(await fresh.store.schemaVersion()).toBe(first!.version);
+          expect(await fresh.store.migrate()).toEqual({ applied: [], version: first!.version });
+        } finally {
+          await fresh.dispose();
+        }
+      });
+
       it('ping answers', async () => {
         await expect(store.ping()).resolves.toBeUndefined();
       });

@@ -3,7 +3,7 @@
  * stored; the key is printed once, at creation, and cannot be shown again.
  */
 import { createApiKey } from '../../service/api-keys.js';
-import { adminContext } from '../context.js';
+import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError } from '../io.js';
 
@@ -14,14 +14,16 @@ export const apiKeysCreateCommand: Command = {
   name: 'api-keys create',
   summary: 'Create an API key (printed once)',
   usage: 'api-keys create --name NAME [--json]',
-  details: 'Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept.',
-  options: { name: { type: 'string' } },
+  // The JSON output is fixed by the service contract ({"id","key"}): the store is named on stderr.
+  details: `Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept.\n${INIT_HELP}`,
+  options: { name: { type: 'string' }, ...INIT_OPTION },
   async run(io, { values }) {
     const name = values.name;
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new UsageError('--name NAME is required: 1-100 printable characters');
     }
-    const ctx = adminContext(io.env);
+    // Not `json: true`: the contract fixes the JSON to {"id","key"}, so the store is named on stderr.
+    const ctx = adminContext(io, { init: values.init === true });
     try {
       const { id, key } = await createApiKey(await ctx.store(), name);
       if (values.json) printJson(io, { id, key });
@@ -37,8 +39,10 @@ export const apiKeysListCommand: Command = {
   name: 'api-keys list',
   summary: 'List API keys (never the keys themselves)',
   usage: 'api-keys list [--json]',
+  details: INIT_HELP,
+  options: INIT_OPTION,
   async run(io, { values }) {
-    const ctx = adminContext(io.env);
+    const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const keys = (await (await ctx.store()).listApiKeys()).map((k) => ({
         id: k.id,
@@ -46,7 +50,7 @@ export const apiKeysListCommand: Command = {
         createdAt: new Date(k.createdAt).toISOString(),
         revokedAt: k.revokedAt === null ? null : new Date(k.revokedAt).toISOString(),
       }));
-      if (values.json) printJson(io, { apiKeys: keys });
+      if (values.json) printJson(io, ctx.json({ apiKeys: keys }));
       else printTable(io, ['ID', 'NAME', 'CREATED', 'REVOKED'], keys.map((k) => [k.id, k.name, k.createdAt, k.revokedAt ?? '']));
       return EXIT.ok;
     } finally {
@@ -59,13 +63,14 @@ export const apiKeysRevokeCommand: Command = {
   name: 'api-keys revoke',
   summary: 'Revoke an API key by id',
   usage: 'api-keys revoke KEY_ID [--json]',
-  details: 'Takes effect on the next request. Exit 1 when there is no active key with that id.',
+  details: `Takes effect on the next request. Exit 1 when there is no active key with that id.\n${INIT_HELP}`,
+  options: INIT_OPTION,
   positionals: { min: 1, max: 1, names: 'KEY_ID' },
   async run(io, { values, positionals }) {
-    const ctx = adminContext(io.env);
+    const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const revoked = await (await ctx.store()).revokeApiKey(positionals[0]!, Date.now());
-      if (values.json) printJson(io, { revoked });
+      if (values.json) printJson(io, ctx.json({ revoked }));
       else io.stdout(revoked ? 'revoked\n' : 'no active API key with that id\n');
       return revoked ? EXIT.ok : EXIT.failed;
     } finally {

@@ -1,5 +1,5 @@
 /** `latchkey keys list|rotate`: the signing keys (public facts only; private halves never leave the store encrypted). */
-import { adminContext } from '../context.js';
+import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable } from '../io.js';
 
@@ -7,9 +7,10 @@ export const keysListCommand: Command = {
   name: 'keys list',
   summary: 'List signing keys and their state',
   usage: 'keys list [--json]',
-  details: 'State: "signing" (in use), "published" (in the JWKS, signs later), "retired" (verifies tokens it signed until they expire).',
+  details: `State: "signing" (in use), "published" (in the JWKS, signs later), "retired" (verifies tokens it signed until they expire).\n${INIT_HELP}`,
+  options: INIT_OPTION,
   async run(io, { values }) {
-    const ctx = adminContext(io.env);
+    const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const records = await (await ctx.store()).listSigningKeys();
       const now = Date.now();
@@ -24,7 +25,7 @@ export const keysListCommand: Command = {
           createdAt: new Date(k.createdAt).toISOString(),
           activatesAt: new Date(k.activatesAt).toISOString(),
         }));
-      if (values.json) printJson(io, { keys });
+      if (values.json) printJson(io, ctx.json({ keys }));
       else printTable(io, ['KID', 'ALG', 'GEN', 'STATE', 'SIGNS FROM'], keys.map((k) => [k.kid, k.alg, String(k.generation), k.state, k.activatesAt]));
       return EXIT.ok;
     } finally {
@@ -41,13 +42,14 @@ export const keysRotateCommand: Command = {
     'Tokens signed by earlier keys keep verifying until they expire. Running services start signing with the new key\n' +
     'when they next load keys (at once with LATCHKEY_REDIS_URL, else within a minute).\n' +
     '--drop-previous  a key has leaked: remove every earlier key at once. Tokens they signed (forged ones too) stop\n' +
-    '                 verifying as each service reloads its keys; clients refresh, refresh tokens are unaffected.',
-  options: { 'drop-previous': { type: 'boolean' } },
+    '                 verifying as each service reloads its keys; clients refresh, refresh tokens are unaffected.\n' +
+    INIT_HELP,
+  options: { 'drop-previous': { type: 'boolean' }, ...INIT_OPTION },
   async run(io, { values }) {
-    const ctx = adminContext(io.env);
+    const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const { kid } = await (await ctx.engine()).rotateKeys({ dropPrevious: values['drop-previous'] === true });
-      if (values.json) printJson(io, { kid });
+      if (values.json) printJson(io, ctx.json({ kid }));
       else io.stdout(`new signing key ${kid}\n`);
       return EXIT.ok;
     } finally {

@@ -70,7 +70,7 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** The applied version, or 0 when latchkey's tables do not exist yet. Needs no privilege beyond SELECT. */
-async function appliedVersion(tx: Tx, schema: string): Promise<number> {
+export async function appliedVersion(tx: Tx, schema: string): Promise<number> {
   const { rows: exists } = await tx.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`${schema}.latchkey_migrations`]);
   if (!exists[0]?.t) return 0;
   const { rows } = await tx.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${schema}.latchkey_migrations`);
@@ -85,10 +85,10 @@ async function appliedVersion(tx: Tx, schema: string): Promise<number> {
  * start without queueing behind each other, and the app's role needs no CREATE privilege once an
  * owner role has migrated (e.g. with `latchkey migrate`).
  */
-export async function applyMigrations(tx: Tx, schema: string, lockKey: string): Promise<void> {
+export async function applyMigrations(tx: Tx, schema: string, lockKey: string): Promise<{ applied: number[]; version: number }> {
   const current = await appliedVersion(tx, schema);
   if (current > MIGRATIONS.length) throw newerSchema(current);
-  if (current === MIGRATIONS.length) return;
+  if (current === MIGRATIONS.length) return { applied: [], version: current };
 
   // Held until COMMIT: concurrent instances serialise here, then see what the winner applied.
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
@@ -98,10 +98,14 @@ export async function applyMigrations(tx: Tx, schema: string, lockKey: string): 
   await tx.query(`CREATE TABLE IF NOT EXISTS ${schema}.latchkey_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
   const applied = await appliedVersion(tx, schema);
   if (applied > MIGRATIONS.length) throw newerSchema(applied);
+  const done: number[] = [];
   for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
     await tx.query(MIGRATIONS[version - 1]!(schema));
     await tx.query(`INSERT INTO ${schema}.latchkey_migrations (version, applied_at) VALUES ($1, $2)`, [version, Date.now()]);
+    done.push(version);
   }
+  // Another instance may have applied some while this one waited for the lock: only ours are reported.
+  return { applied: done, version: MIGRATIONS.length };
 }
 
 /** A newer release migrated this database; running older code against it could corrupt it. */
