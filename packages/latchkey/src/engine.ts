@@ -5,6 +5,7 @@
  * checked against the in-memory key ring, revocation against the in-memory denylist. Everything that
  * changes state (create, refresh, revoke, key rotation) goes through one atomic store call.
  */
+import { isIP } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import {
   InsufficientFreshnessError,
@@ -130,6 +131,9 @@ function validateDevice(device: unknown): DeviceInfo {
     const value = (device as Record<string, unknown>)[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') throw new TypeError(`device.${field} must be a string`);
+    // Shown to the user in "your devices" and kept for investigations: an address that is not one
+    // (a whole X-Forwarded-For list, a header an attacker wrote) is a caller bug, refused, not stored.
+    if (field === 'ip' && isIP(value) === 0) throw new TypeError('device.ip must be an IPv4 or IPv6 address');
     // Informational only: text PostgreSQL cannot store is dropped rather than failing a sign-in.
     const text = value.slice(0, MAX_DEVICE_FIELD_LENGTH);
     if (isStorableText(text)) result[field] = text;

@@ -6,6 +6,7 @@
  * It decides the transport of each request (cookie or header mode), reads credentials without
  * trusting their shape, enforces CSRF in cookie mode, and maps every failure to a typed response.
  */
+import { isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { CreateSessionInput, Latchkey } from '../engine.js';
 import { InvalidClaimsError, LatchkeyError, TryRefreshError, UnauthorisedError } from '../errors.js';
@@ -351,7 +352,10 @@ export class LatchkeyHttp {
 
   deviceOf(request: HttpRequest): { userAgent?: string; ip?: string } {
     const userAgent = request.headers.get('user-agent');
-    return { ...(userAgent ? { userAgent } : {}), ...(request.ip ? { ip: request.ip } : {}) };
+    // An address resolver the app supplied (a proxy header, say) may return something that is not an
+    // address; the engine would refuse it, and a sign-in must not fail over an informational field.
+    const ip = request.ip;
+    return { ...(userAgent ? { userAgent } : {}), ...(ip && isIP(ip) !== 0 ? { ip } : {}) };
   }
 
   /**

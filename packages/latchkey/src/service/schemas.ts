@@ -5,6 +5,7 @@
  * Request objects are strict: an unknown field is refused rather than ignored, so a client's typo
  * (`acessClaims`) fails loudly instead of silently issuing a token without the claims it meant.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isStorableText, RESERVED_CLAIMS } from '../tokens/claims.js';
 import type { JsonValue } from '../types.js';
@@ -32,7 +33,8 @@ export const ClaimsSchema = JsonObjectSchema.superRefine((claims, ctx) => {
 export const DeviceSchema = z
   .strictObject({
     userAgent: z.string().max(512).optional(),
-    ip: z.string().max(512).optional(),
+    // The engine refuses anything else too; checking here names the field in the 400.
+    ip: z.string().max(512).refine((value) => isIP(value) !== 0, 'must be an IPv4 or IPv6 address').optional(),
   })
   .meta({ description: 'What the caller knows of the device, shown in "your devices" lists.' });
 

@@ -9,6 +9,19 @@ import { memoryStore } from 'latchkey/stores/memory';
 import { ISSUER, countingStore, testEngine } from '../helpers/engine.js';
 
 describe('createSession', () => {
+  it('refuses a device.ip that is not an IP address, storing nothing; IPv4 and IPv6 pass', async () => {
+    const { lk } = await testEngine();
+    for (const ip of ['not an ip', '203.0.113.9, 10.0.0.1', '999.1.1.1', '', 'localhost', '1.2.3.4 ']) {
+      await expect(lk.createSession({ userId: 'ip-user', device: { ip } }), ip).rejects.toThrow(new TypeError('device.ip must be an IPv4 or IPv6 address'));
+    }
+    expect(await lk.listSessions('ip-user')).toEqual([]);
+    const issued = await lk.createSession({ userId: 'ip-user', device: { ip: '2001:db8::1' } });
+    await expect(lk.refresh(issued.refreshToken, { device: { ip: 'x' } })).rejects.toThrow(TypeError);
+    for (const ip of ['192.0.2.1', '::ffff:192.0.2.1', '2001:db8::1']) {
+      expect((await lk.createSession({ userId: 'ip-user', device: { ip } })).session.device.ip).toBe(ip);
+    }
+  });
+
   it('mints an RFC 9068 access token, a distinct ID token and a session record', async () => {
     const { lk, clock } = await testEngine({ clientId: 'web-app' });
     const issued = await lk.createSession({

@@ -107,6 +107,9 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
           [{}, 'userId'],
           [{ userId: '' }, 'userId'],
           [{ userId: 'u', device: { ip: 5 } }, 'device.ip'],
+          // Documented as an IP address: anything else (a forwarded-for list, a host name) is refused.
+          [{ userId: 'u', device: { ip: '203.0.113.9, 10.0.0.1' } }, 'device.ip'],
+          [{ userId: 'u', device: { ip: 'not-an-ip' } }, 'device.ip'],
           [{ userId: 'u', device: { mac: 'x' } }, 'device.mac'],
           [{ userId: 'u', acessClaims: {} }, 'acessClaims'],
           [{ userId: 'u', accessClaims: [1] }, 'accessClaims'],
