@@ -24,7 +24,7 @@ function countingStore(): { store: SessionStore; writes: () => number } {
   const inner = memoryStore();
   let writes = 0;
   const store = {} as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)) as (keyof SessionStore)[]) {
+  for (const name of Object.getOwnPropertyNames(Object.getPrototypeOf(inner)) as (keyof typeof inner)[]) {
     if (name === ('constructor' as never)) continue;
     const fn = (inner[name] as (...args: unknown[]) => unknown).bind(inner);
     store[name] = (WRITES as readonly string[]).includes(name) ? (...args: unknown[]) => { writes++; return fn(...args); } : fn;
