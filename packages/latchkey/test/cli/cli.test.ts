@@ -272,7 +272,8 @@ describe('latchkey migrate reports what it applied', () => {
 const built = await builtCliAvailable();
 
 describe.skipIf(!built)('latchkey binary', () => {
-  it('api-keys create --json prints {"id","key"}; exit codes come through the process', async () => {
+  // Seven process starts: slow on a loaded machine.
+  it('api-keys create --json prints {"id","key"}; exit codes come through the process', { timeout: 90_000 }, async () => {
     const dir = tempDir('latchkey-bin-');
     try {
       const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
