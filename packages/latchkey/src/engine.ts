@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { systemClock, type Clock } from './clock.js';
 import {
   InsufficientFreshnessError,
+  InvalidClaimsError,
   NotFoundError,
   TokenTheftError,
   TryRefreshError,
@@ -25,9 +26,9 @@ import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
 import type { BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
 import { RevocationDenylist } from './revocation/denylist.js';
-import type { CleanupResult, Revocation, SessionRecord, SessionStore } from './stores/types.js';
+import type { CleanupResult, JsonMerge, Revocation, SessionPatch, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
-import { isStorableText, MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
+import { assertWithinLimit, isStorableText, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject, validateMerge } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
 import { VerifiedTokenCache } from './tokens/verify-cache.js';
 import type {
@@ -70,10 +71,20 @@ export interface RefreshOptions {
   device?: DeviceInfo;
 }
 
+/**
+ * A change to a session. For each part, either replace it (`accessClaims`, `idClaims`, `data`) or
+ * merge into it (`mergeAccessClaims`, `mergeIdClaims`, `mergeData`: each key is set, a `null` value
+ * deletes the key; top level only, a nested object replaces the stored one). Giving both forms for
+ * one part is refused. A merge is applied by the store atomically, so two writers merging different
+ * keys at once never lose each other's change (a read-modify-write in the app would).
+ */
 export interface SessionUpdate {
   accessClaims?: JsonObject;
   idClaims?: JsonObject;
   data?: JsonObject;
+  mergeAccessClaims?: JsonMerge;
+  mergeIdClaims?: JsonMerge;
+  mergeData?: JsonMerge;
 }
 
 export interface RevokeUserSessionsOptions {
@@ -155,6 +166,19 @@ function validateUserId(userId: unknown): string {
  */
 function revokedError(sessionId: string, userId: string, reason: RevocationReason | null): TokenTheftError | UnauthorisedError {
   return reason === 'theft' ? new TokenTheftError(sessionId, userId, 'revoked-for-theft') : new UnauthorisedError('revoked', 'session revoked');
+}
+
+function validateSessionUpdate(update: unknown): SessionPatch {
+  if (typeof update !== 'object' || update === null || Array.isArray(update)) throw new TypeError('update must be an object');
+  const u = update as Record<string, unknown>;
+  const patch: SessionPatch = {};
+  for (const [replace, merge, claims] of [['accessClaims', 'mergeAccessClaims', true], ['idClaims', 'mergeIdClaims', true], ['data', 'mergeData', false]] as const) {
+    if (u[replace] !== undefined && u[merge] !== undefined) throw new InvalidClaimsError(`give ${replace} or ${merge}, not both`, merge);
+    const max = claims ? MAX_CLAIMS_BYTES : MAX_DATA_BYTES;
+    if (u[replace] !== undefined) patch[replace] = claims ? validateAppClaims(u[replace], replace) : validateJsonObject(u[replace], replace, max);
+    if (u[merge] !== undefined) patch[merge] = validateMerge(u[merge], merge, max, claims);
+  }
+  return patch;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -419,16 +443,25 @@ export class Latchkey {
   }
 
   /**
-   * Replaces access claims, ID claims and/or data. New claims appear in tokens minted from then on;
-   * call {@link reissueTokens} to get such tokens at once.
+   * Replaces or merges access claims, ID claims and/or data (see {@link SessionUpdate}). New claims
+   * appear in tokens minted from then on; call {@link reissueTokens} to get such tokens at once.
+   * Throws `NOT_FOUND` when the session does not exist, is revoked or has expired (nothing written),
+   * and `INVALID_CLAIMS` for a reserved claim name, a value that is not JSON text every store can
+   * keep, both forms for one part, or a result over the size limits (nothing written either).
    */
   async updateSession(sessionId: string, update: SessionUpdate): Promise<Session> {
-    const patch: SessionUpdate = {};
-    if (update.accessClaims !== undefined) patch.accessClaims = validateAppClaims(update.accessClaims, 'accessClaims');
-    if (update.idClaims !== undefined) patch.idClaims = validateAppClaims(update.idClaims, 'idClaims');
-    if (update.data !== undefined) patch.data = validateJsonObject(update.data, 'data', MAX_DATA_BYTES);
-    const record = await this.store.updateSession(sessionId, patch);
-    if (!record) throw new NotFoundError('session not found');
+    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    const patch = validateSessionUpdate(update);
+    const record = await this.store.updateSession(sessionId, patch, {
+      now: this.#clock.now(),
+      // Merged results are checked where they are computed, inside the store's atomic step.
+      check: (next) => {
+        if (patch.mergeAccessClaims) assertWithinLimit(next.accessClaims, 'accessClaims', MAX_CLAIMS_BYTES);
+        if (patch.mergeIdClaims) assertWithinLimit(next.idClaims, 'idClaims', MAX_CLAIMS_BYTES);
+        if (patch.mergeData) assertWithinLimit(next.data, 'data', MAX_DATA_BYTES);
+      },
+    });
+    if (!record) throw new NotFoundError('session not found, revoked or expired');
     return toSession(record);
   }
 

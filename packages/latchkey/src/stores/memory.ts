@@ -17,7 +17,9 @@ import type {
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
+  UpdateSessionOptions,
 } from './types.js';
+import { patchedSession } from './patch.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -53,10 +55,9 @@ export class MemoryStore implements SessionStore {
     return count;
   }
 
-  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
-    const s = this.#sessions.get(id);
-    if (!s || s.revokedAt !== null) return null;
-    const next = { ...s, ...copy(patch) };
+  async updateSession(id: string, patch: SessionPatch, options?: UpdateSessionOptions): Promise<SessionRecord | null> {
+    const next = patchedSession(this.#sessions.get(id) ?? null, copy(patch), options);
+    if (!next) return null;
     this.#sessions.set(id, next);
     return copy(next);
   }

@@ -38,7 +38,9 @@ import type {
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
+  UpdateSessionOptions,
 } from './types.js';
+import { patchedSession } from './patch.js';
 
 /** The `pg` driver, an optional peer dependency: a missing one is a typed error naming it. */
 const { default: pgDriver } = await importPeer(() => import('pg'), 'pg', 'latchkey/stores/postgres');
@@ -210,15 +212,20 @@ export class PostgresStore implements SessionStore {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
-    const text = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    const { rows } = await this.#db.query(
-      `UPDATE ${this.#t.sessions}
-       SET access_claims = COALESCE($2::jsonb, access_claims), id_claims = COALESCE($3::jsonb, id_claims), data = COALESCE($4::jsonb, data)
-       WHERE id = $1 AND revoked_at IS NULL RETURNING *`,
-      [id, text(patch.accessClaims), text(patch.idClaims), text(patch.data)],
-    );
-    return rows[0] ? sessionFromRow(rows[0]) : null;
+  async updateSession(id: string, patch: SessionPatch, options?: UpdateSessionOptions): Promise<SessionRecord | null> {
+    // A locked read-modify-write: the row lock (FOR UPDATE) makes a concurrent update of the same
+    // session wait and then read this one's committed result, so merges of different keys by two
+    // writers both land. The merge itself is the shared one (stores/patch.ts), identical on every store.
+    return this.#db.transaction(async (tx) => {
+      const { rows } = await tx.query(`SELECT * FROM ${this.#t.sessions} WHERE id = $1 FOR UPDATE`, [id]);
+      const next = patchedSession(rows[0] ? sessionFromRow(rows[0]) : null, patch, options);
+      if (!next) return null;
+      const updated = await tx.query(
+        `UPDATE ${this.#t.sessions} SET access_claims = $2::jsonb, id_claims = $3::jsonb, data = $4::jsonb WHERE id = $1 RETURNING *`,
+        [id, JSON.stringify(next.accessClaims), JSON.stringify(next.idClaims), JSON.stringify(next.data)],
+      );
+      return updated.rows[0] ? sessionFromRow(updated.rows[0]) : null;
+    });
   }
 
   async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {

@@ -27,7 +27,9 @@ import type {
   SessionRecord,
   SessionStore,
   SigningKeyRecord,
+  UpdateSessionOptions,
 } from './types.js';
+import { patchedSession } from './patch.js';
 
 /** better-sqlite3, loaded here so that a missing package or native binding is a typed error naming the fix. */
 const BetterSqlite3 = await loadBetterSqlite3();
@@ -190,11 +192,12 @@ export class SqliteStore implements SessionStore {
     );
   }
 
-  async updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null> {
+  async updateSession(id: string, patch: SessionPatch, options?: UpdateSessionOptions): Promise<SessionRecord | null> {
+    // Read, merge and write inside one IMMEDIATE transaction: it holds the write lock from the read
+    // on, so no other writer (another process on the same file) can slip in between.
     return this.#write(() => {
-      const current = this.#getSession(id);
-      if (!current || current.revokedAt !== null) return null;
-      const next = { ...current, ...patch };
+      const next = patchedSession(this.#getSession(id), patch, options);
+      if (!next) return null;
       this.#sql('UPDATE latchkey_sessions SET access_claims = ?, id_claims = ?, data = ? WHERE id = ?')
         .run(JSON.stringify(next.accessClaims), JSON.stringify(next.idClaims), JSON.stringify(next.data), id);
       return next;

@@ -11,7 +11,7 @@
  * `StoreUnavailableError`, never as a driver error.
  */
 import type { DetectedTheftReason } from '../refresh/decide.js';
-import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../types.js';
+import type { DeviceInfo, JsonObject, JsonValue, RevocationReason, SigningAlgorithm } from '../types.js';
 import type { JWK } from 'jose';
 
 /** A session row. `refresh` is the rotation state; it never leaves the engine. */
@@ -78,10 +78,31 @@ export interface NewSession {
   refreshToken: RefreshTokenRecord;
 }
 
+/** Keys to merge into a stored JSON object: each is set to its value; a `null` value deletes the key. */
+export type JsonMerge = { [key: string]: JsonValue };
+
+/**
+ * A session update. For each part (access claims, ID claims, data) at most one of the replacing
+ * field and the merging one is given; the merge is applied to the stored value inside the store's
+ * atomic step (see stores/patch.ts), so concurrent merges of different keys never lose each other.
+ */
 export interface SessionPatch {
   accessClaims?: JsonObject;
   idClaims?: JsonObject;
   data?: JsonObject;
+  mergeAccessClaims?: JsonMerge;
+  mergeIdClaims?: JsonMerge;
+  mergeData?: JsonMerge;
+}
+
+export interface UpdateSessionOptions {
+  /** When given, a session expired (idle or absolute) at this instant is not updated: null, nothing written. */
+  now?: number;
+  /**
+   * Called with the updated record inside the atomic step, before it is written; throwing aborts
+   * the update with nothing written (the engine refuses a merged result over the size limits).
+   */
+  check?: (next: SessionRecord) => void;
 }
 
 export interface Revocation {
@@ -152,8 +173,11 @@ export interface SessionStore {
   listActiveSessions(userId: string, now: number): Promise<SessionRecord[]>;
   /** How many sessions (all users) are neither revoked nor expired at `now`: for metrics. */
   countActiveSessions(now: number): Promise<number>;
-  /** Replaces the given fields. Returns null when the session does not exist or is revoked. */
-  updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null>;
+  /**
+   * ATOMIC: replaces or merges the given fields (stores/patch.ts). Returns null, writing nothing,
+   * when the session does not exist, is revoked, or (with `options.now`) has expired.
+   */
+  updateSession(id: string, patch: SessionPatch, options?: UpdateSessionOptions): Promise<SessionRecord | null>;
 
   /**
    * ATOMIC compare-and-swap of the current refresh token, decided by {@link decideRotation}:

@@ -75,3 +75,24 @@ export function validateAppClaims(value: unknown, what: string): JsonObject {
   }
   return claims;
 }
+
+/**
+ * Checks a merge (`{ key: value }`, `null` deleting the key) as strictly as the replacing form: JSON
+ * values only, storable text, at most `maxBytes` by itself, and for claims no reserved name, since
+ * a merged `sub` or `exp` would override latchkey's own as surely as a replaced one. The size of the
+ * merged result is checked again in the store's atomic step (see {@link assertWithinLimit}).
+ */
+export function validateMerge(value: unknown, what: string, maxBytes: number, claims: boolean): JsonObject {
+  const merge = validateJsonObject(value, what, maxBytes);
+  if (claims) {
+    for (const name of Object.keys(merge)) {
+      if (RESERVED_CLAIMS.has(name)) throw new InvalidClaimsError(`${what}: "${name}" is set by latchkey and cannot be supplied`, name);
+    }
+  }
+  return merge;
+}
+
+/** Refuses a (merged) object whose serialised size exceeds `maxBytes`. */
+export function assertWithinLimit(value: JsonObject, what: string, maxBytes: number): void {
+  if (Buffer.byteLength(JSON.stringify(value)) > maxBytes) throw new InvalidClaimsError(`${what} would exceed ${maxBytes} bytes after the merge`, what);
+}

@@ -200,6 +200,51 @@ describe('reading and updating', () => {
   });
 });
 
+describe('merge updates', () => {
+  it('merges claims and data (null deletes), and tokens minted after carry the merged claims', async () => {
+    const { lk } = await testEngine();
+    const issued = await lk.createSession({ userId: 'u', accessClaims: { role: 'reader', team: 't1' }, idClaims: { name: 'Ada' }, data: { cart: [1] } });
+    const updated = await lk.updateSession(issued.session.id, { mergeAccessClaims: { role: 'editor', team: null }, mergeIdClaims: { email: 'ada@example.com' }, mergeData: { theme: 'dark' } });
+    expect(updated.accessClaims).toEqual({ role: 'editor' });
+    expect(updated.idClaims).toEqual({ name: 'Ada', email: 'ada@example.com' });
+    expect(updated.data).toEqual({ cart: [1], theme: 'dark' });
+    const { accessToken } = await lk.reissueTokens(issued.session.id);
+    const { claims } = await lk.verifyAccessToken(accessToken);
+    expect(claims.role).toBe('editor');
+    expect(claims).not.toHaveProperty('team');
+  });
+
+  it('refuses what the replacing form refuses, both forms for one part, and oversized results, writing nothing', async () => {
+    const { lk } = await testEngine();
+    const issued = await lk.createSession({ userId: 'u', accessClaims: { blob: 'x'.repeat(1500) } });
+    const before = await lk.getSession(issued.session.id);
+    const bad: [unknown, string][] = [
+      [{ mergeAccessClaims: { sub: 'admin' } }, 'sub'],
+      [{ mergeIdClaims: { exp: null } }, 'exp'],
+      [{ mergeAccessClaims: { name: 'a\u0000b' } }, 'mergeAccessClaims.name'],
+      [{ mergeData: { ['\ud800']: 1 } }, 'mergeData'],
+      [{ mergeData: { n: Number.NaN } }, 'mergeData.n'],
+      [{ mergeData: [1] }, 'mergeData'],
+      [{ accessClaims: {}, mergeAccessClaims: { a: 1 } }, 'mergeAccessClaims'],
+    ];
+    for (const [update, claim] of bad) {
+      await expect(lk.updateSession(issued.session.id, update as never), JSON.stringify(update)).rejects.toMatchObject({ code: 'INVALID_CLAIMS', claim });
+    }
+    // Fine by itself, too large once merged into what is stored: refused inside the store's step.
+    await expect(lk.updateSession(issued.session.id, { mergeAccessClaims: { more: 'y'.repeat(1000) } })).rejects.toMatchObject({ code: 'INVALID_CLAIMS', claim: 'accessClaims' });
+    expect(await lk.getSession(issued.session.id)).toEqual(before);
+  });
+
+  it('an expired session cannot be updated (idle or absolute), not only a revoked one', async () => {
+    const { lk, clock } = await testEngine({ idleTimeout: 3600 });
+    const issued = await lk.createSession({ userId: 'u', data: { a: 1 } });
+    clock.advance(3601);
+    await expect(lk.updateSession(issued.session.id, { mergeData: { b: 2 } })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(lk.updateSession(issued.session.id, { data: { b: 2 } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await lk.getSession(issued.session.id))?.data).toEqual({ a: 1 });
+  });
+});
+
 describe('freshness', () => {
   it('maxAuthAge refuses a session authenticated too long ago, with its own code', async () => {
     const { lk, clock } = await testEngine();

@@ -246,6 +246,55 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         expect((await store.getSession(created.session.id))?.data).toEqual(created.session.data);
       });
 
+      it('merges: sets keys, deletes null ones, keeps the rest, and leaves unnamed parts alone', async () => {
+        const created = newSession({ accessClaims: { role: 'admin', plan: 'pro' }, data: { theme: 'dark', n: 1 } });
+        await store.createSession(created);
+        const merged = await store.updateSession(created.session.id, { mergeAccessClaims: { plan: null, team: 't1', nested: { a: [1] } }, mergeData: { n: 2 } }, { now: T0 });
+        const expected = { ...created.session, accessClaims: { role: 'admin', team: 't1', nested: { a: [1] } }, data: { theme: 'dark', n: 2 } };
+        expect(merged).toEqual(expected);
+        expect(await store.getSession(created.session.id)).toEqual(expected);
+        // A nested object replaces the stored one whole; replacing and merging different parts at once.
+        const both = await store.updateSession(created.session.id, { mergeAccessClaims: { nested: { b: 2 } }, idClaims: { name: 'Bea' } });
+        expect(both).toEqual({ ...expected, accessClaims: { role: 'admin', team: 't1', nested: { b: 2 } }, idClaims: { name: 'Bea' } });
+        // Deleting a key that is not there is no error.
+        expect((await store.updateSession(created.session.id, { mergeIdClaims: { absent: null } }))?.idClaims).toEqual({ name: 'Bea' });
+      });
+
+      it('concurrent merges of different keys all land, also across handles', async () => {
+        const created = newSession({ data: {} });
+        await store.createSession(created);
+        const handles = [store, store, ...(await Promise.all([second(), second()])).filter((s): s is SessionStore => s !== null)];
+        await Promise.all(Array.from({ length: 12 }, (_, i) => handles[i % handles.length]!.updateSession(created.session.id, { mergeData: { [`k${i}`]: i } }, { now: T0 })));
+        const data = (await store.getSession(created.session.id))!.data;
+        expect(data).toEqual(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${i}`, i])));
+      });
+
+      it('does not update an expired session (idle or absolute) when given the time', async () => {
+        const idle = newSession({ idleExpiresAt: T0 + MINUTE });
+        const absolute = newSession({ absoluteExpiresAt: T0 + MINUTE });
+        await store.createSession(idle);
+        await store.createSession(absolute);
+        for (const created of [idle, absolute]) {
+          expect(await store.updateSession(created.session.id, { mergeData: { a: 1 } }, { now: T0 + MINUTE })).toBeNull();
+          expect(await store.updateSession(created.session.id, { data: { a: 1 } }, { now: T0 + 2 * MINUTE })).toBeNull();
+          expect(await store.getSession(created.session.id)).toEqual(created.session);
+          // Still active a moment before.
+          expect((await store.updateSession(created.session.id, { mergeData: { a: 1 } }, { now: T0 }))?.data).toEqual({ theme: 'dark', a: 1 });
+        }
+      });
+
+      it('a refusing check aborts the update with nothing written', async () => {
+        const created = newSession();
+        await store.createSession(created);
+        const refusal = new Error('too large');
+        let seen: SessionRecord | undefined;
+        await expect(store.updateSession(created.session.id, { mergeData: { big: 'x' } }, { now: T0, check: (next) => { seen = next; throw refusal; } })).rejects.toBe(refusal);
+        expect(seen?.data).toEqual({ theme: 'dark', big: 'x' });
+        expect(await store.getSession(created.session.id)).toEqual(created.session);
+        // The store is still usable after the aborted transaction.
+        expect((await store.updateSession(created.session.id, { mergeData: { big: 'y' } }, { now: T0 }))?.data).toEqual({ theme: 'dark', big: 'y' });
+      });
+
       it('stores U+0000 faithfully or refuses it with a typed error, never a driver error', async () => {
         const created = newSession({ idClaims: { name: 'a\u0000b' } });
         try {
