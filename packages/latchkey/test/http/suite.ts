@@ -327,6 +327,33 @@ export function runHttpSuite(harness: AdapterHarness): void {
       expect([victim.status, errorCode(victim)]).toEqual([401, 'TOKEN_THEFT_DETECTED']);
     });
 
+    test('after a theft revocation every route answers TOKEN_THEFT_DETECTED, in both modes, optional routes too (D2)', async () => {
+      const header = { 'x-latchkey-mode': 'header', 'content-type': 'application/json' };
+      const tokens = await signInHeader(new Client(served), 'victim');
+      const rotated = await new Client(served).send('POST', '/auth/refresh', { headers: header, body: JSON.stringify({ refreshToken: tokens.refreshToken }), csrf: false, cookies: false });
+      expect(rotated.status).toBe(200);
+      now += 60_000; // past the grace window
+      const thief = await new Client(served).send('POST', '/auth/refresh', { headers: header, body: JSON.stringify({ refreshToken: tokens.refreshToken }), csrf: false, cookies: false });
+      expect(errorCode(thief)).toBe('TOKEN_THEFT_DETECTED');
+      const bearer = { 'x-latchkey-mode': 'header', authorization: `Bearer ${rotated.body.accessToken}` };
+      for (const path of ['/api/me', '/api/optional', '/api/optional-pre', '/auth/sessions']) {
+        const reply = await new Client(served).send('GET', path, { headers: bearer });
+        expect([reply.status, errorCode(reply)], path).toEqual([401, 'TOKEN_THEFT_DETECTED']);
+        expect(reply.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      }
+      const victimRefresh = await new Client(served).send('POST', '/auth/refresh', { headers: header, body: JSON.stringify({ refreshToken: rotated.body.refreshToken }), csrf: false, cookies: false });
+      expect([victimRefresh.status, errorCode(victimRefresh)]).toEqual([401, 'TOKEN_THEFT_DETECTED']);
+      // Cookie mode, on an optional route.
+      const browser = new Client(served);
+      await signIn(browser, 'victim2');
+      const first = browser.jar.get('__Secure-lk_refresh')!.value;
+      expect((await browser.send('POST', '/auth/refresh')).status).toBe(200);
+      now += 60_000;
+      expect(errorCode(await new Client(served).send('POST', '/auth/refresh', { cookieHeader: `__Secure-lk_refresh=${first}` }))).toBe('TOKEN_THEFT_DETECTED');
+      const optional = await browser.send('GET', '/api/optional');
+      expect([optional.status, errorCode(optional)]).toEqual([401, 'TOKEN_THEFT_DETECTED']);
+    });
+
     test('duplicate session cookies (cookie tossing) are refused with a code and cleared, with no store write', async () => {
       const client = new Client(served);
       await signIn(client);
@@ -538,7 +565,8 @@ export function runHttpSuite(harness: AdapterHarness): void {
     });
 
     test('every refresh response carries X-Latchkey-Refresh-Grace, success or refusal, in both modes', async () => {
-      const grace = String(Math.floor(engine.settings.refreshGraceMs / 1000));
+      const grace = String(engine.refreshGraceSeconds);
+      expect(grace).toBe('30');
       const client = new Client(served);
       await signIn(client);
       const ok = await client.send('POST', '/auth/refresh');
