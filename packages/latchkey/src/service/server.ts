@@ -21,6 +21,7 @@ import { openBus, openStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { HttpError } from './errors.js';
+import { checkIssuerFitsStore } from './issuer-check.js';
 import { checkSecretFitsStore } from './secret-check.js';
 import { jsonLogger, type Logger } from './logger.js';
 import { ServiceMetrics } from './metrics.js';
@@ -90,6 +91,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   try {
     store = options.store ?? (await openStore(config.store));
     await withDeadline(checkSecretFitsStore(store, config), STARTUP_DEADLINE_MS);
+    await withDeadline(checkIssuerFitsStore(store, config, issuer, logger), STARTUP_DEADLINE_MS);
     bus = await openBus(config.redisUrl, config.redisChannel);
     engine = await withDeadline(
       createLatchkey({

@@ -119,7 +119,7 @@ export class PostgresStore implements SessionStore {
   readonly #schemaName: string;
   readonly #onPoolError: (error: Error) => void;
   /** Quoted, schema-qualified table names. */
-  readonly #t: { sessions: string; tokens: string; keys: string; apiKeys: string };
+  readonly #t: { sessions: string; tokens: string; keys: string; apiKeys: string; settings: string };
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -162,6 +162,7 @@ export class PostgresStore implements SessionStore {
       tokens: `${s}.latchkey_refresh_tokens`,
       keys: `${s}.latchkey_signing_keys`,
       apiKeys: `${s}.latchkey_api_keys`,
+      settings: `${s}.latchkey_settings`,
     };
   }
 
@@ -397,6 +398,24 @@ export class PostgresStore implements SessionStore {
       const sessions = await tx.query(`DELETE FROM ${this.#t.sessions} WHERE id IN (${ended})`, [before]);
       return { sessions: sessions.rowCount, refreshTokens: tokens.rowCount };
     });
+  }
+
+  /**
+   * The store is shared by a fleet, so the issuer is recorded here: the first instance to start
+   * records its own; later ones compare (see SessionStore.claimIssuer). Separate statements on
+   * purpose: the final read is a new snapshot, so an instance that lost a race on an empty table
+   * reads the winner's issuer rather than believing its own was recorded.
+   */
+  async claimIssuer(issuer: string, options: { replace: boolean; now: number }): Promise<{ recorded: string; previous: string | null }> {
+    const read = async () =>
+      (await this.#db.query<{ value: string }>(`SELECT value FROM ${this.#t.settings} WHERE name = 'issuer'`)).rows[0]?.value ?? null;
+    const previous = await read();
+    await this.#db.query(
+      `INSERT INTO ${this.#t.settings} (name, value, updated_at) VALUES ('issuer', $1, $2)
+       ON CONFLICT (name) DO ${options.replace ? 'UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at' : 'NOTHING'}`,
+      [issuer, options.now],
+    );
+    return { recorded: (await read()) ?? issuer, previous };
   }
 
   async ping(): Promise<void> {

@@ -216,6 +216,17 @@ export interface SessionStore {
    */
   deleteExpired(before: number): Promise<CleanupResult>;
 
+  /**
+   * Optional; implemented by stores that a fleet shares (PostgreSQL). Records `issuer` as the
+   * deployment's issuer when none is recorded yet (or always, with `replace`), and returns the issuer
+   * recorded once the call is done, and the one recorded before it (null when none was). Of racing
+   * first calls, exactly one records, and every other returns the winner's.
+   * The service uses it to refuse an instance whose defaulted issuer differs from the fleet's: it
+   * would refuse the fleet's tokens (`claim "iss" is invalid`) and the fleet its tokens. Stores used
+   * by one process (SQLite, memory) leave it out: a single instance needs no agreement.
+   */
+  claimIssuer?(issuer: string, options: { replace: boolean; now: number }): Promise<{ recorded: string; previous: string | null }>;
+
   /** Resolves when the backend answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -64,6 +64,13 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       created_at BIGINT NOT NULL,
       revoked_at BIGINT
     );`,
+  // Deployment-wide settings that every instance sharing the store must agree on (the issuer).
+  (s) => `
+    CREATE TABLE ${s}.latchkey_settings (
+      name TEXT PRIMARY KEY,
+      value TEXT NOT NULL,
+      updated_at BIGINT NOT NULL
+    );`,
 ];
 
 /** The newest schema version this code knows. */
