@@ -19,6 +19,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { importPeer } from '../util/peer.js';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
+import { isSentinelUrl, parseSentinelUrl } from './redis-url.js';
 import { encodeBusMessage, parseBusMessage } from './wire.js';
 
 /** ioredis, an optional peer dependency: a missing one is a typed error naming it. */
@@ -27,7 +28,11 @@ const { Redis: RedisClient } = await importPeer(() => import('ioredis'), 'ioredi
 export { parseBusMessage };
 
 export interface RedisBusOptions {
-  /** `redis://[:password@]host:6379[/db]` or `rediss://` for TLS. Default `redis://127.0.0.1:6379`. */
+  /**
+   * `redis://[:password@]host:6379[/db]`, `rediss://` for TLS, or
+   * `redis+sentinel://[:password@]sentinel1:26379,sentinel2:26379/<primary-name>` to find the primary
+   * through Sentinel and follow its failovers (see redis-url.ts). Default `redis://127.0.0.1:6379`.
+   */
   url?: string;
   /**
    * Extra ioredis options for both connections (Sentinel: `sentinels` + `name`; TLS; ACL user).
@@ -94,10 +99,16 @@ export class RedisBus implements RevocationBus {
       retryStrategy: (attempt) => Math.min(50 * attempt, maxDelay),
     };
     const url = options.url ?? 'redis://127.0.0.1:6379';
-    this.#publisher = new RedisClient(url, { ...common, connectionName: 'latchkey-publisher' });
+    // Through Sentinel: ioredis asks the Sentinels for the current primary on every (re)connection,
+    // so after a failover both connections land on the promoted server; the subscriber's 'ready'
+    // then resubscribes and reports connected(), and the engine catches up from the store.
+    const connect = (extra: RedisOptions): Redis => (isSentinelUrl(url)
+      ? new RedisClient({ ...parseSentinelUrl(url), ...common, ...extra })
+      : new RedisClient(url, { ...common, ...extra }));
+    this.#publisher = connect({ connectionName: 'latchkey-publisher' });
     // Subscribing resubscribes by hand on every 'ready' (below), so that `connected()` runs only once
     // the subscription is confirmed: catching up before that could miss a message sent in between.
-    this.#subscriber = new RedisClient(url, { ...common, connectionName: 'latchkey-subscriber', autoResubscribe: false, commandTimeout: undefined });
+    this.#subscriber = connect({ connectionName: 'latchkey-subscriber', autoResubscribe: false, commandTimeout: undefined });
     for (const connection of [this.#publisher, this.#subscriber]) {
       // ioredis emits 'error' on every failed attempt; unhandled, that event would crash the process.
       connection.on('error', (error: Error) => this.#report(error));

@@ -4,6 +4,7 @@
  * that starts on a silently ignored setting (a typo'd TTL, a store URL it cannot use) is worse than
  * one that refuses to start.
  */
+import { isSentinelUrl, parseSentinelUrl, SENTINEL_SCHEME } from '../revocation/redis-url.js';
 import { parseHostList } from '../stores/postgres/host-list.js';
 import type { LatchkeyOptions } from '../options.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../types.js';
@@ -82,7 +83,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'PORT', meaning: 'port to listen on (flag --port wins)', fallback: '4100' },
   { name: 'HOST', meaning: 'address to listen on (flag --host wins)', fallback: '127.0.0.1' },
   { name: 'LATCHKEY_STORE', meaning: '`sqlite:<path>` or a `postgres://` URL', fallback: 'sqlite:./.latchkey/latchkey.db' },
-  { name: 'LATCHKEY_REDIS_URL', meaning: 'Redis for revocation fan-out between instances', fallback: 'none' },
+  { name: 'LATCHKEY_REDIS_URL', meaning: 'Redis for revocation fan-out between instances (`redis://`, `rediss://`, `redis+sentinel://s1:26379,s2:26379/<primary>`)', fallback: 'none' },
   { name: 'LATCHKEY_REDIS_CHANNEL', meaning: 'Redis pub/sub channel (one per deployment sharing a Redis)', fallback: 'latchkey:revocations' },
   { name: 'LATCHKEY_SECRET', meaning: 'master secret (>= 32 bytes) that encrypts signing keys at rest', fallback: 'key file, made on first run' },
   { name: 'LATCHKEY_SECRET_FILE', meaning: 'key file used when LATCHKEY_SECRET is not set (mode 0600)', fallback: '.latchkey/secret.key' },
@@ -139,6 +140,15 @@ function parseStore(raw: string | undefined): StoreConfig {
 
 function parseUrl(variable: string, raw: string | undefined, protocols: string[]): string | undefined {
   if (raw === undefined) return undefined;
+  if (protocols.includes(SENTINEL_SCHEME) && isSentinelUrl(raw)) {
+    // Not URL(): a list of Sentinels (s1:26379,s2:26379) is no WHATWG URL.
+    try {
+      parseSentinelUrl(raw);
+    } catch (err) {
+      throw new ConfigError(variable, `is not a valid redis+sentinel URL (${(err as Error).message.replace(/^redis\+sentinel URL /, '')})`);
+    }
+    return raw;
+  }
   let url: URL;
   try {
     url = new URL(raw);
@@ -191,7 +201,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     port,
     host,
     store: parseStore(text(env, 'LATCHKEY_STORE')),
-    redisUrl: parseUrl('LATCHKEY_REDIS_URL', text(env, 'LATCHKEY_REDIS_URL'), ['redis:', 'rediss:']),
+    redisUrl: parseUrl('LATCHKEY_REDIS_URL', text(env, 'LATCHKEY_REDIS_URL'), ['redis:', 'rediss:', SENTINEL_SCHEME]),
     redisChannel: redisChannel(text(env, 'LATCHKEY_REDIS_CHANNEL')),
     secret,
     secretFile: text(env, 'LATCHKEY_SECRET_FILE') ?? '.latchkey/secret.key',
