@@ -90,6 +90,10 @@ export function classifyError(err: unknown): { exit: ExitCode; code: string; mes
   if (typeof nodeCode === 'string' && nodeCode.startsWith('ERR_PARSE_ARGS')) {
     return { exit: EXIT.usage, code: 'USAGE', message: (err as Error).message };
   }
+  if (err instanceof StoreUnavailableError && err.message.startsWith('TLS refused:')) {
+    // Our own sentence (util/tls-failure.ts): names what to fix and quotes no URL.
+    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: `${err.message}; check LATCHKEY_STORE` };
+  }
   if (err instanceof StoreUnavailableError || (typeof nodeCode === 'string' && UNAVAILABLE_CODES.has(nodeCode))) {
     // The driver's error code (ECONNREFUSED, 57P03, ...) helps; its message might quote a URL, so not that.
     let cause: unknown = err;

@@ -19,6 +19,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { importPeer } from '../util/peer.js';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
+import { describeTlsFailure } from '../util/tls-failure.js';
 import { isSentinelUrl, parseSentinelUrl } from './redis-url.js';
 import { encodeBusMessage, parseBusMessage } from './wire.js';
 
@@ -184,7 +185,10 @@ export class RedisBus implements RevocationBus {
   #report(error: Error): void {
     if (this.#closed || this.#reportedOutage) return;
     this.#reportedOutage = true;
-    this.#onError(error);
+    // A certificate that does not verify is retried like any outage (never without verification),
+    // but said plainly: the raw OpenSSL code does not name the connection or the fix.
+    const tls = describeTlsFailure(error, 'the Redis server');
+    this.#onError(tls ? new Error(tls, { cause: error }) : error);
   }
 }
 

@@ -6,6 +6,7 @@
  * anything else is a bug or bad data that no retry will fix and must stay visible as itself.
  */
 import { InvalidClaimsError, StoreUnavailableError } from '../../errors.js';
+import { describeTlsFailure } from '../../util/tls-failure.js';
 
 /** Socket-level failures: the server is down, restarting, or the network is gone. */
 const NETWORK_CODES = new Set([
@@ -56,6 +57,10 @@ export function isUnavailable(err: unknown): boolean {
  */
 export function translateError(err: unknown): unknown {
   if (err instanceof StoreUnavailableError) return err;
+  // A certificate that does not verify, or a server without TLS when TLS is required: refused, and
+  // unavailable to us (503), but with the reason in the message, since no retry will fix it.
+  const tls = describeTlsFailure(err, 'the PostgreSQL server');
+  if (tls) return new StoreUnavailableError(tls, { cause: err });
   if (isUnavailable(err)) return new StoreUnavailableError('the PostgreSQL store is unavailable', { cause: err });
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNSTORABLE_TEXT_SQLSTATES.has(code)) {
