@@ -49,7 +49,12 @@ const META = '__latchkey';
 interface Meta {
   marker: string | null;
   retried: boolean;
-  authorization?: string;
+  /**
+   * This request's 401 has been dealt with (reported or retried). With the interceptor installed
+   * twice, or on the retry's way back out through the outer handlers, the error passes every
+   * handler: only the first may act on it, so `unauthorised` fires once per failed request.
+   */
+  done?: boolean;
 }
 
 function headerGet(headers: unknown, name: string): string | null {
@@ -75,17 +80,15 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
   const onRequest = async (config: AxiosConfigLike): Promise<AxiosConfigLike> => {
     if (!hooks.isApi(fullUrl(config))) return config;
     const previous = config[META] as Meta | undefined;
-    const headers = new Headers();
+    const own = headerGet(config.headers, 'authorization');
+    const headers = new Headers(own ? { authorization: own } : {});
     if (isStateChanging(config.method ?? 'get')) headers.set(CSRF_HEADER, hooks.credentials.csrf());
-    await hooks.credentials.authorize(headers);
-    const authorization = headers.get('authorization') ?? undefined;
-    headers.delete('authorization');
-    headers.forEach((value, name) => headerSet(config, name, value));
-    // Set the bearer unless the app set its own; on the retry, replace the stale one we set before.
-    const existing = headerGet(config.headers, 'authorization');
-    if (authorization && (!existing || existing === previous?.authorization)) headerSet(config, 'Authorization', authorization);
+    // The bearer unless the app set its own; on the retry, the stale one (ours or the app's copy of
+    // it, from the marker of the first send) is replaced.
+    await hooks.credentials.authorize(headers, previous?.marker ?? null);
+    headers.forEach((value, name) => headerSet(config, name === 'authorization' ? 'Authorization' : name, value));
     if (hooks.mode === 'cookie') config.withCredentials = true;
-    const meta: Meta = { marker: await hooks.credentials.marker(), retried: previous?.retried ?? false, authorization };
+    const meta: Meta = { marker: previous?.retried ? previous.marker : await hooks.credentials.marker(), retried: previous?.retried ?? false };
     config[META] = meta;
     return config;
   };
@@ -109,13 +112,15 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
     const { response, config } = error ?? {};
     if (!response || response.status !== 401 || !config || !hooks.isApi(fullUrl(config))) throw error;
     const meta = config[META] as Meta | undefined;
+    if (meta?.done) throw error;
     const serverError = toServerError(response.data);
     const marker = meta?.marker ?? null;
+    config[META] = { ...meta, marker, done: true };
     if (meta?.retried || !(await hooks.refreshable(serverError, marker)) || !(await hooks.recover(marker))) {
       hooks.unauthorised(fullUrl(config), serverError?.code ?? null);
       throw error;
     }
-    config[META] = { ...meta, marker, retried: true };
+    config[META] = { marker, retried: true };
     return instance.request(config as C);
   };
 

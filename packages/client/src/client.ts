@@ -5,8 +5,9 @@
  * - credentials go only to the API (apiBase), with the CSRF header on state-changing requests;
  * - a 401 `TRY_REFRESH_TOKEN` leads to exactly one refresh and exactly one retry; the retry's answer
  *   is final, and a refused refresh ends the session (event `signedOut`): there is no path that loops;
+ *   a refresh that got no verdict (network, 5xx) is an error (`REFRESH_UNAVAILABLE`), never a sign-out;
  * - one refresh at a time across all tabs (tabs/lock.ts), whose outcome every tab learns
- *   (tabs/channel.ts), as it learns sign-outs and detected thefts;
+ *   (tabs/channel.ts), as it learns sign-outs, detected thefts and claim updates;
  * - expiry reasoning in server time (clock.ts), so a wrong device clock changes nothing.
  */
 import { createAxiosInterceptor, type AxiosLike } from './axios.js';
@@ -17,8 +18,17 @@ import { LatchkeyClientError } from './errors.js';
 import { createFetch } from './fetch.js';
 import { decodeClaims, decodeFrontToken, type Claims } from './front-token.js';
 import type { LatchkeyClientOptions } from './options.js';
-import { FRONT_HEADER, type ServerError } from './protocol.js';
-import { refreshOnce, type RefreshOutcome } from './refresher.js';
+import {
+  DEFAULT_AUTH_BASE,
+  FRONT_HEADER,
+  REFRESH_ROUTE,
+  SIGNOUT_ROUTE,
+  TOKEN_THEFT_DETECTED,
+  TRY_REFRESH_TOKEN,
+  UNAUTHORISED,
+  type ServerError,
+} from './protocol.js';
+import { DEFAULT_GRACE, refreshOnce, type RefreshOutcome } from './refresher.js';
 import { createScheduler } from './scheduler.js';
 import { createTabChannel, type TabMessage } from './tabs/channel.js';
 import { createTabLock } from './tabs/lock.js';
@@ -32,8 +42,18 @@ export interface LatchkeyEvents {
   signedOut: { reason: 'signOut' | 'refreshFailed' | 'theft' | 'otherTab' };
   /** A request's final answer was 401 (after the one refresh and retry, where those applied). */
   unauthorised: { url: string; code: string | null };
-  /** The server saw an old refresh token replayed and revoked the whole session. Reaches every tab. */
+  /**
+   * The server saw an old refresh token replayed and revoked the whole session. Reaches every tab,
+   * whichever of them first got the server's `TOKEN_THEFT_DETECTED` (from a refresh or any API call);
+   * followed by `signedOut` `{ reason: 'theft' }` unless the session had already ended here.
+   */
   theftDetected: { sessionId: string | null; userId: string | null };
+  /**
+   * The server reissued this session's tokens with new claims (`session.update()` in an app route):
+   * header mode adopted the new access token, cookie mode got new cookies. Reaches every tab.
+   * `claims` are the new ID token's, for display.
+   */
+  claimsUpdated: { claims: Claims | null };
   /**
    * A refresh succeeded but the browser did not keep its cookies (third-party cookie blocking, ITP).
    * The SDK stops refreshing rather than loop; the app should tell the user or use a first-party API.
@@ -48,7 +68,8 @@ export interface LatchkeyClient {
   axiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>): () => void;
   /**
    * True when a session exists. Asks the server (one refresh) only when the local front token says
-   * the access token expired; a refused refresh token is `false`, never an error.
+   * the access token expired. `false` only when there is no session here or the server refused it;
+   * a server that could not be asked (or cookies the browser blocks) leaves it `true`.
    */
   doesSessionExist(): Promise<boolean>;
   /** The ID token's claims (display only: unverified in the client; the server decides access). */
@@ -59,13 +80,15 @@ export interface LatchkeyClient {
   signOut(): Promise<void>;
   /**
    * Refreshes now (once across tabs). Resolves `true` when a session exists afterwards, `false` when
-   * it ended. Rejects with `REFRESH_UNAVAILABLE` (server unreachable) or `COOKIE_BLOCKED`.
+   * it ended. Rejects with `REFRESH_UNAVAILABLE` (no verdict: unreachable, 5xx) or `COOKIE_BLOCKED`.
    */
   refresh(): Promise<boolean>;
   on<K extends keyof LatchkeyEvents>(event: K, listener: (payload: LatchkeyEvents[K]) => void): () => void;
   /** Removes timers and listeners (single-page-app teardown, tests). */
   close(): void;
 }
+
+const TRIGGERS = ['online', 'pageshow', 'visibilitychange'];
 
 export function createLatchkeyClient(options: LatchkeyClientOptions = {}): LatchkeyClient {
   const mode = options.mode ?? 'cookie';
@@ -74,7 +97,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   const base = options.apiBase ?? pageOrigin;
   if (!base) throw new TypeError('latchkey: apiBase is required outside a browser');
   const apiBase = new URL(base, pageOrigin);
-  const authBase = (options.authBase ?? '/auth').replace(/\/+$/, '');
+  const authBase = (options.authBase ?? DEFAULT_AUTH_BASE).replace(/\/+$/, '');
   const authUrl = (route: string): string => new URL(`${authBase}/${route}`, apiBase).href;
   const baseFetch: typeof fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const name = options.name ?? 'latchkey';
@@ -98,12 +121,22 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   const lock = inBrowserCookieMode ? createTabLock(`${name}:refresh`) : <T>(fn: () => Promise<T>) => fn();
   const channel = inBrowserCookieMode ? createTabChannel(name, (m) => void onTabMessage(m)) : { post() {}, close() {} };
 
-  let ended = false;
-  let blocked = false;
+  /**
+   * The one session state, replacing flags that could contradict each other:
+   * - `active`: a session may exist (requests carry it, refreshes are planned);
+   * - `ended`: the server ended it or the user signed out; `signedOut` was emitted once;
+   * - `theft`: ended, and the user was told of the theft (`theftDetected` emitted once);
+   * - `blocked`: the browser drops the session cookies, so refreshing cannot help; nothing is refreshed.
+   * A new token (sign-in, refresh here or in another tab) makes it `active` again.
+   */
+  let state: 'active' | 'ended' | 'theft' | 'blocked' = 'active';
   // While signOut() runs, a session ending on the way (its access token had expired and the refresh
-  // was refused) is still reported as the sign-out the user asked for.
+  // was refused) is still reported as the sign-out the user asked for. Reset in `finally`.
   let signingOut = false;
   let inflight: Promise<RefreshOutcome> | null = null;
+  /** The last front token observe() took in: the same response seen twice (two interceptors) counts once. */
+  let observed: string | undefined;
+  const refreshDeps = { url: authUrl(REFRESH_ROUTE), fetch: baseFetch, credentials, lock, clock, grace: DEFAULT_GRACE };
 
   const scheduler = createScheduler(clock, async (front) => {
     // The marker first, then the look: a marker read after the look could already be another tab's
@@ -119,53 +152,58 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   });
   const autoRefresh = options.autoRefresh ?? true;
   const plan = async (): Promise<void> => {
-    if (autoRefresh && !ended && !blocked) scheduler.plan(await credentials.front());
+    if (autoRefresh && state === 'active') scheduler.plan(await credentials.front());
   };
   const check = (): void => {
-    if (autoRefresh && !ended && !blocked) void credentials.front().then((f) => scheduler.check(f));
+    if (autoRefresh && state === 'active') void credentials.front().then((f) => scheduler.check(f));
   };
-  const onVisible = (): void => {
-    if (document.visibilityState === 'visible') check();
-  };
-  if (typeof document !== 'undefined') document.addEventListener('visibilitychange', onVisible);
-  if (typeof window !== 'undefined') {
-    window.addEventListener('online', check);
-    // A page restored from the back/forward cache kept its timers' state from before, possibly stale.
-    window.addEventListener('pageshow', check);
-  }
+  // Re-checked when the device comes back online, when a page is restored from the back/forward cache
+  // (its timers' state is from before, possibly stale) and when a tab is shown or hidden (a background
+  // tab's timers are throttled; checking on hide too is harmless: check() only refreshes what is due).
+  // `visibilitychange` bubbles from the document to the window. Outside browsers these do not exist.
+  for (const type of TRIGGERS) globalThis.addEventListener?.(type, check);
   void plan();
 
+  const claimsNow = async (): Promise<Claims | null> => {
+    const front = await credentials.front();
+    return front && decodeClaims(front.idToken);
+  };
   async function refreshedInfo(): Promise<LatchkeyEvents['refreshed']> {
     const front = await credentials.front();
-    return { claims: front ? decodeClaims(front.idToken) : null, expiresAt: front ? new Date(front.exp - (clock.now() - Date.now())) : null };
+    return { claims: await claimsNow(), expiresAt: front && new Date(front.exp - (clock.now() - Date.now())) };
   }
 
   async function endSession(reason: LatchkeyEvents['signedOut']['reason'], theft: ServerError | null, tell: boolean): Promise<void> {
+    const was = state;
+    // The state moves before anything is awaited, so that a second ending meanwhile sees it ended.
+    if (theft) state = 'theft';
+    else if (was !== 'theft') state = 'ended';
     scheduler.stop();
     await credentials.clear();
-    if (theft) {
+    if (theft && was !== 'theft') {
       events.emit('theftDetected', { sessionId: theft.sessionId ?? null, userId: theft.userId ?? null });
       if (tell) channel.post({ type: 'theft', sessionId: theft.sessionId, userId: theft.userId });
-    } else if (tell && !ended) {
+    } else if (tell && was !== state) {
       channel.post({ type: 'signedOut' });
     }
-    if (!ended) {
-      ended = true;
-      events.emit('signedOut', { reason: signingOut ? 'signOut' : reason });
-    }
+    if (was !== 'ended' && was !== 'theft') events.emit('signedOut', { reason: signingOut ? 'signOut' : reason });
   }
+
+  /** A new token in the same session (not a sign-in) means its claims were updated. */
+  const claimsUpdated = async (): Promise<void> => events.emit('claimsUpdated', { claims: await claimsNow() });
 
   async function onTabMessage(message: TabMessage): Promise<void> {
     if (message.type === 'refreshed') {
       credentials.adopt(message.front);
       if (Number.isFinite(message.skew)) clock.fromFrontToken(Date.now() + message.skew!);
-      ended = false;
+      state = 'active';
       await plan();
-      events.emit('refreshed', await refreshedInfo());
+      if (message.claims) await claimsUpdated();
+      else events.emit('refreshed', await refreshedInfo());
     } else if (message.type === 'signedOut') {
       await endSession('otherTab', null, false);
     } else if (message.type === 'theft') {
-      await endSession('theft', { code: 'TOKEN_THEFT_DETECTED', sessionId: message.sessionId, userId: message.userId }, false);
+      await endSession('theft', { code: TOKEN_THEFT_DETECTED, sessionId: message.sessionId, userId: message.userId }, false);
     }
   }
 
@@ -174,24 +212,24 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
    * runs and they all wait for it. Outcome events fire once, here, not once per waiting request.
    */
   function refreshFrom(marker: string | null): Promise<RefreshOutcome> {
-    if (blocked) return Promise.resolve({ kind: 'blocked' });
+    if (state === 'blocked') return Promise.resolve({ kind: 'blocked' });
     inflight ??= (async () => {
       try {
-        const outcome = await refreshOnce({ url: authUrl('refresh'), fetch: baseFetch, credentials, lock, clock }, marker);
+        const outcome = await refreshOnce(refreshDeps, marker);
         if (outcome.kind === 'refreshed') {
-          ended = false;
+          state = 'active';
           await plan();
           if (outcome.here) {
             channel.post({ type: 'refreshed', front: await credentials.marker(), skew: clock.skew() });
             events.emit('refreshed', await refreshedInfo());
           }
         } else if (outcome.kind === 'signedOut') {
-          const theft = outcome.error?.code === 'TOKEN_THEFT_DETECTED' ? outcome.error : null;
+          const theft = outcome.error?.code === TOKEN_THEFT_DETECTED ? outcome.error : null;
           await endSession(theft ? 'theft' : 'refreshFailed', theft, true);
         } else {
-          blocked = true;
+          state = 'blocked';
           scheduler.stop();
-          events.emit('cookieBlocked', { url: authUrl('refresh') });
+          events.emit('cookieBlocked', { url: refreshDeps.url });
         }
         return outcome;
       } finally {
@@ -201,25 +239,36 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     return inflight;
   }
 
-  /** Learns from any API response: server time, and tokens issued by the app's own sign-in route. */
+  /**
+   * Learns from any API response: server time, and tokens issued by an app route: a sign-in, or a
+   * claim update (`session.update()`: new tokens in the session we already had).
+   */
   async function observe(response: Response, before: string | null): Promise<void> {
     const knew = clock.known();
     clock.fromDateHeader(response.headers.get('date'));
     const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
-    if (!front || !response.ok) {
+    if (!front || !response.ok || front.raw === observed) {
       if (!knew && clock.known()) await plan(); // the first server time: plan what start-up could not
       return;
     }
+    observed = front.raw;
     clock.fromFrontToken(front.now);
+    // The session we had, before accept() stores the new tokens (in cookie mode the browser already
+    // has: the marker taken before sending is the old front token there).
+    const old = mode === 'header' ? await credentials.front() : decodeFrontToken(before);
     if (await credentials.accept(response)) {
-      // A fresh, stored front token (a new sign-in) lifts a cookie block seen earlier.
-      blocked = false;
-      ended = false;
+      // A fresh, stored front token lifts a cookie block seen earlier.
+      state = 'active';
       await plan();
-      // New tokens (a sign-in): the other tabs plan their refresh from them too.
-      if (before !== front.raw) channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew() });
-    } else if (!blocked) {
-      blocked = true;
+      if (before !== front.raw) {
+        const sid = decodeClaims(front.idToken)?.sid;
+        const update = sid !== undefined && old !== null && decodeClaims(old.idToken)?.sid === sid;
+        // The other tabs plan their refresh from the new tokens too, and hear of the update.
+        channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew(), claims: update });
+        if (update) await claimsUpdated();
+      }
+    } else if (state !== 'blocked') {
+      state = 'blocked';
       scheduler.stop();
       events.emit('cookieBlocked', { url: response.url });
     }
@@ -231,20 +280,11 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
    * an expired token can arrive as no token at all. A 401 that is not latchkey's is the app's business.
    */
   async function refreshable(error: ServerError | null, marker: string | null): Promise<boolean> {
-    if (error?.code === 'TOKEN_THEFT_DETECTED') {
+    if (error?.code === TOKEN_THEFT_DETECTED) {
       await endSession('theft', error, true);
       return false;
     }
-    return error?.code === 'TRY_REFRESH_TOKEN' || (error?.code === 'UNAUTHORISED' && marker !== null);
-  }
-
-  /** Runs the refresh for a failed request; true when the request should be retried (once). */
-  async function recover(marker: string | null): Promise<boolean> {
-    try {
-      return (await refreshFrom(marker)).kind === 'refreshed';
-    } catch {
-      return false; // unreachable refresh endpoint: the caller gets the original 401, the session stays
-    }
+    return error?.code === TRY_REFRESH_TOKEN || (error?.code === UNAUTHORISED && marker !== null);
   }
 
   const hooks: TransportHooks = {
@@ -253,7 +293,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     credentials,
     observe,
     refreshable,
-    recover,
+    // Runs the refresh for a failed request; true when it should be retried (once). An unreachable
+    // refresh rejects (REFRESH_UNAVAILABLE): the session stays, and the caller learns why.
+    recover: async (marker) => (await refreshFrom(marker)).kind === 'refreshed',
     unauthorised: (url, code) => events.emit('unauthorised', { url, code }),
   };
   const latchkeyFetch = createFetch(baseFetch, hooks);
@@ -267,15 +309,13 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       const front = await credentials.front();
       if (front && clock.now() < front.exp) return true;
       try {
-        return (await refreshFrom(marker)).kind === 'refreshed';
+        // Only the server's refusal is "no session": cookies the browser blocks still belong to one.
+        return (await refreshFrom(marker)).kind !== 'signedOut';
       } catch {
         return true; // the server could not be asked; the session has not been refused
       }
     },
-    async getClaims() {
-      const front = await credentials.front();
-      return front ? decodeClaims(front.idToken) : null;
-    },
+    getClaims: claimsNow,
     async getAccessTokenExpiry() {
       return (await refreshedInfo()).expiresAt;
     },
@@ -283,15 +323,20 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       let failure: unknown;
       signingOut = true;
       try {
-        // Through the wrapper: an expired access token is refreshed first, so that the server really
-        // ends the session rather than the browser merely forgetting it.
-        const response = await latchkeyFetch(authUrl('signout'), { method: 'POST' });
-        if (response.status >= 500) failure = new Error(`status ${response.status}`);
-      } catch (err) {
-        failure = err;
+        try {
+          // Through the wrapper: an expired access token is refreshed first, so that the server really
+          // ends the session rather than the browser merely forgetting it.
+          const response = await latchkeyFetch(authUrl(SIGNOUT_ROUTE), { method: 'POST' });
+          if (response.status >= 500) failure = new Error(`status ${response.status}`);
+        } catch (err) {
+          failure = err;
+        }
+        await endSession('signOut', null, true);
+      } finally {
+        // Even when clearing the token storage threw: a later, unrelated ending must not be reported
+        // as this sign-out.
+        signingOut = false;
       }
-      await endSession('signOut', null, true);
-      signingOut = false;
       if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'sign-out failed; signed out locally', { cause: failure });
     },
     async refresh() {
@@ -303,11 +348,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     close() {
       scheduler.stop();
       channel.close();
-      if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisible);
-      if (typeof window !== 'undefined') {
-        window.removeEventListener('online', check);
-        window.removeEventListener('pageshow', check);
-      }
+      for (const type of TRIGGERS) globalThis.removeEventListener?.(type, check);
     },
   };
 }

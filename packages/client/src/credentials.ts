@@ -6,7 +6,7 @@
  * - header mode: the tokens live in a {@link TokenStorage} and travel in `Authorization` and in the
  *   refresh request's JSON body.
  */
-import { CSRF_TOKEN_HEADER, FRONT_HEADER, MODE_HEADER } from './protocol.js';
+import { ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, csrfCookies, FRONT_HEADER, frontCookie as frontCookieOf, MODE_HEADER } from './protocol.js';
 import { decodeFrontToken, readCookie, type FrontToken } from './front-token.js';
 import type { TokenStorage } from './token-storage.js';
 
@@ -20,14 +20,18 @@ export interface Credentials {
   front(): Promise<FrontToken | null>;
   /** Value of the CSRF header on state-changing requests. */
   csrf(): string;
-  /** Adds what authenticates an API request (header mode: the bearer token). */
-  authorize(headers: Headers): Promise<void>;
+  /**
+   * Adds what authenticates an API request (header mode: the bearer token). An `Authorization` the app
+   * set itself is kept, unless it is `Bearer <stale>`: the token this client held when the request was
+   * first sent, which a refresh has since replaced (the retry must not resend it).
+   */
+  authorize(headers: Headers, stale: string | null): Promise<void>;
   /** The refresh request's extra headers and body; `null` when there is nothing to refresh with. */
   refreshRequest(): Promise<{ headers: Record<string, string>; body?: string } | null>;
   /**
-   * Takes in a response that issued tokens (a refresh, or the app's own sign-in). Returns `false` in
-   * cookie mode when the browser did not store the front cookie the response set: its cookies are
-   * being blocked (third-party cookie blocking, ITP).
+   * Takes in a response that issued tokens (a refresh, the app's own sign-in, a claim update). Returns
+   * `false` in cookie mode when the browser did not store the front cookie the response set: its
+   * cookies are being blocked (third-party cookie blocking, ITP).
    */
   accept(response: Response): Promise<boolean>;
   /** Forgets the session locally (the server has ended it, or is being told to). */
@@ -47,7 +51,8 @@ export interface Credentials {
  * @param prefix The server's cookie name prefix (`cookies.prefix`), default `lk_`.
  */
 export function cookieCredentials(visible: boolean, prefix: string): Credentials {
-  const frontCookie = `${prefix}front`;
+  const frontCookie = frontCookieOf(prefix);
+  const [hostCsrf, secureCsrf] = csrfCookies(prefix);
   let lastSeen: string | null = null;
   let lastCsrf: string | null = null;
   const current = (): string | null => (visible ? readCookie(frontCookie) : lastSeen);
@@ -57,7 +62,7 @@ export function cookieCredentials(visible: boolean, prefix: string): Credentials
     // Server `csrf: { mode: 'token' }` issues a session-bound token to echo (cookie `__Host-<prefix>csrf`,
     // or header X-Latchkey-CSRF-Token cross-origin); the default mode wants the constant `1`.
     csrf: () =>
-      (visible ? (readCookie(`__Host-${prefix}csrf`) ?? readCookie(`__Secure-${prefix}csrf`)) : null) ?? lastCsrf ?? '1',
+      (visible ? (readCookie(hostCsrf) ?? readCookie(secureCsrf)) : null) ?? lastCsrf ?? '1',
     authorize: async () => {},
     refreshRequest: async () => ({ headers: {} }),
     async accept(response) {
@@ -86,10 +91,11 @@ export function headerCredentials(storage: TokenStorage): Credentials {
     marker: async () => (await storage.get())?.accessToken ?? null,
     front: async () => decodeFrontToken((await storage.get())?.front),
     csrf: () => '1',
-    async authorize(headers) {
+    async authorize(headers, stale) {
       headers.set(MODE_HEADER, 'header');
       const tokens = await storage.get();
-      if (tokens && !headers.has('authorization')) headers.set('Authorization', `Bearer ${tokens.accessToken}`);
+      const own = headers.get('authorization');
+      if (tokens && (!own || own === `Bearer ${stale}`)) headers.set('Authorization', `Bearer ${tokens.accessToken}`);
     },
     async refreshRequest() {
       const tokens = await storage.get();
@@ -104,9 +110,15 @@ export function headerCredentials(storage: TokenStorage): Credentials {
         .clone()
         .json()
         .catch(() => null)) as { accessToken?: unknown; refreshToken?: unknown } | null;
+      const front = response.headers.get(FRONT_HEADER) ?? undefined;
+      const tokens = await storage.get();
+      const updated = response.headers.get(ACCESS_TOKEN_HEADER);
       if (typeof body?.accessToken === 'string' && typeof body.refreshToken === 'string') {
-        const front = response.headers.get(FRONT_HEADER) ?? undefined;
         await storage.set({ accessToken: body.accessToken, refreshToken: body.refreshToken, front });
+      } else if (updated && tokens) {
+        // A claim update (`session.update()`): a new access token for the same session; the refresh
+        // token did not rotate, so it is kept.
+        await storage.set({ ...tokens, accessToken: updated, front });
       }
       return true;
     },

@@ -17,7 +17,7 @@ export class LatchkeyClientError extends Error {
   readonly status: number | undefined;
 
   constructor(code: LatchkeyClientErrorCode, message: string, options?: { status?: number; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options); // `cause` when given; `status` is ours (below)
     this.name = 'LatchkeyClientError';
     this.code = code;
     this.status = options?.status;

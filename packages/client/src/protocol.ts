@@ -14,15 +14,33 @@ export const CSRF_HEADER = 'X-Latchkey-CSRF';
 export const CSRF_TOKEN_HEADER = 'X-Latchkey-CSRF-Token';
 /** Asks the server for header mode: tokens in JSON bodies and `Authorization`, no cookies. */
 export const MODE_HEADER = 'X-Latchkey-Mode';
+/**
+ * On every refresh response: the server's refresh grace window in seconds, the time during which the
+ * token just rotated out may be presented again (a lost answer). The SDK fits its refresh timeout and
+ * its one retry inside it (refresher.ts).
+ */
+export const GRACE_HEADER = 'X-Latchkey-Refresh-Grace';
+/** Header mode: the new access token after a claim update (`session.update()`) on an API response. */
+export const ACCESS_TOKEN_HEADER = 'X-Latchkey-Access-Token';
+
+/** The server's auth routes, under `authBase` (its `basePath`, default `/auth`). */
+export const DEFAULT_AUTH_BASE = '/auth';
+export const REFRESH_ROUTE = 'refresh';
+export const SIGNOUT_ROUTE = 'signout';
+
+/** The readable front cookie, `<prefix>front` (server option `cookies.prefix`, default `lk_`). */
+export const frontCookie = (prefix: string): string => `${prefix}front`;
+/** The session-bound CSRF cookie of `csrf: { mode: 'token' }`: `__Host-` without a cookie domain, `__Secure-` with one. */
+export const csrfCookies = (prefix: string): [string, string] => [`__Host-${prefix}csrf`, `__Secure-${prefix}csrf`];
 
 /** Methods that must not change state, so need no CSRF header (RFC 9110 §9.2.1 safe methods). */
-export function isStateChanging(method: string): boolean {
-  const m = method.toUpperCase();
-  return m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS';
-}
+export const isStateChanging = (method: string): boolean => !/^(GET|HEAD|OPTIONS)$/i.test(method);
 
 /** The latchkey error codes the SDK acts on. Others pass through to the application untouched. */
-export type ServerErrorCode = 'TRY_REFRESH_TOKEN' | 'UNAUTHORISED' | 'TOKEN_THEFT_DETECTED' | (string & {});
+export const TRY_REFRESH_TOKEN = 'TRY_REFRESH_TOKEN';
+export const UNAUTHORISED = 'UNAUTHORISED';
+export const TOKEN_THEFT_DETECTED = 'TOKEN_THEFT_DETECTED';
+export type ServerErrorCode = typeof TRY_REFRESH_TOKEN | typeof UNAUTHORISED | typeof TOKEN_THEFT_DETECTED | (string & {});
 
 /** A latchkey error body, `{"error":{"code","message",...}}`, reduced to what the SDK needs. */
 export interface ServerError {

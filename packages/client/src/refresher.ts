@@ -1,21 +1,32 @@
 /**
  * One refresh, done once: takes the cross-tab lock, checks whether someone else already refreshed,
- * otherwise calls `POST <authBase>/refresh` and classifies the answer. It never retries by itself:
- * retrying is the caller's single, bounded step, which is what rules out refresh loops.
+ * otherwise calls `POST <authBase>/refresh` and classifies the answer. The only retry is the one
+ * immediate resend of an attempt whose answer never came (see attemptTimeout); an answer is never
+ * retried, and retrying a request is the caller's single, bounded step: no refresh loop is possible.
  */
 import type { ServerClock } from './clock.js';
 import type { Credentials } from './credentials.js';
 import { LatchkeyClientError } from './errors.js';
 import { decodeFrontToken } from './front-token.js';
 import type { Lock } from './tabs/lock.js';
-import { CSRF_HEADER, FRONT_HEADER, readServerError, type ServerError } from './protocol.js';
+import { CSRF_HEADER, FRONT_HEADER, GRACE_HEADER, readServerError, type ServerError } from './protocol.js';
 
 /**
- * A refresh that hangs would hold the cross-tab lock, and so every tab, hostage; past this it counts as
- * unreachable. If the server did rotate before the answer was lost, the parent token presented on the
- * next attempt falls in the server's grace window (default 10 s) or fails cleanly as signed out.
+ * How long one refresh attempt may take, from the server's grace window (seconds): a quarter of it,
+ * so that the attempt and its one retry together end by half the window.
+ *
+ * Why: a refresh the server committed but whose answer was lost (timeout, dropped connection) leaves
+ * this client holding the parent token. The server accepts the parent again only inside its grace
+ * window, so the retry must reach it well inside; a retry outside would be a parent replay, theft,
+ * and the user would be signed out everywhere. A refresh that hangs would also hold the cross-tab
+ * lock, and so every tab, hostage.
+ * Bounds: at least 1 s (a window of 0 has no safe retry anyway; a timeout of 0 would be no request),
+ * at most 7.5 s (the quarter of the default 30 s window; the tab lock's lease outlasts two).
  */
-const REFRESH_TIMEOUT_MS = 10_000;
+export const attemptTimeout = (graceSeconds: number): number => Math.min(Math.max(graceSeconds * 250, 1e3), 7500);
+
+/** The protocol's default grace window (seconds), assumed until the server has told its own. */
+export const DEFAULT_GRACE = 30;
 
 export type RefreshOutcome =
   /** Tokens are fresh. `here`: this call refreshed them (false: another tab or request already had). */
@@ -31,12 +42,14 @@ export interface RefresherDeps {
   credentials: Credentials;
   lock: Lock;
   clock: ServerClock;
+  /** The server's grace window in seconds, as last told by `X-Latchkey-Refresh-Grace` (updated here). */
+  grace: number;
 }
 
 /**
  * @param marker The credentials marker when the caller decided to refresh (see Credentials.marker).
- * @throws LatchkeyClientError `REFRESH_UNAVAILABLE` when the server could not be reached or failed
- *   (5xx): the session may well be fine, so nothing is cleared.
+ * @throws LatchkeyClientError `REFRESH_UNAVAILABLE` when the server could not be reached (twice) or
+ *   answered anything but tokens or latchkey's 401: the session may well be fine, so nothing is cleared.
  */
 export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise<RefreshOutcome> {
   return deps.lock(async (): Promise<RefreshOutcome> => {
@@ -47,36 +60,42 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
 
     const request = await deps.credentials.refreshRequest();
     if (!request) return { kind: 'signedOut', error: null };
-    let response: Response;
-    try {
-      response = await deps.fetch(deps.url, {
+    const send = (): Promise<Response> =>
+      deps.fetch(deps.url, {
         method: 'POST',
         credentials: 'include',
         headers: { [CSRF_HEADER]: deps.credentials.csrf(), ...request.headers },
         body: request.body ?? null,
         cache: 'no-store',
         // Guarded: some runtimes (React Native) have AbortSignal without timeout().
-        signal: globalThis.AbortSignal?.timeout?.(REFRESH_TIMEOUT_MS),
+        signal: globalThis.AbortSignal?.timeout?.(attemptTimeout(deps.grace)),
       });
+    let response: Response;
+    try {
+      // A timed-out or failed attempt is retried at once, once, with the same token: if the server
+      // committed the first, its answer was lost and the retry falls inside the grace window, where
+      // the server hands back the same successor. Nothing more: a third attempt could fall outside.
+      response = await send().catch(send);
     } catch (cause) {
-      throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'refresh endpoint unreachable', { cause });
+      throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'refresh unreachable', { cause });
     }
     deps.clock.fromDateHeader(response.headers.get('date'));
+    const grace = parseFloat(response.headers.get(GRACE_HEADER)!);
+    if (grace >= 0) deps.grace = grace;
 
     if (response.ok) {
       const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
       if (front) deps.clock.fromFrontToken(front.now);
       return (await deps.credentials.accept(response)) ? { kind: 'refreshed', here: true } : { kind: 'blocked' };
     }
-    // 400/401/403: the server looked at the refresh token and said no (unknown, expired, revoked,
-    // replayed). Anything else (5xx, 429, a proxy's 404) says nothing about the session.
-    if (response.status === 400 || response.status === 401 || response.status === 403) {
-      const error = await readServerError(response);
+    // Only latchkey's own 401 is a verdict on the token (unknown, expired, revoked, replayed). Anything
+    // else (5xx, 429, a CSRF refusal, a proxy's 400/403/404 or HTML) says nothing about the session,
+    // so it stays: the app gets a typed error, never a sign-out.
+    const error = response.status === 401 ? await readServerError(response) : null;
+    if (error) {
       await deps.credentials.clear();
       return { kind: 'signedOut', error };
     }
-    throw new LatchkeyClientError('REFRESH_UNAVAILABLE', `refresh endpoint answered ${response.status}`, {
-      status: response.status,
-    });
+    throw new LatchkeyClientError('REFRESH_UNAVAILABLE', `refresh answered ${response.status}`, { status: response.status });
   });
 }

@@ -15,7 +15,10 @@ export interface TransportHooks {
   observe(response: Response, before: string | null): Promise<void>;
   /** Whether a 401 with this error is worth one refresh (and handles theft). */
   refreshable(error: ServerError | null, marker: string | null): Promise<boolean>;
-  /** Runs (or joins) the refresh; true when the request should be retried, once. */
+  /**
+   * Runs (or joins) the refresh; true when the request should be retried, once. Rejects with
+   * `REFRESH_UNAVAILABLE` when the server gave no verdict (unreachable, 5xx).
+   */
   recover(marker: string | null): Promise<boolean>;
   /** Reports a request's final 401. */
   unauthorised(url: string, code: string | null): void;

@@ -342,9 +342,11 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
         await route.abort('internetdisconnected');
       });
       await signIn(page);
-      await expect.poll(() => aborted, { timeout: 5_000 }).toBe(1); // the planned refresh, offline
+      // The planned refresh and its one immediate retry (a lost answer), both offline; then the back-off.
+      await expect.poll(() => aborted, { timeout: 5_000 }).toBe(2);
       await context.unrouteAll();
-      await page.evaluate((t) => (t === 'online' ? window : document).dispatchEvent(new Event(t)), trigger);
+      // As the browser fires them: `online` at the window, `visibilitychange` at the document, bubbling.
+      await page.evaluate((t) => (t === 'online' ? window : document).dispatchEvent(new Event(t, { bubbles: true })), trigger);
       // The back-off would wait 5 s; the event makes it go now.
       await page.waitForFunction(() => window.events.some((e) => e.name === 'refreshed'), null, { timeout: 2_500 });
       expect(server.count('POST /auth/refresh')).toBe(1);

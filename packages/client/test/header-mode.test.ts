@@ -24,7 +24,7 @@ function inspectableStorage(initial?: StoredTokens): TokenStorage & { tokens: St
 
 function record(client: LatchkeyClient) {
   const seen: { name: keyof LatchkeyEvents; payload: unknown }[] = [];
-  for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked'] as const) {
+  for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked', 'claimsUpdated'] as const) {
     client.on(name, (payload) => seen.push({ name, payload }));
   }
   return (name: keyof LatchkeyEvents) => seen.filter((e) => e.name === name).map((e) => e.payload);
@@ -154,6 +154,203 @@ describe('@latchkey/client header mode (Node)', () => {
     expect(kept.tokens).not.toBeNull();
     expect(await lonely.doesSessionExist()).toBe(true); // not refused, so not ended
     lonely.close();
+  });
+
+  /**
+   * A gateway in front of the real server, as the client's `fetch`: it can answer the refresh route
+   * itself (a 502, a web firewall's HTML 403) or cut the connection, as real proxies and networks do.
+   * Everything else reaches the latchkey server unchanged.
+   */
+  function gateway(refresh: (forward: () => Promise<Response>, init: RequestInit | undefined) => Promise<Response>): typeof fetch {
+    return (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      return url.endsWith('/auth/refresh') ? refresh(() => fetch(input, init), init) : fetch(input, init);
+    };
+  }
+
+  describe('a refresh that gets no verdict on the session', () => {
+    const answers: [string, () => Promise<Response>][] = [
+      ['a 502 from the gateway', async () => new Response('bad gateway', { status: 502 })],
+      ['a 503 with a latchkey-looking body', async () => Response.json({ error: { code: 'STORE_UNAVAILABLE', message: 'm' } }, { status: 503 })],
+      ['an HTML 403 from a web firewall', async () => new Response('<html>blocked</html>', { status: 403, headers: { 'content-type': 'text/html' } })],
+      ['a 401 that is not latchkey\'s', async () => new Response('no', { status: 401, headers: { 'www-authenticate': 'Basic' } })],
+      ['no network', async () => Promise.reject(new TypeError('fetch failed'))],
+    ];
+    for (const [what, answer] of answers) {
+      it(`${what}: the request rejects with REFRESH_UNAVAILABLE; no unauthorised, no signedOut, the tokens stay`, async () => {
+        await signIn();
+        const kept = storage.tokens;
+        const flaky = createLatchkeyClient({ mode: 'header', apiBase: server.origin, tokenStorage: storage, autoRefresh: false, fetch: gateway(answer) });
+        const seen = record(flaky);
+        await sleep(EXPIRY_MS);
+        await expect(flaky.fetch(`${server.origin}/api/me`)).rejects.toMatchObject({ name: 'LatchkeyClientError', code: 'REFRESH_UNAVAILABLE' });
+        expect(seen('unauthorised')).toEqual([]);
+        expect(seen('signedOut')).toEqual([]);
+        expect(storage.tokens).toBe(kept);
+        expect(await flaky.doesSessionExist()).toBe(true); // the server never said no
+        expect(seen('signedOut')).toEqual([]);
+        // The same through axios: the interceptor rejects with the typed error.
+        const api = axios.create({ baseURL: server.origin });
+        flaky.axiosInterceptor(api);
+        await expect(api.get('/api/me')).rejects.toMatchObject({ code: 'REFRESH_UNAVAILABLE' });
+        expect(seen('unauthorised')).toEqual([]);
+        // The session is intact: the real server still refreshes it.
+        expect(await client.refresh()).toBe(true);
+        expect((await client.fetch(`${server.origin}/api/me`)).status).toBe(200);
+        flaky.close();
+      });
+    }
+  });
+
+  it('a refresh committed by the server whose answer is lost is retried at once, inside the grace window: no theft', async () => {
+    await server.close();
+    server = await startServer({ refreshGrace: 5 });
+    let lost = 0;
+    const lossy = createLatchkeyClient({
+      mode: 'header',
+      apiBase: server.origin,
+      tokenStorage: storage,
+      autoRefresh: false,
+      // The first refresh reaches the server, which rotates; its answer never arrives.
+      fetch: gateway(async (forward) => {
+        const answer = await forward();
+        if (lost++ > 0) return answer;
+        await answer.arrayBuffer();
+        throw new TypeError('connection reset');
+      }),
+    });
+    const seen = record(lossy);
+    const res = await lossy.fetch(`${server.origin}/app/signin`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    await sleep(EXPIRY_MS);
+    const me = await lossy.fetch(`${server.origin}/api/me`);
+    expect(me.status).toBe(200);
+    expect(server.count('POST /auth/refresh')).toBe(2); // the lost one and its one retry
+    expect(seen('theftDetected')).toEqual([]);
+    expect(seen('signedOut')).toEqual([]);
+    expect(await server.engine.listSessions('alice')).toHaveLength(1);
+    // The retry's tokens are the current ones: the next refresh rotates normally.
+    expect(await lossy.refresh()).toBe(true);
+    expect(await server.engine.listSessions('alice')).toHaveLength(1);
+    lossy.close();
+  });
+
+  it('fits its refresh timeout into the window the server announces (X-Latchkey-Refresh-Grace)', async () => {
+    await server.close();
+    server = await startServer({ refreshGrace: 2 });
+    let hang = false;
+    const slow = createLatchkeyClient({
+      mode: 'header',
+      apiBase: server.origin,
+      tokenStorage: storage,
+      autoRefresh: false,
+      // When armed, the refresh reaches the server (which rotates) but its answer hangs until the
+      // client gives up: the server is slow to answer, or the answer is stuck in a dead connection.
+      fetch: gateway(async (forward, init) => {
+        const answer = await forward();
+        if (!hang) return answer;
+        hang = false;
+        await answer.arrayBuffer();
+        return new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+      }),
+    });
+    const seen = record(slow);
+    expect((await slow.fetch(`${server.origin}/app/signin`, { method: 'POST' })).status).toBe(200);
+    expect(await slow.refresh()).toBe(true); // learns the 2 s window from this answer
+    hang = true;
+    const started = Date.now();
+    // A 7.5 s timeout (the default 30 s window's) would retry after the 2 s window: theft.
+    expect(await slow.refresh()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(seen('theftDetected')).toEqual([]);
+    expect(await server.engine.listSessions('alice')).toHaveLength(1);
+    slow.close();
+  });
+
+  it('axios interceptor installed twice: unauthorised fires once per failed request', async () => {
+    await signIn();
+    const api = axios.create({ baseURL: server.origin });
+    client.axiosInterceptor(api);
+    client.axiosInterceptor(api);
+    // A session ended on the server: the refresh is refused, one event, one refresh.
+    await server.engine.revokeSession(String((await client.getClaims())?.sid), 'admin');
+    await expect(api.get('/api/me')).rejects.toMatchObject({ response: { status: 401 } });
+    expect(events('unauthorised')).toHaveLength(1);
+    expect(events('signedOut')).toEqual([{ reason: 'refreshFailed' }]);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+  });
+
+  it('axios interceptor installed twice: a refresh and a retry whose answer is still 401 is one event', async () => {
+    await signIn();
+    const api = axios.create({ baseURL: server.origin });
+    client.axiosInterceptor(api);
+    client.axiosInterceptor(api);
+    await sleep(EXPIRY_MS);
+    // The app's own header (not a token of this client's) is kept: the refresh succeeds, the retry is refused.
+    await expect(api.get('/api/me', { headers: { Authorization: 'Bearer e30.e30.e30' } })).rejects.toMatchObject({ response: { status: 401 } });
+    expect(events('unauthorised')).toHaveLength(1);
+  });
+
+  it('an Authorization header the app set itself with the old token is replaced after the refresh', async () => {
+    await signIn();
+    const old = storage.tokens!.accessToken;
+    await sleep(EXPIRY_MS);
+    const me = await client.fetch(`${server.origin}/api/me`, { headers: { Authorization: `Bearer ${old}` } });
+    expect(me.status).toBe(200);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(server.count('GET /api/me')).toBe(2);
+
+    const api = axios.create({ baseURL: server.origin });
+    client.axiosInterceptor(api);
+    const current = storage.tokens!.accessToken;
+    expect(current).not.toBe(old);
+    await sleep(EXPIRY_MS);
+    const res = await api.get('/api/me', { headers: { Authorization: `Bearer ${current}` } });
+    expect(res.data).toEqual({ userId: 'alice' });
+    expect(server.count('POST /auth/refresh')).toBe(2);
+    expect(events('unauthorised')).toEqual([]);
+  });
+
+  it('a sign-out that throws does not leave "signing out" set: a later ending is reported as what it is', async () => {
+    let failClear = true;
+    const fragile = {
+      tokens: null as StoredTokens | null,
+      get: () => fragile.tokens,
+      set: (t: StoredTokens) => void (fragile.tokens = t),
+      clear() {
+        if (failClear) {
+          failClear = false;
+          throw new Error('keychain unavailable');
+        }
+        fragile.tokens = null;
+      },
+    };
+    const app = createLatchkeyClient({ mode: 'header', apiBase: server.origin, tokenStorage: fragile, autoRefresh: false });
+    const seen = record(app);
+    expect((await app.fetch(`${server.origin}/app/signin`, { method: 'POST' })).status).toBe(200);
+    await expect(app.signOut()).rejects.toThrow('keychain unavailable');
+    expect((await app.fetch(`${server.origin}/app/signin`, { method: 'POST' })).status).toBe(200);
+    await server.engine.revokeSession(String((await app.getClaims())?.sid), 'admin');
+    await sleep(EXPIRY_MS);
+    expect((await app.fetch(`${server.origin}/api/me`)).status).toBe(401);
+    // (The failed sign-out reported no ending: its storage still holds the tokens.)
+    expect(seen('signedOut')).toEqual([{ reason: 'refreshFailed' }]);
+    app.close();
+  });
+
+  it('a claim update adopts the new access token from X-Latchkey-Access-Token and emits claimsUpdated', async () => {
+    const first = await signIn();
+    const res = await client.fetch(`${server.origin}/api/rename`, { method: 'POST', body: JSON.stringify({ name: 'Bob' }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-latchkey-access-token')).toEqual(expect.any(String));
+    expect(storage.tokens?.accessToken).toBe(res.headers.get('x-latchkey-access-token'));
+    expect(storage.tokens?.accessToken).not.toBe(first.accessToken);
+    expect(storage.tokens?.refreshToken).toBe(first.refreshToken); // not rotated by an update
+    expect(events('claimsUpdated')).toEqual([{ claims: expect.objectContaining({ sub: 'alice', name: 'Bob' }) }]);
+    expect(await client.getClaims()).toMatchObject({ name: 'Bob' });
+    expect(events('refreshed')).toEqual([]);
+    expect((await client.fetch(`${server.origin}/api/me`)).status).toBe(200);
+    expect(server.count('POST /auth/refresh')).toBe(0);
   });
 
   it('never sends the token to another origin', async () => {

@@ -1,6 +1,6 @@
 /**
- * Tells the other tabs of the origin what happened here: a refresh (so they reschedule and do not
- * refresh again), a sign-out, a detected theft (so every tab drops the session at once).
+ * Tells the other tabs of the origin what happened here: a refresh or claim update (so they reschedule
+ * and do not refresh again), a sign-out, a detected theft (so every tab drops the session at once).
  *
  * Preferred: BroadcastChannel. Fallback: a write-then-remove of a localStorage key, which fires a
  * `storage` event in every other tab. No access or refresh token is ever in a message. The front
@@ -13,8 +13,9 @@ export type TabMessage =
   /**
    * `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie.
    * `skew`: the sender's precise server-clock offset (clock.ts), for tabs that only have a `Date` header's.
+   * `claims`: the new tokens came from a claim update in the same session, not a refresh or sign-in.
    */
-  | { type: 'refreshed'; front?: string | null; skew?: number | undefined }
+  | { type: 'refreshed'; front?: string | null; skew?: number | undefined; claims?: boolean }
   | { type: 'signedOut' }
   | { type: 'theft'; sessionId?: string; userId?: string };
 

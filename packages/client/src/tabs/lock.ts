@@ -15,8 +15,8 @@ import { localStore, randomId, sleep } from './storage.js';
 
 export type Lock = <T>(fn: () => Promise<T>) => Promise<T>;
 
-/** Longer than the refresh timeout (refresher.ts); after it a crashed holder's lock is taken over. */
-const LEASE_MS = 15_000;
+/** Longer than a refresh's two attempts (refresher.ts, 7.5 s each at most); after it a crashed holder's lock is taken over. */
+const LEASE_MS = 20_000;
 /** Long enough for a racing tab's write to become visible in this tab's storage. */
 const SETTLE_MS = 30;
 const POLL_MS = 50;

@@ -16,8 +16,7 @@ export function localStore(): Storage | null {
   }
 }
 
-export function randomId(): string {
-  return Math.random().toString(36).slice(2) + Date.now().toString(36);
-}
+/** Tells apart lock owners and repeated messages: unique enough for that, and never a secret. */
+export const randomId = (): string => Math.random().toString(36);
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

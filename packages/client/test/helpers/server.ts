@@ -1,7 +1,7 @@
 /**
  * A real latchkey server for the SDK tests: the engine (memory store, 2 s access tokens, no clock
  * tolerance so tokens really expire) behind the node:http adapter, plus a tiny app (sign-in route,
- * two protected routes), the SDK bundle and a test page. Every request is counted, and the refresh
+ * protected routes, one of which updates the session's claims), the SDK bundle and a test page. Every request is counted, and the refresh
  * tokens presented to `/auth/refresh` are remembered (by hash) so tests can prove none was spent twice.
  */
 import { createHash } from 'node:crypto';
@@ -36,15 +36,19 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>latchkey SDK test</tit
   const params = new URLSearchParams(location.search);
   const lk = sdk.createLatchkeyClient({ autoRefresh: params.get('auto') === '1', apiBase: params.get('api') ?? undefined });
   window.events = [];
-  for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked']) {
+  for (const name of ['refreshed', 'signedOut', 'unauthorised', 'theftDetected', 'cookieBlocked', 'claimsUpdated']) {
     lk.on(name, (payload) => window.events.push({ name, payload }));
   }
   window.sdk = sdk;
   window.lk = lk;
   window.call = async (path, init) => {
-    const res = await lk.fetch(path, init);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    try {
+      const res = await lk.fetch(path, init);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    } catch (error) {
+      return { status: 0, error: error.code ?? String(error) };
+    }
   };
   window.ready = true;
 </script>`;
@@ -160,6 +164,14 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       } else if (key === 'GET /api/me') {
         const session = await auth.requireSession(req, res);
         if (session) json(res, 200, { userId: session.userId });
+      } else if (key === 'POST /api/rename') {
+        // A claim update in an app route: new tokens for the same session (cookies, or headers in header mode).
+        const session = await auth.requireSession(req, res);
+        if (session) {
+          const { name } = JSON.parse((await readBody(req)) || '{}') as { name?: string };
+          await session.update({ idClaims: { name: name ?? '' } });
+          json(res, 200, { renamed: true });
+        }
       } else if (key === 'POST /api/echo') {
         const session = await auth.requireSession(req, res);
         if (session) json(res, 200, { userId: session.userId, echo: JSON.parse((await readBody(req)) || 'null') });
