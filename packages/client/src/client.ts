@@ -196,6 +196,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     if (message.type === 'refreshed') {
       credentials.adopt(message.front);
       if (Number.isFinite(message.skew)) clock.fromFrontToken(Date.now() + message.skew!);
+      // The server's window, as the refreshing tab learnt it: this tab's next refresh must fit it too.
+      if (message.grace! >= 0) refreshDeps.grace = message.grace!;
       state = 'active';
       await plan();
       if (message.claims) await claimsUpdated();
@@ -220,7 +222,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
           state = 'active';
           await plan();
           if (outcome.here) {
-            channel.post({ type: 'refreshed', front: await credentials.marker(), skew: clock.skew() });
+            channel.post({ type: 'refreshed', front: await credentials.marker(), skew: clock.skew(), grace: refreshDeps.grace });
             events.emit('refreshed', await refreshedInfo());
           }
         } else if (outcome.kind === 'signedOut') {
@@ -337,11 +339,11 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
         // as this sign-out.
         signingOut = false;
       }
-      if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'sign-out failed; signed out locally', { cause: failure });
+      if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'signed out here only', { cause: failure });
     },
     async refresh() {
       const outcome = await refreshFrom(await credentials.marker());
-      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'the browser refused the cookies');
+      if (outcome.kind === 'blocked') throw new LatchkeyClientError('COOKIE_BLOCKED', 'cookies blocked');
       return outcome.kind === 'refreshed';
     },
     on: (event, listener) => events.on(event, listener),

@@ -65,10 +65,7 @@ export async function readServerError(response: Response): Promise<ServerError |
 
 /** Shape check for an already-parsed error body (the axios path parses bodies itself). */
 export function toServerError(body: unknown): ServerError | null {
-  const error = (body as { error?: unknown } | null)?.error as Record<string, unknown> | undefined;
-  if (!error || typeof error.code !== 'string') return null;
-  const out: ServerError = { code: error.code };
-  if (typeof error.sessionId === 'string') out.sessionId = error.sessionId;
-  if (typeof error.userId === 'string') out.userId = error.userId;
-  return out;
+  const error = (body as { error?: Record<string, unknown> } | null)?.error;
+  const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+  return typeof error?.code === 'string' ? { code: error.code, sessionId: text(error.sessionId), userId: text(error.userId) } : null;
 }

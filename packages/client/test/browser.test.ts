@@ -3,7 +3,7 @@
  * tokens). Counts are taken on the server, so "exactly one refresh" means one request really arrived.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import type { LatchkeyClient } from '../src/index.js';
 import { chromiumAvailable, launchChromium, openTab } from './helpers/browser.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -11,7 +11,8 @@ import { startServer, type TestServer } from './helpers/server.js';
 interface PageGlobals {
   lk: LatchkeyClient;
   events: { name: string; payload: Record<string, unknown> }[];
-  call(path: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> | null }>;
+  /** status 0 with `error` (the LatchkeyClientError code) when the SDK's fetch rejected. */
+  call(path: string, init?: RequestInit): Promise<{ status: number; body?: Record<string, unknown> | null; error?: string }>;
 }
 declare const window: PageGlobals & Window;
 
@@ -353,6 +354,90 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
       expect(await eventsOf(page, 'signedOut')).toEqual([]);
     });
   }
+
+  /** Sends a request the page made to the real server from Node (so the server really handles it), answering nothing yet. */
+  async function relay(route: Route): Promise<Response> {
+    const request = route.request();
+    const headers = Object.fromEntries(Object.entries(await request.allHeaders()).filter(([name]) => !/^(:|host$|connection$|content-length$)/.test(name)));
+    const response = await fetch(request.url(), { method: request.method(), headers, body: request.postData() ?? null });
+    await response.arrayBuffer();
+    return response;
+  }
+
+  it('a refresh the server committed but whose answer is lost is retried at once, inside the grace window: no theft, the request succeeds', async () => {
+    const page = await openTab(context, server.origin);
+    await signIn(page);
+    let attempts = 0;
+    await context.route('**/auth/refresh', async (route) => {
+      if (attempts++ > 0) return route.continue();
+      await relay(route); // the server rotates the token...
+      await route.abort('connectionreset'); // ...and the answer never reaches the browser
+    });
+    await sleep(EXPIRY_MS);
+    expect(await call(page, '/api/me')).toEqual({ status: 200, body: { userId: 'alice' } });
+    expect(server.count('POST /auth/refresh')).toBe(2); // the lost one and its one retry, with the same token
+    expect(new Set(server.presentedRefresh).size).toBe(1);
+    expect(await eventsOf(page, 'theftDetected')).toEqual([]);
+    expect(await eventsOf(page, 'signedOut')).toEqual([]);
+    const sid = String((await page.evaluate(() => window.lk.getClaims()))?.sid);
+    expect((await server.engine.getSession(sid))?.revokedAt).toBeNull();
+    // The retry's tokens are current: the next refresh is an ordinary rotation.
+    expect(await page.evaluate(() => window.lk.refresh())).toBe(true);
+  });
+
+  it('a refresh answer that hangs is given up and retried inside the window the server announced, learnt by another tab', async () => {
+    await server.close();
+    server = await startServer({ refreshGrace: 2 });
+    const [a, b] = [await openTab(context, server.origin), await openTab(context, server.origin)];
+    await signIn(a);
+    // Tab A's refresh answer says X-Latchkey-Refresh-Grace: 2; tab B hears it with the new tokens.
+    expect(await a.evaluate(() => window.lk.refresh())).toBe(true);
+    await waitForEvent(b, 'refreshed');
+    let held: Route | undefined;
+    await context.route('**/auth/refresh', async (route) => {
+      if (held) return route.continue();
+      held = route;
+      await relay(route); // committed; the answer is then held until the page gives up on it
+    });
+    const started = Date.now();
+    // With the default window's 7.5 s timeout, the retry would come after the 2 s window: theft.
+    expect(await b.evaluate(() => window.lk.refresh())).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.count('POST /auth/refresh')).toBe(3);
+    for (const tab of [a, b]) expect(await eventsOf(tab, 'theftDetected')).toEqual([]);
+    expect((await call(a, '/api/me')).status).toBe(200);
+    await held?.abort().catch(() => {});
+  });
+
+  it('a refresh without network is an error the app can tell from "signed out": no unauthorised, no signedOut', async () => {
+    const page = await openTab(context, server.origin);
+    await signIn(page);
+    await context.route('**/auth/refresh', (route) => route.abort('internetdisconnected'));
+    await sleep(EXPIRY_MS);
+    expect(await call(page, '/api/me')).toEqual({ status: 0, error: 'REFRESH_UNAVAILABLE' });
+    expect(await eventsOf(page, 'unauthorised')).toEqual([]);
+    expect(await eventsOf(page, 'signedOut')).toEqual([]);
+    expect(await page.evaluate(() => window.lk.doesSessionExist())).toBe(true);
+    await context.unrouteAll();
+    expect((await call(page, '/api/me')).status).toBe(200); // the session was fine all along
+  });
+
+  it('a claim update in one tab (new cookies) emits claimsUpdated in every tab, with the new claims', async () => {
+    const [a, b] = [await openTab(context, server.origin, '?auto=1'), await openTab(context, server.origin, '?auto=1')];
+    await signIn(a);
+    await waitForEvent(b, 'refreshed'); // B heard of the sign-in
+    const rename = await call(a, '/api/rename', { method: 'POST', body: JSON.stringify({ name: 'Bob' }), headers: { 'content-type': 'application/json' } });
+    expect(rename.status).toBe(200);
+    await waitForEvent(b, 'claimsUpdated');
+    for (const tab of [a, b]) {
+      expect(await eventsOf(tab, 'claimsUpdated')).toEqual([{ claims: expect.objectContaining({ sub: 'alice', name: 'Bob' }) }]);
+      expect(await tab.evaluate(() => window.lk.getClaims())).toMatchObject({ name: 'Bob' });
+    }
+    // An update is not a refresh, nor a new sign-in.
+    expect(await eventsOf(a, 'refreshed')).toEqual([]);
+    expect(await eventsOf(b, 'refreshed')).toHaveLength(1);
+    expect(server.count('POST /auth/refresh')).toBe(0);
+  });
 
   for (const skewMinutes of [10, -10]) {
     it(`a client clock ${skewMinutes > 0 ? 'ahead' : 'behind'} by 10 minutes changes nothing`, async () => {

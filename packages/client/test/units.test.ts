@@ -3,14 +3,28 @@
  * classification, the event emitter, the scheduler's no-loop rule, and the size budget.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { encodeFrontToken } from 'latchkey/http';
+import { TokenTheftError, TryRefreshError, UnauthorisedError } from 'latchkey';
+import {
+  ACCESS_TOKEN_HEADER as SERVER_ACCESS_TOKEN_HEADER,
+  CSRF_HEADER as SERVER_CSRF_HEADER,
+  CSRF_TOKEN_HEADER as SERVER_CSRF_TOKEN_HEADER,
+  encodeFrontToken,
+  FRONT_HEADER as SERVER_FRONT_HEADER,
+  MODE_HEADER as SERVER_MODE_HEADER,
+  REFRESH_GRACE_HEADER as SERVER_GRACE_HEADER,
+  resolveHttpSettings,
+} from 'latchkey/http';
 import { base64urlToText } from '../src/base64url.js';
 import { createServerClock } from '../src/clock.js';
 import { createEmitter } from '../src/emitter.js';
 import { decodeClaims, decodeFrontToken } from '../src/front-token.js';
+import * as protocol from '../src/protocol.js';
 import { readServerError, toServerError } from '../src/protocol.js';
 import { createScheduler } from '../src/scheduler.js';
 import { createLatchkeyClient } from '../src/index.js';
+import { createLatchkey } from 'latchkey';
+import { createLatchkeyHttp } from 'latchkey/http';
+import { memoryStore } from 'latchkey/stores/memory';
 import { BUDGET_BYTES, measure } from '../scripts/size.mjs';
 
 describe('decoding', () => {
@@ -52,6 +66,56 @@ describe('server errors', () => {
     const r = res('{"error":{"code":"UNAUTHORISED"}}');
     await readServerError(r);
     expect(await r.json()).toEqual({ error: { code: 'UNAUTHORISED' } });
+  });
+});
+
+describe('protocol constants', () => {
+  // The SDK cannot import the server (it ships to browsers with no dependencies), so it keeps its own
+  // copy of the wire names; this is what stops the two from drifting apart.
+  it('header names equal the server\'s (compared as HTTP does, case-insensitively)', () => {
+    const pairs: [string, string][] = [
+      [protocol.FRONT_HEADER, SERVER_FRONT_HEADER],
+      [protocol.CSRF_HEADER, SERVER_CSRF_HEADER],
+      [protocol.CSRF_TOKEN_HEADER, SERVER_CSRF_TOKEN_HEADER],
+      [protocol.MODE_HEADER, SERVER_MODE_HEADER],
+      [protocol.GRACE_HEADER, SERVER_GRACE_HEADER],
+      [protocol.ACCESS_TOKEN_HEADER, SERVER_ACCESS_TOKEN_HEADER],
+    ];
+    for (const [client, server] of pairs) expect(client.toLowerCase()).toBe(server.toLowerCase());
+  });
+
+  it('error codes equal the server\'s', () => {
+    expect(protocol.TRY_REFRESH_TOKEN).toBe(new TryRefreshError().code);
+    expect(protocol.UNAUTHORISED).toBe(new UnauthorisedError('missing', 'm').code);
+    expect(protocol.TOKEN_THEFT_DETECTED).toBe(new TokenTheftError('s', 'u').code);
+  });
+
+  it('cookie names and routes equal the server\'s, for the default and a custom prefix, with and without a cookie domain', () => {
+    for (const prefix of [undefined, 'app2_']) {
+      for (const domain of [undefined, 'example.com']) {
+        const settings = resolveHttpSettings({ cookies: { ...(prefix ? { prefix } : {}), ...(domain ? { domain } : {}) } });
+        const p = prefix ?? 'lk_'; // the SDK's cookiePrefix default, as the server's
+        expect(protocol.frontCookie(p)).toBe(settings.names.front);
+        expect(protocol.csrfCookies(p)).toContain(settings.names.csrf);
+      }
+    }
+    const settings = resolveHttpSettings({});
+    expect(protocol.DEFAULT_AUTH_BASE).toBe(settings.basePath);
+    expect(`${protocol.DEFAULT_AUTH_BASE}/${protocol.REFRESH_ROUTE}`).toBe(settings.refreshPath);
+  });
+
+  it('the sign-out route is one the server handles', async () => {
+    const engine = await createLatchkey({ issuer: 'http://localhost', store: memoryStore(), secret: 'a test secret that is long enough for latchkey!!', timers: false });
+    try {
+      const http = createLatchkeyHttp(engine);
+      for (const route of [protocol.SIGNOUT_ROUTE, protocol.REFRESH_ROUTE]) {
+        const response = await http.fetch(new Request(`http://localhost${protocol.DEFAULT_AUTH_BASE}/${route}`, { method: 'POST', headers: { [protocol.CSRF_HEADER]: '1' } }));
+        expect(response, route).not.toBeNull();
+      }
+      expect(await http.fetch(new Request(`http://localhost${protocol.DEFAULT_AUTH_BASE}/nothing`, { method: 'POST' }))).toBeNull();
+    } finally {
+      await engine.close();
+    }
   });
 });
 

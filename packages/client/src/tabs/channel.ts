@@ -14,8 +14,9 @@ export type TabMessage =
    * `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie.
    * `skew`: the sender's precise server-clock offset (clock.ts), for tabs that only have a `Date` header's.
    * `claims`: the new tokens came from a claim update in the same session, not a refresh or sign-in.
+   * `grace`: the server's refresh grace window (seconds) as the refresh's answer announced it.
    */
-  | { type: 'refreshed'; front?: string | null; skew?: number | undefined; claims?: boolean }
+  | { type: 'refreshed'; front?: string | null; skew?: number | undefined; claims?: boolean; grace?: number }
   | { type: 'signedOut' }
   | { type: 'theft'; sessionId?: string; userId?: string };
 
