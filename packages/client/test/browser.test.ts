@@ -439,6 +439,30 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(server.count('POST /auth/refresh')).toBe(0);
   });
 
+  for (const path of ['an API call', 'a refresh'] as const) {
+    it(`after a theft elsewhere, the next 401 (${path}) makes every tab emit theftDetected, never signedOut: refreshFailed`, async () => {
+      const [a, b] = [await openTab(context, server.origin), await openTab(context, server.origin)];
+      await signIn(a);
+      const stolen = (await context.cookies()).find((c) => c.name === '__Secure-lk_refresh')!.value;
+      // Two rotations in the victim's browser: the stolen token is now a grandparent, theft in any window.
+      expect(await a.evaluate(() => window.lk.refresh())).toBe(true);
+      expect(await a.evaluate(() => window.lk.refresh())).toBe(true);
+      // The thief replays it from elsewhere: the server revokes the session.
+      const thief = await fetch(`${server.origin}/auth/refresh`, { method: 'POST', headers: { cookie: `__Secure-lk_refresh=${stolen}`, 'x-latchkey-csrf': '1' } });
+      expect(thief.status).toBe(401);
+      const sid = String((await a.evaluate(() => window.lk.getClaims()))?.sid);
+      expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
+      // The victim's next request: its access token is still unexpired (API call), or a refresh.
+      if (path === 'a refresh') expect(await b.evaluate(() => window.lk.refresh())).toBe(false);
+      else expect((await call(b, '/api/me')).status).toBe(401);
+      await waitForEvent(a, 'theftDetected');
+      for (const tab of [a, b]) {
+        expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
+        expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
+      }
+    });
+  }
+
   for (const skewMinutes of [10, -10]) {
     it(`a client clock ${skewMinutes > 0 ? 'ahead' : 'behind'} by 10 minutes changes nothing`, async () => {
       await context.addInitScript((skew: number) => {

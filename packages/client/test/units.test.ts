@@ -21,6 +21,7 @@ import { decodeClaims, decodeFrontToken } from '../src/front-token.js';
 import * as protocol from '../src/protocol.js';
 import { readServerError, toServerError } from '../src/protocol.js';
 import { createScheduler } from '../src/scheduler.js';
+import { DEFAULT_GRACE } from '../src/refresher.js';
 import { createLatchkeyClient } from '../src/index.js';
 import { createLatchkey } from 'latchkey';
 import { createLatchkeyHttp } from 'latchkey/http';
@@ -104,7 +105,7 @@ describe('protocol constants', () => {
     expect(`${protocol.DEFAULT_AUTH_BASE}/${protocol.REFRESH_ROUTE}`).toBe(settings.refreshPath);
   });
 
-  it('the sign-out route is one the server handles', async () => {
+  it('the sign-out route is one the server handles; the assumed grace window is the server\'s default', async () => {
     const engine = await createLatchkey({ issuer: 'http://localhost', store: memoryStore(), secret: 'a test secret that is long enough for latchkey!!', timers: false });
     try {
       const http = createLatchkeyHttp(engine);
@@ -113,6 +114,8 @@ describe('protocol constants', () => {
         expect(response, route).not.toBeNull();
       }
       expect(await http.fetch(new Request(`http://localhost${protocol.DEFAULT_AUTH_BASE}/nothing`, { method: 'POST' }))).toBeNull();
+      // Until a refresh answer announces the window, the SDK assumes the server's default one.
+      expect(DEFAULT_GRACE * 1000).toBe(engine.settings.refreshGraceMs);
     } finally {
       await engine.close();
     }
