@@ -6,6 +6,7 @@
  * changes state (create, refresh, revoke, key rotation) goes through one atomic store call.
  */
 import { isIP } from 'node:net';
+import { ApiKeys } from './api-keys/manager.js';
 import { systemClock, type Clock } from './clock.js';
 import {
   InsufficientFreshnessError,
@@ -26,7 +27,7 @@ import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
 import type { BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
 import { RevocationDenylist } from './revocation/denylist.js';
-import type { CleanupResult, JsonMerge, Revocation, SessionPatch, SessionRecord, SessionStore } from './stores/types.js';
+import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionPatch, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
 import { assertWithinLimit, isStorableText, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject, validateMerge } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
@@ -181,6 +182,12 @@ function validateSessionUpdate(update: unknown): SessionPatch {
   return patch;
 }
 
+/** True when `store` also keeps user API keys (every built-in store does). */
+function keepsApiKeys(store: SessionStore): store is SessionStore & ApiKeyStore {
+  const s = store as Partial<ApiKeyStore>;
+  return typeof s.getApiKey === 'function' && typeof s.insertApiKey === 'function' && typeof s.rotateApiKey === 'function';
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -193,6 +200,8 @@ export class Latchkey {
   /** Settings after defaults. */
   readonly settings: Readonly<ResolvedSettings>;
   readonly store: SessionStore;
+  /** User API keys: create, verify, list, revoke, rotate (see docs/api-keys.md). */
+  readonly apiKeys: ApiKeys;
 
   readonly #clock: Clock;
   readonly #ring: KeyRing;
@@ -218,6 +227,7 @@ export class Latchkey {
     secret: Uint8Array,
     clock: Clock,
     bus: RevocationBus | undefined,
+    apiKeyStore: ApiKeyStore | undefined,
   ) {
     this.settings = Object.freeze(settings);
     this.store = store;
@@ -239,6 +249,14 @@ export class Latchkey {
       clockToleranceSeconds: settings.clockToleranceSeconds,
       maxTokenBytes: settings.maxTokenBytes,
     };
+    this.apiKeys = new ApiKeys({
+      store: apiKeyStore,
+      clock,
+      events: this.#events,
+      publish: (message) => this.#publish(message),
+      cacheSize: settings.apiKeyCacheSize,
+      toleranceMs: settings.clockToleranceSeconds * 1000,
+    });
     this.#schedule = {
       rotationIntervalMs: settings.keyRotationIntervalMs,
       publishLeadMs: settings.keyPublishLeadMs,
@@ -261,7 +279,9 @@ export class Latchkey {
       store = sqliteStore({ path: '.latchkey/latchkey.db' });
     }
     await store.migrate();
-    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus);
+    const apiKeyStore = options.apiKeyStore ?? (keepsApiKeys(store) ? store : undefined);
+    if (apiKeyStore !== undefined && apiKeyStore !== (store as unknown)) await apiKeyStore.migrate();
+    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus, apiKeyStore);
     // Fail fast on the wrong secret (SECRET_MISMATCH). Without this the instance would look healthy
     // (verification needs public keys only) while failing every sign-in and refresh. Checked before
     // maintainKeys, which must not insert a key sealed with the wrong secret (it would break every
@@ -611,6 +631,11 @@ export class Latchkey {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    try {
+      await this.apiKeys.flushLastUsed();
+    } catch (error) {
+      this.#events.emit('error', { error, during: 'API key last-use flush' });
+    }
     await this.#bus?.close();
     if (this.#ownsStore) await this.store.close();
   }
@@ -673,10 +698,14 @@ export class Latchkey {
       }
     } else if (message.type === 'keys-changed') {
       void this.#reloadKeys();
+    } else if (message.type === 'api-keys-changed') {
+      this.apiKeys.invalidate(message.keyIds);
     }
   }
 
   async #catchUp(): Promise<void> {
+    // Key changes announced while the bus was down are unknown: forget every cached key.
+    this.apiKeys.invalidateAll();
     try {
       await Promise.all([this.syncRevocations(), this.#reloadKeys()]);
     } catch (error) {
@@ -717,6 +746,10 @@ export class Latchkey {
     every(this.settings.keyCheckIntervalMs, 'key maintenance', () => this.maintainKeys());
     every(this.settings.revocationPollIntervalMs, 'revocation poll', () => this.syncRevocations());
     every(this.settings.cleanupIntervalMs, 'cleanup', async () => void (await this.cleanup()));
+    if (this.apiKeys.enabled) {
+      every(this.settings.revocationPollIntervalMs, 'API key poll', () => this.apiKeys.syncChanges());
+      every(this.settings.apiKeyLastUsedIntervalMs, 'API key last-use flush', () => this.apiKeys.flushLastUsed());
+    }
   }
 }
 

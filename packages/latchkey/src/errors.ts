@@ -23,7 +23,9 @@ export type LatchkeyErrorCode =
   | 'INSUFFICIENT_FRESHNESS'
   | 'INVALID_API_KEY'
   | 'MISSING_DEPENDENCY'
-  | 'SECRET_MISMATCH';
+  | 'SECRET_MISMATCH'
+  | 'INSUFFICIENT_SCOPE'
+  | 'RATE_LIMITED';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -63,7 +65,9 @@ export type UnauthorisedReason =
   | 'revoked'
   | 'session_expired'
   | 'unknown_token'
-  | 'missing';
+  | 'missing'
+  /** An API key past its expiry (or past the overlap its rotation gave it). */
+  | 'expired';
 
 /** The credential is not acceptable for a reason that refreshing cannot fix. */
 export class UnauthorisedError extends LatchkeyError {
@@ -181,6 +185,32 @@ export class MissingDependencyError extends LatchkeyError {
     super('MISSING_DEPENDENCY', message, options);
     this.dependency = dependency;
     this.feature = feature;
+  }
+}
+
+/**
+ * The credential is valid but lacks scopes the operation needs (RFC 6750 §3.1 `insufficient_scope`).
+ * `missingScopes` names them, so a client can ask its owner for a key that has them.
+ */
+export class InsufficientScopeError extends LatchkeyError {
+  readonly missingScopes: readonly string[];
+
+  constructor(missingScopes: readonly string[]) {
+    super('INSUFFICIENT_SCOPE', `missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(' ')}`);
+    this.missingScopes = Object.freeze([...missingScopes]);
+  }
+}
+
+/**
+ * Too many requests with one API key: its rate limit is spent. `retryAfterSeconds` is when one more
+ * request will be allowed.
+ */
+export class RateLimitedError extends LatchkeyError {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -4,6 +4,7 @@
  * undoes or fails the operation.
  */
 import type { DetectedTheftReason } from './refresh/decide.js';
+import type { ApiKeyRejectReason } from './api-keys/types.js';
 import type { RevocationReason } from './types.js';
 
 export interface LatchkeyEvents {
@@ -18,6 +19,12 @@ export interface LatchkeyEvents {
    */
   'session.theft_detected': { sessionId: string; userId: string; at: Date; reason: DetectedTheftReason; msSinceRotation: number | null };
   'keys.rotated': { kid: string; activatesAt: Date; at: Date };
+  'api_key.created': { keyId: string; ownerId: string; at: Date };
+  'api_key.revoked': { keyId: string; ownerId: string; at: Date };
+  /** `previousExpiresAt`: when the old key stops (null: it stopped at once). */
+  'api_key.rotated': { keyId: string; previousKeyId: string; ownerId: string; previousExpiresAt: Date | null; at: Date };
+  /** A key was refused. `keyId` is the public id inside it (null when malformed); never the key. */
+  'api_key.rejected': { keyId: string | null; reason: ApiKeyRejectReason; missingScopes?: string[]; at: Date };
   'error': { error: unknown; during: string };
 }
 

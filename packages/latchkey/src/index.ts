@@ -16,6 +16,17 @@ export type {
   VerifyOptions,
 } from './engine.js';
 export type { LatchkeyOptions, ResolvedSettings } from './options.js';
+export { ApiKeys } from './api-keys/manager.js';
+export type {
+  ApiKey,
+  ApiKeyRejectReason,
+  CreateApiKeyInput,
+  CreatedApiKey,
+  RotateApiKeyOptions,
+  VerifiedApiKey,
+  VerifyApiKeyOptions,
+} from './api-keys/types.js';
+export { API_KEY_LENGTH, API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_SCAN_PATTERN, isApiKey } from './api-keys/format.js';
 export type { Clock } from './clock.js';
 export * from './errors.js';
 export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';

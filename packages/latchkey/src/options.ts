@@ -4,7 +4,7 @@
  */
 import type { Clock } from './clock.js';
 import type { RevocationBus } from './revocation/bus.js';
-import type { SessionStore } from './stores/types.js';
+import type { ApiKeyStore, SessionStore } from './stores/types.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './types.js';
 
 export interface LatchkeyOptions {
@@ -80,6 +80,21 @@ export interface LatchkeyOptions {
    * so many instances running it is harmless. 0 disables (run `latchkey cleanup` yourself).
    */
   cleanupInterval?: number;
+  /**
+   * Where user API keys (`latchkey.apiKeys`) live. Default: `store`, when it keeps them (the memory,
+   * SQLite and PostgreSQL stores all do); without one, `latchkey.apiKeys` methods throw.
+   */
+  apiKeyStore?: ApiKeyStore;
+  /**
+   * Verified API keys remembered (by id) so repeat requests skip the store. The presented key's hash,
+   * revocation and expiry are still checked on every call. Default 10 000; 0 disables.
+   */
+  apiKeyCacheSize?: number;
+  /**
+   * Seconds between batched writes of API keys' last-use times. Default 60: "last used" needs no
+   * more precision, and a write per request would cost more than the verification itself.
+   */
+  apiKeyLastUsedInterval?: number;
   /** Revocation fan-out between instances (e.g. Redis). Default: none. */
   bus?: RevocationBus;
   /** Source of time. Default: the system clock. For tests. */
@@ -104,6 +119,8 @@ export interface ResolvedSettings {
   keyPublishLeadMs: number;
   maxTokenBytes: number;
   verifyCacheSize: number;
+  apiKeyCacheSize: number;
+  apiKeyLastUsedIntervalMs: number;
   revocationPollIntervalMs: number;
   keyCheckIntervalMs: number;
   cleanupIntervalMs: number;
@@ -149,6 +166,8 @@ export function resolveSettings(options: LatchkeyOptions): ResolvedSettings {
     keyPublishLeadMs: keyPublishLead * 1000,
     maxTokenBytes: seconds('maxTokenBytes', options.maxTokenBytes, 8192, 256, 65_536),
     verifyCacheSize: seconds('verifyCacheSize', options.verifyCacheSize, 10_000, 0),
+    apiKeyCacheSize: seconds('apiKeyCacheSize', options.apiKeyCacheSize, 10_000, 0),
+    apiKeyLastUsedIntervalMs: seconds('apiKeyLastUsedInterval', options.apiKeyLastUsedInterval, 60, 1, MAX_TIMER_SECONDS) * 1000,
     // Timer periods stay below setInterval's 2^31 ms limit, past which Node fires every millisecond.
     revocationPollIntervalMs: seconds('revocationPollInterval', options.revocationPollInterval, 5, 0, MAX_TIMER_SECONDS) * 1000,
     keyCheckIntervalMs: seconds('keyCheckInterval', options.keyCheckInterval, 60, 1, MAX_TIMER_SECONDS) * 1000,

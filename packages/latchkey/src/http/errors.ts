@@ -41,6 +41,8 @@ const STATUS: Record<LatchkeyErrorCode, number> = {
   INVALID_CLAIMS: 400,
   NOT_FOUND: 404,
   INVALID_API_KEY: 401,
+  INSUFFICIENT_SCOPE: 403,
+  RATE_LIMITED: 429,
   STORE_UNAVAILABLE: 503,
   // A deployment problem, not a property of the request: mapped as an internal error below.
   MISSING_DEPENDENCY: 500,

@@ -8,7 +8,12 @@ import type { RevocationReason } from '../types.js';
 
 export type BusMessage =
   | { type: 'revoked'; revocations: BusRevocation[] }
-  | { type: 'keys-changed' };
+  | { type: 'keys-changed' }
+  /**
+   * User API keys revoked or re-dated (rotated with an overlap): receivers drop them from their cache
+   * and read the store again. Instances that predate it ignore the type (wire.ts).
+   */
+  | { type: 'api-keys-changed'; keyIds: string[] };
 
 /**
  * One revoked session. `reason` travels so that every instance can tell the holders of a session

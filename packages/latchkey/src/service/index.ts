@@ -11,7 +11,18 @@
 export { startService, type RunningService, type StartServiceOptions } from './server.js';
 export { createServiceApp, sessionToJson, type ServiceAppOptions } from './app.js';
 export { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer, type ConfigFlags, type ServiceConfig, type StoreConfig } from './config.js';
-export { API_KEY_PREFIX, ApiKeyChecker, createApiKey, hashApiKey, type ApiKeyIdentity } from './api-keys.js';
+export {
+  API_KEY_PREFIX,
+  ApiKeyChecker,
+  createApiKey,
+  createServiceKey,
+  hashApiKey,
+  hashServiceKey,
+  SERVICE_KEY_PREFIX,
+  ServiceKeyChecker,
+  type ApiKeyIdentity,
+  type ServiceKeyIdentity,
+} from './api-keys.js';
 export { openBus, openStore } from './backends.js';
 export { HttpError } from './errors.js';
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from './logger.js';

@@ -3,18 +3,22 @@
  * Each method runs synchronously to completion, which makes every one of them trivially atomic.
  * Records are copied in and out, so callers can never alias stored state.
  */
+import { isApiKeyActive } from '../api-keys/state.js';
 import { decideRotation, isSessionActive } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import type {
   ApiKeyRecord,
+  ApiKeyStore,
   CleanupResult,
   NewSession,
   RefreshTokenRecord,
   Revocation,
+  RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
   SessionPatch,
   SessionRecord,
+  ServiceKeyRecord,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -23,10 +27,11 @@ import { patchedSession } from './patch.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
-export class MemoryStore implements SessionStore {
+export class MemoryStore implements SessionStore, ApiKeyStore {
   #sessions = new Map<string, SessionRecord>();
   #tokens = new Map<string, RefreshTokenRecord>();
   #keys = new Map<string, SigningKeyRecord>();
+  #serviceKeys = new Map<string, ServiceKeyRecord>();
   #apiKeys = new Map<string, ApiKeyRecord>();
 
   async migrate(): Promise<void> {}
@@ -120,24 +125,76 @@ export class MemoryStore implements SessionStore {
     for (const kid of kids) this.#keys.delete(kid);
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
-    this.#apiKeys.set(key.id, copy(key));
+  async insertServiceKey(key: ServiceKeyRecord): Promise<void> {
+    this.#serviceKeys.set(key.id, copy(key));
   }
 
-  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    for (const k of this.#apiKeys.values()) if (k.hash === hash) return copy(k);
+  async findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null> {
+    for (const k of this.#serviceKeys.values()) if (k.hash === hash) return copy(k);
     return null;
   }
 
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return [...this.#apiKeys.values()].sort((a, b) => a.createdAt - b.createdAt).map(copy);
+  async listServiceKeys(): Promise<ServiceKeyRecord[]> {
+    return [...this.#serviceKeys.values()].sort((a, b) => a.createdAt - b.createdAt).map(copy);
   }
 
-  async revokeApiKey(id: string, now: number): Promise<boolean> {
-    const k = this.#apiKeys.get(id);
+  async revokeServiceKey(id: string, now: number): Promise<boolean> {
+    const k = this.#serviceKeys.get(id);
     if (!k || k.revokedAt !== null) return false;
-    this.#apiKeys.set(id, { ...k, revokedAt: now });
+    this.#serviceKeys.set(id, { ...k, revokedAt: now });
     return true;
+  }
+
+  /** Synchronous, so that rotateApiKey checks and writes with no await in between (no interleaving). */
+  #insertApiKey(key: ApiKeyRecord): void {
+    if (this.#apiKeys.has(key.id)) throw new Error('duplicate API key id');
+    for (const k of this.#apiKeys.values()) if (k.hash === key.hash) throw new Error('duplicate API key hash');
+    this.#apiKeys.set(key.id, copy(key));
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#insertApiKey(key);
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const k = this.#apiKeys.get(id);
+    return k ? copy(k) : null;
+  }
+
+  async listApiKeys(ownerId: string, now: number): Promise<ApiKeyRecord[]> {
+    return [...this.#apiKeys.values()]
+      .filter((k) => k.ownerId === ownerId && isApiKeyActive(k, now))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1))
+      .map(copy);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | null> {
+    const k = this.#apiKeys.get(id);
+    if (!k || k.revokedAt !== null) return null;
+    const next = { ...k, revokedAt: now, changedAt: now };
+    this.#apiKeys.set(id, next);
+    return copy(next);
+  }
+
+  async rotateApiKey({ previousId, next, now, previousExpiresAt }: RotateApiKeyInput): Promise<boolean> {
+    const previous = this.#apiKeys.get(previousId);
+    if (!previous || !isApiKeyActive(previous, now)) return false;
+    this.#insertApiKey(next);
+    this.#apiKeys.set(previousId, previousExpiresAt === null
+      ? { ...previous, revokedAt: now, changedAt: now }
+      : { ...previous, expiresAt: Math.min(previous.expiresAt ?? Infinity, previousExpiresAt), changedAt: now });
+    return true;
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>): Promise<void> {
+    for (const { id, lastUsedAt } of uses) {
+      const k = this.#apiKeys.get(id);
+      if (k && (k.lastUsedAt === null || k.lastUsedAt < lastUsedAt)) this.#apiKeys.set(id, { ...k, lastUsedAt });
+    }
+  }
+
+  async listApiKeysChangedSince(since: number): Promise<string[]> {
+    return [...this.#apiKeys.values()].filter((k) => k.changedAt >= since).map((k) => k.id);
   }
 
   async deleteExpired(before: number): Promise<CleanupResult> {

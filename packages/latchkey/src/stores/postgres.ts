@@ -25,17 +25,32 @@ import { needsHostSelection, parseHostList } from './postgres/host-list.js';
 import { hostSelectingClient } from './postgres/hosts.js';
 import { applyMigrations, appliedVersion } from './postgres/migrations.js';
 import { PgRunner } from './postgres/runner.js';
-import { apiKeyFromRow, refreshTokenFromRow, revocationFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import {
+  API_KEY_COLUMNS,
+  apiKeyFromRow,
+  apiKeyToValues,
+  refreshTokenFromRow,
+  revocationFromRow,
+  serviceKeyFromRow,
+  SESSION_COLUMNS,
+  sessionFromRow,
+  sessionToValues,
+  signingKeyFromRow,
+  type Row,
+} from './sql/rows.js';
 import type {
   ApiKeyRecord,
+  ApiKeyStore,
   CleanupResult,
   MigrationReport,
   NewSession,
   Revocation,
+  RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
   SessionPatch,
   SessionRecord,
+  ServiceKeyRecord,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -112,14 +127,14 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
-export class PostgresStore implements SessionStore {
+export class PostgresStore implements SessionStore, ApiKeyStore {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #db: PgRunner;
   readonly #schemaName: string;
   readonly #onPoolError: (error: Error) => void;
   /** Quoted, schema-qualified table names. */
-  readonly #t: { sessions: string; tokens: string; keys: string; apiKeys: string; settings: string };
+  readonly #t: { sessions: string; tokens: string; keys: string; serviceKeys: string; apiKeys: string; settings: string };
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -161,7 +176,8 @@ export class PostgresStore implements SessionStore {
       sessions: `${s}.latchkey_sessions`,
       tokens: `${s}.latchkey_refresh_tokens`,
       keys: `${s}.latchkey_signing_keys`,
-      apiKeys: `${s}.latchkey_api_keys`,
+      serviceKeys: `${s}.latchkey_service_keys`,
+      apiKeys: `${s}.latchkey_user_api_keys`,
       settings: `${s}.latchkey_settings`,
     };
   }
@@ -365,29 +381,99 @@ export class PostgresStore implements SessionStore {
     await this.#db.query(`DELETE FROM ${this.#t.keys} WHERE kid = ANY($1::text[])`, [kids]);
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+  async insertServiceKey(key: ServiceKeyRecord): Promise<void> {
     await this.#db.query(
-      `INSERT INTO ${this.#t.apiKeys} (id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+      `INSERT INTO ${this.#t.serviceKeys} (id, name, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
       [key.id, key.name, key.hash, key.createdAt, key.revokedAt],
     );
   }
 
-  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.apiKeys} WHERE hash = $1`, [hash]);
-    return rows[0] ? apiKeyFromRow(rows[0]) : null;
+  async findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.serviceKeys} WHERE hash = $1`, [hash]);
+    return rows[0] ? serviceKeyFromRow(rows[0]) : null;
   }
 
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.apiKeys} ORDER BY created_at, id`);
-    return rows.map(apiKeyFromRow);
+  async listServiceKeys(): Promise<ServiceKeyRecord[]> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.serviceKeys} ORDER BY created_at, id`);
+    return rows.map(serviceKeyFromRow);
   }
 
-  async revokeApiKey(id: string, now: number): Promise<boolean> {
+  async revokeServiceKey(id: string, now: number): Promise<boolean> {
     const { rowCount } = await this.#db.query(
-      `UPDATE ${this.#t.apiKeys} SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+      `UPDATE ${this.#t.serviceKeys} SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
       [id, now],
     );
     return rowCount === 1;
+  }
+
+  /** `INSERT` of a user API key: `$1..$n` in {@link API_KEY_COLUMNS} order. */
+  #insertApiKeySql(): string {
+    const casts: Partial<Record<(typeof API_KEY_COLUMNS)[number], string>> = { scopes: '::jsonb', metadata: '::jsonb' };
+    return `INSERT INTO ${this.#t.apiKeys} (${API_KEY_COLUMNS.join(', ')}) VALUES (${API_KEY_COLUMNS.map((c, i) => `$${i + 1}${casts[c] ?? ''}`).join(', ')})`;
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#db.query(this.#insertApiKeySql(), apiKeyToValues(key));
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.#db.query(`SELECT * FROM ${this.#t.apiKeys} WHERE id = $1`, [id]);
+    return rows[0] ? apiKeyFromRow(rows[0]) : null;
+  }
+
+  async listApiKeys(ownerId: string, now: number): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.#db.query(
+      `SELECT * FROM ${this.#t.apiKeys}
+       WHERE owner_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+       ORDER BY created_at DESC, id`,
+      [ownerId, now],
+    );
+    return rows.map(apiKeyFromRow);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.#db.query(
+      `UPDATE ${this.#t.apiKeys} SET revoked_at = $2, changed_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING *`,
+      [id, now],
+    );
+    return rows[0] ? apiKeyFromRow(rows[0]) : null;
+  }
+
+  async rotateApiKey({ previousId, next, now, previousExpiresAt }: RotateApiKeyInput): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      // The row lock taken by this UPDATE serialises two rotations (or a rotation and a revocation)
+      // of one key: the second re-checks the WHERE against the first one's commit and matches nothing.
+      const ended = previousExpiresAt === null
+        ? await tx.query(
+            `UPDATE ${this.#t.apiKeys} SET revoked_at = $2, changed_at = $2
+             WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+            [previousId, now],
+          )
+        : await tx.query(
+            `UPDATE ${this.#t.apiKeys} SET expires_at = LEAST(COALESCE(expires_at, $3), $3), changed_at = $2
+             WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+            [previousId, now, previousExpiresAt],
+          );
+      if (ended.rowCount !== 1) return false;
+      await tx.query(this.#insertApiKeySql(), apiKeyToValues(next));
+      return true;
+    });
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>): Promise<void> {
+    if (uses.length === 0) return;
+    // One statement for the whole batch: the point of batching is one write, not one per key.
+    await this.#db.query(
+      `UPDATE ${this.#t.apiKeys} k SET last_used_at = u.t
+       FROM unnest($1::text[], $2::bigint[]) AS u(id, t)
+       WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.t)`,
+      [uses.map((u) => u.id), uses.map((u) => u.lastUsedAt)],
+    );
+  }
+
+  async listApiKeysChangedSince(since: number): Promise<string[]> {
+    const { rows } = await this.#db.query<{ id: string }>(`SELECT id FROM ${this.#t.apiKeys} WHERE changed_at >= $1`, [since]);
+    return rows.map((r) => r.id);
   }
 
   async deleteExpired(before: number): Promise<CleanupResult> {

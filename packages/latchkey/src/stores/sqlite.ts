@@ -13,18 +13,33 @@ import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../errors.js';
 import { decideRotation } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
-import { apiKeyFromRow, refreshTokenFromRow, revocationFromRow, SESSION_COLUMNS, sessionFromRow, sessionToValues, signingKeyFromRow, type Row } from './sql/rows.js';
+import {
+  API_KEY_COLUMNS,
+  apiKeyFromRow,
+  apiKeyToValues,
+  refreshTokenFromRow,
+  revocationFromRow,
+  serviceKeyFromRow,
+  SESSION_COLUMNS,
+  sessionFromRow,
+  sessionToValues,
+  signingKeyFromRow,
+  type Row,
+} from './sql/rows.js';
 import { loadBetterSqlite3 } from './sqlite/driver.js';
 import type {
   ApiKeyRecord,
+  ApiKeyStore,
   CleanupResult,
   MigrationReport,
   NewSession,
   Revocation,
+  RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
   SessionPatch,
   SessionRecord,
+  ServiceKeyRecord,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -90,11 +105,30 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    );`,
+  // v2: the standalone service's own credentials are "service keys" (service contract v1.1); the
+  // rename keeps every stored key working. User API keys get a table of their own.
+  `ALTER TABLE latchkey_api_keys RENAME TO latchkey_service_keys;
+   CREATE TABLE latchkey_user_api_keys (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     last_used_at INTEGER,
+     revoked_at INTEGER,
+     changed_at INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_user_api_keys_owner ON latchkey_user_api_keys (owner_id);
+   CREATE INDEX latchkey_user_api_keys_changed ON latchkey_user_api_keys (changed_at);`,
 ];
 
 const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY']);
 
-export class SqliteStore implements SessionStore {
+export class SqliteStore implements SessionStore, ApiKeyStore {
   readonly #db: Database.Database;
   /** Prepared once, reused: preparing costs as much as running most of these statements. */
   readonly #statements = new Map<string, Database.Statement>();
@@ -288,26 +322,93 @@ export class SqliteStore implements SessionStore {
     });
   }
 
-  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+  async insertServiceKey(key: ServiceKeyRecord): Promise<void> {
     this.#write(() => {
-      this.#sql('INSERT INTO latchkey_api_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)')
+      this.#sql('INSERT INTO latchkey_service_keys (id, name, hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)')
         .run(key.id, key.name, key.hash, key.createdAt, key.revokedAt);
     });
   }
 
-  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+  async findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null> {
     return this.#guard(() => {
-      const row = this.#sql('SELECT * FROM latchkey_api_keys WHERE hash = ?').get(hash) as Row | undefined;
+      const row = this.#sql('SELECT * FROM latchkey_service_keys WHERE hash = ?').get(hash) as Row | undefined;
+      return row ? serviceKeyFromRow(row) : null;
+    });
+  }
+
+  async listServiceKeys(): Promise<ServiceKeyRecord[]> {
+    return this.#guard(() => (this.#sql('SELECT * FROM latchkey_service_keys ORDER BY created_at, id').all() as Row[]).map(serviceKeyFromRow));
+  }
+
+  async revokeServiceKey(id: string, now: number): Promise<boolean> {
+    return this.#write(() => this.#sql('UPDATE latchkey_service_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1);
+  }
+
+  #insertApiKey(key: ApiKeyRecord): void {
+    this.#sql(`INSERT INTO latchkey_user_api_keys (${API_KEY_COLUMNS.join(', ')}) VALUES (${API_KEY_COLUMNS.map(() => '?').join(', ')})`)
+      .run(...apiKeyToValues(key));
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#write(() => this.#insertApiKey(key));
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | null> {
+    return this.#guard(() => {
+      const row = this.#sql('SELECT * FROM latchkey_user_api_keys WHERE id = ?').get(id) as Row | undefined;
       return row ? apiKeyFromRow(row) : null;
     });
   }
 
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return this.#guard(() => (this.#sql('SELECT * FROM latchkey_api_keys ORDER BY created_at, id').all() as Row[]).map(apiKeyFromRow));
+  async listApiKeys(ownerId: string, now: number): Promise<ApiKeyRecord[]> {
+    return this.#guard(() =>
+      (this.#sql(
+          `SELECT * FROM latchkey_user_api_keys
+           WHERE owner_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+           ORDER BY created_at DESC, id`,
+        )
+        .all(ownerId, now) as Row[]).map(apiKeyFromRow),
+    );
   }
 
-  async revokeApiKey(id: string, now: number): Promise<boolean> {
-    return this.#write(() => this.#sql('UPDATE latchkey_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes === 1);
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | null> {
+    return this.#write(() => {
+      const row = this.#sql('UPDATE latchkey_user_api_keys SET revoked_at = ?, changed_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING *')
+        .get(now, now, id) as Row | undefined;
+      return row ? apiKeyFromRow(row) : null;
+    });
+  }
+
+  async rotateApiKey({ previousId, next, now, previousExpiresAt }: RotateApiKeyInput): Promise<boolean> {
+    return this.#write(() => {
+      // The previous key is ended first, and only if active: the new key exists only if it did.
+      const ended = previousExpiresAt === null
+        ? this.#sql(
+            `UPDATE latchkey_user_api_keys SET revoked_at = ?, changed_at = ?
+             WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+          ).run(now, now, previousId, now)
+        : this.#sql(
+            `UPDATE latchkey_user_api_keys SET expires_at = MIN(COALESCE(expires_at, ?), ?), changed_at = ?
+             WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+          ).run(previousExpiresAt, previousExpiresAt, now, previousId, now);
+      if (ended.changes !== 1) return false;
+      this.#insertApiKey(next);
+      return true;
+    });
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>): Promise<void> {
+    if (uses.length === 0) return;
+    this.#write(() => {
+      const touch = this.#sql('UPDATE latchkey_user_api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)');
+      for (const { id, lastUsedAt } of uses) touch.run(lastUsedAt, id, lastUsedAt);
+    });
+  }
+
+  async listApiKeysChangedSince(since: number): Promise<string[]> {
+    return this.#guard(() =>
+      (this.#sql('SELECT id FROM latchkey_user_api_keys WHERE changed_at >= ?').all(since) as Array<{ id: string }>).map((r) => r.id),
+    );
   }
 
   async deleteExpired(before: number): Promise<CleanupResult> {

@@ -131,13 +131,78 @@ export interface SigningKeyRecord {
   activatesAt: number;
 }
 
-/** An API key for the standalone service. Only the hash is stored. */
-export interface ApiKeyRecord {
+/**
+ * A service key: a credential with which a backend calls the standalone service's `/v1/` routes
+ * (called "API keys" before v1.1 of the service contract). Only the hash is stored.
+ */
+export interface ServiceKeyRecord {
   id: string;
   name: string;
   hash: string;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/**
+ * A user API key: a long-lived, scoped credential an app issues to its users' scripts and machine
+ * clients. `id` is the key's public id (it is part of the key, so finding the record needs no hash
+ * index); `hash` is the hex SHA-256 of the whole key. Neither the key nor anything that could
+ * rebuild it is stored.
+ */
+export interface ApiKeyRecord {
+  id: string;
+  ownerId: string;
+  name: string;
+  scopes: string[];
+  /** The non-secret start of the key, for display (`lk_Ab3dEf9h`). */
+  prefix: string;
+  hash: string;
+  metadata: JsonObject;
+  createdAt: number;
+  /** Null: never expires. */
+  expiresAt: number | null;
+  /** Batched: at most about once a minute per key and instance. */
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  /** Last time the key was revoked or its expiry changed: other instances poll for this. */
+  changedAt: number;
+}
+
+export interface RotateApiKeyInput {
+  previousId: string;
+  next: ApiKeyRecord;
+  now: number;
+  /**
+   * Null: the previous key is revoked at `now`. Otherwise its expiry becomes the earlier of its own
+   * and this (the overlap during which both keys work).
+   */
+  previousExpiresAt: number | null;
+}
+
+/**
+ * Where user API keys live: separate from {@link SessionStore}, since an app may keep them elsewhere
+ * (the built-in stores implement both, on the same database).
+ */
+export interface ApiKeyStore {
+  /** Creates or upgrades the schema. Idempotent. (The built-in stores share one schema with sessions.) */
+  migrate(): Promise<unknown>;
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key by public id, whatever its state; null when unknown. */
+  getApiKey(id: string): Promise<ApiKeyRecord | null>;
+  /** The owner's keys that are neither revoked nor expired at `now`, newest first. */
+  listApiKeys(ownerId: string, now: number): Promise<ApiKeyRecord[]>;
+  /** ATOMIC. Returns the record as revoked when this call revoked it, null when unknown or already revoked. */
+  revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | null>;
+  /**
+   * ATOMIC: stores `next` and ends the previous key (see {@link RotateApiKeyInput.previousExpiresAt}),
+   * only if the previous key is active (neither revoked nor expired) at `now`. Returns false, having
+   * written nothing, otherwise.
+   */
+  rotateApiKey(input: RotateApiKeyInput): Promise<boolean>;
+  /** Records last uses; a time older than the stored one is ignored. Unknown ids are skipped. */
+  touchApiKeys(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>): Promise<void>;
+  /** Ids of keys revoked or re-dated at or after `since`, for instances that missed a bus message. */
+  listApiKeysChangedSince(since: number): Promise<string[]>;
 }
 
 export interface CleanupResult {
@@ -202,11 +267,12 @@ export interface SessionStore {
   insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
   deleteSigningKeys(kids: string[]): Promise<void>;
 
-  insertApiKey(key: ApiKeyRecord): Promise<void>;
-  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
-  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Service keys (the standalone service's own credentials), not user API keys ({@link ApiKeyStore}). */
+  insertServiceKey(key: ServiceKeyRecord): Promise<void>;
+  findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null>;
+  listServiceKeys(): Promise<ServiceKeyRecord[]>;
   /** Returns false when there is no such active key. */
-  revokeApiKey(id: string, now: number): Promise<boolean>;
+  revokeServiceKey(id: string, now: number): Promise<boolean>;
 
   /**
    * Deletes sessions that expired (idle or absolute) or were revoked before `before`, with their

@@ -265,7 +265,7 @@ for (const backend of backends) {
             }
             // Without a valid API key nothing but the key lookup is reached.
             if (code === 'INVALID_API_KEY') {
-              for (const [m, n] of log.calls) if (m !== 'findApiKeyByHash') expect(n, `${where} reached ${m}`).toBe(callsBefore.get(m) ?? 0);
+              for (const [m, n] of log.calls) if (m !== 'findServiceKeyByHash') expect(n, `${where} reached ${m}`).toBe(callsBefore.get(m) ?? 0);
             }
           },
         ),

@@ -16,7 +16,8 @@ const TTL = 900;
 
 const WRITES = [
   'createSession', 'updateSession', 'rotateRefreshToken', 'revokeSession', 'revokeUserSessions',
-  'insertSigningKey', 'deleteSigningKeys', 'insertApiKey', 'revokeApiKey', 'deleteExpired',
+  'insertSigningKey', 'deleteSigningKeys', 'insertServiceKey', 'revokeServiceKey', 'deleteExpired',
+  'insertApiKey', 'revokeApiKey', 'rotateApiKey', 'touchApiKeys',
 ] as const;
 
 /** A memory store whose write methods are counted. */

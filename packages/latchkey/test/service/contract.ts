@@ -7,7 +7,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsPlugin from 'ajv-formats';
-import { buildOpenApiDocument, createApiKey, openApiText, schemas } from 'latchkey/service';
+import { buildOpenApiDocument, createServiceKey, openApiText, schemas } from 'latchkey/service';
 import type { z } from 'zod';
 import type { Reply, TestService } from './helpers.js';
 import { KeepAliveClient } from '../http/support/keep-alive.js';
@@ -412,13 +412,13 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expectError(await t.call('GET', '/v1/users/u/sessions', { auth: null, headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, 'INVALID_API_KEY');
       });
 
-      it('accepts stored API keys until they are revoked', async () => {
+      it('accepts stored service keys until they are revoked', async () => {
         const store = t.service.engine.store;
-        const { id, key } = await createApiKey(store, 'contract-test');
+        const { id, key } = await createServiceKey(store, 'contract-test');
         expect(key.startsWith('lksk_')).toBe(true);
         expect((await t.call('GET', '/v1/users/u/sessions', { auth: key })).status).toBe(200);
-        expect((await store.listApiKeys()).find((k) => k.id === id)?.hash).not.toContain(key);
-        expect(await store.revokeApiKey(id, Date.now())).toBe(true);
+        expect((await store.listServiceKeys()).find((k) => k.id === id)?.hash).not.toContain(key);
+        expect(await store.revokeServiceKey(id, Date.now())).toBe(true);
         expectError(await t.call('GET', '/v1/users/u/sessions', { auth: key }), 401, 'INVALID_API_KEY');
       });
 

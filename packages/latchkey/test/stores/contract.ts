@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLatchkeyError } from 'latchkey';
 import type {
-  ApiKeyRecord,
   NewSession,
+  ServiceKeyRecord,
   RotateRefreshInput,
   SessionRecord,
   SessionStore,
@@ -561,19 +561,19 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
       });
     });
 
-    describe('api keys', () => {
+    describe('service keys', () => {
       it('stores, finds by hash, lists oldest first, and revokes once', async () => {
-        const a: ApiKeyRecord = { id: `ak_${hex(4)}`, name: 'ci', hash: hex(), createdAt: T0 + 2, revokedAt: null };
-        const b: ApiKeyRecord = { id: `ak_${hex(4)}`, name: 'ops “team”', hash: hex(), createdAt: T0 + 1, revokedAt: null };
-        await store.insertApiKey(a);
-        await store.insertApiKey(b);
-        expect(await store.findApiKeyByHash(a.hash)).toEqual(a);
-        expect(await store.findApiKeyByHash(hex())).toBeNull();
-        expect(await store.listApiKeys()).toEqual([b, a]);
-        expect(await store.revokeApiKey(a.id, T0 + 5)).toBe(true);
-        expect(await store.revokeApiKey(a.id, T0 + 6)).toBe(false);
-        expect(await store.revokeApiKey('ak_missing', T0)).toBe(false);
-        expect(await store.findApiKeyByHash(a.hash)).toEqual({ ...a, revokedAt: T0 + 5 });
+        const a: ServiceKeyRecord = { id: `ak_${hex(4)}`, name: 'ci', hash: hex(), createdAt: T0 + 2, revokedAt: null };
+        const b: ServiceKeyRecord = { id: `ak_${hex(4)}`, name: 'ops “team”', hash: hex(), createdAt: T0 + 1, revokedAt: null };
+        await store.insertServiceKey(a);
+        await store.insertServiceKey(b);
+        expect(await store.findServiceKeyByHash(a.hash)).toEqual(a);
+        expect(await store.findServiceKeyByHash(hex())).toBeNull();
+        expect(await store.listServiceKeys()).toEqual([b, a]);
+        expect(await store.revokeServiceKey(a.id, T0 + 5)).toBe(true);
+        expect(await store.revokeServiceKey(a.id, T0 + 6)).toBe(false);
+        expect(await store.revokeServiceKey('ak_missing', T0)).toBe(false);
+        expect(await store.findServiceKeyByHash(a.hash)).toEqual({ ...a, revokedAt: T0 + 5 });
       });
     });
 

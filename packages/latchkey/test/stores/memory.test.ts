@@ -1,8 +1,12 @@
 /** The store contract on the in-memory store. */
 import { memoryStore } from 'latchkey/stores/memory';
-import { describeStoreContract } from './contract.js';
+import { describeApiKeyStoreContract } from './api-key-contract.js';
+import { describeStoreContract, type StoreHandle } from './contract.js';
 
-describeStoreContract('memory', async () => {
+const open = async (): Promise<StoreHandle> => {
   const store = memoryStore();
   return { store, dispose: () => store.close() };
-});
+};
+
+describeStoreContract('memory', open);
+describeApiKeyStoreContract('memory', open);

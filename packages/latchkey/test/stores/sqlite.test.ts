@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sqliteStore } from 'latchkey/stores/sqlite';
-import { describeStoreContract } from './contract.js';
+import { describeApiKeyStoreContract } from './api-key-contract.js';
+import { describeStoreContract, type StoreHandle } from './contract.js';
 
-describeStoreContract('SQLite', async () => {
+const open = async (): Promise<StoreHandle> => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-contract-'));
   const path = join(dir, 'latchkey.db');
   const store = sqliteStore({ path });
@@ -17,4 +18,7 @@ describeStoreContract('SQLite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+describeStoreContract('SQLite', open);
+describeApiKeyStoreContract('SQLite', open);

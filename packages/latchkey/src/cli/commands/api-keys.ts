@@ -2,7 +2,7 @@
  * `latchkey api-keys create|list|revoke`: keys for the service's `/v1/` routes. Only a hash is
  * stored; the key is printed once, at creation, and cannot be shown again.
  */
-import { createApiKey } from '../../service/api-keys.js';
+import { createServiceKey } from '../../service/api-keys.js';
 import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError } from '../io.js';
@@ -25,7 +25,7 @@ export const apiKeysCreateCommand: Command = {
     // Not `json: true`: the contract fixes the JSON to {"id","key"}, so the store is named on stderr.
     const ctx = adminContext(io, { init: values.init === true });
     try {
-      const { id, key } = await createApiKey(await ctx.store(), name);
+      const { id, key } = await createServiceKey(await ctx.store(), name);
       if (values.json) printJson(io, { id, key });
       else io.stdout(`id:  ${id}\nkey: ${key}\n\nThe key is shown once; only its hash is stored.\n`);
       return EXIT.ok;
@@ -44,7 +44,7 @@ export const apiKeysListCommand: Command = {
   async run(io, { values }) {
     const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
-      const keys = (await (await ctx.store()).listApiKeys()).map((k) => ({
+      const keys = (await (await ctx.store()).listServiceKeys()).map((k) => ({
         id: k.id,
         name: k.name,
         createdAt: new Date(k.createdAt).toISOString(),
@@ -69,7 +69,7 @@ export const apiKeysRevokeCommand: Command = {
   async run(io, { values, positionals }) {
     const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
-      const revoked = await (await ctx.store()).revokeApiKey(positionals[0]!, Date.now());
+      const revoked = await (await ctx.store()).revokeServiceKey(positionals[0]!, Date.now());
       if (values.json) printJson(io, ctx.json({ revoked }));
       else io.stdout(revoked ? 'revoked\n' : 'no active API key with that id\n');
       return revoked ? EXIT.ok : EXIT.failed;

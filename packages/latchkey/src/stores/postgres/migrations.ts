@@ -71,6 +71,27 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
       value TEXT NOT NULL,
       updated_at BIGINT NOT NULL
     );`,
+  // v3: the service's own credentials are "service keys" (service contract v1.1); the rename keeps
+  // every stored key working. User API keys get a table of their own.
+  (s) => `
+    ALTER TABLE ${s}.latchkey_api_keys RENAME TO latchkey_service_keys;
+    CREATE TABLE ${s}.latchkey_user_api_keys (
+      id TEXT PRIMARY KEY,
+      owner_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      scopes JSONB NOT NULL,
+      prefix TEXT NOT NULL,
+      hash TEXT NOT NULL UNIQUE,
+      metadata JSONB NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT,
+      last_used_at BIGINT,
+      revoked_at BIGINT,
+      changed_at BIGINT NOT NULL
+    );
+    CREATE INDEX latchkey_user_api_keys_owner ON ${s}.latchkey_user_api_keys (owner_id);
+    -- Instances that missed a bus message poll for keys revoked or re-dated since their last look.
+    CREATE INDEX latchkey_user_api_keys_changed ON ${s}.latchkey_user_api_keys (changed_at);`,
 ];
 
 /** The newest schema version this code knows. */

@@ -4,7 +4,7 @@
  * SQLite returns numbers and text), so each reader normalises.
  */
 import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../../types.js';
-import type { ApiKeyRecord, RefreshTokenRecord, Revocation, SessionRecord, SigningKeyRecord } from '../types.js';
+import type { ApiKeyRecord, RefreshTokenRecord, Revocation, ServiceKeyRecord, SessionRecord, SigningKeyRecord } from '../types.js';
 import type { JWK } from 'jose';
 
 export type Row = Record<string, unknown>;
@@ -89,7 +89,7 @@ export function signingKeyFromRow(row: Row): SigningKeyRecord {
   };
 }
 
-export function apiKeyFromRow(row: Row): ApiKeyRecord {
+export function serviceKeyFromRow(row: Row): ServiceKeyRecord {
   return {
     id: String(row.id),
     name: String(row.name),
@@ -97,4 +97,34 @@ export function apiKeyFromRow(row: Row): ApiKeyRecord {
     createdAt: num(row.created_at),
     revokedAt: numOrNull(row.revoked_at),
   };
+}
+
+/** Columns of the user API key table, in {@link apiKeyToValues} order. */
+export const API_KEY_COLUMNS = [
+  'id', 'owner_id', 'name', 'scopes', 'prefix', 'hash', 'metadata', 'created_at', 'expires_at', 'last_used_at', 'revoked_at', 'changed_at',
+] as const;
+
+export function apiKeyFromRow(row: Row): ApiKeyRecord {
+  return {
+    id: String(row.id),
+    ownerId: String(row.owner_id),
+    name: String(row.name),
+    scopes: json<string[]>(row.scopes),
+    prefix: String(row.prefix),
+    hash: String(row.hash),
+    metadata: json<JsonObject>(row.metadata),
+    createdAt: num(row.created_at),
+    expiresAt: numOrNull(row.expires_at),
+    lastUsedAt: numOrNull(row.last_used_at),
+    revokedAt: numOrNull(row.revoked_at),
+    changedAt: num(row.changed_at),
+  };
+}
+
+/** Values in {@link API_KEY_COLUMNS} order; JSON fields serialised as text. */
+export function apiKeyToValues(k: ApiKeyRecord): unknown[] {
+  return [
+    k.id, k.ownerId, k.name, JSON.stringify(k.scopes), k.prefix, k.hash, JSON.stringify(k.metadata),
+    k.createdAt, k.expiresAt, k.lastUsedAt, k.revokedAt, k.changedAt,
+  ];
 }

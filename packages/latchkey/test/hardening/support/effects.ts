@@ -20,7 +20,9 @@ export interface EffectLog {
 function changed(method: string, args: unknown[], result: unknown): boolean {
   switch (method) {
     case 'createSession':
+    case 'insertServiceKey':
     case 'insertApiKey':
+    case 'touchApiKeys':
       return true;
     case 'updateSession':
     case 'revokeSession':
@@ -32,8 +34,11 @@ function changed(method: string, args: unknown[], result: unknown): boolean {
     case 'revokeUserSessions':
       return Array.isArray(result) && result.length > 0;
     case 'insertSigningKey':
-    case 'revokeApiKey':
+    case 'revokeServiceKey':
+    case 'rotateApiKey':
       return result === true;
+    case 'revokeApiKey':
+      return result !== null;
     case 'deleteSigningKeys':
       return Array.isArray(args[0]) && args[0].length > 0;
     case 'deleteExpired': {

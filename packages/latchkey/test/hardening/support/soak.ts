@@ -12,7 +12,8 @@ export function scale<T>(short: T, soak: T): T {
 /** Store methods that change state: a rejected request must call none of them. */
 export const STORE_WRITES: ReadonlySet<string> = new Set([
   'createSession', 'updateSession', 'rotateRefreshToken', 'revokeSession', 'revokeUserSessions',
-  'insertSigningKey', 'deleteSigningKeys', 'insertApiKey', 'revokeApiKey', 'deleteExpired', 'migrate',
+  'insertSigningKey', 'deleteSigningKeys', 'insertServiceKey', 'revokeServiceKey', 'deleteExpired', 'migrate',
+  'insertApiKey', 'revokeApiKey', 'rotateApiKey', 'touchApiKeys',
 ]);
 
 /** Sum of the calls to write methods in a `countingStore`'s call map. */
