@@ -9,6 +9,7 @@ import type { KeyRing, RingKey } from '../keys/ring.js';
 import type { AccessTokenClaims, JsonObject } from '../types.js';
 import { randomToken } from '../util/random.js';
 import { assertCompactJws } from './compact.js';
+import { compactJwsHasHighS, LOW_S_HEADER, lowSCompactJws } from './ecdsa.js';
 
 /** The `typ` header of access tokens (RFC 9068 §2.1). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -50,9 +51,11 @@ export async function signAccessToken(
     auth_time: Math.floor(subject.authTime / 1000),
     ...(settings.clientId ? { client_id: settings.clientId } : {}),
   };
-  const token = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid })
+  const signed = await new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) })
     .sign(await ring.signingKey(key));
+  // ES256: the one spelling of the signature we stand behind, low s (tokens/ecdsa.ts).
+  const token = key.alg === 'ES256' ? lowSCompactJws(signed) : signed;
   return { token, expiresAt: exp * 1000 };
 }
 
@@ -97,7 +100,7 @@ export async function verifyAccessTokenJws(
     return onUnknownKid(wanted).then(() => select(ring.get(wanted), header.alg));
   };
   try {
-    const { payload } = await jwtVerify(token, resolveKey, {
+    const { payload, protectedHeader } = await jwtVerify(token, resolveKey, {
       typ: ACCESS_TOKEN_TYPE,
       issuer: settings.issuer,
       audience: settings.audience,
@@ -105,6 +108,11 @@ export async function verifyAccessTokenJws(
       currentDate: new Date(now),
       requiredClaims: REQUIRED_CLAIMS,
     });
+    // ES256 malleability: a token minted low-s (marked) refuses the high-s twin of its signature.
+    // Unmarked tokens predate the rule and expire within one access-token lifetime (tokens/ecdsa.ts).
+    if (protectedHeader.alg === 'ES256' && protectedHeader[LOW_S_HEADER] === true && compactJwsHasHighS(token)) {
+      throw new UnauthorisedError('bad_signature', 'signature is not in the low-s form this token was issued with');
+    }
     const claims = payload as AccessTokenClaims;
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.jti !== 'string' || typeof claims.auth_time !== 'number') {
       throw new UnauthorisedError('claim_invalid', 'access token claims have the wrong types');

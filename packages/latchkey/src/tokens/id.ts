@@ -6,6 +6,7 @@
 import { SignJWT } from 'jose';
 import type { KeyRing, RingKey } from '../keys/ring.js';
 import type { JsonObject } from '../types.js';
+import { LOW_S_HEADER, lowSCompactJws } from './ecdsa.js';
 
 export const ID_TOKEN_TYPE = 'JWT';
 
@@ -22,7 +23,7 @@ export async function signIdToken(
   now: number,
   expiresAt: number,
 ): Promise<string> {
-  return new SignJWT({
+  const signed = await new SignJWT({
     ...subject.claims,
     iss: settings.issuer,
     aud: settings.audience,
@@ -32,6 +33,8 @@ export async function signIdToken(
     exp: Math.floor(expiresAt / 1000),
     auth_time: Math.floor(subject.authTime / 1000),
   })
-    .setProtectedHeader({ alg: key.alg, typ: ID_TOKEN_TYPE, kid: key.kid })
+    .setProtectedHeader({ alg: key.alg, typ: ID_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) })
     .sign(await ring.signingKey(key));
+  // Low s, like access tokens, for verifiers elsewhere that insist on it (tokens/ecdsa.ts).
+  return key.alg === 'ES256' ? lowSCompactJws(signed) : signed;
 }

@@ -8,6 +8,7 @@ import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { InvalidClaimsError, LatchkeyError, UnauthorisedError, type IssuedTokens } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
+import { twinToken } from '../helpers/ecdsa.js';
 import { countingStore, testEngine } from '../helpers/engine.js';
 
 const segment = fc.oneof(
@@ -40,13 +41,16 @@ describe('properties of the engine', () => {
     }
   });
 
-  it('verify: any change to a valid token is refused, even one that decodes to the same bytes', async () => {
-    const { lk } = await testEngine();
+  it.each(['EdDSA', 'ES256', 'RS256'] as const)('verify (%s): any change to a valid token is refused, even one that decodes to the same bytes or spells the same signature', async (alg) => {
+    const { lk } = await testEngine({ signingAlgorithm: alg });
     const { accessToken } = await lk.createSession({ userId: 'u', accessClaims: { role: 'reader' } });
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
+    const charChange = fc.tuple(fc.nat({ max: accessToken.length - 1 }), fc.nat({ max: alphabet.length - 1 }))
+      .map(([at, c]) => accessToken.slice(0, at) + alphabet[c] + accessToken.slice(at + 1));
+    // ES256: the signature's twin (r, n - s) verifies for any ECDSA verifier; ours must refuse it too.
+    const change = alg === 'ES256' ? fc.oneof(charChange, fc.constant(twinToken(accessToken))) : charChange;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: accessToken.length - 1 }), fc.nat({ max: alphabet.length - 1 }), async (at, c) => {
-        const mutated = accessToken.slice(0, at) + alphabet[c] + accessToken.slice(at + 1);
+      fc.asyncProperty(change, async (mutated) => {
         if (mutated === accessToken) return;
         const result = await lk.verifyAccessToken(mutated).then(() => 'accepted', (e: unknown) => e);
         // Even a different spelling of the very same bytes (base64url's unused trailing bits) is refused.
@@ -54,6 +58,9 @@ describe('properties of the engine', () => {
       }),
       { numRuns: 300 },
     );
+    if (alg === 'ES256') await expect(lk.verifyAccessToken(twinToken(accessToken))).rejects.toBeInstanceOf(LatchkeyError);
+    await expect(lk.verifyAccessToken(accessToken)).resolves.toBeTruthy();
+    await lk.close();
   });
 
   it('refresh: arbitrary input is refused with a typed error and writes nothing', async () => {
