@@ -6,13 +6,17 @@
  * @example
  * const auth = latchkeyExpress(latchkey);
  * app.use(auth.router);                                   // mount at the root: paths come from `basePath`
- * app.post('/auth/login', async (req, res) => {           // your sign-in route
+ * app.post('/auth/login', auth.loginCsrf(), async (req, res) => { // login CSRF before the password
  *   const user = await checkPassword(req);                // your authentication
  *   const { body } = await auth.signIn(req, res, { userId: user.id });
  *   res.json(body);
  * });
  * app.get('/api/me', auth.requireSession(), (req, res) => res.json({ userId: req.latchkey!.userId }));
  * app.use(auth.errorHandler());                           // typed JSON for errors thrown by signIn/signOut
+ *
+ * Forgetting `errorHandler()` is safe: a latchkey error thrown by `signIn`, `signOut` or a session
+ * method still becomes its typed JSON response (see {@link guardApp}), never Express's HTML page
+ * with a stack trace.
  */
 import type { Router, ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Latchkey } from '../engine.js';
@@ -69,7 +73,11 @@ export interface ExpressLatchkey {
   signIn(req: Request, res: Response, input: SignInInput): Promise<SignInResult>;
   /** Ends the request's session and clears the cookies on `res`. */
   signOut(req: Request, res: Response): Promise<SignOutResult>;
-  /** Error middleware: latchkey errors become their typed JSON response; others pass on to yours. */
+  /**
+   * Error middleware: latchkey errors become their typed JSON response; others pass on to yours.
+   * Optional: without it, the adapter appends the same handler to the app on the first request that
+   * needs it, after every route and error handler the app has by then.
+   */
   errorHandler(): ErrorRequestHandler;
 }
 
@@ -97,11 +105,53 @@ const normalise = oncePerRequest((req: Request): HttpRequest =>
   }),
 );
 
+/** Apps that already end with a latchkey safety net (one per app, whatever the number of adapters). */
+const guardedApps = new WeakSet<object>();
+
+/**
+ * Appends a last-resort error handler to the request's app, once: a latchkey error that reaches it
+ * (thrown by `signIn`, `signOut` or a session method in a route, with no `errorHandler()` installed)
+ * becomes its typed JSON response instead of Express's default HTML page, which in development shows
+ * the stack trace. Every other error, and one whose response has started, passes on untouched.
+ *
+ * Why at request time: the app's stack is complete by then, so the handler lands after every route
+ * and after any error handler of the app's own, which still sees every error first. Express walks
+ * its stack by index, so a handler appended while a request is in flight is reached by that request.
+ */
+function guardApp(req: Request, handler: ErrorRequestHandler): void {
+  const app = req.app as Request['app'] | undefined;
+  if (app === undefined || guardedApps.has(app)) return;
+  guardedApps.add(app);
+  app.use(handler);
+}
+
 export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions = {}): ExpressLatchkey {
   const http = createLatchkeyHttp(engine, options);
   const router = createRouter();
+  const errorHandler: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    if (!(error instanceof LatchkeyError) || res.headersSent) return next(error);
+    let mode;
+    try {
+      mode = http.modeOf(normalise(req));
+    } catch {
+      mode = undefined;
+    }
+    writeNodeResponse(res, http.errorResponse(error, mode));
+  };
+  /** Rethrows after making sure the app will answer it as JSON. */
+  const guarded = <T>(req: Request, promise: Promise<T>): Promise<T> =>
+    promise.catch((error: unknown) => {
+      guardApp(req, errorHandler);
+      throw error;
+    });
   const serve = async (request: HttpRequest, res: Response, next: NextFunction): Promise<void> => {
-    const response = await http.handle(request);
+    let response;
+    try {
+      response = await http.handle(request);
+    } catch (error) {
+      // The auth routes answer their own errors: nothing reaches the app's error handling.
+      response = http.errorResponse(error);
+    }
     if (!response) return next();
     writeNodeResponse(res, response);
   };
@@ -117,6 +167,8 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
     router,
     requireSession(requirements) {
       return async (req, res, next) => {
+        // Session methods (`update`, `revoke`) throw in the route that follows.
+        guardApp(req, errorHandler);
         const result = await http.authenticate(normalise(req), requirements, nodeSink(res));
         if (!result.ok) return writeNodeResponse(res, result.response);
         req.latchkey = result.session;
@@ -125,6 +177,7 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
     },
     session() {
       return async (req, res, next) => {
+        guardApp(req, errorHandler);
         const result = await http.optionalSession(normalise(req), nodeSink(res));
         if (!result.ok) return writeNodeResponse(res, result.response);
         req.latchkey = result.session;
@@ -142,25 +195,16 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
       };
     },
     getSession(req, res) {
-      return http.getSession(normalise(req), res ? nodeSink(res) : undefined);
+      return guarded(req, http.getSession(normalise(req), res ? nodeSink(res) : undefined));
     },
     signIn(req, res, input) {
-      return http.signIn(normalise(req), input, nodeSink(res));
+      return guarded(req, http.signIn(normalise(req), input, nodeSink(res)));
     },
     signOut(req, res) {
-      return http.signOut(normalise(req), nodeSink(res));
+      return guarded(req, http.signOut(normalise(req), nodeSink(res)));
     },
     errorHandler() {
-      return (error: unknown, req, res, next) => {
-        if (!(error instanceof LatchkeyError)) return next(error);
-        let mode;
-        try {
-          mode = http.modeOf(normalise(req));
-        } catch {
-          mode = undefined;
-        }
-        writeNodeResponse(res, http.errorResponse(error, mode));
-      };
+      return errorHandler;
     },
   };
 }

@@ -57,7 +57,8 @@ export interface FastifyLatchkey {
   /**
    * For `app.setErrorHandler(app.latchkey.errorHandler)`: latchkey errors (thrown by `signIn`,
    * `signOut`, session methods) become their typed JSON response; anything else gets Fastify's
-   * default treatment.
+   * default treatment. Optional for routes registered after the plugin: each gets the same
+   * treatment of latchkey errors as its own route-level error handler (unless it has one).
    */
   errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply;
 }
@@ -142,17 +143,32 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
     getSession: (request: FastifyRequest, reply?: FastifyReply) => http.getSession(normalise(request), reply ? sink(reply) : undefined),
     signIn: (request: FastifyRequest, reply: FastifyReply, input: SignInInput) => http.signIn(normalise(request), input, sink(reply)),
     signOut: (request: FastifyRequest, reply: FastifyReply) => http.signOut(normalise(request), sink(reply)),
-    errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-      if (!(error instanceof LatchkeyError)) return reply.send(error);
-      let mode;
-      try {
-        mode = http.modeOf(normalise(request));
-      } catch {
-        mode = undefined;
-      }
-      return send(reply, http.errorResponse(error, mode));
-    },
+    errorHandler: answerLatchkeyError,
   } satisfies FastifyLatchkey);
+
+  function answerLatchkeyError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    if (!(error instanceof LatchkeyError)) return reply.send(error);
+    let mode;
+    try {
+      mode = http.modeOf(normalise(request));
+    } catch {
+      mode = undefined;
+    }
+    return send(reply, http.errorResponse(error, mode));
+  }
+
+  // Forgetting `setErrorHandler(app.latchkey.errorHandler)` must be safe: Fastify's default handler
+  // would answer a latchkey error in its own shape, and with 500 for the engine's errors (which carry
+  // no statusCode). So every route registered after the plugin that has no error handler of its own
+  // gets one that answers latchkey errors with their typed JSON and throws anything else on, which
+  // Fastify hands to the instance's handler (yours, or its default) as if this one were not there.
+  fastify.addHook('onRoute', (route) => {
+    if (route.errorHandler !== undefined) return;
+    route.errorHandler = (error, request, reply) => {
+      if (!(error instanceof LatchkeyError)) throw error;
+      return answerLatchkeyError(error, request, reply);
+    };
+  });
 
   // The auth routes live in their own encapsulated context, so their body handling cannot leak into the app's.
   await fastify.register(async (routes) => {

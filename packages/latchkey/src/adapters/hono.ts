@@ -8,14 +8,18 @@
  * const auth = latchkeyHono(latchkey);
  * const app = new Hono<LatchkeyEnv>();
  * app.route('/', auth.app);                                 // the auth routes and JWKS
- * app.post('/auth/login', async (c) => {                    // your sign-in route
+ * app.post('/auth/login', auth.loginCsrf(), async (c) => {  // login CSRF before the password
  *   const user = await checkPassword(c);                    // your authentication
  *   return c.json((await auth.signIn(c, { userId: user.id })).body);
  * });
  * app.get('/api/me', auth.requireSession(), (c) => c.json({ userId: c.var.latchkey.userId }));
+ *
+ * Without `app.onError`, an error thrown by `signIn`/`signOut` still gets its typed JSON response
+ * (it carries `getResponse()`, which Hono's default error handler answers with).
  */
 import type { Context, Hono, MiddlewareHandler, Next } from 'hono';
 import type { Latchkey } from '../engine.js';
+import { LatchkeyError } from '../errors.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
@@ -69,9 +73,13 @@ export interface HonoLatchkey {
    * where there is no context; session methods then cannot set cookies, use `auth.http` for that).
    */
   getSession(c: Context | Request): Promise<LatchkeySession | null>;
-  /** Starts a session; sets the cookies (or the front header) on the context's response. Return `c.json(result.body)`. */
+  /**
+   * Starts a session; sets the cookies (or the front header) on the context's response. Return
+   * `c.json(result.body)`. A latchkey error it throws carries `getResponse()`, its typed JSON
+   * response, so Hono's default error handler answers it even without `app.onError`.
+   */
   signIn(c: Context, input: SignInInput): Promise<SignInResult>;
-  /** Ends the request's session and clears the cookies on the context's response. */
+  /** Ends the request's session and clears the cookies on the context's response. Errors as `signIn`. */
   signOut(c: Context): Promise<SignOutResult>;
   /**
    * For `app.onError((error, c) => auth.errorResponse(error, c))`: latchkey errors become their
@@ -123,6 +131,27 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
   };
   const app = new HonoApp();
   app.use(routes());
+  const errorResponse = (error: unknown, c?: Context): Response => {
+    let mode: TransportMode | undefined;
+    try {
+      mode = c ? http.modeOf(normalise(c)) : undefined;
+    } catch {
+      mode = undefined;
+    }
+    return toWebResponse(http.errorResponse(error, mode));
+  };
+  /**
+   * Forgetting `app.onError` must be safe: Hono's default error handler answers a plain 500, but
+   * answers any error with a `getResponse()` method (Hono's HTTPException convention) with that
+   * response. So a latchkey error thrown by `signIn`/`signOut` carries its typed JSON response.
+   */
+  const answerable = <T>(c: Context, promise: Promise<T>): Promise<T> =>
+    promise.catch((error: unknown) => {
+      if (error instanceof LatchkeyError && !('getResponse' in error)) {
+        Object.defineProperty(error, 'getResponse', { value: () => errorResponse(error, c), configurable: true });
+      }
+      throw error;
+    });
   return {
     http,
     app,
@@ -155,23 +184,15 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
     },
     getSession(c) {
       if (c instanceof Request) return http.getSession(fromWebRequest(c));
-      return http.getSession(normalise(c), sink(c));
+      return answerable(c, http.getSession(normalise(c), sink(c)));
     },
     signIn(c, input) {
-      return http.signIn(normalise(c), input, sink(c));
+      return answerable(c, http.signIn(normalise(c), input, sink(c)));
     },
     signOut(c) {
-      return http.signOut(normalise(c), sink(c));
+      return answerable(c, http.signOut(normalise(c), sink(c)));
     },
-    errorResponse(error, c) {
-      let mode: TransportMode | undefined;
-      try {
-        mode = c ? http.modeOf(normalise(c)) : undefined;
-      } catch {
-        mode = undefined;
-      }
-      return toWebResponse(http.errorResponse(error, mode));
-    },
+    errorResponse,
     fetch(request) {
       return http.fetch(request);
     },

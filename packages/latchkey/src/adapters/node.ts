@@ -3,15 +3,19 @@
  *
  * @example
  * const auth = latchkeyNode(latchkey);
- * http.createServer(async (req, res) => {
- *   if (await auth.handle(req, res)) return;           // the auth routes
- *   const session = await auth.requireSession(req, res); // 401/403 already sent when null
+ * http.createServer(auth.requestListener(async (req, res) => { // the auth routes, then yours
+ *   const session = await auth.requireSession(req, res);     // 401/403 already sent when null
  *   if (!session) return;
  *   res.end(`hello ${session.userId}`);
- * });
+ * }));
+ *
+ * `requestListener` also answers whatever your handler throws (a latchkey error from `signIn` as its
+ * typed JSON, anything else as a bare 500), so a forgotten try/catch never crashes the process
+ * with an unhandled rejection nor leaves the request hanging.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Latchkey } from '../engine.js';
+import { LatchkeyError } from '../errors.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
@@ -62,6 +66,13 @@ export interface NodeLatchkey {
    * for anything else). With `req`, a header-mode refusal also carries its RFC 6750 challenge.
    */
   sendError(res: ServerResponse, error: unknown, req?: IncomingMessage): void;
+  /**
+   * A listener for `http.createServer`: answers the auth routes, passes every other request to
+   * `handler`, and answers anything `handler` throws or rejects with: a latchkey error (from
+   * `signIn`, `signOut`, `getSession`, a session method) as its typed JSON response, anything else as
+   * a bare 500 reported to `onError`. A response already started is cut off instead.
+   */
+  requestListener(handler: (req: IncomingMessage, res: ServerResponse) => unknown): (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {}): NodeLatchkey {
@@ -69,7 +80,16 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
   const http = createLatchkeyHttp(engine, httpOptions);
   // Built once per request and shared by `handle`, the guard and the helpers (one `requestInfo` call too).
   const normalise = oncePerRequest((req: IncomingMessage) => fromNodeRequest(req, requestInfo?.(req)));
-  return {
+  function sendError(res: ServerResponse, error: unknown, req?: IncomingMessage): void {
+    let mode: TransportMode | undefined;
+    try {
+      mode = req ? http.modeOf(normalise(req)) : undefined;
+    } catch {
+      mode = undefined;
+    }
+    writeNodeResponse(res, http.errorResponse(error, mode));
+  }
+  const adapter: NodeLatchkey = {
     http,
     async handle(req, res) {
       const request = normalise(req);
@@ -110,16 +130,25 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
         return false;
       }
     },
-    sendError(res, error, req) {
-      let mode: TransportMode | undefined;
-      try {
-        mode = req ? http.modeOf(normalise(req)) : undefined;
-      } catch {
-        mode = undefined;
-      }
-      writeNodeResponse(res, http.errorResponse(error, mode));
+    sendError,
+    requestListener(handler) {
+      return (req, res) => {
+        void (async () => {
+          try {
+            if (await adapter.handle(req, res)) return;
+            await handler(req, res);
+          } catch (error) {
+            if (!res.headersSent) return sendError(res, error, req);
+            // Too late for an error response: report it, and end the connection so the client sees
+            // a failure rather than a truncated body it might take for a whole one.
+            if (!(error instanceof LatchkeyError)) http.settings.onError(error);
+            res.destroy();
+          }
+        })();
+      };
     },
   };
+  return adapter;
 }
 
 export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
