@@ -149,7 +149,14 @@ export async function startDemo(options = {}) {
     }
   });
   // Listen first: the issuer is the URL the browser uses, port included.
-  await new Promise((resolve) => server.listen(port, host, resolve));
+  await new Promise((resolve, reject) => {
+    // A busy port is an error to report (main.mjs says what to do), not an uncaught 'error' event.
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   const url = `http://localhost:${address.port}`;
   latchkey = await createLatchkey({

@@ -2,6 +2,7 @@
 // `npm start`: the demo on http://localhost:3000, on the embedded SQLite store under ./.latchkey.
 // DEMO_ACCESS_TTL (seconds, default 30) picks the access-token lifetime; PORT the port.
 import { startDemo } from './app.mjs';
+import { listenFailure } from './listen-failure.mjs';
 
 const ttl = Number(process.env.DEMO_ACCESS_TTL ?? 30);
 if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) {
@@ -9,10 +10,22 @@ if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) {
   process.exit(2);
 }
 const port = Number(process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error('PORT must be a whole number from 0 to 65535 (0 picks a free port)');
+  process.exit(2);
+}
 // The security lab's development-only routes hand out a refresh token on purpose: on for this local
 // demo (it listens on 127.0.0.1 only), never with NODE_ENV=production.
 const devRoutes = process.env.NODE_ENV !== 'production';
-const demo = await startDemo({ port, accessTokenTtl: ttl, devRoutes });
+let demo;
+try {
+  demo = await startDemo({ port, accessTokenTtl: ttl, devRoutes });
+} catch (err) {
+  const failure = listenFailure(err, port);
+  if (!failure) throw err;
+  console.error(failure);
+  process.exit(1);
+}
 console.log(`\n  latchkey demo: ${demo.url}\n`);
 console.log(`  security lab: ${devRoutes ? 'ON (development-only routes; NODE_ENV=production turns them off)' : 'off'}`);
 console.log(`  access tokens live ${ttl} s (DEMO_ACCESS_TTL=${ttl}); open the page in several tabs and watch one refresh serve them all.`);

@@ -104,9 +104,31 @@ export function classifyError(err: unknown): { exit: ExitCode; code: string; mes
     }
     return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: `the store is unavailable${detail ? ` (${detail})` : ''}; check LATCHKEY_STORE and that it is running` };
   }
+  const listen = listenFailure(err);
+  if (listen) return { exit: EXIT.failed, ...listen };
   if (err instanceof LatchkeyError) return { exit: EXIT.failed, code: err.code, message: err.message };
   if (err instanceof TypeError) return { exit: EXIT.failed, code: 'INVALID_ARGUMENT', message: err.message };
   return { exit: EXIT.failed, code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * `serve` could not listen: say which port and what to do, rather than Node's raw "listen
+ * EADDRINUSE: address already in use" (the code stays in the message, for searching).
+ */
+function listenFailure(err: unknown): { code: string; message: string } | undefined {
+  const { syscall, code, port, address } = (err ?? {}) as { syscall?: unknown; code?: unknown; port?: unknown; address?: unknown };
+  if (syscall !== 'listen' || typeof code !== 'string') return undefined;
+  const where = `port ${String(port)}${typeof address === 'string' ? ` on ${address}` : ''}`;
+  if (code === 'EADDRINUSE') {
+    return { code: 'PORT_IN_USE', message: `${where} is already in use (EADDRINUSE): stop the program using it, or choose another port with --port or PORT` };
+  }
+  if (code === 'EACCES') {
+    return { code: 'PORT_NOT_PERMITTED', message: `${where} needs privileges this process lacks (EACCES): choose a port above 1023 with --port or PORT` };
+  }
+  if (code === 'EADDRNOTAVAIL') {
+    return { code: 'ADDRESS_NOT_AVAILABLE', message: `${where}: this machine has no such address (EADDRNOTAVAIL); check --host or HOST` };
+  }
+  return undefined;
 }
 
 /** Runs the CLI on `argv` (without `node` and the script). Never throws; returns the exit code. */

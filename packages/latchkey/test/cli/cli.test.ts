@@ -324,7 +324,7 @@ describe.skipIf(!built)('latchkey binary', () => {
     }
   });
 
-  it('serve refuses to start on bad configuration (exit 2), an unreachable store (69) and a busy port (1)', async () => {
+  it('serve refuses to start on bad configuration (exit 2), an unreachable store (69) and a busy port (1)', { timeout: 90_000 }, async () => {
     const dir = tempDir('latchkey-serve-');
     try {
       const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
@@ -334,9 +334,13 @@ describe.skipIf(!built)('latchkey binary', () => {
       expect([noStore.code, noStore.stderr]).toEqual([69, expect.stringContaining('store is unavailable')]);
       const first = await serve(env);
       try {
-        const busy = await bin(['serve', '--port', new URL(first.url).port], env);
+        const port = new URL(first.url).port;
+        const busy = await bin(['serve', '--port', port], env);
         expect(busy.code).toBe(1);
-        expect(busy.stderr).toContain('EADDRINUSE');
+        // What happened and what to do, in one line: not Node's raw "listen EADDRINUSE" nor a stack.
+        expect(busy.stderr).toBe(`latchkey: port ${port} on 127.0.0.1 is already in use (EADDRINUSE): stop the program using it, or choose another port with --port or PORT\n`);
+        const busyJson = await bin(['serve', '--port', port, '--json'], env);
+        expect(JSON.parse(busyJson.stderr)).toEqual({ error: { code: 'PORT_IN_USE', message: expect.stringContaining(`port ${port} on 127.0.0.1 is already in use`) } });
       } finally {
         first.child.kill('SIGTERM');
         await first.exited;
