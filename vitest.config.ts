@@ -29,7 +29,7 @@ function workspaceSources(): Plugin {
   };
 }
 
-const ALL = ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'];
+const ALL = ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'scripts/test/**/*.test.ts'];
 
 /** Suites that drive real Chromium: one at a time, so two browsers never share the two cores. */
 const BROWSER = [
