@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LatchkeyError, MissingDependencyError, StoreUnavailableError } from '../errors.js';
+import { LatchkeyError, MissingDependencyError, SecretMismatchError, StoreUnavailableError } from '../errors.js';
 import { ConfigError } from '../service/config.js';
 import type { Command, OptionsConfig } from './command.js';
 import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './commands/api-keys.js';
@@ -86,6 +86,8 @@ export function classifyError(err: unknown): { exit: ExitCode; code: string; mes
   if (err instanceof ConfigError) return { exit: EXIT.usage, code: 'CONFIG', message: err.message };
   // A package to install: a setup problem like a bad configuration, and nothing was attempted.
   if (err instanceof MissingDependencyError) return { exit: EXIT.usage, code: err.code, message: err.message };
+  // The wrong master secret for this store: configuration too, and refused before anything was written.
+  if (err instanceof SecretMismatchError) return { exit: EXIT.usage, code: err.code, message: err.message };
   const nodeCode = (err as { code?: unknown } | null)?.code;
   if (typeof nodeCode === 'string' && nodeCode.startsWith('ERR_PARSE_ARGS')) {
     return { exit: EXIT.usage, code: 'USAGE', message: (err as Error).message };

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SecretMismatchError, type LatchkeyEvents, type RotateRefreshInput, type SessionStore } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { sqliteStore } from 'latchkey/stores/sqlite';
+import { classifyError } from '../../src/cli/run.js';
 import { mapError } from '../../src/http/errors.js';
 import { deriveSubkey } from '../../src/keys/derive.js';
 import { generateSigningKey } from '../../src/keys/generate.js';
@@ -105,5 +106,9 @@ describe('a key that cannot be decrypted is a typed error everywhere', () => {
     expect([service.status, service.code, service.headers['Retry-After']]).toEqual([503, 'STORE_UNAVAILABLE', '1']);
     // Neither tells the client about keys or secrets.
     expect(JSON.stringify(mapped.body) + service.message).not.toMatch(/kid-1|secret/i);
+  });
+
+  it('the CLI reports it as configuration (exit 2), with its stable code', () => {
+    expect(classifyError(new SecretMismatchError('kid-1', 'signing key kid-1 cannot be decrypted'))).toMatchObject({ exit: 2, code: 'SECRET_MISMATCH' });
   });
 });
