@@ -21,7 +21,9 @@ async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> 
   }
 }
 
-const manyRevocations = (n: number) => Array.from({ length: n }, (_, i) => ({ sessionId: `s_${i}_${'x'.repeat(24)}`, revokedAt: 1_800_000_000_000 + i }));
+// Every third one revoked for theft: the reason must survive the split (D2), and its bytes count against the limit.
+const manyRevocations = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ sessionId: `s_${i}_${'x'.repeat(24)}`, revokedAt: 1_800_000_000_000 + i, ...(i % 3 === 0 ? { reason: 'theft' as const } : {}) }));
 
 describe('encodeNotifyPayloads', () => {
   it('splits a large revocation into payloads under the NOTIFY limit, losing nothing', () => {
