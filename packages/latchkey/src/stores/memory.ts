@@ -200,7 +200,9 @@ export class MemoryStore implements SessionStore, ApiKeyStore {
   async deleteExpired(before: number): Promise<CleanupResult> {
     const result: CleanupResult = { sessions: 0, refreshTokens: 0 };
     for (const s of [...this.#sessions.values()]) {
-      const ended = Math.min(s.idleExpiresAt, s.absoluteExpiresAt, s.revokedAt ?? Infinity);
+      // Theft-revoked sessions stay until their natural expiry (see SessionStore.deleteExpired).
+      const revokedAt = s.revokedReason === 'theft' ? null : s.revokedAt;
+      const ended = Math.min(s.idleExpiresAt, s.absoluteExpiresAt, revokedAt ?? Infinity);
       if (ended >= before) continue;
       this.#sessions.delete(s.id);
       result.sessions++;

@@ -477,8 +477,10 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
   }
 
   async deleteExpired(before: number): Promise<CleanupResult> {
-    // LEAST ignores NULLs: a session ended at the earliest of its idle expiry, absolute expiry and revocation.
-    const ended = `SELECT id FROM ${this.#t.sessions} WHERE LEAST(idle_expires_at, absolute_expires_at, revoked_at) < $1`;
+    // LEAST ignores NULLs: a session ended at the earliest of its idle expiry, absolute expiry and
+    // revocation; a theft revocation does not count (kept to its natural expiry, see SessionStore.deleteExpired).
+    const ended = `SELECT id FROM ${this.#t.sessions}
+      WHERE LEAST(idle_expires_at, absolute_expires_at, CASE WHEN revoked_reason = 'theft' THEN NULL ELSE revoked_at END) < $1`;
     return this.#db.transaction(async (tx) => {
       const tokens = await tx.query(`DELETE FROM ${this.#t.tokens} WHERE session_id IN (${ended})`, [before]);
       const sessions = await tx.query(`DELETE FROM ${this.#t.sessions} WHERE id IN (${ended})`, [before]);

@@ -413,7 +413,8 @@ export class SqliteStore implements SessionStore, ApiKeyStore {
 
   async deleteExpired(before: number): Promise<CleanupResult> {
     return this.#write(() => {
-      const ended = 'MIN(idle_expires_at, absolute_expires_at, COALESCE(revoked_at, idle_expires_at)) < ?';
+      // Theft-revoked sessions stay until their natural expiry (see SessionStore.deleteExpired).
+      const ended = "MIN(idle_expires_at, absolute_expires_at, CASE WHEN revoked_reason = 'theft' THEN idle_expires_at ELSE COALESCE(revoked_at, idle_expires_at) END) < ?";
       const tokens = this.#sql(`DELETE FROM latchkey_refresh_tokens WHERE session_id IN (SELECT id FROM latchkey_sessions WHERE ${ended})`)
         .run(before).changes;
       const sessions = this.#sql(`DELETE FROM latchkey_sessions WHERE ${ended}`).run(before).changes;

@@ -278,7 +278,9 @@ export interface SessionStore {
    * Deletes sessions that expired (idle or absolute) or were revoked before `before`, with their
    * refresh-token chains. The engine passes `now - (access TTL + tolerance)`: a revoked session must
    * stay listed until every access token issued for it has expired, so a starting instance still
-   * loads the revocation.
+   * loads the revocation. A session revoked for theft is kept until it would have expired (idle or
+   * absolute) instead: its holders may come back with its refresh token at any time until then (a
+   * laptop waking up), and must be told it was theft (`TOKEN_THEFT_DETECTED`), not "unknown token".
    */
   deleteExpired(before: number): Promise<CleanupResult>;
 

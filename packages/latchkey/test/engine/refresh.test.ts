@@ -79,6 +79,16 @@ describe.each(Object.entries(stores))('refresh on the %s store', (_name, makeSto
     expect(events.filter(([n]) => n === 'session.theft_detected')).toHaveLength(1);
   });
 
+  it("a victim's device that wakes up hours later, after cleanup, is still told it was theft", async () => {
+    const { lk, clock, issued } = await setup();
+    const r1 = await lk.refresh(issued.refreshToken); // the thief
+    clock.advance(3600);
+    await expect(lk.refresh(issued.refreshToken)).rejects.toMatchObject({ reason: 'parent-after-grace' }); // the victim's tab
+    clock.advance(6 * 3600); // the victim's laptop sleeps; cleanup runs meanwhile
+    await lk.cleanup();
+    await expect(lk.refresh(r1.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED', reason: 'revoked-for-theft' });
+  });
+
   it('an instance that only polls the store learns the theft reason too', async () => {
     const { lk, clock, issued } = await setup();
     const other = await testEngine({ store: lk.store, clock });

@@ -601,6 +601,18 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         expect((await store.listRevocationsSince(0)).map((r) => r.sessionId)).toEqual([revokedLate.session.id]);
         expect(await store.deleteExpired(before)).toEqual({ sessions: 0, refreshTokens: 0 });
       });
+
+      it('keeps a session revoked for theft, with its chain, until it would have expired', async () => {
+        // Its holders (the victim's sleeping laptop) may come back any time until then and must be
+        // told it was theft, which needs the session and the chain that leads to it.
+        const { session, chain } = await withChain(2);
+        const detectedAt = session.rotatedAt! + 1;
+        expect((await store.rotateRefreshToken(rotation(chain[0]!, chain[1]!, detectedAt))).kind).toBe('theft');
+        expect(await store.deleteExpired(detectedAt + DAY)).toEqual({ sessions: 0, refreshTokens: 0 });
+        expect(await store.rotateRefreshToken(rotation(chain[2]!, hex(), detectedAt + DAY))).toMatchObject({ kind: 'revoked', session: { revokedReason: 'theft' } });
+        expect(await store.deleteExpired(session.idleExpiresAt + 1)).toEqual({ sessions: 1, refreshTokens: 3 });
+        expect(await store.getSession(session.id)).toBeNull();
+      });
     });
   });
 }
