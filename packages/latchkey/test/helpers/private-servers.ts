@@ -388,3 +388,38 @@ function portOpen(port: number): Promise<boolean> {
     socket.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Redis Cluster: three primaries, no replicas
+
+export interface PrivateRedisCluster {
+  nodes: PrivateRedis[];
+  destroy(): Promise<void>;
+}
+
+/** Three cluster-enabled redis-servers joined with `redis-cli --cluster create`, waited on until `cluster_state:ok`. */
+export async function startPrivateRedisCluster(): Promise<PrivateRedisCluster> {
+  const dir = mkdtempSync('/tmp/latchkey-cluster-');
+  const nodes: PrivateRedis[] = [];
+  const destroy = async () => {
+    for (const n of nodes) await n.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await startPrivateRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`), '--dir', dir] }));
+    }
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`);
+    for (let i = 0; ; i++) {
+      const states = nodes.map((n) => spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8', timeout: 5_000 }).stdout);
+      if (states.every((s) => s.includes('cluster_state:ok'))) break;
+      if (i > 100) throw new Error('the cluster did not reach cluster_state:ok within 10 s');
+      await sleep(100);
+    }
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+  return { nodes, destroy };
+}

@@ -13,7 +13,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtCliAvailable } from '../cli/helpers.js';
-import { pgExec } from '../helpers/postgres.js';
+import { isLatchkeyError } from 'latchkey';
+import { postgresStore } from 'latchkey/stores/postgres';
+import { dropSchema, pgExec, uniqueName } from '../helpers/postgres.js';
+import { newSession } from '../stores/contract.js';
 import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from '../helpers/private-servers.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { Fleet } from '../hardening/support/fleet.js';
@@ -86,6 +89,32 @@ function startRefreshProbe(fleet: Fleet): { stop: () => Promise<Probe[]> } {
     },
   };
 }
+
+describe.skipIf(!available)('multi-host LATCHKEY_STORE before the failover (the standby listed first)', () => {
+  it('with target_session_attrs=read-write, connections skip the read-only standby; without it, writes there fail typed', async () => {
+    const schema = uniqueName('lk_hosts');
+    const hosts = `127.0.0.1:${replica!.port},127.0.0.1:${primary!.port}`;
+    const readWrite = postgresStore({ connectionString: `postgres://postgres@${hosts}/postgres?target_session_attrs=read-write`, schema, max: 2 });
+    try {
+      await readWrite.migrate();
+      await readWrite.createSession(newSession());
+      // It went to the primary (and, replication being synchronous, is on the standby already).
+      const rows = await pgExec<{ n: string }>(`SELECT COUNT(*) AS n FROM ${schema}.latchkey_sessions`, [], primary!.url);
+      expect(Number(rows[0]!.n)).toBe(1);
+    } finally {
+      await readWrite.close();
+    }
+    const anyHost = postgresStore({ connectionString: `postgres://postgres@${hosts}/postgres`, schema, max: 2 });
+    try {
+      const error = await anyHost.createSession(newSession()).then(() => null, (e: unknown) => e);
+      // The standby accepted the connection and refused the write: SQLSTATE 25006, mapped as a failover.
+      expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
+    } finally {
+      await anyHost.close();
+      await dropSchema(schema, primary!.url);
+    }
+  });
+});
 
 describe.skipIf(!available)('PostgreSQL primary crash and replica promotion under load (synchronous replication, multi-host LATCHKEY_STORE)', () => {
   it('refreshes fail only with STORE_UNAVAILABLE during the failover, then resume; nothing acknowledged is lost', { timeout: 120_000 }, async () => {
