@@ -26,7 +26,7 @@ import { invalidRequest } from '../http/errors.js';
 import { fromNodeRequest } from '../http/node-io.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
-import { withoutValue, type HeaderSink, type HttpResponse } from '../http/response.js';
+import { JOINED_HEADERS, withoutValue, type HeaderSink, type HttpResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 
 export interface FastifyLatchkeyOptions extends LatchkeyHttpOptions {
@@ -92,8 +92,13 @@ const normalise = oncePerRequest((request: FastifyRequest): HttpRequest =>
 
 function sink(reply: FastifyReply): HeaderSink {
   return {
-    // Fastify accumulates repeated `set-cookie` headers into a list and replaces any other header.
-    append: (name, value) => void reply.header(name, value),
+    // Fastify accumulates repeated `set-cookie` headers into a list and replaces any other header;
+    // list headers (Vary, the CORS expose list) are joined with what the app set.
+    append: (name, value) => {
+      const lower = name.toLowerCase();
+      const existing = JOINED_HEADERS.has(lower) ? reply.getHeader(lower) : undefined;
+      reply.header(lower, existing === undefined ? value : `${String(existing)}, ${value}`);
+    },
     remove: (name, value) => {
       const lower = name.toLowerCase();
       const kept = withoutValue(reply.getHeader(lower), value);

@@ -30,7 +30,7 @@ import {
 } from '../http/core.js';
 import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
-import { toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
+import { JOINED_HEADERS, toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
 import { fromWebRequest } from '../http/web.js';
 import { importPeer } from '../util/peer.js';
@@ -93,10 +93,11 @@ export interface HonoLatchkey {
 
 function sink(c: Context): HeaderSink {
   return {
-    // Like Node's setHeader: `Set-Cookie` (and `Vary`) accumulate, any other header is replaced.
+    // As on Node: `Set-Cookie` and list headers (Vary, the CORS expose list) accumulate, any other
+    // header is replaced.
     append: (name, value) => {
       const lower = name.toLowerCase();
-      c.header(lower, value, lower === 'set-cookie' || lower === 'vary' ? { append: true } : undefined);
+      c.header(lower, value, lower === 'set-cookie' || JOINED_HEADERS.has(lower) ? { append: true } : undefined);
     },
     remove: (name, value) => {
       const lower = name.toLowerCase();

@@ -75,13 +75,19 @@ export interface NodeWritable {
   end(body?: string): unknown;
 }
 
-/** Copies headers onto a Node.js response, appending to any `Set-Cookie` already there. */
+/**
+ * List-valued headers that latchkey adds to rather than replaces: the app's CORS middleware may have
+ * exposed headers of its own, and the app may vary on more than Origin.
+ */
+export const JOINED_HEADERS: ReadonlySet<string> = new Set(['vary', 'access-control-expose-headers']);
+
+/** Copies headers onto a Node.js response, appending to any `Set-Cookie` (or list header) already there. */
 export function appendNodeHeader(res: NodeWritable, name: string, value: string): void {
   const lower = name.toLowerCase();
-  if (lower === 'set-cookie' || lower === 'vary') {
+  if (lower === 'set-cookie' || JOINED_HEADERS.has(lower)) {
     const existing = res.getHeader(lower);
     const list = existing === undefined ? [] : Array.isArray(existing) ? existing.map(String) : [String(existing)];
-    if (lower === 'vary') {
+    if (lower !== 'set-cookie') {
       res.setHeader(lower, [...list, value].join(', '));
     } else {
       res.setHeader(lower, [...list, value]);

@@ -98,8 +98,11 @@ export function createRequestSession(
   let written: [string, string][] = [];
   const emit = (headers: [string, string][]): void => {
     if (!sink) return;
-    if (sink.remove) for (const [name, value] of written) sink.remove(name, value);
-    for (const [name, value] of headers) sink.append(name, value);
+    const same = (a: [string, string]) => (b: [string, string]) => a[0] === b[0] && a[1] === b[1];
+    // Only what changed is taken back and added: an identical header (the CORS expose list, which
+    // may be joined with the app's own) stays as it is, once.
+    if (sink.remove) for (const pair of written) if (!headers.some(same(pair))) sink.remove(pair[0], pair[1]);
+    for (const pair of headers) if (!sink.remove || !written.some(same(pair))) sink.append(pair[0], pair[1]);
     written = headers;
   };
   return {
