@@ -28,8 +28,9 @@
 
 /** The order n of the P-256 group (SEC 2 v2 §2.4.2; FIPS 186-4 §D.1.2.3). */
 export const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const HALF_ORDER = P256_ORDER >> 1n;
 const SIGNATURE_BYTES = 64;
+/** n/2 (rounded down) as 32 big-endian bytes: comparing bytes is the same order as comparing numbers. */
+const HALF_ORDER_BYTES = Buffer.from((P256_ORDER >> 1n).toString(16).padStart(64, '0'), 'hex');
 
 /** The protected header parameter that marks a token as signed with a low s (see above). */
 export const LOW_S_HEADER = 'lows';
@@ -40,7 +41,8 @@ function sOf(signature: Uint8Array): bigint {
 
 /** True when a 64-byte P-256 signature has s > n/2. Any other length is not an ES256 signature: false. */
 export function isHighS(signature: Uint8Array): boolean {
-  return signature.byteLength === SIGNATURE_BYTES && sOf(signature) > HALF_ORDER;
+  // On the verify path of every ES256 token: a byte comparison, no number parsing.
+  return signature.byteLength === SIGNATURE_BYTES && Buffer.compare(signature.subarray(32, 64), HALF_ORDER_BYTES) > 0;
 }
 
 /** The low-s twin of a 64-byte P-256 signature (r, n - s), or the signature itself when s is already low. */
