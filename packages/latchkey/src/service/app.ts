@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { Latchkey } from '../engine.js';
-import { SecretMismatchError } from '../errors.js';
+import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
@@ -49,6 +49,7 @@ type Env = { Variables: { route: string } };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 const RotateKeysRequest = z.strictObject({});
+const ReissueTokensRequest = z.strictObject({});
 
 /** The contract's Session: the HTTP layer's public view, plus what the trusted backend may see. */
 export function sessionToJson(session: Session): SessionBody {
@@ -239,6 +240,25 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     return c.body(null, 204);
   });
   onlyThose('/v1/sessions/{id}');
+
+  // After a PATCH, a backend hands its client tokens that carry the new claims at once, instead of
+  // waiting for the next refresh. The refresh token is not rotated: the client keeps its own.
+  route('post', '/v1/sessions/{id}/tokens', async (c) => {
+    const id = sessionId(c);
+    await readBody(c, ReissueTokensRequest, true);
+    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    let tokens;
+    try {
+      tokens = await store(engine.reissueTokens(id));
+    } catch (err) {
+      // The engine says UNAUTHORISED for a revoked or expired session; to a backend holding a valid
+      // API key that would read as its own key refused. It is the session that is gone: 404, as PATCH.
+      if (err instanceof UnauthorisedError) throw new HttpError(404, 'NOT_FOUND', 'session not found, revoked or expired');
+      throw err;
+    }
+    return c.json({ accessToken: tokens.accessToken, idToken: tokens.idToken, accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString() }, 200);
+  });
+  onlyThose('/v1/sessions/{id}/tokens');
 
   route('get', '/v1/users/{userId}/sessions', async (c) => {
     const userId = param(c, 'userId', UserId);

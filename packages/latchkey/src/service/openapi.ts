@@ -152,7 +152,7 @@ export function buildOpenApiDocument(): JsonSchema {
         }),
         patch: v1({
           operationId: 'updateSession',
-          summary: 'Replace access claims, ID claims and/or data; tokens minted from then on carry them',
+          summary: 'Replace access claims, ID claims and/or data; tokens minted from then on carry them (POST /v1/sessions/{id}/tokens mints them at once)',
           requestBody: body('UpdateSessionRequest'),
           responses: {
             '200': { description: 'Updated.', content: json('Session') },
@@ -165,6 +165,19 @@ export function buildOpenApiDocument(): JsonSchema {
           operationId: 'revokeSession',
           summary: 'Revoke a session at once (idempotent)',
           responses: { '204': { description: 'Revoked, or already revoked, or unknown.' }, ...COMMON_V1 },
+        }),
+      },
+      '/v1/sessions/{id}/tokens': {
+        parameters: [sessionId],
+        post: v1({
+          operationId: 'reissueTokens',
+          summary: 'Mint a fresh access and ID token for an active session, e.g. right after a PATCH changed its claims (the refresh token is not rotated; no body)',
+          responses: {
+            '200': { description: 'Fresh tokens carrying the current claims.', content: json('ReissuedTokens') },
+            '404': error('No such active session (unknown, revoked or expired).', ['NOT_FOUND']),
+            ...BODY_ERRORS,
+            ...COMMON_V1,
+          },
         }),
       },
       '/v1/users/{userId}/sessions': {

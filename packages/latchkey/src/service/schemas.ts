@@ -97,6 +97,14 @@ export const IssuedTokensResponse = z.strictObject({
   accessTokenExpiresAt: Timestamp,
 });
 
+export const ReissuedTokensResponse = z
+  .strictObject({
+    accessToken: z.string(),
+    idToken: z.string(),
+    accessTokenExpiresAt: Timestamp,
+  })
+  .meta({ description: 'A fresh access and ID token for the session; its refresh token is unchanged (not rotated).' });
+
 export const VerifyResponse = z.strictObject({
   session: z.strictObject({ id: z.string(), userId: z.string() }),
   claims: JsonObjectSchema,
@@ -169,6 +177,7 @@ export const NAMED_SCHEMAS = {
   RefreshRequest,
   UpdateSessionRequest,
   IssuedTokens: IssuedTokensResponse,
+  ReissuedTokens: ReissuedTokensResponse,
   VerifyResponse,
   SessionList: SessionListResponse,
   RevokedCount: RevokedCountResponse,

@@ -328,6 +328,35 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect((await t.call('GET', `/v1/sessions/${issued.session.id}`)).json).toMatchObject({ accessClaims: { role: 'editor' }, data: { plan: 'pro' } });
       });
 
+      it('PATCH idClaims, then POST /tokens: fresh access and ID tokens carry the new claims at once; the refresh token is untouched', async () => {
+        const issued = await create({ accessClaims: { role: 'viewer' }, idClaims: { name: 'Ada' } });
+        const patched = await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { accessClaims: { role: 'editor' }, idClaims: { name: 'Ada L.' } } });
+        expect(expectShape(schemas.SessionSchema, patched)).toMatchObject({ accessClaims: { role: 'editor' }, idClaims: { name: 'Ada L.' } });
+        expect(expectError(await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { idClaims: { sid: 'x' } } }), 400, 'INVALID_REQUEST').error.field).toBe('idClaims.sid');
+
+        const reissued = await t.call('POST', `/v1/sessions/${issued.session.id}/tokens`);
+        const tokens = expectShape(schemas.ReissuedTokensResponse, reissued);
+        expect(decodeJwt(tokens.accessToken)).toMatchObject({ role: 'editor', sid: issued.session.id, sub: issued.session.userId });
+        expect(decodeJwt(tokens.idToken)).toMatchObject({ name: 'Ada L.', sid: issued.session.id });
+        expect(new Date(tokens.accessTokenExpiresAt).getTime()).toBe((decodeJwt(tokens.accessToken).exp ?? 0) * 1000);
+        const verified = await t.call('POST', '/v1/sessions/verify', { body: { accessToken: tokens.accessToken } });
+        expect(verified.json.claims.role).toBe('editor');
+        // An empty JSON object is a body too; anything in it is refused.
+        expect((await t.call('POST', `/v1/sessions/${issued.session.id}/tokens`, { body: {} })).status).toBe(200);
+        expect(expectError(await t.call('POST', `/v1/sessions/${issued.session.id}/tokens`, { body: { rotate: true } }), 400, 'INVALID_REQUEST').error.field).toBe('rotate');
+
+        // Not rotated: the client's refresh token still refreshes once, as usual, with no theft alarm.
+        const refreshed = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
+        expect(refreshed.status, refreshed.text).toBe(200);
+        expect(decodeJwt(refreshed.json.idToken).name).toBe('Ada L.');
+
+        expectError(await t.call('POST', '/v1/sessions/no-such-session/tokens'), 404, 'NOT_FOUND');
+        await t.call('DELETE', `/v1/sessions/${issued.session.id}`);
+        expectError(await t.call('POST', `/v1/sessions/${issued.session.id}/tokens`), 404, 'NOT_FOUND');
+        const wrongMethod = await t.call('GET', `/v1/sessions/${issued.session.id}/tokens`);
+        expect([wrongMethod.status, wrongMethod.headers.get('allow')]).toEqual([405, 'POST']);
+      });
+
       it('DELETE revokes at once and is idempotent', async () => {
         const issued = await create();
         const first = await t.call('DELETE', `/v1/sessions/${issued.session.id}`);
