@@ -23,6 +23,7 @@ import type { Latchkey } from '../engine.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
+  type RequireAuthOptions,
   type RequireSessionOptions,
   type SignInInput,
   type SignInResult,
@@ -34,6 +35,7 @@ import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest, type RawBody } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
+import type { ApiKeyPrincipal, Principal, RequireApiKeyOptions } from '../http/api-key-auth.js';
 import { importPeer } from '../util/peer.js';
 
 /** Express is a peer dependency of this adapter only: a missing one is a typed error naming it. */
@@ -45,6 +47,8 @@ declare global {
     interface Request {
       /** Set by `requireSession()` (always a session) and `session()` (a session or null). */
       latchkey?: LatchkeySession | null;
+      /** Set by `requireApiKey()` (an API key) and `requireAuth()` (a session or an API key). */
+      latchkeyPrincipal?: Principal;
     }
   }
 }
@@ -59,6 +63,17 @@ export interface ExpressLatchkey {
   readonly router: Router;
   /** Refuses (401/403/400, typed JSON) unless the request has a session meeting `options`; sets `req.latchkey`. */
   requireSession(options?: RequireSessionOptions): RequestHandler;
+  /**
+   * Refuses (401, 403 `INSUFFICIENT_SCOPE`, 429) unless the request carries a valid API key
+   * (`Authorization: Bearer lk_...` or `X-API-Key`) with `options.scopes`; sets `req.latchkeyPrincipal`.
+   * Cookies are never read and CSRF never applies.
+   */
+  requireApiKey(options?: RequireApiKeyOptions): RequestHandler;
+  /**
+   * Accepts a session or an API key (one route for the web app and for scripts); sets
+   * `req.latchkeyPrincipal` (and `req.latchkey` for a session).
+   */
+  requireAuth(options?: RequireAuthOptions): RequestHandler;
   /**
    * For pages that work signed in or out: sets `req.latchkey` to the session, or to null when the
    * request carries no credential. An expired access token is still refused with `401
@@ -175,6 +190,23 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
         next();
       };
     },
+    requireApiKey(requirements) {
+      return async (req, res, next) => {
+        const result = await http.authenticateApiKey(normalise(req), requirements, nodeSink(res));
+        if (!result.ok) return writeNodeResponse(res, result.response);
+        req.latchkeyPrincipal = result.principal;
+        next();
+      };
+    },
+    requireAuth(requirements) {
+      return async (req, res, next) => {
+        const result = await http.authenticateAny(normalise(req), requirements, nodeSink(res));
+        if (!result.ok) return writeNodeResponse(res, result.response);
+        req.latchkeyPrincipal = result.principal;
+        if (result.principal.kind === 'session') req.latchkey = result.principal.session;
+        next();
+      };
+    },
     session() {
       return async (req, res, next) => {
         guardApp(req, errorHandler);
@@ -209,4 +241,4 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
   };
 }
 
-export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
+export type { ApiKeyPrincipal, LatchkeySession, Principal, RequireApiKeyOptions, RequireAuthOptions, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

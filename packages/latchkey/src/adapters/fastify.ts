@@ -17,6 +17,7 @@ import { LatchkeyError } from '../errors.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
+  type RequireAuthOptions,
   type RequireSessionOptions,
   type SignInInput,
   type SignInResult,
@@ -28,6 +29,7 @@ import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { JOINED_HEADERS, withoutValue, type HeaderSink, type HttpResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
+import type { ApiKeyPrincipal, Principal, RequireApiKeyOptions } from '../http/api-key-auth.js';
 
 export interface FastifyLatchkeyOptions extends LatchkeyHttpOptions {
   /** The engine. */
@@ -40,6 +42,14 @@ export interface FastifyLatchkey {
   readonly http: LatchkeyHttp;
   /** A pre-handler refusing (typed 401/403/400) unless the request has a session meeting `options`; sets `request.latchkey`. */
   requireSession(options?: RequireSessionOptions): preHandlerAsyncHookHandler;
+  /**
+   * A pre-handler refusing (401, 403 `INSUFFICIENT_SCOPE`, 429) unless the request carries a valid
+   * API key (`Authorization: Bearer lk_...` or `X-API-Key`); sets `request.latchkeyPrincipal`.
+   * Cookies are never read and CSRF never applies.
+   */
+  requireApiKey(options?: RequireApiKeyOptions): preHandlerAsyncHookHandler;
+  /** A pre-handler accepting a session or an API key; sets `request.latchkeyPrincipal` (and `request.latchkey` for a session). */
+  requireAuth(options?: RequireAuthOptions): preHandlerAsyncHookHandler;
   /** A pre-handler refusing a forged (cross-site) sign-in with 403 CSRF_REJECTED. */
   loginCsrf(): preHandlerAsyncHookHandler;
   /**
@@ -70,6 +80,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireSession()`; null otherwise. */
     latchkey: LatchkeySession | null;
+    /** Set by `requireApiKey()` and `requireAuth()`; null otherwise. */
+    latchkeyPrincipal: Principal | null;
   }
 }
 
@@ -120,6 +132,7 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
   const http = createLatchkeyHttp(latchkey, httpOptions);
 
   fastify.decorateRequest('latchkey', null);
+  fastify.decorateRequest('latchkeyPrincipal', null);
   fastify.decorate('latchkey', {
     http,
     requireSession(requirements?: RequireSessionOptions): preHandlerAsyncHookHandler {
@@ -127,6 +140,21 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
         const result = await http.authenticate(normalise(request), requirements, sink(reply));
         if (!result.ok) return send(reply, result.response);
         request.latchkey = result.session;
+      };
+    },
+    requireApiKey(requirements?: RequireApiKeyOptions): preHandlerAsyncHookHandler {
+      return async (request, reply) => {
+        const result = await http.authenticateApiKey(normalise(request), requirements, sink(reply));
+        if (!result.ok) return send(reply, result.response);
+        request.latchkeyPrincipal = result.principal;
+      };
+    },
+    requireAuth(requirements?: RequireAuthOptions): preHandlerAsyncHookHandler {
+      return async (request, reply) => {
+        const result = await http.authenticateAny(normalise(request), requirements, sink(reply));
+        if (!result.ok) return send(reply, result.response);
+        request.latchkeyPrincipal = result.principal;
+        if (result.principal.kind === 'session') request.latchkey = result.principal.session;
       };
     },
     session(): preHandlerAsyncHookHandler {
@@ -205,4 +233,4 @@ Object.assign(plugin, { [Symbol.for('skip-override')]: true, [Symbol.for('fastif
 /** The latchkey Fastify plugin. `await app.register(latchkeyFastify, { latchkey, ...httpOptions })`. */
 export const latchkeyFastify = plugin;
 
-export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
+export type { ApiKeyPrincipal, LatchkeySession, Principal, RequireApiKeyOptions, RequireAuthOptions, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

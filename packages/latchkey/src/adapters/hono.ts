@@ -23,6 +23,7 @@ import { LatchkeyError } from '../errors.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
+  type RequireAuthOptions,
   type RequireSessionOptions,
   type SignInInput,
   type SignInResult,
@@ -32,6 +33,7 @@ import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { JOINED_HEADERS, toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
+import type { ApiKeyPrincipal, Principal, RequireApiKeyOptions } from '../http/api-key-auth.js';
 import { fromWebRequest } from '../http/web.js';
 import { importPeer } from '../util/peer.js';
 
@@ -40,6 +42,10 @@ const { Hono: HonoApp } = await importPeer(() => import('hono'), 'hono', 'latchk
 
 /** Hono env for routes behind `requireSession()`: `c.var.latchkey` is the session. */
 export type LatchkeyEnv = { Variables: { latchkey: LatchkeySession } };
+/** Hono env for routes behind `requireApiKey()`: `c.var.latchkeyPrincipal` is the key's principal. */
+export type ApiKeyEnv = { Variables: { latchkeyPrincipal: ApiKeyPrincipal } };
+/** Hono env for routes behind `requireAuth()`: `c.var.latchkeyPrincipal` is a session's or an API key's principal. */
+export type AuthEnv = { Variables: { latchkeyPrincipal: Principal; latchkey?: LatchkeySession } };
 /** Hono env for routes behind `session()`: `c.var.latchkey` is the session or null. */
 export type OptionalLatchkeyEnv = { Variables: { latchkey: LatchkeySession | null } };
 
@@ -60,6 +66,14 @@ export interface HonoLatchkey {
   routes(): MiddlewareHandler;
   /** Refuses (typed 401/403/400) unless the request has a session meeting `options`; sets `c.var.latchkey`. */
   requireSession(options?: RequireSessionOptions): MiddlewareHandler<LatchkeyEnv>;
+  /**
+   * Refuses (401, 403 `INSUFFICIENT_SCOPE`, 429) unless the request carries a valid API key
+   * (`Authorization: Bearer lk_...` or `X-API-Key`); sets `c.var.latchkeyPrincipal`. Cookies are never
+   * read and CSRF never applies.
+   */
+  requireApiKey(options?: RequireApiKeyOptions): MiddlewareHandler<ApiKeyEnv>;
+  /** Accepts a session or an API key; sets `c.var.latchkeyPrincipal` (and `c.var.latchkey` for a session). */
+  requireAuth(options?: RequireAuthOptions): MiddlewareHandler<AuthEnv>;
   /**
    * For pages that work signed in or out: sets `c.var.latchkey` to the session, or to null when the
    * request carries no credential. An expired access token is still refused with `401
@@ -165,6 +179,23 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
         await next();
       };
     },
+    requireApiKey(requirements) {
+      return async (c, next) => {
+        const result = await http.authenticateApiKey(normalise(c), requirements, sink(c));
+        if (!result.ok) return toWebResponse(result.response);
+        c.set('latchkeyPrincipal', result.principal);
+        await next();
+      };
+    },
+    requireAuth(requirements) {
+      return async (c, next) => {
+        const result = await http.authenticateAny(normalise(c), requirements, sink(c));
+        if (!result.ok) return toWebResponse(result.response);
+        c.set('latchkeyPrincipal', result.principal);
+        if (result.principal.kind === 'session') c.set('latchkey', result.principal.session);
+        await next();
+      };
+    },
     session() {
       return async (c, next) => {
         const result = await http.optionalSession(normalise(c), sink(c));
@@ -200,4 +231,4 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
   };
 }
 
-export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
+export type { ApiKeyPrincipal, LatchkeySession, Principal, RequireApiKeyOptions, RequireAuthOptions, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

@@ -19,6 +19,7 @@ import { LatchkeyError } from '../errors.js';
 import {
   createLatchkeyHttp,
   type LatchkeyHttp,
+  type RequireAuthOptions,
   type RequireSessionOptions,
   type SignInInput,
   type SignInResult,
@@ -29,6 +30,7 @@ import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
 import { oncePerRequest } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
+import type { ApiKeyPrincipal, Principal, RequireApiKeyOptions } from '../http/api-key-auth.js';
 
 export interface NodeAdapterOptions extends LatchkeyHttpOptions {
   /**
@@ -55,6 +57,13 @@ export interface NodeLatchkey {
   optionalSession(req: IncomingMessage, res: ServerResponse): Promise<LatchkeySession | null | false>;
   /** The session, or null after sending the 401/403/400 response. */
   requireSession(req: IncomingMessage, res: ServerResponse, options?: RequireSessionOptions): Promise<LatchkeySession | null>;
+  /**
+   * The API key's principal, or null after sending the 401/403/429/400 response. The key comes from
+   * `Authorization: Bearer lk_...` or `X-API-Key`; cookies are never read and CSRF never applies.
+   */
+  requireApiKey(req: IncomingMessage, res: ServerResponse, options?: RequireApiKeyOptions): Promise<ApiKeyPrincipal | null>;
+  /** A session's or an API key's principal, or null after sending the refusal. */
+  requireAuth(req: IncomingMessage, res: ServerResponse, options?: RequireAuthOptions): Promise<Principal | null>;
   /** Starts a session from your sign-in handler; cookies (or the front header) are set on `res`. Send `result.body` yourself. */
   signIn(req: IncomingMessage, res: ServerResponse, input: SignInInput): Promise<SignInResult>;
   /** Ends the request's session from your own handler; cookies are cleared on `res`. */
@@ -115,6 +124,18 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
       writeNodeResponse(res, result.response);
       return null;
     },
+    async requireApiKey(req, res, requirements) {
+      const result = await http.authenticateApiKey(normalise(req), requirements, nodeSink(res));
+      if (result.ok) return result.principal;
+      writeNodeResponse(res, result.response);
+      return null;
+    },
+    async requireAuth(req, res, requirements) {
+      const result = await http.authenticateAny(normalise(req), requirements, nodeSink(res));
+      if (result.ok) return result.principal;
+      writeNodeResponse(res, result.response);
+      return null;
+    },
     signIn(req, res, input) {
       return http.signIn(normalise(req), input, nodeSink(res));
     },
@@ -151,4 +172,4 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
   return adapter;
 }
 
-export type { LatchkeySession, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };
+export type { ApiKeyPrincipal, LatchkeySession, Principal, RequireApiKeyOptions, RequireAuthOptions, RequireSessionOptions, SignInInput, SignInResult, SignOutResult };

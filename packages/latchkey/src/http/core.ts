@@ -21,6 +21,19 @@ import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from 
 import { handleRoute } from './routes.js';
 import { createRequestSession, toPublicSession, type LatchkeySession, type PublicSession } from './session.js';
 import { authTargetFilter } from './target-filter.js';
+import {
+  appendAll,
+  checkSessionScopes,
+  presentsApiKey,
+  resolveApiKeyAuthSettings,
+  scopeClaim,
+  verifyRequestApiKey,
+  type ApiKeyAuthSettings,
+  type ApiKeyPrincipal,
+  type Principal,
+  type RequireApiKeyOptions,
+  type SessionScopes,
+} from './api-key-auth.js';
 import { fromWebRequest } from './web.js';
 
 export const MODE_HEADER = 'x-latchkey-mode';
@@ -44,6 +57,15 @@ export interface RequireSessionOptions {
    */
   checkStore?: boolean;
 }
+
+/** What a route that takes a session or an API key requires (`requireAuth`). */
+export interface RequireAuthOptions extends RequireSessionOptions, RequireApiKeyOptions {
+  /** How a session's scopes are found. Default: the access token's `scope` claim (RFC 9068 §2.2.3). */
+  sessionScopes?: SessionScopes;
+}
+
+export type ApiKeyAuthResult = { ok: true; principal: ApiKeyPrincipal } | { ok: false; response: HttpResponse };
+export type PrincipalResult = { ok: true; principal: Principal } | { ok: false; response: HttpResponse };
 
 export type AuthResult =
   | { ok: true; session: LatchkeySession }
@@ -102,6 +124,7 @@ export class LatchkeyHttp {
   readonly #mayBeAuthTarget: (target: string) => boolean;
   /** The cookies an authenticated request may carry, built once rather than per request. */
   readonly #sessionCookies: ReadonlySet<string>;
+  readonly #apiKeyAuth: ApiKeyAuthSettings;
 
   constructor(engine: Latchkey, options?: LatchkeyHttpOptions) {
     this.engine = engine;
@@ -109,6 +132,7 @@ export class LatchkeyHttp {
     this.#mayBeAuthTarget = authTargetFilter(this.settings.basePath, this.settings.jwksPath);
     const { names } = this.settings;
     this.#sessionCookies = new Set([names.access, names.front, names.csrf]);
+    this.#apiKeyAuth = resolveApiKeyAuthSettings(options ?? {});
     // Depends on settings alone, which never change: built once, reused by every sign-out and failure.
     this.#clearing = clearingCookies(this.settings).map((value): [string, string] => ['set-cookie', value]);
   }
@@ -157,6 +181,49 @@ export class LatchkeyHttp {
       return { ok: true, session: this.session(verified, mode, sink, this.exposeHeaders(request)) };
     } catch (error) {
       return { ok: false, response: this.errorResponse(error, mode) };
+    }
+  }
+
+  /**
+   * Authenticates a request by its API key (`Authorization: Bearer lk_...` or `X-API-Key`), never by
+   * cookies and without CSRF checks (see api-key-auth.ts). On success the principal, with the
+   * rate-limit headers (if the route is limited) sent to `sink`; otherwise the response to send
+   * (401, 403 `INSUFFICIENT_SCOPE`, 429 `RATE_LIMITED`, 400).
+   */
+  async authenticateApiKey(request: HttpRequest, options: RequireApiKeyOptions = {}, sink?: HeaderSink): Promise<ApiKeyAuthResult> {
+    const headers: [string, string][] = [];
+    try {
+      const principal = await verifyRequestApiKey(this.engine, this.#apiKeyAuth, request, options, headers);
+      appendAll(sink, headers);
+      return { ok: true, principal };
+    } catch (error) {
+      const response = this.errorResponse(error, 'header');
+      response.headers.push(...headers);
+      return { ok: false, response };
+    }
+  }
+
+  /**
+   * Authenticates a request by an API key when it presents one (`X-API-Key`, or a bearer token
+   * starting `lk_`), else by its session exactly as {@link authenticate} does; `scopes` apply to
+   * both (a session's come from its `scope` claim). One principal either way.
+   */
+  async authenticateAny(request: HttpRequest, options: RequireAuthOptions = {}, sink?: HeaderSink): Promise<PrincipalResult> {
+    let byKey: boolean;
+    try {
+      byKey = presentsApiKey(request);
+    } catch (error) {
+      return { ok: false, response: this.errorResponse(error, 'header') };
+    }
+    if (byKey) return this.authenticateApiKey(request, options, sink);
+    const result = await this.authenticate(request, options, sink);
+    if (!result.ok) return result;
+    const { session } = result;
+    try {
+      const scopes = checkSessionScopes(session.claims, options.scopes, options.sessionScopes ?? scopeClaim);
+      return { ok: true, principal: { kind: 'session', subject: session.userId, userId: session.userId, scopes, session } };
+    } catch (error) {
+      return { ok: false, response: this.errorResponse(error, session.mode) };
     }
   }
 

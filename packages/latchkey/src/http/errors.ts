@@ -2,7 +2,7 @@
  * How errors become HTTP responses. Every refusal is JSON `{"error":{"code","message"}}` with a
  * stable code; anything unexpected becomes a generic 500 whose body says nothing about the cause.
  */
-import { InsufficientFreshnessError, LatchkeyError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode } from '../errors.js';
+import { InsufficientFreshnessError, InsufficientScopeError, LatchkeyError, RateLimitedError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode } from '../errors.js';
 import type { TransportMode } from './options.js';
 
 /** Codes that appear on the wire: the engine's, plus two the HTTP layer adds. */
@@ -10,7 +10,7 @@ export type WireErrorCode = LatchkeyErrorCode | 'FORBIDDEN' | 'INTERNAL_ERROR';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string };
+  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; missingScopes?: string[] };
 }
 
 /** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
@@ -73,7 +73,10 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
   const body: ErrorBody = { error: { code: error.code, message: error.message } };
   // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the error).
   if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId });
+  // The client must learn which scopes to ask its key's owner for.
+  if (error instanceof InsufficientScopeError) body.error.missingScopes = [...error.missingScopes];
   const headers: [string, string][] = [];
+  if (error instanceof RateLimitedError) headers.push(['retry-after', String(error.retryAfterSeconds)]);
   if (mode === 'header') {
     const challenge = bearerChallenge(error);
     if (challenge) headers.push(['www-authenticate', challenge]);
@@ -88,6 +91,10 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
 
 /** RFC 6750 §3 (and RFC 9470 §3 for freshness) challenge for a header-mode refusal, if it has one. */
 function bearerChallenge(error: LatchkeyError): string | undefined {
+  if (error instanceof InsufficientScopeError) {
+    // RFC 6750 §3.1: the scopes the request needed (scope tokens hold no quote or backslash).
+    return `Bearer error="insufficient_scope", scope="${error.missingScopes.join(' ')}"`;
+  }
   if (error.code === 'INSUFFICIENT_FRESHNESS' && error instanceof InsufficientFreshnessError) {
     return `Bearer error="insufficient_user_authentication", max_age=${error.maxAgeSeconds}`;
   }

@@ -4,7 +4,7 @@
  * runtime (`http.fetch(request)`), or through `latchkey/adapters/{express,fastify,hono,node}`.
  */
 export { createLatchkeyHttp, LatchkeyHttp, MODE_HEADER } from './core.js';
-export type { AuthResult, CookieTokenBody, OptionalAuthResult, HeaderTokenBody, RequireSessionOptions, SignInInput, SignInResult, SignOutResult } from './core.js';
+export type { ApiKeyAuthResult, AuthResult, CookieTokenBody, PrincipalResult, RequireAuthOptions, OptionalAuthResult, HeaderTokenBody, RequireSessionOptions, SignInInput, SignInResult, SignOutResult } from './core.js';
 export { resolveHttpSettings } from './options.js';
 export type { ClearSiteDataDirective, CookieNames, CookieOptions, CsrfOptions, HttpModes, LatchkeyHttpOptions, ResolvedHttpSettings, TransportMode } from './options.js';
 export { MAX_COOKIE_BYTES, readCookies } from './cookies.js';
@@ -22,3 +22,8 @@ export { fromWebRequest, requestFromHeaders } from './web.js';
 export type { WebRequestInfo } from './web.js';
 export { fromNodeRequest } from './node-io.js';
 export type { NodeRequestInfo } from './node-io.js';
+export { API_KEY_HEADER, presentedApiKey, rateLimitHeaders, scopeClaim } from './api-key-auth.js';
+export type { ApiKeyPrincipal, ApiKeyRateLimit, Principal, RequireApiKeyOptions, SessionPrincipal, SessionScopes } from './api-key-auth.js';
+export { memoryRateLimiter, MemoryRateLimiter } from '../rate-limit/memory.js';
+export type { MemoryRateLimiterOptions } from '../rate-limit/memory.js';
+export type { RateLimitDecision, RateLimiter, RateLimitPolicy } from '../rate-limit/types.js';

@@ -2,6 +2,8 @@
  * Options of the HTTP layer, each with its default and the reason for it, and their resolution into
  * the settings every adapter shares. Every default is the safe one: loosening is an explicit choice.
  */
+import type { ApiKeyRateLimit } from './api-key-auth.js';
+import type { RateLimiter } from '../rate-limit/types.js';
 import { systemClock, type Clock } from '../clock.js';
 
 /** Which transports the server accepts. */
@@ -97,6 +99,18 @@ export interface LatchkeyHttpOptions {
    * never contain tokens, but the hook lets you route them to your logger.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Where API-key rate-limit buckets live (`requireApiKey`/`requireAuth` with a `rateLimit`).
+   * Default: in memory, per instance; `redisRateLimiter()` (`latchkey/rate-limit/redis`) shares one
+   * limit across instances.
+   */
+  rateLimiter?: RateLimiter;
+  /**
+   * Rate limit for every API-key request, as a token bucket (`{ limit, windowSeconds }`), or one per
+   * key (`(key) => policy | null`, e.g. from its metadata). Routes may override it. Default: none,
+   * since a limit that suits one API is wrong for another.
+   */
+  apiKeyRateLimit?: ApiKeyRateLimit;
 }
 
 export interface CookieNames {
