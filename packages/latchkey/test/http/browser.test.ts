@@ -61,6 +61,12 @@ describe.skipIf(!available)('cookie mode in Chromium', () => {
             return auth.sendError(res, error);
           }
         }
+        if (req.method === 'GET' && url.pathname === '/api/optional') {
+          const optional = await auth.optionalSession(req, res);
+          if (optional === false) return;
+          res.setHeader('content-type', 'application/json');
+          return res.end(JSON.stringify({ userId: optional?.userId ?? null }));
+        }
         const session = await auth.requireSession(req, res);
         if (!session) return;
         res.setHeader('content-type', 'application/json');
@@ -135,6 +141,28 @@ describe.skipIf(!available)('cookie mode in Chromium', () => {
 
     expect((await call('/auth/signout')).body).toEqual({ revoked: true });
     expect(await context.cookies(`${origin}/auth/refresh`)).toEqual([]);
+    await context.close();
+  });
+
+  test('an optional route: anonymous without cookies; once the access cookie is gone, 401 TRY_REFRESH_TOKEN, then signed in after the refresh', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    const call = (path: string, method = 'GET') =>
+      page.evaluate(async ([p, m]) => {
+        const r = await fetch(p!, { method: m, headers: m === 'GET' ? {} : { 'X-Latchkey-CSRF': '1' } });
+        return { status: r.status, body: await r.json() };
+      }, [path, method]);
+    expect(await call('/api/optional')).toEqual({ status: 200, body: { userId: null } });
+    expect((await call('/auth/login?user=olive', 'POST')).status).toBe(200);
+    expect(await call('/api/optional')).toEqual({ status: 200, body: { userId: 'olive' } });
+    // The browser drops the access cookie at its Max-Age (the token's expiry); the front cookie stays.
+    await context.clearCookies({ name: '__Host-lk_access' });
+    const expired = await call('/api/optional');
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.code).toBe('TRY_REFRESH_TOKEN');
+    expect((await call('/auth/refresh', 'POST')).status).toBe(200);
+    expect(await call('/api/optional')).toEqual({ status: 200, body: { userId: 'olive' } });
     await context.close();
   });
 });
