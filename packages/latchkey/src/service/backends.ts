@@ -15,7 +15,7 @@ const SQLITE_BUSY_TIMEOUT_MS = 1_500;
 const POSTGRES_OPERATION_TIMEOUT_MS = 1_500;
 
 interface PostgresModule {
-  postgresStore(options: { connectionString: string; operationTimeoutMs?: number }): SessionStore;
+  postgresStore(options: { connectionString: string; operationTimeoutMs?: number; transactionPooler?: boolean }): SessionStore;
 }
 interface RedisModule {
   redisBus(options: { url: string; channel?: string }): RevocationBus;
@@ -43,7 +43,11 @@ export async function openStore(config: StoreConfig): Promise<SessionStore> {
   // A variable specifier: the PostgreSQL driver is optional at build time.
   const specifier = '../stores/postgres.js';
   const { postgresStore } = await importDriver<PostgresModule>(specifier, 'LATCHKEY_STORE', 'the PostgreSQL store');
-  return postgresStore({ connectionString: config.connectionString, operationTimeoutMs: POSTGRES_OPERATION_TIMEOUT_MS });
+  return postgresStore({
+    connectionString: config.connectionString,
+    operationTimeoutMs: POSTGRES_OPERATION_TIMEOUT_MS,
+    ...(config.transactionPooler ? { transactionPooler: true } : {}),
+  });
 }
 
 /** The Redis revocation bus, or undefined without `LATCHKEY_REDIS_URL`. */

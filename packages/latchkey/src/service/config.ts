@@ -23,7 +23,7 @@ export class ConfigError extends Error {
 /** Where sessions live. */
 export type StoreConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; connectionString: string };
+  | { kind: 'postgres'; connectionString: string; transactionPooler?: true };
 
 export interface ServiceConfig {
   /** `PORT` / `--port`. Default 4100. 0 picks a free port. */
@@ -83,6 +83,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'PORT', meaning: 'port to listen on (flag --port wins)', fallback: '4100' },
   { name: 'HOST', meaning: 'address to listen on (flag --host wins)', fallback: '127.0.0.1' },
   { name: 'LATCHKEY_STORE', meaning: '`sqlite:<path>` or a `postgres://` URL', fallback: 'sqlite:./.latchkey/latchkey.db' },
+  { name: 'LATCHKEY_STORE_POOLER', meaning: '`transaction` when LATCHKEY_STORE goes through a transaction-mode pooler (PgBouncer)', fallback: 'none (a direct connection)' },
   { name: 'LATCHKEY_REDIS_URL', meaning: 'Redis for revocation fan-out between instances (`redis://`, `rediss://`, `redis+sentinel://s1:26379,s2:26379/<primary>`)', fallback: 'none' },
   { name: 'LATCHKEY_REDIS_CHANNEL', meaning: 'Redis pub/sub channel (one per deployment sharing a Redis)', fallback: 'latchkey:revocations' },
   { name: 'LATCHKEY_SECRET', meaning: 'master secret (>= 32 bytes) that encrypts signing keys at rest', fallback: 'key file, made on first run' },
@@ -136,6 +137,17 @@ function parseStore(raw: string | undefined): StoreConfig {
   }
   // Never echo the value: it may be a URL with a password in it.
   throw new ConfigError('LATCHKEY_STORE', 'must be sqlite:<path> or a postgres:// URL');
+}
+
+/**
+ * `LATCHKEY_STORE_POOLER=transaction`: the store connects through PgBouncer in transaction mode (or
+ * another transaction pooler), so no session settings are sent (see PostgresStoreOptions.transactionPooler).
+ */
+function withPooler(store: StoreConfig, raw: string | undefined): StoreConfig {
+  if (raw === undefined) return store;
+  if (raw !== 'transaction') throw new ConfigError('LATCHKEY_STORE_POOLER', 'must be transaction (or unset for a direct connection)');
+  if (store.kind !== 'postgres') throw new ConfigError('LATCHKEY_STORE_POOLER', 'applies to a postgres:// LATCHKEY_STORE only');
+  return { ...store, transactionPooler: true };
 }
 
 function parseUrl(variable: string, raw: string | undefined, protocols: string[]): string | undefined {
@@ -200,7 +212,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
   return {
     port,
     host,
-    store: parseStore(text(env, 'LATCHKEY_STORE')),
+    store: withPooler(parseStore(text(env, 'LATCHKEY_STORE')), text(env, 'LATCHKEY_STORE_POOLER')),
     redisUrl: parseUrl('LATCHKEY_REDIS_URL', text(env, 'LATCHKEY_REDIS_URL'), ['redis:', 'rediss:', SENTINEL_SCHEME]),
     redisChannel: redisChannel(text(env, 'LATCHKEY_REDIS_CHANNEL')),
     secret,

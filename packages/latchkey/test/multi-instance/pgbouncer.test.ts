@@ -16,7 +16,10 @@ import { pgNotifyBus } from 'latchkey/revocation/pg-notify';
 import { SCHEMA_VERSION } from 'latchkey/stores/postgres/migrations';
 import type { BusMessage } from 'latchkey';
 import { dropSchema, pgExec, uniqueName } from '../helpers/postgres.js';
-import { startPrivatePgBouncer, startPrivatePostgres, type PrivatePgBouncer, type PrivatePostgres } from '../helpers/private-servers.js';
+import { startPrivatePgBouncer, startPrivatePostgres, startPrivateRedis, type PrivatePgBouncer, type PrivatePostgres, type PrivateRedis } from '../helpers/private-servers.js';
+import { builtCliAvailable } from '../cli/helpers.js';
+import { Fleet } from '../hardening/support/fleet.js';
+import { runTopology, topologyEnv } from '../hardening/support/topology.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { describeStoreContract } from '../stores/contract.js';
 
@@ -27,7 +30,11 @@ const available = await serviceAvailable('private PostgreSQL + PgBouncer (initdb
   bouncer = await startPrivatePgBouncer(server, 'transaction');
 });
 
+const built = await builtCliAvailable();
+let redis: PrivateRedis | undefined;
+
 afterAll(async () => {
+  await redis?.destroy();
   await bouncer?.destroy();
   await server?.destroy();
 });
@@ -130,6 +137,36 @@ describe.skipIf(!available)('PgBouncer (pool_mode=transaction) specifics', () =>
     } finally {
       await listener.close();
       await publisher.close();
+    }
+  });
+});
+
+describe.skipIf(!available || !built)('the service through PgBouncer (LATCHKEY_STORE_POOLER=transaction) under the invariant load test', () => {
+  it('two instances hold every invariant; without the variable the service refuses to start', { timeout: 90_000 }, async () => {
+    redis = await startPrivateRedis();
+    const schemaDb = uniqueName('lk_bouncer_svc');
+    await pgExec(`CREATE DATABASE ${schemaDb}`, [], server!.url);
+    const through = bouncer!.url.replace(/\/postgres$/, `/${schemaDb}`);
+    const { env, secret } = topologyEnv({ LATCHKEY_STORE: through, LATCHKEY_STORE_POOLER: 'transaction', LATCHKEY_REDIS_URL: redis.url });
+    const refused = await Fleet.start({ ...env, LATCHKEY_STORE_POOLER: '' }, 1).then(async (f) => {
+      await f.stopAll();
+      return null;
+    }, (e: unknown) => e);
+    expect(String(refused)).toMatch(/serve exited 69 .*store is unavailable/);
+    const fleet = await Fleet.start(env, 2);
+    try {
+      const run = await runTopology('PgBouncer (transaction pooling), 2 instances', fleet, {
+        secret, snapshotUrl: server!.url.replace(/\/postgres$/, `/${schemaDb}`), clients: 8, durationMs: 8_000,
+        faults: [{ at: 4_000, name: 'SIGKILL and restart of instance A', run: async () => { await fleet.kill(fleet.instances[0]!); await sleep(300); await fleet.restart(fleet.instances[0]!); } }],
+      });
+      expect(run.result.counts.refreshes + run.result.counts.races).toBeGreaterThan(0);
+      expect(run.result.violations).toEqual([]);
+      expect(run.sweepViolations).toEqual([]);
+      expect(run.storeViolations).toEqual([]);
+      expect(run.leaks).toEqual([]);
+      expect(run.exitCodes).toEqual([0, 0]);
+    } finally {
+      await fleet.stopAll();
     }
   });
 });

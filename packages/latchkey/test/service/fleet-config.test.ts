@@ -1,4 +1,4 @@
-/** The `redis+sentinel://` form of LATCHKEY_REDIS_URL and of redisBus's `url`. */
+/** Service configuration for fleet topologies: `redis+sentinel://` URLs (LATCHKEY_REDIS_URL and redisBus `url`) and LATCHKEY_STORE_POOLER. */
 import { describe, expect, it } from 'vitest';
 import { isSentinelUrl, parseSentinelUrl } from 'latchkey/revocation/redis-url';
 import { ConfigError, loadServiceConfig } from 'latchkey/service/config';
@@ -28,5 +28,15 @@ describe('redis+sentinel URLs', () => {
 
   it('the service accepts it as LATCHKEY_REDIS_URL', () => {
     expect(loadServiceConfig({ LATCHKEY_REDIS_URL: 'redis+sentinel://s1:26379,s2:26379/latchkey' }, {}).redisUrl).toBe('redis+sentinel://s1:26379,s2:26379/latchkey');
+  });
+});
+
+describe('LATCHKEY_STORE_POOLER', () => {
+  it('marks a postgres store as behind a transaction pooler; refuses other values and SQLite', () => {
+    expect(loadServiceConfig({ LATCHKEY_STORE: 'postgres://u@bouncer:6432/lk', LATCHKEY_STORE_POOLER: 'transaction' }, {}).store)
+      .toEqual({ kind: 'postgres', connectionString: 'postgres://u@bouncer:6432/lk', transactionPooler: true });
+    expect(loadServiceConfig({ LATCHKEY_STORE: 'postgres://u@db/lk' }, {}).store).toEqual({ kind: 'postgres', connectionString: 'postgres://u@db/lk' });
+    expect(() => loadServiceConfig({ LATCHKEY_STORE: 'postgres://u@db/lk', LATCHKEY_STORE_POOLER: 'session' }, {})).toThrow(ConfigError);
+    expect(() => loadServiceConfig({ LATCHKEY_STORE: 'sqlite:./x.db', LATCHKEY_STORE_POOLER: 'transaction' }, {})).toThrow(/postgres/);
   });
 });
