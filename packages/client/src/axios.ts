@@ -6,7 +6,7 @@
  * marker. Response: learn server time and issued tokens; on a latchkey 401, one refresh and one
  * retry, marked on the config so that the retry can never trigger another.
  */
-import { CSRF_HEADER, FRONT_HEADER, isStateChanging, toServerError } from './protocol.js';
+import { ACCESS_TOKEN_HEADER, CSRF_HEADER, CSRF_TOKEN_HEADER, FRONT_HEADER, isStateChanging, toServerError } from './protocol.js';
 import type { TransportHooks } from './transport.js';
 
 /** What the SDK reads and writes on an axios request config. */
@@ -95,7 +95,8 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
 
   const toResponse = (r: AxiosResponseLike): Response => {
     const headers = new Headers();
-    for (const name of [FRONT_HEADER, 'date']) {
+    // Everything observe() and accept() read: tokens issued or updated, the CSRF token, server time.
+    for (const name of [FRONT_HEADER, ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, 'date']) {
       const value = headerGet(r.headers, name);
       if (value) headers.set(name, value);
     }

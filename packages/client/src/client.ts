@@ -47,7 +47,16 @@ export interface LatchkeyEvents {
    * whichever of them first got the server's `TOKEN_THEFT_DETECTED` (from a refresh or any API call);
    * followed by `signedOut` `{ reason: 'theft' }` unless the session had already ended here.
    */
-  theftDetected: { sessionId: string | null; userId: string | null };
+  theftDetected: {
+    sessionId: string | null;
+    userId: string | null;
+    /**
+     * What the server saw, when it said: `'rotated-out-replay'`, `'parent-after-grace'` (perhaps a very
+     * late retry rather than a thief) or `'revoked-for-theft'` (this session had been revoked for theft
+     * elsewhere: how a victim's other tabs and devices learn it). `null` from a server that does not say.
+     */
+    reason: string | null;
+  };
   /**
    * The server reissued this session's tokens with new claims (`session.update()` in an app route):
    * header mode adopted the new access token, cookie mode got new cookies. Reaches every tab.
@@ -181,8 +190,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     scheduler.stop();
     await credentials.clear();
     if (theft && was !== 'theft') {
-      events.emit('theftDetected', { sessionId: theft.sessionId ?? null, userId: theft.userId ?? null });
-      if (tell) channel.post({ type: 'theft', sessionId: theft.sessionId, userId: theft.userId });
+      events.emit('theftDetected', { sessionId: theft.sessionId ?? null, userId: theft.userId ?? null, reason: theft.reason ?? null });
+      if (tell) channel.post({ type: 'theft', error: theft });
     } else if (tell && was !== state) {
       channel.post({ type: 'signedOut' });
     }
@@ -205,7 +214,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     } else if (message.type === 'signedOut') {
       await endSession('otherTab', null, false);
     } else if (message.type === 'theft') {
-      await endSession('theft', { code: TOKEN_THEFT_DETECTED, sessionId: message.sessionId, userId: message.userId }, false);
+      await endSession('theft', message.error, false);
     }
   }
 

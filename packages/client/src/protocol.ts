@@ -47,6 +47,12 @@ export interface ServerError {
   code: ServerErrorCode;
   sessionId?: string;
   userId?: string;
+  /**
+   * With `TOKEN_THEFT_DETECTED`: what the server saw. `'rotated-out-replay'` (a token rotated out long
+   * ago), `'parent-after-grace'` (the immediate parent just past the grace window: perhaps a very late
+   * retry), `'revoked-for-theft'` (a later request of a session already revoked for theft).
+   */
+  reason?: string;
 }
 
 /**
@@ -67,5 +73,5 @@ export async function readServerError(response: Response): Promise<ServerError |
 export function toServerError(body: unknown): ServerError | null {
   const error = (body as { error?: Record<string, unknown> } | null)?.error;
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-  return typeof error?.code === 'string' ? { code: error.code, sessionId: text(error.sessionId), userId: text(error.userId) } : null;
+  return typeof error?.code === 'string' ? { code: error.code, sessionId: text(error.sessionId), userId: text(error.userId), reason: text(error.reason) } : null;
 }

@@ -194,7 +194,8 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
         await waitForEvent(tabs[1]!, 'theftDetected');
         const sid = (await tabs[0]!.evaluate(() => window.events.find((e) => e.name === 'refreshed')?.payload.claims as { sid: string })).sid;
         for (const tab of tabs) {
-          expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
+          // The tab that replayed read the server's reason; the other heard it over the tab channel.
+          expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice', reason: 'rotated-out-replay' }]);
           expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
         }
         expect((await server.engine.getSession(sid))?.revokedReason).toBe('theft');
@@ -457,7 +458,8 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
       else expect((await call(b, '/api/me')).status).toBe(401);
       await waitForEvent(a, 'theftDetected');
       for (const tab of [a, b]) {
-        expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice' }]);
+        // The victim learns it was theft, and that its session had been revoked for it elsewhere.
+        expect(await eventsOf(tab, 'theftDetected')).toEqual([{ sessionId: sid, userId: 'alice', reason: 'revoked-for-theft' }]);
         expect(await eventsOf(tab, 'signedOut')).toEqual([{ reason: 'theft' }]);
       }
     });

@@ -120,7 +120,7 @@ describe('@latchkey/client header mode (Node)', () => {
     storage.tokens = { ...storage.tokens!, refreshToken: stolen };
     expect(await client.refresh()).toBe(false);
     expect(await server.engine.listSessions('alice')).toEqual([]); // the whole session was revoked
-    expect(events('theftDetected')).toEqual([{ sessionId: expect.any(String), userId: 'alice' }]);
+    expect(events('theftDetected')).toEqual([{ sessionId: expect.any(String), userId: 'alice', reason: 'rotated-out-replay' }]);
     expect(events('signedOut')).toEqual([{ reason: 'theft' }]);
     expect(storage.tokens).toBeNull();
   });
@@ -351,6 +351,17 @@ describe('@latchkey/client header mode (Node)', () => {
     expect(events('refreshed')).toEqual([]);
     expect((await client.fetch(`${server.origin}/api/me`)).status).toBe(200);
     expect(server.count('POST /auth/refresh')).toBe(0);
+  });
+
+  it('axios: a claim update adopts the new access token too', async () => {
+    const first = await signIn();
+    const api = axios.create({ baseURL: server.origin });
+    client.axiosInterceptor(api);
+    await api.post('/api/rename', { name: 'Carol' });
+    expect(storage.tokens?.accessToken).not.toBe(first.accessToken);
+    expect(storage.tokens?.refreshToken).toBe(first.refreshToken);
+    expect(events('claimsUpdated')).toEqual([{ claims: expect.objectContaining({ name: 'Carol' }) }]);
+    expect((await api.get('/api/me')).data).toEqual({ userId: 'alice' });
   });
 
   it('never sends the token to another origin', async () => {

@@ -59,7 +59,12 @@ describe('server errors', () => {
   it('acts only on latchkey error bodies', async () => {
     const res = (body: string, type = 'application/json') => new Response(body, { status: 401, headers: { 'content-type': type } });
     expect(await readServerError(res('{"error":{"code":"TRY_REFRESH_TOKEN","message":"m"}}'))).toEqual({ code: 'TRY_REFRESH_TOKEN' });
-    expect(await readServerError(res('{"error":{"code":"TOKEN_THEFT_DETECTED","sessionId":"s","userId":"u"}}'))).toEqual({ code: 'TOKEN_THEFT_DETECTED', sessionId: 's', userId: 'u' });
+    expect(await readServerError(res('{"error":{"code":"TOKEN_THEFT_DETECTED","sessionId":"s","userId":"u","reason":"parent-after-grace"}}'))).toEqual({
+      code: 'TOKEN_THEFT_DETECTED',
+      sessionId: 's',
+      userId: 'u',
+      reason: 'parent-after-grace',
+    });
     expect(await readServerError(res('<html>', 'text/html'))).toBeNull();
     expect(await readServerError(res('not json'))).toBeNull();
     expect(toServerError({ error: 'x' })).toBeNull();

@@ -7,6 +7,7 @@
  * token (the UI's readable ID token) rides along over BroadcastChannel only, for an API on another
  * origin whose cookie the page cannot read; it never goes into localStorage, where it would persist.
  */
+import type { ServerError } from '../protocol.js';
 import { localStore, randomId } from './storage.js';
 
 export type TabMessage =
@@ -18,7 +19,8 @@ export type TabMessage =
    */
   | { type: 'refreshed'; front?: string | null; skew?: number | undefined; claims?: boolean; grace?: number }
   | { type: 'signedOut' }
-  | { type: 'theft'; sessionId?: string; userId?: string };
+  /** The server's theft error, as the tab that received it read it (ids and reason, no token). */
+  | { type: 'theft'; error: ServerError };
 
 export interface TabChannel {
   post(message: TabMessage): void;

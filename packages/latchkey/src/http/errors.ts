@@ -2,7 +2,7 @@
  * How errors become HTTP responses. Every refusal is JSON `{"error":{"code","message"}}` with a
  * stable code; anything unexpected becomes a generic 500 whose body says nothing about the cause.
  */
-import { InsufficientFreshnessError, InsufficientScopeError, LatchkeyError, RateLimitedError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode } from '../errors.js';
+import { InsufficientFreshnessError, InsufficientScopeError, LatchkeyError, RateLimitedError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode, type TheftReason } from '../errors.js';
 import type { TransportMode } from './options.js';
 
 /** Codes that appear on the wire: the engine's, plus two the HTTP layer adds. */
@@ -10,7 +10,7 @@ export type WireErrorCode = LatchkeyErrorCode | 'FORBIDDEN' | 'INTERNAL_ERROR';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; missingScopes?: string[] };
+  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[] };
 }
 
 /** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
@@ -71,8 +71,9 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
   }
   const status = error instanceof HttpError ? error.status : STATUS[error.code];
   const body: ErrorBody = { error: { code: error.code, message: error.message } };
-  // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the error).
-  if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId });
+  // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the
+  // error), and what was seen (`reason`), so that a rare late retry can be told from a replay by a thief.
+  if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId, reason: error.reason });
   // The client must learn which scopes to ask its key's owner for.
   if (error instanceof InsufficientScopeError) body.error.missingScopes = [...error.missingScopes];
   const headers: [string, string][] = [];
