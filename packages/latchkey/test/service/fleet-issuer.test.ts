@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from 'latchkey/service';
+import { ConfigError, loadServiceConfig, startService } from 'latchkey/service';
 import { postgresStore } from 'latchkey/stores/postgres';
 import { postgresAvailable } from '../helpers/postgres.js';
-import { startTestService, tempDir, type TestService } from './helpers.js';
+import { API_KEY, startTestService, tempDir, type TestService } from './helpers.js';
 import { createTestDatabase, type TestDatabase } from './pg-database.js';
 
 const available = await postgresAvailable();
@@ -66,6 +66,23 @@ describe.skipIf(!available)('service instances sharing one PostgreSQL store', ()
     const env = await fleet();
     await start({ ...env, LATCHKEY_ISSUER: 'https://auth.fleet.example' });
     await expect(startTestService({ env })).rejects.toMatchObject({ variable: 'LATCHKEY_ISSUER', message: expect.stringContaining('https://auth.fleet.example') });
+  });
+
+  it('a changed explicit issuer is recorded and logged as a warning', async () => {
+    const env = await fleet();
+    const first = await start({ ...env, LATCHKEY_ISSUER: 'https://old.fleet.example' });
+    await first.close();
+    running.splice(running.indexOf(first), 1);
+    const warnings: string[] = [];
+    const config = loadServiceConfig({ PORT: '0', LATCHKEY_API_KEYS: API_KEY, ...env, LATCHKEY_ISSUER: 'https://new.fleet.example' });
+    const service = await startService({ config, defaultMetrics: false, logger: { log: (level, _msg, fields) => void (level === 'warn' && warnings.push(String(fields?.warning))) } });
+    try {
+      expect(warnings.some((w) => w.includes('LATCHKEY_ISSUER changed from https://old.fleet.example to https://new.fleet.example'))).toBe(true);
+      // The new one is the fleet's now: an instance defaulting to anything else is refused, naming it.
+      await expect(startTestService({ env })).rejects.toMatchObject({ message: expect.stringContaining('https://new.fleet.example') });
+    } finally {
+      await service.close();
+    }
   });
 
   it('instances racing on an empty store agree on one recorded issuer', async () => {
