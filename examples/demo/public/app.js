@@ -1,6 +1,7 @@
 // The demo's front end: plain modules, no framework. Everything session-related goes through the
 // latchkey browser SDK, served from /sdk/ (packages/client/dist).
 import { createLatchkeyClient } from '/sdk/index.js';
+import Bowser from '/vendor/bowser.mjs';
 
 const latchkey = createLatchkeyClient();
 // A handle for the browser console (and the demo's browser tests): try latchkey.fetch('/api/me').
@@ -95,11 +96,21 @@ $('#call-api').addEventListener('click', async () => {
 });
 
 // --- Devices ---------------------------------------------------------------------------------
+/** "Chrome 156 on Linux" for a User-Agent string (parsed by bowser); the raw string, cut, when unknown. */
+function describeDevice(userAgent) {
+  if (!userAgent) return 'unknown device';
+  const { browser, os } = Bowser.parse(userAgent);
+  if (!browser.name) return userAgent.slice(0, 60);
+  const major = browser.version?.split('.')[0];
+  const name = major ? `${browser.name} ${major}` : browser.name;
+  return os.name ? `${name} on ${os.name}` : name;
+}
+
 async function loadSessions() {
   const { sessions } = await json(await latchkey.fetch('/auth/sessions'));
   $('#sessions').innerHTML = sessions.map((s) => `
     <tr data-session="${escape(s.id)}">
-      <td>${escape(s.device?.userAgent?.slice(0, 60) ?? 'unknown')} ${s.current ? '<span class="badge">this device</span>' : ''}</td>
+      <td><span class="device" title="${escape(s.device?.userAgent ?? '')}">${escape(describeDevice(s.device?.userAgent))}</span> ${s.current ? '<span class="badge">this device</span>' : ''}</td>
       <td>${escape(s.device?.ip ?? '–')}</td>
       <td>${escape(time(s.createdAt))}</td>
       <td>${escape(time(s.lastActiveAt))}</td>

@@ -12,7 +12,7 @@ import { UserStore } from './users.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAX_BODY = 16 * 1024;
-const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8' };
 
 /** Every static file the demo serves, by URL: a fixed list, so no request path ever reaches the file system. */
 async function staticFiles() {
@@ -20,6 +20,9 @@ async function staticFiles() {
     ['/', join(here, '../public/index.html')],
     ['/app.css', join(here, '../public/app.css')],
     ['/app.js', join(here, '../public/app.js')],
+    // bowser (MIT): turns User-Agent strings into "Chrome 156 on Linux" for "Your devices". Its
+    // ES module build is one self-contained file.
+    ['/vendor/bowser.mjs', fileURLToPath(import.meta.resolve('bowser'))],
   ]);
   const sdkDir = dirname(fileURLToPath(import.meta.resolve('@latchkey/client')));
   for (const name of await readdir(sdkDir)) if (name.endsWith('.js')) files.set(`/sdk/${name}`, join(sdkDir, name));

@@ -126,6 +126,25 @@ describe.skipIf(!available)('the demo in Chromium', () => {
     await context.close();
   });
 
+  it('"Your devices" names each device ("Chrome 156 on Linux"), with the raw User-Agent on hover', { timeout: 60_000 }, async () => {
+    const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+    const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0';
+    const laptop = await device({ userAgent: chrome, viewport: { width: 1200, height: 900 } });
+    const pc = await device({ userAgent: firefox });
+    const { page, email } = await signUp(laptop);
+    await signIn(pc, email);
+    await page.goto(`${demo.url}/#/devices`);
+    await page.waitForSelector('#sessions tr >> nth=1');
+    const shown = await page.locator('#sessions .device').evaluateAll((cells) => cells.map((c) => ({ text: c.textContent, title: c.getAttribute('title') })));
+    expect(shown).toHaveLength(2);
+    expect(shown).toEqual(expect.arrayContaining([{ text: 'Chrome 156 on Linux', title: chrome }, { text: 'Firefox 140 on Windows', title: firefox }]));
+    // The raw string is only in the tooltip, never in the visible text.
+    expect(await page.locator('#sessions').innerText()).not.toContain('Mozilla/5.0');
+    await page.screenshot({ path: join(artifacts, 'devices-named.png'), fullPage: true });
+    await laptop.close();
+    await pc.close();
+  });
+
   it('revoking a device signs it out on its next request; "sign out everywhere else" leaves only this session', async () => {
     const laptop = await device({ viewport: { width: 1200, height: 900 } });
     const phone = await device();
