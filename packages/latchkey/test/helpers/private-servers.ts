@@ -202,21 +202,22 @@ export interface PrivateRedisOptions {
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  let dir: string | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.args ?? [])];
+  // A working directory of its own: a replica writes the primary's snapshot there during its first
+  // sync (even with --save ''), and Sentinel rewrites its configuration file.
+  const dir = mkdtempSync('/tmp/latchkey-redis-');
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])];
   if (options.tls) {
     args.splice(0, 2, '--port', '0', '--tls-port', String(port), '--tls-cert-file', options.tls.cert, '--tls-key-file', options.tls.key,
       '--tls-ca-cert-file', options.tls.ca, '--tls-auth-clients', 'no');
   }
   if (options.sentinelConfig) {
     // Sentinel rewrites its configuration file as it learns the topology: a file of its own.
-    dir = mkdtempSync('/tmp/latchkey-sentinel-');
     writeFileSync(join(dir, 'sentinel.conf'), options.sentinelConfig(port));
     args.splice(0, args.length, join(dir, 'sentinel.conf'), '--sentinel');
   }
 
   const start = async () => {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    child = spawn('redis-server', args, { stdio: 'ignore', cwd: dir });
     const spawned = child;
     for (let i = 0; i < 100; i++) {
       if (spawned.exitCode !== null) throw new Error(`redis-server exited with ${spawned.exitCode}`);
@@ -236,7 +237,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   };
   const onExit = () => {
     child?.kill('SIGKILL');
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
 
@@ -258,7 +259,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
     thaw: () => child?.kill('SIGCONT'),
     destroy: async () => {
       await stop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       process.off('exit', onExit);
     },
   };
@@ -290,7 +291,7 @@ export async function startPrivateSentinelGroup(name = 'latchkey'): Promise<Priv
     for (let i = 0; i < 3; i++) {
       sentinels.push(await startPrivateRedis({
         sentinelConfig: (port) => [
-          `port ${port}`, 'bind 127.0.0.1', 'daemonize no', `dir /tmp`,
+          `port ${port}`, 'bind 127.0.0.1', 'daemonize no',
           `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 4000`,
