@@ -4,6 +4,7 @@
  */
 import type { Latchkey, SessionUpdate } from '../engine.js';
 import { NotFoundError } from '../errors.js';
+import type { JsonMerge } from '../stores/types.js';
 import type { AccessTokenClaims, DeviceInfo, JsonObject, Session, VerifiedAccessToken } from '../types.js';
 import type { TransportMode } from './options.js';
 import type { HeaderSink } from './response.js';
@@ -78,6 +79,24 @@ export interface SessionDeps {
   cleared(mode: TransportMode): [string, string][];
 }
 
+/**
+ * The update that puts back what `update` changed. A replaced part is replaced again by its old
+ * value; a merged part gets back only the keys the merge touched (their old values, or deleted when
+ * they were absent), so that another writer's concurrent merge of other keys survives the undo.
+ */
+function undoOf(update: SessionUpdate, previous: Session): SessionUpdate {
+  const restoring = (merged: JsonMerge, before: JsonObject): JsonMerge =>
+    Object.fromEntries(Object.keys(merged).map((key) => [key, Object.hasOwn(before, key) ? before[key]! : null]));
+  const undo: SessionUpdate = {};
+  if (update.accessClaims !== undefined) undo.accessClaims = previous.accessClaims;
+  else if (update.mergeAccessClaims !== undefined) undo.mergeAccessClaims = restoring(update.mergeAccessClaims, previous.accessClaims);
+  if (update.idClaims !== undefined) undo.idClaims = previous.idClaims;
+  else if (update.mergeIdClaims !== undefined) undo.mergeIdClaims = restoring(update.mergeIdClaims, previous.idClaims);
+  if (update.data !== undefined) undo.data = previous.data;
+  else if (update.mergeData !== undefined) undo.mergeData = restoring(update.mergeData, previous.data);
+  return undo;
+}
+
 export function createRequestSession(
   verified: VerifiedAccessToken,
   mode: TransportMode,
@@ -126,9 +145,7 @@ export function createRequestSession(
       try {
         headers = deps.reissued(tokens, session, mode);
       } catch (error) {
-        if (previous) {
-          loaded = Promise.resolve(await deps.engine.updateSession(verified.sessionId, { accessClaims: previous.accessClaims, idClaims: previous.idClaims }));
-        }
+        if (previous) loaded = Promise.resolve(await deps.engine.updateSession(verified.sessionId, undoOf(update, previous)));
         throw error;
       }
       emit(headers);

@@ -170,6 +170,23 @@ describe('core helpers', () => {
     expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'set-cookie', 'set-cookie', 'cache-control']);
   });
 
+  test('a merge update that would outgrow the cookies is undone key by key, keeping another writer\'s change', async () => {
+    const http = createLatchkeyHttp(engine);
+    const signInSink = new HeaderList();
+    await http.signIn(signInRequest(), { userId: 'u3', idClaims: { name: 'Ann' }, data: { plan: 'free' } }, signInSink);
+    const cookie = signInSink.entries.filter(([n]) => n === 'set-cookie').map(([, v]) => parseSetCookie(v)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const sink = new HeaderList();
+    const session = (await http.getSession(request({ headers: { cookie } }), sink))!;
+    await session.load();
+    // Another request merges a key after this one read the session.
+    await engine.updateSession(session.sessionId, { mergeIdClaims: { team: 't1' } });
+    await expect(session.update({ mergeIdClaims: { blob: 'x'.repeat(2_000) }, mergeData: { plan: 'pro' } })).rejects.toMatchObject({ code: 'INVALID_CLAIMS' });
+    expect(sink.entries).toHaveLength(0);
+    const stored = (await engine.getSession(session.sessionId))!;
+    expect(stored.idClaims).toEqual({ name: 'Ann', team: 't1' });
+    expect(stored.data).toEqual({ plan: 'free' });
+  });
+
   test('sign-in in cookie mode is refused without the CSRF header or from a foreign origin (login CSRF)', async () => {
     const http = createLatchkeyHttp(engine);
     const plain = request({ method: 'POST', path: '/auth/login' });
