@@ -29,6 +29,7 @@ import {
   type ServerError,
 } from './protocol.js';
 import { DEFAULT_GRACE, refreshOnce, type RefreshOutcome } from './refresher.js';
+import type { FetchInit, FetchInput, FetchResponse } from './web-types.js';
 import { createScheduler } from './scheduler.js';
 import { createTabChannel, type TabMessage } from './tabs/channel.js';
 import { createTabLock } from './tabs/lock.js';
@@ -72,7 +73,7 @@ export interface LatchkeyEvents {
 
 export interface LatchkeyClient {
   /** `fetch` with credentials, CSRF header, and one refresh-and-retry on an expired access token. */
-  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  fetch(input: FetchInput, init?: FetchInit): Promise<FetchResponse>;
   /** Installs the same behaviour on an axios instance; returns a function that removes it. */
   axiosInterceptor<C extends object, R extends object>(instance: AxiosLike<C, R>): () => void;
   /**

@@ -9,6 +9,7 @@
 import { ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, csrfCookies, FRONT_HEADER, frontCookie as frontCookieOf, MODE_HEADER } from './protocol.js';
 import { decodeFrontToken, readCookie, type FrontToken } from './front-token.js';
 import type { TokenStorage } from './token-storage.js';
+import type { FetchHeaders, FetchResponse } from './web-types.js';
 
 export interface Credentials {
   /**
@@ -25,7 +26,7 @@ export interface Credentials {
    * set itself is kept, unless it is `Bearer <stale>`: the token this client held when the request was
    * first sent, which a refresh has since replaced (the retry must not resend it).
    */
-  authorize(headers: Headers, stale: string | null): Promise<void>;
+  authorize(headers: FetchHeaders, stale: string | null): Promise<void>;
   /** The refresh request's extra headers and body; `null` when there is nothing to refresh with. */
   refreshRequest(): Promise<{ headers: Record<string, string>; body?: string } | null>;
   /**
@@ -33,7 +34,7 @@ export interface Credentials {
    * `false` in cookie mode when the browser did not store the front cookie the response set: its
    * cookies are being blocked (third-party cookie blocking, ITP).
    */
-  accept(response: Response): Promise<boolean>;
+  accept(response: FetchResponse): Promise<boolean>;
   /** Forgets the session locally (the server has ended it, or is being told to). */
   clear(): Promise<void>;
   /** Takes a front token another tab received (only used where the cookie is not readable). */

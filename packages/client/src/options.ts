@@ -2,6 +2,7 @@
  * Options of {@link createLatchkeyClient}, each with its default and the reason for it.
  */
 import type { TokenStorage } from './token-storage.js';
+import type { FetchFunction } from './web-types.js';
 
 export type LatchkeyMode = 'cookie' | 'header';
 
@@ -28,7 +29,7 @@ export interface LatchkeyClientOptions {
   /** Header mode only: where tokens are kept. Default: memory. */
   tokenStorage?: TokenStorage;
   /** The fetch to wrap. Default: the global `fetch`. */
-  fetch?: typeof fetch;
+  fetch?: FetchFunction;
   /**
    * Refresh shortly before the access token expires (with jitter, so tabs do not contend), when a tab
    * becomes visible again and when the device comes back online. Default `true`: requests then rarely

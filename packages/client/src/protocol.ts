@@ -2,6 +2,7 @@
  * The wire protocol shared with the latchkey server's HTTP layer: names and codes, in one place, so
  * that the SDK and the server cannot drift apart silently.
  */
+import type { FetchResponse } from './web-types.js';
 
 /** Response header carrying the same front token on every response that issues tokens. */
 export const FRONT_HEADER = 'X-Latchkey-Front';
@@ -60,7 +61,7 @@ export interface ServerError {
  * clone). Anything that is not a latchkey error body (an app's own 401, HTML from a proxy) is `null`,
  * so the SDK never acts on a 401 it does not understand.
  */
-export async function readServerError(response: Response): Promise<ServerError | null> {
+export async function readServerError(response: FetchResponse): Promise<ServerError | null> {
   if (!(response.headers.get('content-type') ?? '').includes('json')) return null;
   try {
     return toServerError(await response.clone().json());

@@ -5,6 +5,7 @@
 import type { Credentials } from './credentials.js';
 import type { LatchkeyMode } from './options.js';
 import type { ServerError } from './protocol.js';
+import type { FetchResponse } from './web-types.js';
 
 export interface TransportHooks {
   /** True for URLs under apiBase (or the auth routes): only these get credentials. */
@@ -12,7 +13,7 @@ export interface TransportHooks {
   mode: LatchkeyMode;
   credentials: Credentials;
   /** Learns from an API response (server time, tokens issued by a sign-in). `before`: the marker when sent. */
-  observe(response: Response, before: string | null): Promise<void>;
+  observe(response: FetchResponse, before: string | null): Promise<void>;
   /** Whether a 401 with this error is worth one refresh (and handles theft). */
   refreshable(error: ServerError | null, marker: string | null): Promise<boolean>;
   /**
