@@ -34,7 +34,7 @@ export async function importServiceModule<T>(load: () => Promise<T>, feature: st
     throw new MissingDependencyError(
       missing[0] ?? 'hono',
       feature,
-      `${feature} needs ${missing.map((name) => `"${name}"`).join(', ')}, not installed (the service's packages are optional peer dependencies of latchkey): run \`${installCommand(missing)}\``,
+      `${feature} needs the service's packages, optional peer dependencies of latchkey; missing: ${missing.join(', ')}. Run \`${installCommand(missing)}\``,
       { cause: err },
     );
   }

@@ -1,5 +1,5 @@
 /** `latchkey sessions list|revoke|revoke-user`: look at and end sessions as an administrator. */
-import { sessionToJson } from '../../service/app.js';
+import { importServiceModule } from '../../service/peers.js';
 import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError, withProgress } from '../io.js';
@@ -12,6 +12,8 @@ export const sessionsListCommand: Command = {
   options: { user: { type: 'string' }, ...INIT_OPTION },
   async run(io, { values }) {
     if (typeof values.user !== 'string' || values.user === '') throw new UsageError('--user ID is required');
+    // The JSON shape is the service's (service/app.ts, which loads Hono and zod): loaded only for this command.
+    const { sessionToJson } = await importServiceModule(() => import('../../service/app.js'), 'latchkey sessions list');
     const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const sessions = (await (await ctx.engine()).listSessions(values.user)).map(sessionToJson);
