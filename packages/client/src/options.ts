@@ -12,33 +12,33 @@ export interface LatchkeyClientOptions {
    * mode) the bearer token; requests anywhere else pass through untouched, so a token never leaks to a
    * third party. Default: the page's origin (`location.origin`). Required outside browsers.
    */
-  apiBase?: string;
+  apiBase?: string | undefined;
   /** The server's auth base path (or absolute URL), as configured there. Default `'/auth'`. */
-  authBase?: string;
+  authBase?: string | undefined;
   /**
    * `'cookie'` (default, for browsers): tokens in HttpOnly cookies the page cannot read. `'header'`
    * (React Native, CLIs, other non-browser clients): tokens in {@link tokenStorage}, sent as
    * `Authorization: Bearer`.
    */
-  mode?: LatchkeyMode;
+  mode?: LatchkeyMode | undefined;
   /**
    * Cookie mode: the server's cookie name prefix (its `cookies.prefix` option), which names the
    * readable `<prefix>front` cookie. Default `'lk_'`.
    */
-  cookiePrefix?: string;
+  cookiePrefix?: string | undefined;
   /** Header mode only: where tokens are kept. Default: memory. */
-  tokenStorage?: TokenStorage;
+  tokenStorage?: TokenStorage | undefined;
   /** The fetch to wrap. Default: the global `fetch`. */
-  fetch?: FetchFunction;
+  fetch?: FetchFunction | undefined;
   /**
    * Refresh shortly before the access token expires (with jitter, so tabs do not contend), when a tab
    * becomes visible again and when the device comes back online. Default `true`: requests then rarely
    * meet an expired token. With `false`, refresh happens only on a 401 (or a call to `refresh()`).
    */
-  autoRefresh?: boolean;
+  autoRefresh?: boolean | undefined;
   /**
    * Name that scopes the cross-tab lock and channel, for two independent clients on one origin.
    * Default `'latchkey'`.
    */
-  name?: string;
+  name?: string | undefined;
 }

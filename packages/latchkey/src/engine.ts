@@ -47,14 +47,14 @@ export interface CreateSessionInput {
   /** The user's immutable id; becomes `sub`. Never an email address or anything else that can change. */
   userId: string;
   /** Extra claims for every access token of this session. Reserved names are refused. */
-  accessClaims?: JsonObject;
+  accessClaims?: JsonObject | undefined;
   /** Extra claims for the ID (front) token, readable by the UI. Reserved names are refused. */
-  idClaims?: JsonObject;
+  idClaims?: JsonObject | undefined;
   /** Server-side data; never enters a token. */
-  data?: JsonObject;
-  device?: DeviceInfo;
+  data?: JsonObject | undefined;
+  device?: DeviceInfo | undefined;
   /** When the user authenticated, if not now (e.g. a session created after a step-up). Default: now. */
-  authTime?: Date;
+  authTime?: Date | undefined;
 }
 
 export interface VerifyOptions {
@@ -62,14 +62,14 @@ export interface VerifyOptions {
    * Also read the session from the store and refuse it unless active. Costs a store round trip; for
    * the most sensitive routes, where even the revocation fan-out delay is too long.
    */
-  checkStore?: boolean;
+  checkStore?: boolean | undefined;
   /** Refuse with `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many seconds. */
-  maxAuthAge?: number;
+  maxAuthAge?: number | undefined;
 }
 
 export interface RefreshOptions {
   /** Replaces the session's device info (a new IP, a browser update). */
-  device?: DeviceInfo;
+  device?: DeviceInfo | undefined;
 }
 
 /**
@@ -90,8 +90,8 @@ export interface SessionUpdate {
 
 export interface RevokeUserSessionsOptions {
   /** Keep this session (the caller's own, for "sign out everywhere else"). */
-  exceptSessionId?: string;
-  reason?: RevocationReason;
+  exceptSessionId?: string | undefined;
+  reason?: RevocationReason | undefined;
 }
 
 /** Fresh tokens for an existing session, without rotating its refresh token. */

@@ -14,32 +14,32 @@ export interface LatchkeyOptions {
    */
   issuer: string;
   /** The `aud` of access tokens; verification always checks it. Default `'latchkey'`. */
-  audience?: string;
+  audience?: string | undefined;
   /**
    * The `aud` of ID (front) tokens. Default `'<audience>:front'`. Must differ from `audience`, so an ID
    * token can never pass as an access token.
    */
-  idTokenAudience?: string;
+  idTokenAudience?: string | undefined;
   /** Put into access tokens as `client_id` (RFC 9068 §2.2) when set. Default: not set. */
-  clientId?: string;
+  clientId?: string | undefined;
   /**
    * Where sessions, refresh-token hashes and keys live. Default: the embedded SQLite store at
    * `./.latchkey/latchkey.db`, loaded only when no store is given.
    */
-  store?: SessionStore;
+  store?: SessionStore | undefined;
   /**
    * The master secret (at least 32 bytes) that encrypts signing keys at rest and derives refresh-token
    * successors. Default: read from `secretFile`, created on first run.
    */
-  secret?: string | Uint8Array;
+  secret?: string | Uint8Array | undefined;
   /** Key file used when `secret` is not given; created with mode 0600. Default `./.latchkey/secret.key`. */
-  secretFile?: string;
+  secretFile?: string | undefined;
   /** Algorithm of newly generated signing keys. Default `'EdDSA'` (Ed25519: small, fast, no nonce pitfalls). */
-  signingAlgorithm?: SigningAlgorithm;
+  signingAlgorithm?: SigningAlgorithm | undefined;
   /** Access- and ID-token lifetime, seconds. Default 900 (15 min): the bound on how long a stolen access token works. */
-  accessTokenTtl?: number;
+  accessTokenTtl?: number | undefined;
   /** Leeway for `exp`, `nbf` and `iat`, seconds. Default 30: tolerates ordinary clock skew, no more. */
-  clockTolerance?: number;
+  clockTolerance?: number | undefined;
   /**
    * Seconds during which the immediate parent of the current refresh token may be presented again
    * (concurrent tabs, a lost response) without counting as theft. Default 30: the SDK's refresh
@@ -48,59 +48,59 @@ export interface LatchkeyOptions {
    * two holders of one token keep leapfrogging each other unnoticed (refresh/decide.ts). HTTP layers
    * send it as `X-Latchkey-Refresh-Grace` so clients can fit their schedule to it. 0 disables the grace.
    */
-  refreshGrace?: number;
+  refreshGrace?: number | undefined;
   /** A session not refreshed for this many seconds ends. Default 1 209 600 (14 days), sliding on refresh. */
-  idleTimeout?: number;
+  idleTimeout?: number | undefined;
   /** A session ends this many seconds after creation whatever happens. Default 7 776 000 (90 days). */
-  absoluteTimeout?: number;
+  absoluteTimeout?: number | undefined;
   /** How often signing keys rotate, seconds. Default 604 800 (7 days): a leaked key has a short life. */
-  keyRotationInterval?: number;
+  keyRotationInterval?: number | undefined;
   /**
    * How long before it signs a new key is published, seconds. Default 86 400 (1 day), capped at half
    * the rotation interval: longer than any sensible JWKS cache, so verifiers always have the key first.
    */
-  keyPublishLead?: number;
+  keyPublishLead?: number | undefined;
   /** Largest access token accepted, bytes, checked before any decoding. Default 8192. */
-  maxTokenBytes?: number;
+  maxTokenBytes?: number | undefined;
   /**
    * Verified tokens remembered (by exact text) so repeat requests skip the signature check. Expiry and
    * revocation are still checked on every call. Default 10 000; 0 disables.
    */
-  verifyCacheSize?: number;
+  verifyCacheSize?: number | undefined;
   /**
    * Seconds between polls of the store for revocations made by other instances: the safety net under
    * the bus, and the only channel without one. Default 5; 0 disables.
    */
-  revocationPollInterval?: number;
+  revocationPollInterval?: number | undefined;
   /** Seconds between checks of the key schedule (and reloads of keys made by other instances). Default 60. */
-  keyCheckInterval?: number;
+  keyCheckInterval?: number | undefined;
   /**
    * Seconds between deletions of sessions (and their refresh-token chains) that ended longer ago than
    * any of their tokens can live. Default 3600: the tables stay small without a cron job. Idempotent,
    * so many instances running it is harmless. 0 disables (run `latchkey cleanup` yourself).
    */
-  cleanupInterval?: number;
+  cleanupInterval?: number | undefined;
   /**
    * Where user API keys (`latchkey.apiKeys`) live. Default: `store`, when it keeps them (the memory,
    * SQLite and PostgreSQL stores all do); without one, `latchkey.apiKeys` methods throw.
    */
-  apiKeyStore?: ApiKeyStore;
+  apiKeyStore?: ApiKeyStore | undefined;
   /**
    * Verified API keys remembered (by id) so repeat requests skip the store. The presented key's hash,
    * revocation and expiry are still checked on every call. Default 10 000; 0 disables.
    */
-  apiKeyCacheSize?: number;
+  apiKeyCacheSize?: number | undefined;
   /**
    * Seconds between batched writes of API keys' last-use times. Default 60: "last used" needs no
    * more precision, and a write per request would cost more than the verification itself.
    */
-  apiKeyLastUsedInterval?: number;
+  apiKeyLastUsedInterval?: number | undefined;
   /** Revocation fan-out between instances (e.g. Redis). Default: none. */
-  bus?: RevocationBus;
+  bus?: RevocationBus | undefined;
   /** Source of time. Default: the system clock. For tests. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Start background timers (key schedule, revocation polling, cleanup). Default true; tests on a fake clock turn them off. */
-  timers?: boolean;
+  timers?: boolean | undefined;
 }
 
 /** Options after defaults, in milliseconds where the engine computes with time. */

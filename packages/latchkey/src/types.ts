@@ -10,9 +10,9 @@ export type JsonObject = { [key: string]: JsonValue };
 /** What the caller tells latchkey about the device a session was created from. Shown in "your devices" lists. */
 export interface DeviceInfo {
   /** The User-Agent header as sent (cut to 512 characters). */
-  userAgent?: string;
+  userAgent?: string | undefined;
   /** The client's IPv4 or IPv6 address (`node:net` isIP); anything else is refused with a TypeError. */
-  ip?: string;
+  ip?: string | undefined;
 }
 
 /** Why a session ended early. */

@@ -38,7 +38,7 @@ export interface NodeAdapterOptions extends LatchkeyHttpOptions {
    * proxy you trust. Default: the socket (`https` when TLS) and the Host header; forwarded headers
    * are ignored, because any client can send them.
    */
-  requestInfo?: (req: IncomingMessage) => NodeRequestInfo;
+  requestInfo?: ((req: IncomingMessage) => NodeRequestInfo) | undefined;
 }
 
 export interface NodeLatchkey {

@@ -44,18 +44,18 @@ export interface RequireSessionOptions {
    * Claims the access token must carry, compared by deep equality (`{ role: 'admin' }`), or a
    * predicate over all claims. Failing it is 403 `FORBIDDEN`. Default: none.
    */
-  claims?: Readonly<Record<string, JsonValue>> | ((claims: Readonly<AccessTokenClaims>) => boolean);
+  claims?: (Readonly<Record<string, JsonValue>> | ((claims: Readonly<AccessTokenClaims>) => boolean)) | undefined;
   /**
    * Refuse with 403 `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many
    * seconds: for sensitive actions (change password, delete account). Default: no limit.
    */
-  maxAuthAge?: number;
+  maxAuthAge?: number | undefined;
   /**
    * Also read the session from the store and refuse it unless active. Default `false`: verification
    * is local, and revocation already takes effect through the denylist. Turn on for routes where even
    * the cross-instance fan-out delay is too long.
    */
-  checkStore?: boolean;
+  checkStore?: boolean | undefined;
 }
 
 /** What a route that takes a session or an API key requires (`requireAuth`). */

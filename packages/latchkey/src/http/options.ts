@@ -38,7 +38,7 @@ export interface CookieOptions {
    * `__Host-lk_access`, `__Secure-lk_refresh` and `lk_front`. Change it to run two latchkey apps on
    * one host. Letters, digits, `_` and `-` only.
    */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * Share the session with sibling hosts under a parent domain (`example.com` for `app.example.com`
    * and `api.example.com`). Default: none (host-only cookies). With a domain, the access cookie can no
@@ -46,32 +46,32 @@ export interface CookieOptions {
    * host under that domain can then overwrite ("toss") it, which is why this is opt-in. Leave unset
    * unless you need it.
    */
-  domain?: string;
+  domain?: string | undefined;
   /**
    * SameSite of the access and front cookies. Default `'lax'`: sent on top-level navigations (a link
    * from elsewhere opens the app signed in) but not on cross-site subresource or form POSTs. `'strict'`
    * is stricter still. `'none'` is not offered: cookie auth across sites is a CSRF surface; use header
    * mode for that. The refresh cookie is always `Strict`.
    */
-  sameSite?: 'lax' | 'strict';
+  sameSite?: 'lax' | 'strict' | undefined;
   /**
    * Domains an older configuration set cookies on. Whenever latchkey clears its cookies (sign-out, a
    * failed refresh, duplicate cookies) it also clears them on each of these domains, so stale copies
    * that would shadow or duplicate the current ones go away. Default: none.
    */
-  staleDomains?: readonly string[];
+  staleDomains?: readonly string[] | undefined;
 }
 
 export interface LatchkeyHttpOptions {
   /** Where the auth routes live. Default `'/auth'`. Must start with `/` and not end with one. */
-  basePath?: string;
+  basePath?: string | undefined;
   /**
    * Transports accepted. Default `'both'`: browsers use cookies, native apps and CLIs opt into header
    * mode per request with `X-Latchkey-Mode: header`. Set `'cookie'` for a browser-only app, so that
    * bearer tokens are never accepted.
    */
-  modes?: HttpModes;
-  cookies?: CookieOptions;
+  modes?: HttpModes | undefined;
+  cookies?: CookieOptions | undefined;
   /**
    * Origins (scheme://host[:port]) other than the request's own that may make credentialed,
    * state-changing requests and receive CORS headers on the auth routes. Default: none, i.e. only the
@@ -79,38 +79,38 @@ export interface LatchkeyHttpOptions {
    * protection. Behind a TLS-terminating proxy, list your public origin here (or make the framework
    * trust the proxy) so that the own-origin check sees `https`.
    */
-  allowedOrigins?: readonly string[];
+  allowedOrigins?: readonly string[] | undefined;
   /** Default `{ mode: 'header' }`. See {@link CsrfOptions}. */
-  csrf?: CsrfOptions;
+  csrf?: CsrfOptions | undefined;
   /**
    * Send `Clear-Site-Data` on sign-out. Default `false`: the `"cookies"` directive clears every cookie
    * of the origin, the app's own included, which is only right when the app wants that. `true` sends
    * `"cache", "cookies", "storage"`; a list sends exactly those directives.
    */
-  clearSiteData?: boolean | readonly ClearSiteDataDirective[];
+  clearSiteData?: boolean | readonly ClearSiteDataDirective[] | undefined;
   /** Path of the public JWKS. Default `'/.well-known/jwks.json'`; `false` serves none. */
-  jwksPath?: string | false;
+  jwksPath?: string | false | undefined;
   /** Largest request body the auth routes read, bytes. Default 16 384: a refresh request is under 100. */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Source of time for the front token's `now` and cookie lifetimes. Default: the system clock. Tests pass the engine's clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /**
    * Called with unexpected errors (answered with a generic 500). Default: `console.error`. Errors
    * never contain tokens, but the hook lets you route them to your logger.
    */
-  onError?: (error: unknown) => void;
+  onError?: ((error: unknown) => void) | undefined;
   /**
    * Where API-key rate-limit buckets live (`requireApiKey`/`requireAuth` with a `rateLimit`).
    * Default: in memory, per instance; `redisRateLimiter()` (`latchkey/rate-limit/redis`) shares one
    * limit across instances.
    */
-  rateLimiter?: RateLimiter;
+  rateLimiter?: RateLimiter | undefined;
   /**
    * Rate limit for every API-key request, as a token bucket (`{ limit, windowSeconds }`), or one per
    * key (`(key) => policy | null`, e.g. from its metadata). Routes may override it. Default: none,
    * since a limit that suits one API is wrong for another.
    */
-  apiKeyRateLimit?: ApiKeyRateLimit;
+  apiKeyRateLimit?: ApiKeyRateLimit | undefined;
 }
 
 export interface CookieNames {

@@ -44,15 +44,15 @@ export interface PgNotifyBusOptions {
    */
   transactionPooler?: boolean;
   /** Notification channel. Default `'latchkey_revocations'`. Every instance of one deployment must use the same. */
-  channel?: string;
+  channel?: string | undefined;
   /** How long a publish, a connection attempt or a heartbeat may take, ms. Default 1000 (see RedisBusOptions.timeoutMs). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Longest wait between reconnection attempts, ms. Default 1000: attempts back off from 50 ms up to this. */
-  maxReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number | undefined;
   /** How often the listening connection is checked, ms. Default 5000, the engine's default store poll. */
-  heartbeatMs?: number;
+  heartbeatMs?: number | undefined;
   /** Told when the listener is lost or a publish is dropped, once per outage. Default: a warning on stderr. */
-  onError?: (error: Error) => void;
+  onError?: ((error: Error) => void) | undefined;
 }
 
 /** Below PostgreSQL's 8000-byte NOTIFY payload limit, with room to spare. */

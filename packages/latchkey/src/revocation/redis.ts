@@ -34,36 +34,36 @@ export interface RedisBusOptions {
    * `redis+sentinel://[:password@]sentinel1:26379,sentinel2:26379/<primary-name>` to find the primary
    * through Sentinel and follow its failovers (see redis-url.ts). Default `redis://127.0.0.1:6379`.
    */
-  url?: string;
+  url?: string | undefined;
   /**
    * Extra ioredis options for both connections (Sentinel: `sentinels` + `name`; TLS; ACL user).
    * latchkey's own settings below take precedence where they overlap.
    */
-  redisOptions?: RedisOptions;
+  redisOptions?: RedisOptions | undefined;
   /** Pub/sub channel. Default `'latchkey:revocations'`. Every instance of one deployment must use the same. */
-  channel?: string;
+  channel?: string | undefined;
   /**
    * How long a publish or the first subscription may take, ms. Default 1000: revocation fan-out is
    * promised within a second, so waiting longer buys nothing; the store poll covers the rest.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Longest wait between reconnection attempts, ms. Default 1000: attempts back off from 50 ms up to
    * this, so a restarted Redis is rejoined (and the store caught up from) within about a second.
    */
-  maxReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number | undefined;
   /**
    * How often the subscribing connection is checked with a PING, ms. Default 5000, the engine's
    * default store poll. A server that hangs, or a network that drops packets silently, gives TCP
    * nothing to report for minutes; a missed PING makes the bus reconnect, and the reconnection
    * makes the engine catch up from the store.
    */
-  heartbeatMs?: number;
+  heartbeatMs?: number | undefined;
   /**
    * Told when a connection fails or a publish is dropped (once per outage, not per retry). Default:
    * a one-line warning on stderr. Messages never contain the URL (it may hold a password).
    */
-  onError?: (error: Error) => void;
+  onError?: ((error: Error) => void) | undefined;
 }
 
 function defaultOnError(error: Error): void {

@@ -67,39 +67,39 @@ export interface PostgresStoreOptions {
    * failover: each new connection goes to the host that last worked, and moves on from one that
    * refuses or is read-only (see postgres/hosts.ts; node-postgres itself reads one host only).
    */
-  connectionString?: string;
+  connectionString?: string | undefined;
   /**
    * A pool you own (for custom TLS, IAM auth, or sharing a pool with the app). latchkey never ends
    * it; `max`, `connectionTimeoutMs` and `statementTimeoutMs` do not apply to it (configure them on
    * the pool; `operationTimeoutMs` still bounds every call). Default: a pool latchkey creates and ends.
    */
-  pool?: pg.Pool;
+  pool?: pg.Pool | undefined;
   /**
    * Schema holding latchkey's tables, created by `migrate()` if missing. Default `'public'`. A
    * dedicated schema keeps latchkey's tables apart from the app's and lets tests run side by side.
    */
-  schema?: string;
+  schema?: string | undefined;
   /**
    * Most connections this instance opens. Default 10 (pg's default): a refresh holds a connection
    * for a few round trips, so 10 serve thousands of refreshes per second. Instances × max must stay
    * below the server's `max_connections` (or the pooler's limit).
    */
-  max?: number;
+  max?: number | undefined;
   /**
    * Deadline for every store call, ms, from the wait for a connection to the last reply. Past it the
    * call fails with `STORE_UNAVAILABLE` instead of hanging on a dead server or network. Default 2000:
    * far above a healthy call (a few ms), short enough that a request fails while its client waits.
    */
-  operationTimeoutMs?: number;
+  operationTimeoutMs?: number | undefined;
   /** Time allowed to open one new connection, ms. Default: `operationTimeoutMs`. */
-  connectionTimeoutMs?: number;
+  connectionTimeoutMs?: number | undefined;
   /**
    * Server-side `statement_timeout`, ms: the server cancels a statement (or a lock wait) that runs
    * longer, so a stuck call cannot keep rows locked after its client gave up. Default: `operationTimeoutMs`.
    */
-  statementTimeoutMs?: number;
+  statementTimeoutMs?: number | undefined;
   /** Idle pooled connections are closed after this many ms. Default 10 000. */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /**
    * Set when `connectionString` goes through a transaction-mode pooler (PgBouncer
    * `pool_mode=transaction`, RDS Proxy). Default false. Such a pooler refuses the session settings
@@ -111,12 +111,12 @@ export interface PostgresStoreOptions {
    * statement is one unnamed prepared statement, every lock (row locks, the migration lock) is
    * transaction-scoped, and nothing depends on the server session outliving a transaction.
    */
-  transactionPooler?: boolean;
+  transactionPooler?: boolean | undefined;
   /**
    * Told about errors on idle pooled connections (a server restart closes them all). They need no
    * action: the pool drops the connection and the next call opens a new one. Default: ignored.
    */
-  onConnectionError?: (error: Error) => void;
+  onConnectionError?: ((error: Error) => void) | undefined;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -51,12 +51,12 @@ const BetterSqlite3 = await loadBetterSqlite3();
 
 export interface SqliteStoreOptions {
   /** Database file; `:memory:` for a private in-memory database. Default `./.latchkey/latchkey.db`. */
-  path?: string;
+  path?: string | undefined;
   /**
    * How long a write waits for another process holding the lock, ms, before failing with
    * `STORE_UNAVAILABLE`. Default 2000: long enough for any single transaction, short enough to answer.
    */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
 }
 
 /** Versioned migrations, applied in order, each once. Never edit a released one; add another. */

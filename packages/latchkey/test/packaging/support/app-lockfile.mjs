@@ -21,7 +21,7 @@ function parentOf(key) {
  * @param {Record<string, { tarball: string, workspace: string }>} options.packed our packages: the
  *   tarball (relative to the app, e.g. '../latchkey-0.1.0.tgz') and the workspace folder ('packages/latchkey')
  * @param {string[]} options.dependencies other packages the app depends on, by name (the workspace's versions)
- * @param {(path: string) => Buffer} [options.read]
+ * @param {string} options.appDir the app's folder (the tarball paths are relative to it)
  * @returns {{ packageJson: object, lockfile: object }}
  */
 export function appLockfile({ workspaceLockfile, packed, dependencies, appDir }) {
