@@ -18,3 +18,7 @@ declare const body: string;
 declare const secureStore: import('@latchkey/client').TokenStorage;
 declare const options: import('latchkey/http').LatchkeyHttpOptions;
 declare const request: Request;
+// Recipe fragments call the store and bus factories without repeating their imports.
+declare const postgresStore: typeof import('latchkey/stores/postgres').postgresStore;
+declare const pgNotifyBus: typeof import('latchkey/revocation/pg-notify').pgNotifyBus;
+declare const redisBus: typeof import('latchkey/revocation/redis').redisBus;
