@@ -7,9 +7,10 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { SecretMismatchError } from '../errors.js';
 
 const TAG_BYTES = 16;
+const IV_BYTES = 12;
 
 export function encryptPrivateKey(encryptionKey: Uint8Array, kid: string, plaintext: string): string {
-  const iv = randomBytes(12);
+  const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
   cipher.setAAD(Buffer.from(kid, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
@@ -18,7 +19,8 @@ export function encryptPrivateKey(encryptionKey: Uint8Array, kid: string, plaint
 
 /**
  * Throws {@link SecretMismatchError} (`SECRET_MISMATCH`) naming the key, never its content, when the
- * secret is wrong or the data altered: a typed error, so no caller ever reports it as a bare 500.
+ * secret is wrong or the data altered or malformed (any corrupt row: one code, since neither case can
+ * be told apart from the other reliably and both need an operator): a typed error, so no caller ever reports it as a bare 500.
  */
 export function decryptPrivateKey(encryptionKey: Uint8Array, kid: string, sealed: string): string {
   const [version, ivText, bodyText] = sealed.split('.');
@@ -26,10 +28,17 @@ export function decryptPrivateKey(encryptionKey: Uint8Array, kid: string, sealed
     throw new SecretMismatchError(kid, `signing key ${kid} is stored in an unknown encryption format: the key row was altered, or written by a newer release`);
   }
   const body = Buffer.from(bodyText, 'base64url');
-  const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(ivText, 'base64url'));
-  decipher.setAAD(Buffer.from(kid, 'utf8'));
-  decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+  const iv = Buffer.from(ivText, 'base64url');
+  // A row altered in the store (wrong IV length, a body shorter than the tag) makes node's crypto
+  // throw a plain TypeError from createDecipheriv/setAuthTag: it is reported as the same typed
+  // SECRET_MISMATCH as any other undecryptable key, never as a bare error (or a 500).
+  if (iv.length !== IV_BYTES || body.length < TAG_BYTES) {
+    throw new SecretMismatchError(kid, `signing key ${kid} is corrupt in the store (malformed IV or authentication tag): the key row was altered`);
+  }
   try {
+    const decipher = createDecipheriv('aes-256-gcm', encryptionKey, iv);
+    decipher.setAAD(Buffer.from(kid, 'utf8'));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
   } catch (cause) {
     throw new SecretMismatchError(

@@ -6,6 +6,7 @@
 import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
 import type { SigningKeyRecord } from '../stores/types.js';
 import type { SigningAlgorithm } from '../types.js';
+import { StoreUnavailableError } from '../errors.js';
 import { decryptPrivateKey } from './encryption.js';
 import { activeKey } from './schedule.js';
 
@@ -87,10 +88,14 @@ export class KeyRing {
     return [...this.#keys.values()].sort((a, b) => a.generation - b.generation);
   }
 
-  /** The key that signs at `now`. Throws if the ring is empty (the engine always loads at least one). */
+  /**
+   * The key that signs at `now`. Throws {@link StoreUnavailableError} (`STORE_UNAVAILABLE`, retryable)
+   * if the ring holds no active key: the engine always loads at least one, so this means the key
+   * table could not be read, and callers get a typed error rather than a bare one (a 500).
+   */
   signing(now: number): RingKey {
     const key = activeKey([...this.#keys.values()], now);
-    if (!key) throw new Error('latchkey: no signing key loaded');
+    if (!key) throw new StoreUnavailableError('latchkey: no signing key loaded from the store');
     return key;
   }
 
@@ -105,8 +110,15 @@ export class KeyRing {
 
   /** The key's private half, imported on first use. Rejects with SECRET_MISMATCH when it cannot be decrypted. */
   async signingKey(key: RingKey): Promise<CryptoKey> {
-    key.signKey ??= importPKCS8(decryptPrivateKey(this.#encryptionKey, key.kid, key.record.privateKeyEncrypted), key.alg) as Promise<CryptoKey>;
-    return key.signKey;
+    if (key.signKey) return key.signKey;
+    const pending = importPKCS8(decryptPrivateKey(this.#encryptionKey, key.kid, key.record.privateKeyEncrypted), key.alg) as Promise<CryptoKey>;
+    key.signKey = pending;
+    // A failed import must not stick: caching the rejected promise would fail every later signature
+    // with this key until restart, even once the cause is gone.
+    pending.catch(() => {
+      if (key.signKey === pending) key.signKey = undefined;
+    });
+    return pending;
   }
 
   /** Public keys only, newest first. */

@@ -7,9 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createLatchkey, SecretMismatchError } from 'latchkey';
+import { createLatchkey, LatchkeyError, SecretMismatchError } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { sqliteStore } from 'latchkey/stores/sqlite';
+import { decryptPrivateKey, encryptPrivateKey } from '../../src/keys/encryption.js';
+import { generateSigningKey } from '../../src/keys/generate.js';
+import { KeyRing } from '../../src/keys/ring.js';
 import { planKeyMaintenance } from '../../src/keys/schedule.js';
 import { FakeClock, ISSUER, TEST_SECRET, testEngine } from '../helpers/engine.js';
 
@@ -193,5 +196,53 @@ describe('a leaked signing key', () => {
     const next = await lk.refresh(issued.refreshToken);
     expect(decodeProtectedHeader(next.accessToken).kid).toBe(kid);
     await expect(other.verifyAccessToken(next.accessToken)).resolves.toBeTruthy();
+  });
+});
+
+describe('key ring and sealed keys: corrupt input gets a typed error', () => {
+  const encryptionKey = new Uint8Array(32).fill(7);
+
+  it('a sealed key with a malformed IV or a truncated tag is SECRET_MISMATCH, not a TypeError', async () => {
+    const record = await generateSigningKey('ES256', 1, 0, 0, encryptionKey);
+    const [, iv, body] = record.privateKeyEncrypted.split('.');
+    const shortIv = `v1.${Buffer.alloc(4).toString('base64url')}.${body}`;
+    const shortTag = `v1.${iv}.${Buffer.alloc(5).toString('base64url')}`;
+    for (const sealed of [shortIv, shortTag]) {
+      let caught: unknown;
+      try {
+        decryptPrivateKey(encryptionKey, record.kid, sealed);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(SecretMismatchError);
+      expect(caught).toMatchObject({ code: 'SECRET_MISMATCH', kid: record.kid });
+    }
+    // The intact one still decrypts: the check refuses only malformed input.
+    expect(decryptPrivateKey(encryptionKey, record.kid, record.privateKeyEncrypted)).toContain('PRIVATE KEY');
+  });
+
+  it('an empty ring answers a typed STORE_UNAVAILABLE rather than a plain Error', () => {
+    const ring = new KeyRing(encryptionKey);
+    let caught: unknown;
+    try {
+      ring.signing(Date.now());
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(LatchkeyError);
+    expect(caught).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('a failed private-key import is not cached: the next call imports again', async () => {
+    const good = await generateSigningKey('ES256', 1, 0, 0, encryptionKey);
+    // Sealed correctly but not a PKCS#8 key: decryption succeeds and the import rejects.
+    const bad = { ...good, privateKeyEncrypted: encryptPrivateKey(encryptionKey, good.kid, 'not a key') };
+    const ring = new KeyRing(encryptionKey);
+    await ring.load([bad]);
+    const key = ring.get(good.kid)!;
+    await expect(ring.signingKey(key)).rejects.toBeTruthy();
+    // The cause goes away (here: the record is repaired); a cached rejection would fail forever.
+    key.record = good;
+    await expect(ring.signingKey(key)).resolves.toBeTruthy();
   });
 });
