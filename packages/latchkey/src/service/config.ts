@@ -47,6 +47,12 @@ export interface ServiceConfig {
   apiKeys: string[];
   /** `LATCHKEY_ISSUER`. Default `http://<host>:<port>` (after binding, so port 0 gets the real port). */
   issuer: string | undefined;
+  /**
+   * `LATCHKEY_RESET_ISSUER=1`: replace the issuer recorded in a shared store with `LATCHKEY_ISSUER`
+   * (which it requires). Default off: a mismatch refuses to start, since a changed issuer makes every
+   * token already issued fail (`claim "iss" is invalid`) and splits a fleet half-way through a deploy.
+   */
+  resetIssuer: boolean;
   /** `LATCHKEY_AUDIENCE`. Default `latchkey`. */
   audience: string;
   /** `LATCHKEY_SIGNING_ALG`. Default `EdDSA`. */
@@ -90,6 +96,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_SECRET_FILE', meaning: 'key file used when LATCHKEY_SECRET is not set (mode 0600)', fallback: '.latchkey/secret.key' },
   { name: 'LATCHKEY_API_KEYS', meaning: 'comma-separated API keys accepted besides those made with the CLI', fallback: 'none' },
   { name: 'LATCHKEY_ISSUER', meaning: '`iss` of every token', fallback: 'http://<host>:<port>' },
+  { name: 'LATCHKEY_RESET_ISSUER', meaning: '`1` to replace the issuer recorded in a shared (PostgreSQL) store with LATCHKEY_ISSUER, deliberately', fallback: 'off (a different issuer refuses to start)' },
   { name: 'LATCHKEY_AUDIENCE', meaning: '`aud` of access tokens', fallback: 'latchkey' },
   { name: 'LATCHKEY_SIGNING_ALG', meaning: '`EdDSA`, `ES256` or `RS256`', fallback: 'EdDSA' },
   { name: 'LATCHKEY_ACCESS_TTL', meaning: 'access-token lifetime, seconds', fallback: '900' },
@@ -203,6 +210,11 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
   });
 
   const issuer = parseUrl('LATCHKEY_ISSUER', text(env, 'LATCHKEY_ISSUER'), ['http:', 'https:']);
+  const resetRaw = text(env, 'LATCHKEY_RESET_ISSUER');
+  if (resetRaw !== undefined && resetRaw !== '1' && resetRaw !== '0') throw new ConfigError('LATCHKEY_RESET_ISSUER', 'must be 1 or 0');
+  const resetIssuer = resetRaw === '1';
+  // Resetting to a per-instance default would just move the split: the new issuer must be explicit.
+  if (resetIssuer && issuer === undefined) throw new ConfigError('LATCHKEY_RESET_ISSUER', 'needs LATCHKEY_ISSUER set to the new issuer');
   const alg = text(env, 'LATCHKEY_SIGNING_ALG') ?? 'EdDSA';
   if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
     throw new ConfigError('LATCHKEY_SIGNING_ALG', `must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
@@ -219,6 +231,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     secretFile: text(env, 'LATCHKEY_SECRET_FILE') ?? '.latchkey/secret.key',
     apiKeys,
     issuer,
+    resetIssuer,
     audience,
     signingAlgorithm: alg as SigningAlgorithm,
     // Ranges match the engine's, so a bad value is reported here under its variable name.

@@ -2,7 +2,8 @@
  * Fleet start-up: instances sharing one PostgreSQL store must share one issuer, or each refuses the
  * others' tokens (`claim "iss" is invalid`). Without LATCHKEY_ISSUER the default `http://<host>:<port>`
  * differs per instance, so the first instance records its issuer in the store and a later one that
- * would default to another refuses to start, naming LATCHKEY_ISSUER. SQLite (one process) keeps the
+ * would default to another (or is set to another) refuses to start, naming LATCHKEY_ISSUER;
+ * LATCHKEY_RESET_ISSUER=1 with LATCHKEY_ISSUER changes the recorded one deliberately. SQLite (one process) keeps the
  * default.
  */
 import { randomBytes } from 'node:crypto';
@@ -68,18 +69,29 @@ describe.skipIf(!available)('service instances sharing one PostgreSQL store', ()
     await expect(startTestService({ env })).rejects.toMatchObject({ variable: 'LATCHKEY_ISSUER', message: expect.stringContaining('https://auth.fleet.example') });
   });
 
-  it('a changed explicit issuer is recorded and logged as a warning', async () => {
+  it('a changed explicit issuer is refused, naming both; LATCHKEY_RESET_ISSUER=1 changes it deliberately', async () => {
     const env = await fleet();
     const first = await start({ ...env, LATCHKEY_ISSUER: 'https://old.fleet.example' });
     await first.close();
     running.splice(running.indexOf(first), 1);
+    // A mismatch would make every token already issued fail: refused, with both values and the way out.
+    const refused = await startTestService({ env: { ...env, LATCHKEY_ISSUER: 'https://new.fleet.example' } }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused).toMatchObject({ variable: 'LATCHKEY_ISSUER' });
+    expect((refused as Error).message).toContain('https://old.fleet.example');
+    expect((refused as Error).message).toContain('https://new.fleet.example');
+    expect((refused as Error).message).toContain('LATCHKEY_RESET_ISSUER=1');
+    // Resetting needs the new issuer spelled out: a per-instance default would only move the split.
+    expect(() => loadServiceConfig({ ...env, LATCHKEY_RESET_ISSUER: '1' })).toThrow(ConfigError);
     const warnings: string[] = [];
-    const config = loadServiceConfig({ PORT: '0', LATCHKEY_API_KEYS: API_KEY, ...env, LATCHKEY_ISSUER: 'https://new.fleet.example' });
+    const config = loadServiceConfig({ PORT: '0', LATCHKEY_API_KEYS: API_KEY, ...env, LATCHKEY_ISSUER: 'https://new.fleet.example', LATCHKEY_RESET_ISSUER: '1' });
     const service = await startService({ config, defaultMetrics: false, logger: { log: (level, _msg, fields) => void (level === 'warn' && warnings.push(String(fields?.warning))) } });
     try {
-      expect(warnings.some((w) => w.includes('LATCHKEY_ISSUER changed from https://old.fleet.example to https://new.fleet.example'))).toBe(true);
-      // The new one is the fleet's now: an instance defaulting to anything else is refused, naming it.
+      expect(warnings.some((w) => w.includes('changed from https://old.fleet.example to https://new.fleet.example'))).toBe(true);
+      // The new one is the fleet's now: the old explicit value and any default are refused, naming it.
+      await expect(startTestService({ env: { ...env, LATCHKEY_ISSUER: 'https://old.fleet.example' } })).rejects.toMatchObject({ message: expect.stringContaining('recorded issuer is https://new.fleet.example') });
       await expect(startTestService({ env })).rejects.toMatchObject({ message: expect.stringContaining('https://new.fleet.example') });
+      running.push(await startTestService({ env: { ...env, LATCHKEY_ISSUER: 'https://new.fleet.example' } }));
     } finally {
       await service.close();
     }
