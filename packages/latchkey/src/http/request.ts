@@ -208,16 +208,53 @@ export interface NodeReadable {
   on(event: 'end' | 'error' | 'close', listener: (error?: unknown) => void): unknown;
   removeAllListeners(event: 'data'): unknown;
   resume(): unknown;
+  /** Node's IncomingMessage: destroys the request and its socket. */
+  destroy?(): unknown;
+}
+
+/** Bytes of an oversized body read (and discarded) after the 413 before the connection is dropped. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+/** How long an oversized body is drained after the 413 before the connection is dropped. */
+const DRAIN_MAX_MS = 5_000;
+
+/**
+ * Discards the rest of a refused body so the 413 can reach the client, but only so much and so long:
+ * a client declaring (or streaming) gigabytes would otherwise hold the connection and cost bandwidth
+ * for as long as it likes. Past either bound the request and its socket are destroyed (the 413 went
+ * out with `Connection: close`, so no keep-alive connection is lost by it).
+ */
+function drainBounded(stream: NodeReadable): void {
+  let drained = 0;
+  let done = false;
+  const stop = (drop: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (drop) {
+      stream.removeAllListeners('data');
+      stream.destroy?.();
+    }
+  };
+  const timer = setTimeout(() => stop(true), DRAIN_MAX_MS);
+  timer.unref?.();
+  stream.on('data', (chunk) => {
+    drained += chunk.byteLength;
+    if (drained > DRAIN_MAX_BYTES) stop(true);
+  });
+  stream.on('end', () => stop(false));
+  stream.on('close', () => stop(false));
+  stream.resume();
 }
 
 /**
  * Reads a Node.js request body, refusing more than `limit` bytes. On overflow the rest is drained
- * unread (not buffered) so that the refusal can still be sent on the connection.
+ * unread (not buffered) so that the refusal can still be sent on the connection, within the bounds
+ * of {@link drainBounded}.
  */
 export function readNodeBody(stream: NodeReadable, limit: number): Promise<string | undefined> {
   const declared = Number(stream.headers['content-length'] ?? '0');
   if (declared > limit) {
-    stream.resume();
+    drainBounded(stream);
     return Promise.reject(tooLarge());
   }
   if (stream.readableEnded) return Promise.resolve(undefined);
@@ -231,7 +268,7 @@ export function readNodeBody(stream: NodeReadable, limit: number): Promise<strin
       if (total > limit) {
         failed = true;
         stream.removeAllListeners('data');
-        stream.resume();
+        drainBounded(stream);
         reject(tooLarge());
         return;
       }
