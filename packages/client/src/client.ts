@@ -28,7 +28,7 @@ import {
   UNAUTHORISED,
   type ServerError,
 } from './protocol.js';
-import { DEFAULT_GRACE, refreshOnce, type RefreshOutcome } from './refresher.js';
+import { DEFAULT_GRACE, learnGrace, refreshOnce, type RefreshOutcome } from './refresher.js';
 import type { FetchInit, FetchInput, FetchResponse } from './web-types.js';
 import { createScheduler } from './scheduler.js';
 import { createTabChannel, type TabMessage } from './tabs/channel.js';
@@ -252,12 +252,13 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   }
 
   /**
-   * Learns from any API response: server time, and tokens issued by an app route: a sign-in, or a
+   * Learns from any API response: server time, the grace window, and tokens issued by an app route: a sign-in, or a
    * claim update (`session.update()`: new tokens in the session we already had).
    */
   async function observe(response: Response, before: string | null): Promise<void> {
     const knew = clock.known();
     clock.fromDateHeader(response.headers.get('date'));
+    learnGrace(refreshDeps, response);
     const front = decodeFrontToken(response.headers.get(FRONT_HEADER));
     if (!front || !response.ok || front.raw === observed) {
       if (!knew && clock.known()) await plan(); // the first server time: plan what start-up could not
@@ -276,7 +277,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
         const sid = decodeClaims(front.idToken)?.sid;
         const update = sid !== undefined && old !== null && decodeClaims(old.idToken)?.sid === sid;
         // The other tabs plan their refresh from the new tokens too, and hear of the update.
-        channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew(), claims: update });
+        channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew(), claims: update, grace: refreshDeps.grace });
         if (update) await claimsUpdated();
       }
     } else if (state !== 'blocked') {

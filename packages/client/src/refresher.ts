@@ -28,6 +28,16 @@ export const attemptTimeout = (graceSeconds: number): number => Math.min(Math.ma
 /** The protocol's default grace window (seconds), assumed until the server has told its own. */
 export const DEFAULT_GRACE = 30;
 
+/**
+ * Takes in the window a response announces (`X-Latchkey-Refresh-Grace`). The server sends it on every
+ * token-issuing answer (sign-in, claim update), not only on refreshes, so that the first refresh after
+ * a sign-in already fits a window shorter than the default.
+ */
+export const learnGrace = (deps: { grace: number }, response: Response): void => {
+  const grace = parseFloat(response.headers.get(GRACE_HEADER)!);
+  if (grace >= 0) deps.grace = grace;
+};
+
 export type RefreshOutcome =
   /** Tokens are fresh. `here`: this call refreshed them (false: another tab or request already had). */
   | { kind: 'refreshed'; here: boolean }
@@ -80,8 +90,7 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
       throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'refresh unreachable', { cause });
     }
     deps.clock.fromDateHeader(response.headers.get('date'));
-    const grace = parseFloat(response.headers.get(GRACE_HEADER)!);
-    if (grace >= 0) deps.grace = grace;
+    learnGrace(deps, response);
 
     if (response.ok) {
       const front = decodeFrontToken(response.headers.get(FRONT_HEADER));

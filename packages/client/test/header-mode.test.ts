@@ -267,6 +267,40 @@ describe('@latchkey/client header mode (Node)', () => {
     slow.close();
   });
 
+  it('learns the window from the sign-in answer: the first refresh after it already fits a short window', async () => {
+    await server.close();
+    server = await startServer({ refreshGrace: 2 });
+    let hang = false;
+    const fresh = createLatchkeyClient({
+      mode: 'header',
+      apiBase: server.origin,
+      tokenStorage: storage,
+      autoRefresh: false,
+      // Armed right after sign-in: the very first refresh reaches the server (which rotates) and its
+      // answer hangs until the client gives up.
+      fetch: gateway(async (forward, init) => {
+        const answer = await forward();
+        if (!hang) return answer;
+        hang = false;
+        await answer.arrayBuffer();
+        return new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+      }),
+    });
+    const seen = record(fresh);
+    const signedIn = await fresh.fetch(`${server.origin}/app/signin`, { method: 'POST' });
+    expect(signedIn.headers.get('x-latchkey-refresh-grace')).toBe('2');
+    hang = true;
+    const started = Date.now();
+    // No refresh has announced the window yet; assuming the default 30 s would time out after 7.5 s
+    // and retry long past the 2 s window: a theft alarm on the first refresh of the page.
+    expect(await fresh.refresh()).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.count('POST /auth/refresh')).toBe(2); // the hung attempt and its one retry
+    expect(seen('theftDetected')).toEqual([]);
+    expect(await server.engine.listSessions('alice')).toHaveLength(1);
+    fresh.close();
+  });
+
   it('axios interceptor installed twice: unauthorised fires once per failed request', async () => {
     await signIn();
     const api = axios.create({ baseURL: server.origin });

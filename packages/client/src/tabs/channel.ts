@@ -15,7 +15,7 @@ export type TabMessage =
    * `front`: only over BroadcastChannel (memory), for tabs that cannot read the API's cookie.
    * `skew`: the sender's precise server-clock offset (clock.ts), for tabs that only have a `Date` header's.
    * `claims`: the new tokens came from a claim update in the same session, not a refresh or sign-in.
-   * `grace`: the server's refresh grace window (seconds) as the refresh's answer announced it.
+   * `grace`: the server's refresh grace window (seconds) as the last answer announced it (refresh, sign-in, update).
    */
   | { type: 'refreshed'; front?: string | null; skew?: number | undefined; claims?: boolean; grace?: number }
   | { type: 'signedOut' }

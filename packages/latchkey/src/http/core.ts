@@ -14,7 +14,7 @@ import type { AccessTokenClaims, IssuedTokens, JsonValue, Session, VerifiedAcces
 import { clearingCookies, cookieFits, cookieShapes, readCookies, setCookieHeader } from './cookies.js';
 import { checkCsrf, CSRF_TOKEN_HEADER, csrfToken, isSafeMethod } from './csrf.js';
 import { CookieConflictError, invalidRequest, mapError } from './errors.js';
-import { ACCESS_TOKEN_HEADER, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER } from './front.js';
+import { ACCESS_TOKEN_HEADER, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER, REFRESH_GRACE_HEADER } from './front.js';
 import { resolveHttpSettings, type LatchkeyHttpOptions, type ResolvedHttpSettings, type TransportMode } from './options.js';
 import { decodeUtf8, type HttpRequest } from './request.js';
 import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
@@ -426,9 +426,14 @@ export class LatchkeyHttp {
   }
 
   /**
-   * Headers for a token-issuing response: always the front token header; in cookie mode the cookies
-   * (the refresh cookie only when a refresh token was issued). Each cookie is checked against the
-   * 4096-byte bound: a browser would drop a larger one silently.
+   * Headers for a token-issuing response: always the front token header and the refresh grace
+   * window; in cookie mode the cookies (the refresh cookie only when a refresh token was issued).
+   * Each cookie is checked against the 4096-byte bound: a browser would drop a larger one silently.
+   *
+   * The grace window goes on every token-issuing answer (sign-in, refresh, claim update), not only on
+   * refreshes: a client that first heard of it on its first refresh would time that refresh out by
+   * the 30 s default, and on a server configured with a short window its retry of a lost answer
+   * would land past the window and count as theft.
    */
   issueHeaders(
     tokens: { accessToken: string; accessTokenExpiresAt: Date; idToken: string; refreshToken?: string },
@@ -437,7 +442,7 @@ export class LatchkeyHttp {
   ): [string, string][] {
     const now = this.settings.clock.now();
     const front = encodeFrontToken(tokens.idToken, tokens.accessTokenExpiresAt, now);
-    const headers: [string, string][] = [[FRONT_HEADER, front]];
+    const headers: [string, string][] = [[FRONT_HEADER, front], [REFRESH_GRACE_HEADER, String(this.engine.refreshGraceSeconds)]];
     if (mode === 'header') return headers;
     const shapes = cookieShapes(this.settings);
     const accessMaxAge = Math.max(1, Math.ceil((tokens.accessTokenExpiresAt.getTime() - now) / 1000));

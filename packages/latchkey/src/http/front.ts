@@ -13,9 +13,10 @@ export const FRONT_HEADER = 'x-latchkey-front';
  */
 export const ACCESS_TOKEN_HEADER = 'x-latchkey-access-token';
 /**
- * On every refresh response: the server's refresh grace window, whole seconds. The SDK fits its
- * timeout and retry inside it, so a server configured with another window cannot silently turn a
- * retried refresh into a theft alarm.
+ * On every token-issuing response (sign-in, refresh, claim update) and every refresh refusal: the
+ * server's refresh grace window, whole seconds. The SDK fits its timeout and retry inside it, from
+ * its first refresh on, so a server configured with another window cannot silently turn a retried
+ * refresh into a theft alarm.
  */
 export const REFRESH_GRACE_HEADER = 'x-latchkey-refresh-grace';
 /** Response headers a cross-origin SDK must be able to read (Access-Control-Expose-Headers). */

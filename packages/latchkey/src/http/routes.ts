@@ -45,7 +45,8 @@ function finish(http: LatchkeyHttp, request: HttpRequest, response: HttpResponse
   const headers = response.headers.filter(([name]) => name !== 'cache-control');
   headers.push(['cache-control', route === 'jwks' && response.status === 200 ? 'public, max-age=300' : 'no-store']);
   // Every refresh answer, success or refusal, tells the SDK the grace window it must retry within (D1).
-  if (route === 'refresh') headers.push([REFRESH_GRACE_HEADER, String(http.engine.refreshGraceSeconds)]);
+  // A successful refresh already has it from issueHeaders: sent once, not twice.
+  if (route === 'refresh' && !headers.some(([name]) => name === REFRESH_GRACE_HEADER)) headers.push([REFRESH_GRACE_HEADER, String(http.engine.refreshGraceSeconds)]);
   if (route === 'jwks') return { ...response, headers };
   headers.push(['vary', 'Origin']);
   const origin = request.headers.get('origin');

@@ -587,6 +587,20 @@ export function runHttpSuite(harness: AdapterHarness): void {
       const headerBad = await client.send('POST', '/auth/refresh', { headers: header, body: '{"refreshToken":"lkrt_nope"}', csrf: false, cookies: false });
       expect(headerBad.status).toBe(401);
       expect(headerBad.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      // Every token-issuing answer carries it too, so a fresh page's first refresh already fits the window:
+      // a sign-in in both modes, and a claim update's reissue in both modes.
+      const signedIn = await signIn(new Client(served), 'ida');
+      expect(signedIn.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const headerSignIn = await client.send('POST', '/auth/login?user=ida', { headers: { 'x-latchkey-mode': 'header' }, csrf: false, cookies: false });
+      expect(headerSignIn.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const promoted = await client.send('POST', '/api/promote');
+      expect(promoted.status).toBe(200);
+      expect(promoted.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      const headerPromoted = await client.send('POST', '/api/promote', { headers: { 'x-latchkey-mode': 'header', authorization: `Bearer ${tokens.accessToken}` }, csrf: false, cookies: false });
+      expect(headerPromoted.status).toBe(200);
+      expect(headerPromoted.headers.get('x-latchkey-refresh-grace')).toBe(grace);
+      // Sent once on a successful refresh, not once by the token headers and again by the route.
+      expect(ok.headers.get('x-latchkey-refresh-grace')).not.toContain(',');
       // Other routes do not carry it.
       expect((await client.send('GET', '/auth/sessions')).headers.get('x-latchkey-refresh-grace')).toBeNull();
       // Exposed to an allowed cross-origin SDK.
