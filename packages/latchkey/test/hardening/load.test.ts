@@ -173,14 +173,15 @@ describe.skipIf(!fleetServers)('invariant load on PostgreSQL + Redis (two instan
       const leaks = findSecrets([fleet.output(), metrics, ...result.errorBodies].join('\n'), result.sessions, [API_KEY, secret]);
       const dump = await pgExec<{ t: string }>(
         `SELECT concat_ws(' ', (SELECT string_agg(s::text, ' ') FROM latchkey_sessions s), (SELECT string_agg(r::text, ' ') FROM latchkey_refresh_tokens r),
-                (SELECT string_agg(k::text, ' ') FROM latchkey_signing_keys k), (SELECT string_agg(a::text, ' ') FROM latchkey_api_keys a)) AS t`,
+                (SELECT string_agg(k::text, ' ') FROM latchkey_signing_keys k), (SELECT string_agg(a::text, ' ') FROM latchkey_service_keys a),
+                (SELECT string_agg(u::text, ' ') FROM latchkey_user_api_keys u), (SELECT string_agg(x::text, ' ') FROM latchkey_settings x)) AS t`,
         [],
         pg.url,
       );
       const atRest = dump[0]?.t ?? '';
       const restLeaks = findSecrets(atRest, result.sessions, [API_KEY, secret]).concat(atRest.includes('PRIVATE KEY') ? ['a PEM private key'] : []);
 
-      summarise('PostgreSQL x2', result, { sessionsInStore: snapshot.sessions.length, sweepChecks: sweep.checked, storeViolations: storeViolations.length, leaks: leaks.length + restLeaks.length, restarts: fleet.processes.length - 2 });
+      summarise('PostgreSQL x2', result, { sessionsInStore: snapshot.sessions.length, sweepChecks: sweep.checked, storeViolations: storeViolations.length, leaks: leaks.length + restLeaks.length, restarts: fleet.processes.length - 2, supervisorRestarts: fleet.supervisorRestarts });
       expect(result.counts.faults).toBe(faults.length);
       expect(result.counts.theftsDetected, 'the run replayed no stolen token: it proved nothing about theft').toBeGreaterThan(0);
       expect(result.counts.retries, 'no request was lost to the faults: they proved nothing').toBeGreaterThan(0);

@@ -20,6 +20,9 @@ export class Fleet {
   readonly instances: Instance[] = [];
   /** Every process started, in order, with its instance name. */
   readonly processes: Array<{ name: string; proc: ServeProcess }> = [];
+  /** Start attempts that exited 69 (store unavailable) and were retried by {@link restart}. */
+  supervisorRestarts = 0;
+  readonly #failedStarts: string[] = [];
   readonly #env: Record<string, string>;
 
   private constructor(env: Record<string, string>) {
@@ -65,8 +68,28 @@ export class Fleet {
     await proc?.exited;
   }
 
+  /**
+   * Starts a killed instance again, as its supervisor would (systemd `Restart=on-failure`, a
+   * Kubernetes restart). `serve` exits 69 when the store is unavailable at start-up (the documented
+   * contract, docs/service.md), e.g. when it comes up while PostgreSQL is still recovering from a
+   * crash (SQLSTATE 57P03), and the supervisor starts it again a moment later. Bounded: exits of 69
+   * for 30 s, or any other failure, are thrown.
+   */
   async restart(instance: Instance): Promise<void> {
-    await this.#launch(instance);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await this.#launch(instance);
+        return;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        // Kept for the secrets check: a process that never listened still wrote to stderr.
+        this.#failedStarts.push(message);
+        if (!message.startsWith('serve exited 69 ') || Date.now() > deadline) throw error;
+        this.supervisorRestarts++;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   /** Graceful stop (SIGTERM) of every running process; resolves with their exit codes. */
@@ -81,6 +104,6 @@ export class Fleet {
 
   /** Everything every process wrote: stdout log lines and stderr. */
   output(): string {
-    return this.processes.map(({ proc }) => `${proc.lines().join('\n')}\n${proc.stderr()}`).join('\n');
+    return [...this.processes.map(({ proc }) => `${proc.lines().join('\n')}\n${proc.stderr()}`), ...this.#failedStarts].join('\n');
   }
 }
