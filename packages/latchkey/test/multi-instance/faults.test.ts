@@ -88,18 +88,27 @@ describe.skipIf(!pgAvailable)('PostgreSQL faults (private cluster)', () => {
 
   it('while PostgreSQL hangs (processes frozen): calls fail within the deadline instead of hanging, then recover', async () => {
     const issued = await engine.createSession({ userId: 'u_hang' });
+    const other = await engine.createSession({ userId: 'u_hang' });
     privatePg!.freeze();
     expect((await engine.verifyAccessToken(issued.accessToken)).sessionId).toBe(issued.session.id);
+    // A timed-out call's outcome is unknown: its statement sits in the frozen server's socket buffer
+    // and may commit on thaw. So the revocation goes to ANOTHER session: revoking `issued` here would
+    // (rightly) end it once the server runs the queued statement, which is not a hang ending a session.
     const elapsed = await Promise.all([
       failsWith('STORE_UNAVAILABLE', () => engine.refresh(issued.refreshToken)),
       failsWith('STORE_UNAVAILABLE', () => engine.createSession({ userId: 'u_hang' })),
-      failsWith('STORE_UNAVAILABLE', () => engine.revokeSession(issued.session.id)),
+      failsWith('STORE_UNAVAILABLE', () => engine.revokeSession(other.session.id)),
     ]);
     for (const ms of elapsed) expect(ms).toBeLessThan(OPERATION_TIMEOUT_MS + SLACK_MS);
     privatePg!.thaw();
-    // The hung connections were destroyed, not returned to the pool: the next calls just work.
+    // The hung connections were destroyed, not returned to the pool: the next calls just work. The
+    // refresh retries the same token: if the timed-out one committed after all, grace hands back its
+    // successor; either way the hang never ended the session.
     const refreshed = await engine.refresh(issued.refreshToken);
     expect((await engine.verifyAccessToken(refreshed.accessToken)).sessionId).toBe(issued.session.id);
+    // The timed-out revocation, retried, holds whether or not the first attempt had committed.
+    expect(typeof (await engine.revokeSession(other.session.id))).toBe('boolean');
+    await expect(engine.verifyAccessToken(other.accessToken, { checkStore: true })).rejects.toMatchObject({ code: 'UNAUTHORISED' });
   });
 
   it('restarted in the middle of a refresh load: every refresh succeeded durably or failed typed, one current token per session, the load recovers', async () => {
