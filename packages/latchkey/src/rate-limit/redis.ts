@@ -16,6 +16,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { importPeer } from '../util/peer.js';
 import { MemoryRateLimiter } from './memory.js';
 import { decision, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from './types.js';
+import { guardSockets } from '../util/redis-sockets.js';
 
 const { Redis: RedisClient } = await importPeer(() => import('ioredis'), 'ioredis', 'latchkey/rate-limit/redis');
 
@@ -82,6 +83,7 @@ export class RedisRateLimiter implements RateLimiter {
       connectTimeout: 1000,
     });
     redis.on('error', () => {}); // reported per failed take, not per reconnection attempt
+    if (this.#owns) guardSockets(redis, () => {}); // a second socket error, likewise (refused TLS)
     // defineCommand sends EVALSHA, falling back to EVAL once when the script is not cached.
     redis.defineCommand('latchkeyTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET });
     this.#redis = redis as WithBucket;

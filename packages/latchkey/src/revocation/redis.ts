@@ -20,6 +20,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { importPeer } from '../util/peer.js';
 import type { BusHandlers, BusMessage, RevocationBus } from './bus.js';
 import { describeTlsFailure } from '../util/tls-failure.js';
+import { guardSockets } from '../util/redis-sockets.js';
 import { isSentinelUrl, parseSentinelUrl } from './redis-url.js';
 import { encodeBusMessage, parseBusMessage } from './wire.js';
 
@@ -113,6 +114,7 @@ export class RedisBus implements RevocationBus {
     for (const connection of [this.#publisher, this.#subscriber]) {
       // ioredis emits 'error' on every failed attempt; unhandled, that event would crash the process.
       connection.on('error', (error: Error) => this.#report(error));
+      guardSockets(connection, (error) => this.#report(error));
       connection.on('ready', () => (this.#reportedOutage = false));
     }
     this.#publisher.connect().catch((error: Error) => this.#report(error));
