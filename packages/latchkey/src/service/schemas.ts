@@ -67,10 +67,15 @@ export const RefreshRequest = z.strictObject({
   device: DeviceSchema.optional(),
 });
 
+const mergeNote = 'Merged into the stored object atomically: each key is set, a null value deletes it. Not together with the replacing field for the same part.';
 export const UpdateSessionRequest = z.strictObject({
   accessClaims: ClaimsSchema.optional(),
   idClaims: ClaimsSchema.optional(),
   data: JsonObjectSchema.optional(),
+  // Additive (v1.1): the merge form, so concurrent updates of different keys do not overwrite each other.
+  mergeAccessClaims: ClaimsSchema.optional().meta({ description: mergeNote }),
+  mergeIdClaims: ClaimsSchema.optional().meta({ description: mergeNote }),
+  mergeData: JsonObjectSchema.optional().meta({ description: mergeNote }),
 });
 
 // ---- responses -----------------------------------------------------------------------------------

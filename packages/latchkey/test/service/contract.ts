@@ -328,6 +328,25 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
         expect((await t.call('GET', `/v1/sessions/${issued.session.id}`)).json).toMatchObject({ accessClaims: { role: 'editor' }, data: { plan: 'pro' } });
       });
 
+      it('PATCH merge form: keys are set, null deletes, the rest is kept; reserved names and replace+merge of one part are refused', async () => {
+        const issued = await create({ accessClaims: { role: 'viewer', team: 't1' }, idClaims: { name: 'Ada' }, data: { plan: 'pro', seats: 3 } });
+        const path = `/v1/sessions/${issued.session.id}`;
+        const reply = await t.call('PATCH', path, { body: { mergeAccessClaims: { role: 'editor', team: null }, mergeIdClaims: { locale: 'en' }, mergeData: { seats: null, trial: false } } });
+        expect(reply.status, reply.text).toBe(200);
+        const merged = expectShape(schemas.SessionSchema, reply);
+        expect(merged.accessClaims).toEqual({ role: 'editor' });
+        expect(merged.idClaims).toEqual({ name: 'Ada', locale: 'en' });
+        expect(merged.data).toEqual({ plan: 'pro', trial: false });
+        const refreshed = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: issued.refreshToken } });
+        expect(decodeJwt(refreshed.json.accessToken)).toMatchObject({ role: 'editor' });
+        expect(decodeJwt(refreshed.json.accessToken).team).toBeUndefined();
+        expect(expectError(await t.call('PATCH', path, { body: { mergeAccessClaims: { sub: 'x' } } }), 400, 'INVALID_REQUEST').error.field).toBe('mergeAccessClaims.sub');
+        const both = await t.call('PATCH', path, { body: { data: { plan: 'free' }, mergeData: { plan: 'team' } } });
+        expect(both.status, both.text).toBe(400);
+        // Refused requests changed nothing.
+        expect((await t.call('GET', path)).json).toMatchObject({ accessClaims: { role: 'editor' }, data: { plan: 'pro', trial: false } });
+      });
+
       it('PATCH idClaims, then POST /tokens: fresh access and ID tokens carry the new claims at once; the refresh token is untouched', async () => {
         const issued = await create({ accessClaims: { role: 'viewer' }, idClaims: { name: 'Ada' } });
         const patched = await t.call('PATCH', `/v1/sessions/${issued.session.id}`, { body: { accessClaims: { role: 'editor' }, idClaims: { name: 'Ada L.' } } });
