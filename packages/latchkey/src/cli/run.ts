@@ -8,7 +8,15 @@ import { parseArgs } from 'node:util';
 import { LatchkeyError, MissingDependencyError, SecretMismatchError, StoreUnavailableError } from '../errors.js';
 import { ConfigError } from '../service/config.js';
 import type { Command, OptionsConfig } from './command.js';
-import { apiKeysCreateCommand, apiKeysListCommand, apiKeysRevokeCommand } from './commands/api-keys.js';
+import {
+  apiKeysCreateCommand,
+  apiKeysListCommand,
+  apiKeysRevokeCommand,
+  serviceKeysCreateCommand,
+  serviceKeysListCommand,
+  serviceKeysRevokeCommand,
+} from './commands/api-keys.js';
+import { userKeysListCommand, userKeysRevokeCommand } from './commands/user-keys.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { keysListCommand, keysRotateCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -25,6 +33,11 @@ export const COMMANDS: readonly Command[] = [
   sessionsListCommand,
   sessionsRevokeCommand,
   sessionsRevokeUserCommand,
+  serviceKeysCreateCommand,
+  serviceKeysListCommand,
+  serviceKeysRevokeCommand,
+  userKeysListCommand,
+  userKeysRevokeCommand,
   apiKeysCreateCommand,
   apiKeysListCommand,
   apiKeysRevokeCommand,

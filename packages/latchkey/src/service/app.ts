@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
+import type { ApiKey } from '../api-keys/types.js';
 import type { Latchkey } from '../engine.js';
 import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
@@ -21,7 +22,12 @@ import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiText } from './openapi.js';
 import {
+  ApiKeyId,
+  CreateApiKeyRequest,
   CreateSessionRequest,
+  RotateApiKeyRequest,
+  VerifyApiKeyRequest,
+  type ApiKeyBody,
   RefreshRequest,
   SessionId,
   UpdateSessionRequest,
@@ -59,6 +65,21 @@ export function sessionToJson(session: Session): SessionBody {
     accessClaims: session.accessClaims,
     idClaims: session.idClaims,
     revokedAt: session.revokedAt === null ? null : session.revokedAt.toISOString(),
+  };
+}
+
+/** The contract's ApiKey: never the key, never its hash. */
+export function apiKeyToJson(key: Readonly<ApiKey>): ApiKeyBody {
+  return {
+    id: key.id,
+    ownerId: key.ownerId,
+    name: key.name,
+    scopes: [...key.scopes],
+    prefix: key.prefix,
+    createdAt: key.createdAt.toISOString(),
+    expiresAt: key.expiresAt === null ? null : key.expiresAt.toISOString(),
+    lastUsedAt: key.lastUsedAt === null ? null : key.lastUsedAt.toISOString(),
+    metadata: key.metadata,
   };
 }
 
@@ -271,6 +292,52 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     return c.json({ revoked }, 200);
   });
   onlyThose('/v1/users/{userId}/sessions');
+
+  // ---- API keys (v1.1): the app's keys for its users and machine clients ----------------------------
+
+  route('post', '/v1/api-keys', async (c) => {
+    const body = await readBody(c, CreateApiKeyRequest);
+    const created = await store(engine.apiKeys.create(body));
+    return c.json({ apiKey: apiKeyToJson(created.apiKey), key: created.key }, 201);
+  });
+  onlyThose('/v1/api-keys');
+
+  route('post', '/v1/api-keys/verify', async (c) => {
+    const body = await readBody(c, VerifyApiKeyRequest);
+    const verified = await store(engine.apiKeys.verify(body.key, body.scopes ? { scopes: body.scopes } : {}));
+    return c.json({ apiKey: apiKeyToJson(verified.apiKey) }, 200);
+  });
+  onlyThose('/v1/api-keys/verify');
+
+  /** An API key id from the path, or null when it cannot be one (answered as not found). */
+  const apiKeyId = (c: Context<Env>): string | null => {
+    const parsed = ApiKeyId.safeParse(c.req.param('id'));
+    return parsed.success ? parsed.data : null;
+  };
+
+  route('delete', '/v1/api-keys/{id}', async (c) => {
+    const id = apiKeyId(c);
+    // Idempotent: already revoked, or never existed, the outcome the caller wants holds.
+    if (id !== null) await store(engine.apiKeys.revoke(id));
+    return c.body(null, 204);
+  });
+  onlyThose('/v1/api-keys/{id}');
+
+  route('post', '/v1/api-keys/{id}/rotate', async (c) => {
+    const id = apiKeyId(c);
+    const body = await readBody(c, RotateApiKeyRequest, true);
+    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'API key not found');
+    const rotated = await store(engine.apiKeys.rotate(id, body.expiresPreviousIn ? { expiresPreviousIn: body.expiresPreviousIn } : {}));
+    return c.json({ apiKey: apiKeyToJson(rotated.apiKey), key: rotated.key }, 201);
+  });
+  onlyThose('/v1/api-keys/{id}/rotate');
+
+  route('get', '/v1/users/{ownerId}/api-keys', async (c) => {
+    const ownerId = param(c, 'ownerId', UserId);
+    const keys = await store(engine.apiKeys.list(ownerId));
+    return c.json({ apiKeys: keys.map(apiKeyToJson) }, 200);
+  });
+  onlyThose('/v1/users/{ownerId}/api-keys');
 
   route('post', '/v1/keys/rotate', async (c) => {
     await readBody(c, RotateKeysRequest, true);

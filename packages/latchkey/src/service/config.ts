@@ -43,7 +43,10 @@ export interface ServiceConfig {
   secret: string | undefined;
   /** `LATCHKEY_SECRET_FILE`: key file made on first run, mode 0600. Default `.latchkey/secret.key`. */
   secretFile: string;
-  /** `LATCHKEY_API_KEYS`: comma-separated keys accepted besides those stored. Default none. */
+  /**
+   * Service keys accepted besides those stored: `LATCHKEY_SERVICE_KEYS` and (its name before v1.1 of
+   * the contract, still read) `LATCHKEY_API_KEYS`, both comma-separated. Default none.
+   */
   apiKeys: string[];
   /** `LATCHKEY_ISSUER`. Default `http://<host>:<port>` (after binding, so port 0 gets the real port). */
   issuer: string | undefined;
@@ -94,7 +97,8 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_REDIS_CHANNEL', meaning: 'Redis pub/sub channel (one per deployment sharing a Redis)', fallback: 'latchkey:revocations' },
   { name: 'LATCHKEY_SECRET', meaning: 'master secret (>= 32 bytes) that encrypts signing keys at rest', fallback: 'key file, made on first run' },
   { name: 'LATCHKEY_SECRET_FILE', meaning: 'key file used when LATCHKEY_SECRET is not set (mode 0600)', fallback: '.latchkey/secret.key' },
-  { name: 'LATCHKEY_API_KEYS', meaning: 'comma-separated API keys accepted besides those made with the CLI', fallback: 'none' },
+  { name: 'LATCHKEY_SERVICE_KEYS', meaning: 'comma-separated service keys accepted besides those made with `latchkey service-keys create`', fallback: 'none' },
+  { name: 'LATCHKEY_API_KEYS', meaning: 'the name of LATCHKEY_SERVICE_KEYS before v1.1; still read, beside it', fallback: 'none' },
   { name: 'LATCHKEY_ISSUER', meaning: '`iss` of every token', fallback: 'http://<host>:<port>' },
   { name: 'LATCHKEY_RESET_ISSUER', meaning: '`1` to replace the issuer recorded in a shared (PostgreSQL) store with LATCHKEY_ISSUER, deliberately', fallback: 'off (a different issuer refuses to start)' },
   { name: 'LATCHKEY_AUDIENCE', meaning: '`aud` of access tokens', fallback: 'latchkey' },
@@ -197,17 +201,22 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
   const secret = text(env, 'LATCHKEY_SECRET');
   if (secret !== undefined && Buffer.byteLength(secret) < 32) throw new ConfigError('LATCHKEY_SECRET', 'must be at least 32 bytes');
 
-  const apiKeysRaw = text(env, 'LATCHKEY_API_KEYS');
-  const apiKeys = apiKeysRaw === undefined ? [] : apiKeysRaw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
   const warnings: string[] = [];
-  apiKeys.forEach((key, i) => {
-    // Say which position is wrong, never the key.
-    if (!/^[\x21-\x7e]+$/.test(key)) throw new ConfigError('LATCHKEY_API_KEYS', `key #${i + 1} has characters that cannot travel in an HTTP header`);
-    if (key.length > 512) throw new ConfigError('LATCHKEY_API_KEYS', `key #${i + 1} is longer than 512 characters`);
-    // Accepted (the contract sets no minimum, and test set-ups use short keys) but flagged: a short
-    // key can be guessed over the network.
-    if (key.length < 32) warnings.push(`LATCHKEY_API_KEYS: key #${i + 1} is shorter than 32 characters; prefer keys from \`latchkey api-keys create\``);
-  });
+  // Service keys: the v1.1 name and the v1 name are both read (contract v1.1, "Service keys").
+  const apiKeys: string[] = [];
+  for (const variable of ['LATCHKEY_SERVICE_KEYS', 'LATCHKEY_API_KEYS']) {
+    const raw = text(env, variable);
+    const keys = raw === undefined ? [] : raw.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+    keys.forEach((key, i) => {
+      // Say which position is wrong, never the key.
+      if (!/^[\x21-\x7e]+$/.test(key)) throw new ConfigError(variable, `key #${i + 1} has characters that cannot travel in an HTTP header`);
+      if (key.length > 512) throw new ConfigError(variable, `key #${i + 1} is longer than 512 characters`);
+      // Accepted (the contract sets no minimum, and test set-ups use short keys) but flagged: a short
+      // key can be guessed over the network.
+      if (key.length < 32) warnings.push(`${variable}: key #${i + 1} is shorter than 32 characters; prefer keys from \`latchkey service-keys create\``);
+    });
+    apiKeys.push(...keys);
+  }
 
   const issuer = parseUrl('LATCHKEY_ISSUER', text(env, 'LATCHKEY_ISSUER'), ['http:', 'https:']);
   const resetRaw = text(env, 'LATCHKEY_RESET_ISSUER');

@@ -6,6 +6,7 @@
 import type { ZodError } from 'zod';
 import {
   InsufficientFreshnessError,
+  InsufficientScopeError,
   InvalidClaimsError,
   NotFoundError,
   SecretMismatchError,
@@ -21,7 +22,7 @@ import type { ErrorBody, ServiceErrorCode } from './schemas.js';
 export class HttpError extends Error {
   readonly status: number;
   readonly code: ServiceErrorCode;
-  readonly extra: { field?: string; sessionId?: string; userId?: string; reason?: TheftReason };
+  readonly extra: { field?: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[] };
   readonly headers: Record<string, string>;
 
   constructor(
@@ -78,6 +79,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof TryRefreshError) return new HttpError(401, 'TRY_REFRESH_TOKEN', err.message);
   if (err instanceof UnauthorisedError) return new HttpError(401, 'UNAUTHORISED', err.message);
   if (err instanceof InsufficientFreshnessError) return new HttpError(403, 'INSUFFICIENT_FRESHNESS', err.message);
+  if (err instanceof InsufficientScopeError) return new HttpError(403, 'INSUFFICIENT_SCOPE', err.message, { missingScopes: [...err.missingScopes] });
   if (err instanceof InvalidClaimsError) {
     // The engine's own checks (size, nesting, non-JSON values) after the schema passed.
     const field = err.claim ?? 'body';

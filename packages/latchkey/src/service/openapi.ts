@@ -51,6 +51,8 @@ function body(name: keyof typeof NAMED_SCHEMAS, required = true) {
 
 const sessionId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const userId = { name: 'userId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
+const ownerId = { name: 'ownerId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 255 } };
+const apiKeyId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
 /** Headers the service sets, declared once and referenced from each response. */
 const HEADERS = {
@@ -193,6 +195,58 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: { '200': { description: 'How many were revoked.', content: json('RevokedCount') }, '400': BODY_ERRORS['400'], ...COMMON_V1 },
         }),
       },
+      '/v1/api-keys': {
+        post: v1({
+          operationId: 'createApiKey',
+          summary: 'Issue an API key to a user or machine client (the plaintext key is returned here only)',
+          requestBody: body('CreateApiKeyRequest'),
+          responses: { '201': { description: 'Created.', content: json('CreatedApiKey') }, ...BODY_ERRORS, ...COMMON_V1 },
+        }),
+      },
+      '/v1/api-keys/verify': {
+        post: v1({
+          operationId: 'verifyApiKey',
+          summary: 'Verify an API key, optionally requiring scopes',
+          requestBody: body('VerifyApiKeyRequest'),
+          responses: {
+            '200': { description: 'Valid, with every requested scope.', content: json('VerifiedApiKey') },
+            ...BODY_ERRORS,
+            '401': error('Unknown, malformed, revoked or expired key; or bad service key.', ['UNAUTHORISED', 'INVALID_API_KEY']),
+            '403': error('Valid, but without every requested scope; `missingScopes` names them.', ['INSUFFICIENT_SCOPE']),
+            '503': COMMON_V1['503'],
+          },
+        }),
+      },
+      '/v1/api-keys/{id}': {
+        parameters: [apiKeyId],
+        delete: v1({
+          operationId: 'revokeApiKey',
+          summary: 'Revoke an API key at once, on every instance (idempotent)',
+          responses: { '204': { description: 'Revoked, or already revoked, or unknown.' }, ...COMMON_V1 },
+        }),
+      },
+      '/v1/api-keys/{id}/rotate': {
+        parameters: [apiKeyId],
+        post: v1({
+          operationId: 'rotateApiKey',
+          summary: 'A new key with the same owner, name, scopes and metadata; the old one stops at once or after expiresPreviousIn',
+          requestBody: body('RotateApiKeyRequest', false),
+          responses: {
+            '201': { description: 'The new key.', content: json('CreatedApiKey') },
+            '404': error('No such active key.', ['NOT_FOUND']),
+            ...BODY_ERRORS,
+            ...COMMON_V1,
+          },
+        }),
+      },
+      '/v1/users/{ownerId}/api-keys': {
+        parameters: [ownerId],
+        get: v1({
+          operationId: 'listApiKeys',
+          summary: "An owner's usable API keys (revoked and expired ones excluded), newest first",
+          responses: { '200': { description: 'Keys, never the keys themselves.', content: json('ApiKeyList') }, '400': BODY_ERRORS['400'], ...COMMON_V1 },
+        }),
+      },
       '/v1/keys/rotate': {
         post: v1({
           operationId: 'rotateKeys',
@@ -223,7 +277,7 @@ export function buildOpenApiDocument(): JsonSchema {
     }),
     components: {
       securitySchemes: {
-        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key from `latchkey api-keys create` or LATCHKEY_API_KEYS.' },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'A service key from `latchkey service-keys create`, LATCHKEY_SERVICE_KEYS or LATCHKEY_API_KEYS.' },
       },
       headers: HEADERS,
       schemas: componentSchemas(),

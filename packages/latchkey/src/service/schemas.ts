@@ -131,6 +131,53 @@ export const DiscoveryResponse = z.looseObject({
 
 export const HealthResponse = z.strictObject({ status: z.enum(['ok', 'unavailable']) });
 
+// ---- API keys (v1.1): keys an app issues to its users and machine clients --------------------------
+
+/** RFC 6749 §3.3 scope-token, bounded. */
+const Scope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be an RFC 6749 scope token (printable ASCII, no space, quote or backslash), at most 128 characters');
+const Lifetime = z.number().int().min(1).max(100 * 365 * 86_400);
+
+export const CreateApiKeyRequest = z.strictObject({
+  ownerId: UserId.meta({ description: 'Whose key it is (usually a user id).' }),
+  name: z.string().min(1).max(200).refine((v) => v.trim().length > 0 && isStorableText(v), 'must be non-blank text without NUL or lone surrogates'),
+  scopes: z.array(Scope).max(100).optional(),
+  expiresIn: Lifetime.optional().meta({ description: 'Lifetime, seconds. Default: no expiry.' }),
+  metadata: JsonObjectSchema.optional().meta({ description: 'App data kept with the key (up to 8 KiB of JSON), returned on every verification.' }),
+});
+
+export const VerifyApiKeyRequest = z.strictObject({
+  key: z.string().min(1).max(1024),
+  scopes: z.array(Scope).max(100).optional().meta({ description: 'Scopes the key must all hold; otherwise 403 INSUFFICIENT_SCOPE.' }),
+});
+
+export const RotateApiKeyRequest = z.strictObject({
+  expiresPreviousIn: z.number().int().min(0).max(100 * 365 * 86_400).optional().meta({
+    description: 'Seconds the old key keeps working beside the new one. Default: it stops at once.',
+  }),
+});
+
+/** Path ids of API keys: anything else cannot name one (answered as not found). */
+export const ApiKeyId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+
+export const ApiKeySchema = z.strictObject({
+  id: z.string(),
+  ownerId: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  prefix: z.string().meta({ description: 'The non-secret start of the key, for display.' }),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable().meta({ description: 'Recorded in batches, about once a minute.' }),
+  metadata: JsonObjectSchema,
+});
+
+export const CreatedApiKeyResponse = z.strictObject({
+  apiKey: ApiKeySchema,
+  key: z.string().meta({ description: 'The plaintext key (`lk_`...), returned here only.' }),
+});
+export const VerifiedApiKeyResponse = z.strictObject({ apiKey: ApiKeySchema });
+export const ApiKeyListResponse = z.strictObject({ apiKeys: z.array(ApiKeySchema) });
+
 /** Every error code the service sends. */
 export const ERROR_CODES = [
   'INVALID_API_KEY',
@@ -142,6 +189,7 @@ export const ERROR_CODES = [
   'UNAUTHORISED',
   'TOKEN_THEFT_DETECTED',
   'INSUFFICIENT_FRESHNESS',
+  'INSUFFICIENT_SCOPE',
   'STORE_UNAVAILABLE',
   'SHUTTING_DOWN',
   'INTERNAL_ERROR',
@@ -155,6 +203,7 @@ export const ErrorResponse = z.strictObject({
     field: z.string().optional().meta({ description: 'For INVALID_REQUEST: the offending field, as a dotted path.' }),
     sessionId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: the revoked session.' }),
     userId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: its user.' }),
+    missingScopes: z.array(z.string()).optional().meta({ description: 'For INSUFFICIENT_SCOPE: the scopes the key lacks.' }),
     reason: z
       .enum(['parent-after-grace', 'rotated-out-replay', 'revoked-for-theft'])
       .optional()
@@ -171,6 +220,7 @@ export type RefreshBody = z.infer<typeof RefreshRequest>;
 export type UpdateSessionBody = z.infer<typeof UpdateSessionRequest>;
 export type SessionBody = z.infer<typeof SessionSchema>;
 export type ErrorBody = z.infer<typeof ErrorResponse>;
+export type ApiKeyBody = z.infer<typeof ApiKeySchema>;
 
 /** The named schemas of the OpenAPI document's `components.schemas`. */
 export const NAMED_SCHEMAS = {
@@ -191,4 +241,11 @@ export const NAMED_SCHEMAS = {
   Discovery: DiscoveryResponse,
   Health: HealthResponse,
   Error: ErrorResponse,
+  ApiKey: ApiKeySchema,
+  CreateApiKeyRequest,
+  VerifyApiKeyRequest,
+  RotateApiKeyRequest,
+  CreatedApiKey: CreatedApiKeyResponse,
+  VerifiedApiKey: VerifiedApiKeyResponse,
+  ApiKeyList: ApiKeyListResponse,
 } as const;

@@ -52,6 +52,49 @@ describe('latchkey CLI (in-process)', () => {
     expect([again.code, again.json]).toEqual([1, { revoked: false, store }]);
   });
 
+  it('service-keys is the new name; api-keys prints the same stdout plus a deprecation notice on stderr', async () => {
+    const created = await cli(['service-keys', 'create', '--name', 'new name', '--json'], env);
+    expect(created.code).toBe(0);
+    expect(created.json.key).toMatch(/^lksk_/);
+    expect(created.stderr).not.toMatch(/deprecated/);
+    expect((await t.call('GET', '/v1/users/u/sessions', { auth: created.json.key })).status).toBe(200);
+    const viaNew = await cli(['service-keys', 'list', '--json'], env);
+    const viaOld = await cli(['api-keys', 'list', '--json'], env);
+    expect(viaOld.code).toBe(0);
+    expect(viaOld.stdout).toBe(viaNew.stdout);
+    expect(viaOld.stderr).toMatch(/`api-keys list` is deprecated; use `service-keys list`/);
+    expect(viaNew.stderr).not.toMatch(/deprecated/);
+  });
+
+  it('user-keys list/revoke: an operator revokes a leaked user API key at once; no key or hash is printed', async () => {
+    const owner = `u_cli_${Date.now()}`;
+    const created = (await t.call('POST', '/v1/api-keys', { body: { ownerId: owner, name: 'leaky', scopes: ['read'] } })).json as { key: string; apiKey: { id: string } };
+    const listed = await cli(['user-keys', 'list', '--owner', owner, '--json'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.json.apiKeys).toEqual([expect.objectContaining({ id: created.apiKey.id, name: 'leaky', scopes: ['read'] })]);
+    expect(listed.stdout).not.toContain(created.key.slice(19, 62));
+    expect(listed.stdout).not.toMatch(/[0-9a-f]{64}/);
+    const table = await cli(['user-keys', 'list', '--owner', owner], env);
+    expect(table.stdout).toContain(created.apiKey.id);
+
+    const revoked = await cli(['user-keys', 'revoke', created.apiKey.id, '--json'], env);
+    expect(revoked.code).toBe(0);
+    expect(revoked.json.revoked).toBe(true);
+    const again = await cli(['user-keys', 'revoke', created.apiKey.id, '--json'], env);
+    expect(again.code).toBe(1);
+    expect(again.json.revoked).toBe(false);
+    // The running service refuses it once its poll (or the bus) has carried the revocation.
+    const deadline = Date.now() + 10_000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) {
+      status = (await t.call('POST', '/v1/api-keys/verify', { body: { key: created.key } })).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(401);
+    expect((await cli(['user-keys', 'list', '--owner', owner, '--json'], env)).json.apiKeys).toEqual([]);
+    expect((await cli(['user-keys', 'list'], env)).code).toBe(2);
+  });
+
   it('sessions list/revoke/revoke-user act on the live service at once', async () => {
     const userId = 'cli-user';
     const a = (await t.call('POST', '/v1/sessions', { body: { userId, device: { userAgent: 'Firefox' } } })).json;
@@ -150,7 +193,7 @@ describe('latchkey CLI (in-process)', () => {
   });
 
   it('an unreachable store exits 69', async () => {
-    const result = await cli(['api-keys', 'list', '--json'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' });
+    const result = await cli(['service-keys', 'list', '--json'], { ...env, LATCHKEY_STORE: 'postgres://postgres@127.0.0.1:1/none' });
     expect(result.code).toBe(69);
     expect(JSON.parse(result.stderr).error.code).toBe('STORE_UNAVAILABLE');
   });
@@ -173,9 +216,11 @@ const ADMIN_COMMANDS: string[][] = [
   ['sessions', 'list', '--user', 'u'],
   ['sessions', 'revoke', 's'],
   ['sessions', 'revoke-user', 'u'],
-  ['api-keys', 'create', '--name', 'n'],
-  ['api-keys', 'list'],
-  ['api-keys', 'revoke', 'k'],
+  ['service-keys', 'create', '--name', 'n'],
+  ['service-keys', 'list'],
+  ['service-keys', 'revoke', 'k'],
+  ['user-keys', 'list', '--owner', 'u'],
+  ['user-keys', 'revoke', 'k'],
   ['cleanup'],
 ];
 

@@ -23,6 +23,12 @@ const CONTRACT_ROUTES: Array<[string, string]> = [
   ['/v1/users/{userId}/sessions', 'get'],
   ['/v1/users/{userId}/sessions', 'delete'],
   ['/v1/keys/rotate', 'post'],
+  // v1.1: API keys for users and machine clients.
+  ['/v1/api-keys', 'post'],
+  ['/v1/api-keys/verify', 'post'],
+  ['/v1/users/{ownerId}/api-keys', 'get'],
+  ['/v1/api-keys/{id}', 'delete'],
+  ['/v1/api-keys/{id}/rotate', 'post'],
   ['/.well-known/jwks.json', 'get'],
   ['/.well-known/openid-configuration', 'get'],
   ['/healthz', 'get'],

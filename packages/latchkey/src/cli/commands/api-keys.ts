@@ -1,5 +1,6 @@
 /**
- * `latchkey api-keys create|list|revoke`: keys for the service's `/v1/` routes. Only a hash is
+ * `latchkey service-keys create|list|revoke`: keys for the service's `/v1/` routes (service
+ * contract v1.1; `api-keys` is the deprecated alias, see {@link deprecatedAlias}). Only a hash is
  * stored; the key is printed once, at creation, and cannot be shown again.
  */
 import { createServiceKey } from '../../service/api-keys.js';
@@ -10,10 +11,10 @@ import { EXIT, printJson, printTable, UsageError } from '../io.js';
 /** Any printable text, 1-100 characters: it is a label for people, shown in `api-keys list`. */
 const NAME = /^[^\p{Cc}]{1,100}$/u;
 
-export const apiKeysCreateCommand: Command = {
-  name: 'api-keys create',
-  summary: 'Create an API key (printed once)',
-  usage: 'api-keys create --name NAME [--json]',
+export const serviceKeysCreateCommand: Command = {
+  name: 'service-keys create',
+  summary: 'Create a service key for the /v1/ routes (printed once)',
+  usage: 'service-keys create --name NAME [--json]',
   // The JSON output is fixed by the service contract ({"id","key"}): the store is named on stderr.
   details: `Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept.\n${INIT_HELP}`,
   options: { name: { type: 'string' }, ...INIT_OPTION },
@@ -35,10 +36,10 @@ export const apiKeysCreateCommand: Command = {
   },
 };
 
-export const apiKeysListCommand: Command = {
-  name: 'api-keys list',
-  summary: 'List API keys (never the keys themselves)',
-  usage: 'api-keys list [--json]',
+export const serviceKeysListCommand: Command = {
+  name: 'service-keys list',
+  summary: 'List service keys (never the keys themselves)',
+  usage: 'service-keys list [--json]',
   details: INIT_HELP,
   options: INIT_OPTION,
   async run(io, { values }) {
@@ -59,10 +60,10 @@ export const apiKeysListCommand: Command = {
   },
 };
 
-export const apiKeysRevokeCommand: Command = {
-  name: 'api-keys revoke',
-  summary: 'Revoke an API key by id',
-  usage: 'api-keys revoke KEY_ID [--json]',
+export const serviceKeysRevokeCommand: Command = {
+  name: 'service-keys revoke',
+  summary: 'Revoke a service key by id',
+  usage: 'service-keys revoke KEY_ID [--json]',
   details: `Takes effect on the next request. Exit 1 when there is no active key with that id.\n${INIT_HELP}`,
   options: INIT_OPTION,
   positionals: { min: 1, max: 1, names: 'KEY_ID' },
@@ -71,10 +72,32 @@ export const apiKeysRevokeCommand: Command = {
     try {
       const revoked = await (await ctx.store()).revokeServiceKey(positionals[0]!, Date.now());
       if (values.json) printJson(io, ctx.json({ revoked }));
-      else io.stdout(revoked ? 'revoked\n' : 'no active API key with that id\n');
+      else io.stdout(revoked ? 'revoked\n' : 'no active service key with that id\n');
       return revoked ? EXIT.ok : EXIT.failed;
     } finally {
       await ctx.close();
     }
   },
 };
+
+/**
+ * The pre-v1.1 name of a service-key command: the same command, same stdout (scripts parsing it keep
+ * working), plus a deprecation notice on stderr.
+ */
+function deprecatedAlias(command: Command): Command {
+  const name = command.name.replace(/^service-keys /, 'api-keys ');
+  return {
+    ...command,
+    name,
+    summary: `Deprecated alias of \`${command.name}\``,
+    usage: command.usage.replace(/^service-keys /, 'api-keys '),
+    async run(io, args) {
+      io.stderr(`latchkey: \`${name}\` is deprecated; use \`${command.name}\` (service keys, contract v1.1). "API keys" are now the keys an app issues to its users.\n`);
+      return command.run(io, args);
+    },
+  };
+}
+
+export const apiKeysCreateCommand = deprecatedAlias(serviceKeysCreateCommand);
+export const apiKeysListCommand = deprecatedAlias(serviceKeysListCommand);
+export const apiKeysRevokeCommand = deprecatedAlias(serviceKeysRevokeCommand);
