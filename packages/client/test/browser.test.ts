@@ -423,6 +423,45 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect((await call(page, '/api/me')).status).toBe(200); // the session was fine all along
   });
 
+  for (const [label, status, contentType, body] of [
+    ['a 503 of latchkey', 503, 'application/json', '{"error":{"code":"STORE_UNAVAILABLE","message":"store unavailable"}}'],
+    ["a proxy's 502 HTML page", 502, 'text/html', '<html><body><h1>502 Bad Gateway</h1></body></html>'],
+  ] as const) {
+    it(`a refresh answered with ${label} is REFRESH_UNAVAILABLE: no unauthorised, no signedOut, the session stays`, async () => {
+      const page = await openTab(context, server.origin);
+      await signIn(page);
+      await context.route('**/auth/refresh', (route) => route.fulfill({ status, contentType, body }));
+      await sleep(EXPIRY_MS);
+      expect(await call(page, '/api/me')).toEqual({ status: 0, error: 'REFRESH_UNAVAILABLE' });
+      expect(await eventsOf(page, 'unauthorised')).toEqual([]);
+      expect(await eventsOf(page, 'signedOut')).toEqual([]);
+      // The 5xx said nothing about the session: its cookies are kept, and it works once the server does.
+      expect(await page.evaluate(() => document.cookie)).toContain('lk_front');
+      await context.unrouteAll();
+      expect((await call(page, '/api/me')).status).toBe(200);
+    });
+  }
+
+  it('axios interceptor installed twice in cookie mode: unauthorised fires once per failed request', async () => {
+    const page = await openTab(context, server.origin);
+    await page.addScriptTag({
+      type: 'module',
+      content: "import axios from '/axios.js'; window.api = axios.create(); window.lk.axiosInterceptor(window.api); window.lk.axiosInterceptor(window.api); window.apiReady = true;",
+    });
+    await page.waitForFunction(() => (window as unknown as { apiReady?: boolean }).apiReady === true);
+    await signIn(page);
+    // The session ends on the server: the access cookie is refused, the one refresh too.
+    await server.engine.revokeSession(String((await page.evaluate(() => window.lk.getClaims()))?.sid), 'admin');
+    const status = await page.evaluate(async () => {
+      const api = (window as unknown as { api: { get(u: string): Promise<unknown> } }).api;
+      return api.get('/api/me').then(() => 200, (e: { response?: { status: number } }) => e.response?.status ?? 0);
+    });
+    expect(status).toBe(401);
+    expect(await eventsOf(page, 'unauthorised')).toHaveLength(1);
+    expect(await eventsOf(page, 'signedOut')).toEqual([{ reason: 'refreshFailed' }]);
+    expect(server.count('POST /auth/refresh')).toBe(1);
+  });
+
   it('a claim update in one tab (new cookies) emits claimsUpdated in every tab, with the new claims', async () => {
     const [a, b] = [await openTab(context, server.origin, '?auto=1'), await openTab(context, server.origin, '?auto=1')];
     await signIn(a);
