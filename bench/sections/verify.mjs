@@ -123,5 +123,5 @@ await runSection('verify', async (ctx) => {
     await cached.close();
     await uncached.close();
   }
-  ctx.note(`jose v6 verifies through WebCrypto (crypto.subtle.verify: async, dispatched off the JS thread and back), so per call it pays a promise round trip on top of the signature check that node:crypto does synchronously; latchkey, which uses jose, inherits that cost on a cache miss. The same dispatch is why "${IN_FLIGHT} in flight" is faster than one at a time: the signature checks run on libuv\'s thread pool, i.e. on the second core, while the JS thread does other work — so that row is not a one-core figure.`);
+  ctx.note(`jose v6 verifies through WebCrypto (crypto.subtle.verify: async, dispatched off the JS thread and back), so per call it pays a promise round trip on top of the signature check that node:crypto does synchronously; latchkey, which uses jose, inherits that cost on a cache miss. The same dispatch is why "${IN_FLIGHT} in flight" is faster than one at a time: the signature checks run on libuv's thread pool, i.e. on the second core, while the JS thread does other work — so that row is not a one-core figure.`);
 });

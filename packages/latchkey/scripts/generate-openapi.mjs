@@ -24,7 +24,9 @@ if (process.argv.includes('--check')) {
   let current = '';
   try {
     current = readFileSync(target, 'utf8');
-  } catch {}
+  } catch {
+    // No file yet: compared with '' it is stale.
+  }
   if (current !== text) {
     console.error('openapi.json is stale: run node packages/latchkey/scripts/generate-openapi.mjs');
     process.exit(1);

@@ -119,6 +119,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   });
   // Made once the port is known (allowed origins include it); no request arrives before.
   let appOrigins: string[] = [];
+  // eslint-disable-next-line prefer-const -- assigned once the port is known, after `handler` closes over it.
   let auth: NodeLatchkey;
   const counts = new Map<string, number>();
   const presentedRefresh: string[] = [];

@@ -15,6 +15,7 @@ export const MAX_CLAIMS_BYTES = 2048;
 /** Upper bound on server-side session data. */
 export const MAX_DATA_BYTES = 64 * 1024;
 
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what PostgreSQL's jsonb cannot store.
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**

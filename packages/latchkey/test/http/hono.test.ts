@@ -57,7 +57,9 @@ export const honoRequestHarness: AdapterHarness = {
 export const honoSocketHarness: AdapterHarness = {
   name: 'Hono 4 (socket, @hono/node-server)',
   start(engine, options) {
-    return listen(getRequestListener(build(engine, options).fetch));
+    // @hono/node-server answers its own errors (a 500); nothing is left for the caller to await.
+    const handle = getRequestListener(build(engine, options).fetch);
+    return listen((req, res) => void handle(req, res));
   },
 };
 

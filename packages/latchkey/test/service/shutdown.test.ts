@@ -27,7 +27,9 @@ function createSession(url: string, userId: string): Promise<Outcome> {
         let code: string | undefined;
         try {
           code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
-        } catch {}
+        } catch {
+          // Not JSON (a reset connection's partial body): the status alone is the answer.
+        }
         resolve({ userId, status: res.statusCode!, ...(code ? { code } : {}) });
       });
       res.on('error', (err: NodeJS.ErrnoException) => resolve({ userId, error: err.code ?? err.message }));

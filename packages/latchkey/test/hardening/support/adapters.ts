@@ -71,7 +71,9 @@ export const ADAPTERS: Array<[string, Build]> = [
     const api = new Hono<LatchkeyEnv>();
     api.on(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], '/me', auth.requireSession(), (c) => c.json(me(c.var.latchkey)));
     app.route('/api', api);
-    return listen('Hono', getRequestListener(app.fetch));
+    // @hono/node-server answers its own errors (a 500); nothing is left for the caller to await.
+    const handle = getRequestListener(app.fetch);
+    return listen('Hono', (req, res) => void handle(req, res));
   }],
   ['node:http', async (engine) => {
     const auth = latchkeyNode(engine);
