@@ -6,7 +6,7 @@
  * below it, never one above:
  *
  *   foundation   types, errors, clock, events, util/
- *   blocks       tokens/, keys/, refresh/, revocation/, stores/   (the store contract is stores/types.ts)
+ *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/ (store contract: stores/types.ts)
  *   engine       engine.ts, options.ts, engine/
  *   http         http/            (the framework-free transport core)
  *   adapters     adapters/        (each translates one framework to http/; never another adapter)
@@ -22,7 +22,7 @@
 export function layerRules(src) {
   const at = (pattern) => `^${src}/${pattern}`;
   const FOUNDATION = at('(types|errors|clock|events)\\.[cm]?[jt]s$|^' + src + '/util/');
-  const BLOCKS = at('(tokens|keys|refresh|revocation|stores)/');
+  const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys)/');
   const ENGINE = at('(engine|options)\\.[cm]?[jt]s$|^' + src + '/engine/');
   const HTTP = at('http/');
   const ADAPTERS = at('adapters/');

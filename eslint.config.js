@@ -56,7 +56,7 @@ export default tseslint.config(
       // An `await` on a non-promise usually means the author thought something was async that is not.
       '@typescript-eslint/await-thenable': 'error',
       // Type imports stay type imports (verbatimModuleSyntax relies on it).
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
       // `_`-prefixed names are deliberately unused (positional parameters, destructured rest).
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // The codebase uses `!` after a check the compiler cannot follow (noUncheckedIndexedAccess).

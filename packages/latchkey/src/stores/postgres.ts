@@ -36,7 +36,6 @@ import {
   sessionFromRow,
   sessionToValues,
   signingKeyFromRow,
-  type Row,
 } from './sql/rows.js';
 import type {
   ApiKeyRecord,

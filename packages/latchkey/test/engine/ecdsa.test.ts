@@ -25,7 +25,8 @@ describe('low-s normalisation of P-256 signatures', () => {
       const other = twin(sig);
       expect(verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, other)).toBe(true);
       expect(isHighS(sig)).not.toBe(isHighS(other));
-      (isHighS(sig) ? (sawHigh = true) : (sawLow = true));
+      if (isHighS(sig)) sawHigh = true;
+      else sawLow = true;
       const low = toLowS(sig);
       expect(sOf(low) <= HALF).toBe(true);
       expect(verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, low)).toBe(true);

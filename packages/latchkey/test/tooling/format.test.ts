@@ -29,7 +29,7 @@ async function unformatted(cwd: string, pattern: string, extra: string[] = []): 
 describe('format', () => {
   it('every file not grandfathered is formatted (npm run format)', async () => {
     expect(await unformatted(root, FORMATTED), 'run `npm run format` (or npx prettier --write <file>)').toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('the check reports a badly formatted file under the repository settings', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-format-'));
@@ -40,5 +40,5 @@ describe('format', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pgExec } from '../../helpers/postgres.js';
-import { Fleet } from './fleet.js';
+import type { Fleet } from './fleet.js';
 import { checkStore, finalSweep, findSecrets, runLoad, type LoadOptions, type LoadResult, type StoreSnapshot } from './load.js';
 import { report } from './soak.js';
 
