@@ -199,7 +199,8 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
     if (route.errorHandler !== undefined) return;
     route.errorHandler = (error, request, reply) => {
       if (!(error instanceof LatchkeyError)) throw error;
-      return answerLatchkeyError(error, request, reply);
+      // Sent here, synchronously; nothing is returned, so Fastify has no reply thenable to await.
+      answerLatchkeyError(error, request, reply);
     };
   });
 

@@ -70,7 +70,9 @@ const BUILDS: Record<string, Build> = {
     // No app.onError(...): Hono's default would print the plain error; keep the test output clean.
     const quiet = console.error;
     console.error = () => {};
-    const served = await listen(getRequestListener(app.fetch));
+    // @hono/node-server answers its own errors (a 500); nothing is left for the caller to await.
+    const handle = getRequestListener(app.fetch);
+    const served = await listen((req, res) => void handle(req, res));
     return { ...served, close: async () => ((console.error = quiet), served.close()) };
   },
   async 'node:http'(engine) {
