@@ -96,7 +96,9 @@ const ADAPTERS: Array<[string, Build]> = [
         app.route(r.path, sub);
       }
     }
-    return listenNode(getRequestListener(app.fetch));
+    // @hono/node-server answers its own errors (a 500); nothing is left for the caller to await.
+    const handle = getRequestListener(app.fetch);
+    return listenNode((req, res) => void handle(req, res));
   }],
   ['node:http', async (engine, options) => {
     const auth = latchkeyNode(engine, options);
