@@ -73,6 +73,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
     },
   },
+  // Ambient declaration files must stay scripts (no top-level import), so they name types with import().
+  {
+    files: ['**/*.d.ts'],
+    rules: { '@typescript-eslint/consistent-type-imports': ['error', { disallowTypeAnnotations: false }] },
+  },
   // Browser code (the SDK and the demo's client) runs with DOM globals.
   {
     files: ['packages/client/src/**/*.ts', 'examples/*/public/**/*.js'],
