@@ -216,7 +216,6 @@ const ADMIN_COMMANDS: string[][] = [
   ['sessions', 'list', '--user', 'u'],
   ['sessions', 'revoke', 's'],
   ['sessions', 'revoke-user', 'u'],
-  ['service-keys', 'create', '--name', 'n'],
   ['service-keys', 'list'],
   ['service-keys', 'revoke', 'k'],
   ['user-keys', 'list', '--owner', 'u'],
@@ -322,9 +321,11 @@ describe.skipIf(!built)('latchkey binary', () => {
     const dir = tempDir('latchkey-bin-');
     try {
       const env = { LATCHKEY_STORE: `sqlite:${join(dir, 'db.sqlite')}`, LATCHKEY_SECRET_FILE: join(dir, 'secret.key') };
-      // A fresh folder: refused (exit 2, nothing created) until --init says to create the store.
-      expect((await bin(['api-keys', 'create', '--name', 'ci', '--json'], env)).code).toBe(2);
-      const created = await bin(['api-keys', 'create', '--name', 'ci', '--json', '--init'], env);
+      // A fresh folder: the contract's first step (../shared/service-api.md) creates the store, with
+      // the contract's exact JSON on stdout and the store named on stderr.
+      expect(existsSync(join(dir, 'db.sqlite'))).toBe(false);
+      const created = await bin(['api-keys', 'create', '--name', 'ci', '--json'], env);
+      expect(created.stderr).toContain(join(dir, 'db.sqlite'));
       expect(created.code, created.stderr).toBe(0);
       expect(Object.keys(created.json).sort()).toEqual(['id', 'key']);
       expect((await bin(['api-keys', 'revoke', 'ak_missing'], env)).code).toBe(1);

@@ -16,7 +16,7 @@ export const serviceKeysCreateCommand: Command = {
   summary: 'Create a service key for the /v1/ routes (printed once)',
   usage: 'service-keys create --name NAME [--json]',
   // The JSON output is fixed by the service contract ({"id","key"}): the store is named on stderr.
-  details: `Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept.\n${INIT_HELP}`,
+  details: 'Output with --json: {"id": "...", "key": "..."}. Store the key in your secret manager; only its hash is kept. Creates the store and its schema when they do not exist yet (like migrate), and names the store on stderr.',
   options: { name: { type: 'string' }, ...INIT_OPTION },
   async run(io, { values }) {
     const name = values.name;
@@ -24,7 +24,11 @@ export const serviceKeysCreateCommand: Command = {
       throw new UsageError('--name NAME is required: 1-100 printable characters');
     }
     // Not `json: true`: the contract fixes the JSON to {"id","key"}, so the store is named on stderr.
-    const ctx = adminContext(io, { init: values.init === true });
+    // Creating a key is itself an instruction to create: ../shared/service-api.md makes
+    // `api-keys create` the first step on a fresh checkout (before `serve`), so, like `migrate`, it
+    // may create the store and its schema. The store it opened is named on stderr, so a run in the
+    // wrong folder is visible at once; list and revoke still refuse to create anything.
+    const ctx = adminContext(io, { init: true });
     try {
       const { id, key } = await createServiceKey(await ctx.store(), name);
       if (values.json) printJson(io, { id, key });
