@@ -167,7 +167,7 @@ describe('core helpers', () => {
     expect((await engine.getSession(session!.sessionId))?.idClaims).toEqual({ name: 'Ann' });
     const ok = await session!.update({ idClaims: { name: 'Bea' } });
     expect(ok.session.idClaims).toEqual({ name: 'Bea' });
-    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'set-cookie', 'set-cookie', 'cache-control']);
+    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'x-latchkey-refresh-grace', 'set-cookie', 'set-cookie', 'cache-control']);
   });
 
   test('a merge update that would outgrow the cookies is undone key by key, keeping another writer\'s change', async () => {
@@ -203,7 +203,7 @@ describe('core helpers', () => {
     const result = await http.signIn(request({ method: 'POST', path: '/auth/login' }), { userId: 'u3' }, sink);
     expect(result.mode).toBe('header');
     expect(result.body).toMatchObject({ accessToken: expect.any(String), refreshToken: expect.any(String) });
-    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front']);
+    expect(sink.entries.map(([n]) => n)).toEqual(['x-latchkey-front', 'x-latchkey-refresh-grace']);
     await expect(http.signIn(signInRequest({ 'x-latchkey-mode': 'cookie' }), { userId: 'u3' }, sink)).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
   });
 
