@@ -3,7 +3,7 @@
  * "revoke this leaked key now". Keys are created by the app (engine or service), never here; nothing
  * printed is ever a key or a hash.
  */
-import { apiKeyToJson } from '../../service/app.js';
+import { importServiceModule } from '../../service/peers.js';
 import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError } from '../io.js';
@@ -16,6 +16,9 @@ export const userKeysListCommand: Command = {
   options: { owner: { type: 'string' }, ...INIT_OPTION },
   async run(io, { values }) {
     if (typeof values.owner !== 'string' || values.owner === '') throw new UsageError('--owner ID is required');
+    // Loaded on demand: the service's JSON shape lives beside Hono and zod, which the other admin
+    // commands (and `--help`) must not need.
+    const { apiKeyToJson } = await importServiceModule(() => import('../../service/app.js'), 'latchkey user-keys list');
     const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
       const keys = (await (await ctx.engine()).apiKeys.list(values.owner)).map(apiKeyToJson);
