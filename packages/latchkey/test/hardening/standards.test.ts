@@ -1,5 +1,5 @@
 /**
- * Requirements from /work/shared/security-requirements.md that no other suite pins down on its own
+ * Requirements from ../shared/security-requirements.md that no other suite pins down on its own
  * (docs/security.md maps every line to its test):
  * - RFC 8725 §2.8/§3.11: a NESTED token (a JWS whose payload is itself a JWT, `cty: JWT`), even one
  *   signed by our own key around our own genuine access token, is never taken for an access token;
