@@ -4,18 +4,24 @@
  * The hot path, {@link Latchkey.verifyAccessToken}, touches no store: signature and claims are
  * checked against the in-memory key ring, revocation against the in-memory denylist. Everything that
  * changes state (create, refresh, revoke, key rotation) goes through one atomic store call.
+ *
+ * This module holds the public operations. Their parts live in `engine/`: input validation
+ * (validate.ts), the records-to-results mapping (results.ts) and keeping a fleet of instances in step
+ * (fleet.ts: the denylist, the bus, catch-up, key reloads and timers).
  */
-import { isIP } from 'node:net';
 import { ApiKeys } from './api-keys/manager.js';
 import { systemClock, type Clock } from './clock.js';
+import { InsufficientFreshnessError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
+import { FleetSync, type PeriodicTask } from './engine/fleet.js';
+import { deepFreeze, revokedError, toSession } from './engine/results.js';
 import {
-  InsufficientFreshnessError,
-  InvalidClaimsError,
-  NotFoundError,
-  TokenTheftError,
-  TryRefreshError,
-  UnauthorisedError,
-} from './errors.js';
+  validateAuthTime,
+  validateDevice,
+  validateMaxAuthAge,
+  validateSessionId,
+  validateSessionUpdate,
+  validateUserId,
+} from './engine/validate.js';
 import { TypedEmitter, type LatchkeyEventName, type LatchkeyListener } from './events.js';
 import { deriveSubkey } from './keys/derive.js';
 import { generateSigningKey } from './keys/generate.js';
@@ -25,21 +31,20 @@ import { secretFromFile, secretFromValue } from './keys/secret.js';
 import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './options.js';
 import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
-import type { BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
-import { RevocationDenylist } from './revocation/denylist.js';
-import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionPatch, SessionRecord, SessionStore } from './stores/types.js';
+import type { BusRevocation, RevocationBus } from './revocation/bus.js';
+import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
-import { assertWithinLimit, isStorableText, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject, validateMerge } from './tokens/claims.js';
+import { assertWithinLimit, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
 import { VerifiedTokenCache } from './tokens/verify-cache.js';
 import type {
   AccessTokenClaims,
-  DeviceInfo,
   IssuedTokens,
   JsonObject,
   RevocationReason,
   Session,
   VerifiedAccessToken,
+  DeviceInfo,
 } from './types.js';
 import { randomToken } from './util/random.js';
 
@@ -111,89 +116,10 @@ export interface DiscoveryDocument {
   [field: string]: unknown;
 }
 
-const MAX_USER_ID_LENGTH = 255;
-const MAX_DEVICE_FIELD_LENGTH = 512;
-/** Unknown kids trigger at most one key reload per this many ms, so junk tokens cannot hammer the store. */
-const KID_RELOAD_MIN_INTERVAL_MS = 5_000;
-
-function toSession(record: SessionRecord): Session {
-  return {
-    id: record.id,
-    userId: record.userId,
-    createdAt: new Date(record.createdAt),
-    lastActiveAt: new Date(record.lastActiveAt),
-    expiresAt: new Date(Math.min(record.idleExpiresAt, record.absoluteExpiresAt)),
-    idleExpiresAt: new Date(record.idleExpiresAt),
-    absoluteExpiresAt: new Date(record.absoluteExpiresAt),
-    authTime: new Date(record.authTime),
-    device: { ...record.device },
-    data: record.data,
-    accessClaims: record.accessClaims,
-    idClaims: record.idClaims,
-    revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt),
-    revokedReason: record.revokedReason,
-  };
-}
-
-function validateDevice(device: unknown): DeviceInfo {
-  if (device === undefined) return {};
-  if (typeof device !== 'object' || device === null || Array.isArray(device)) throw new TypeError('device must be an object');
-  const result: DeviceInfo = {};
-  for (const field of ['userAgent', 'ip'] as const) {
-    const value = (device as Record<string, unknown>)[field];
-    if (value === undefined) continue;
-    if (typeof value !== 'string') throw new TypeError(`device.${field} must be a string`);
-    // Shown to the user in "your devices" and kept for investigations: an address that is not one
-    // (a whole X-Forwarded-For list, a header an attacker wrote) is a caller bug, refused, not stored.
-    if (field === 'ip' && isIP(value) === 0) throw new TypeError('device.ip must be an IPv4 or IPv6 address');
-    // Informational only: text PostgreSQL cannot store is dropped rather than failing a sign-in.
-    const text = value.slice(0, MAX_DEVICE_FIELD_LENGTH);
-    if (isStorableText(text)) result[field] = text;
-  }
-  return result;
-}
-
-function validateUserId(userId: unknown): string {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID_LENGTH || !isStorableText(userId)) {
-    throw new TypeError(`userId must be a non-empty string of at most ${MAX_USER_ID_LENGTH} characters, without NUL or lone surrogates`);
-  }
-  return userId;
-}
-
-/**
- * The error for a token of a revoked session: `TOKEN_THEFT_DETECTED` when it was revoked for theft,
- * so that every later request of the victim (any tab, any device, any instance) learns why it was
- * signed out, and the plain `UNAUTHORISED` otherwise.
- */
-function revokedError(sessionId: string, userId: string, reason: RevocationReason | null): TokenTheftError | UnauthorisedError {
-  return reason === 'theft' ? new TokenTheftError(sessionId, userId, 'revoked-for-theft') : new UnauthorisedError('revoked', 'session revoked');
-}
-
-function validateSessionUpdate(update: unknown): SessionPatch {
-  if (typeof update !== 'object' || update === null || Array.isArray(update)) throw new TypeError('update must be an object');
-  const u = update as Record<string, unknown>;
-  const patch: SessionPatch = {};
-  for (const [replace, merge, claims] of [['accessClaims', 'mergeAccessClaims', true], ['idClaims', 'mergeIdClaims', true], ['data', 'mergeData', false]] as const) {
-    if (u[replace] !== undefined && u[merge] !== undefined) throw new InvalidClaimsError(`give ${replace} or ${merge}, not both`, merge);
-    const max = claims ? MAX_CLAIMS_BYTES : MAX_DATA_BYTES;
-    if (u[replace] !== undefined) patch[replace] = claims ? validateAppClaims(u[replace], replace) : validateJsonObject(u[replace], replace, max);
-    if (u[merge] !== undefined) patch[merge] = validateMerge(u[merge], merge, max, claims);
-  }
-  return patch;
-}
-
 /** True when `store` also keeps user API keys (every built-in store does). */
 function keepsApiKeys(store: SessionStore): store is SessionStore & ApiKeyStore {
   const s = store as Partial<ApiKeyStore>;
   return typeof s.getApiKey === 'function' && typeof s.insertApiKey === 'function' && typeof s.rotateApiKey === 'function';
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 export class Latchkey {
@@ -207,17 +133,12 @@ export class Latchkey {
   readonly #ring: KeyRing;
   readonly #derivationKey: Uint8Array;
   readonly #encryptionKey: Uint8Array;
-  readonly #denylist: RevocationDenylist;
+  readonly #fleet: FleetSync;
   readonly #cache: VerifiedTokenCache;
   readonly #events = new TypedEmitter();
   readonly #tokenSettings: AccessTokenSettings;
   readonly #schedule: KeyScheduleOptions;
-  readonly #bus: RevocationBus | undefined;
   readonly #ownsStore: boolean;
-  #timers: NodeJS.Timeout[] = [];
-  #lastKidReload = 0;
-  /** Newest revocation time seen, to catch up from after a bus outage. */
-  #revocationCursor: number;
   #closed = false;
 
   private constructor(
@@ -233,14 +154,20 @@ export class Latchkey {
     this.store = store;
     this.#ownsStore = ownsStore;
     this.#clock = clock;
-    this.#bus = bus;
     this.#encryptionKey = deriveSubkey(secret, 'key-encryption');
     this.#derivationKey = deriveSubkey(secret, 'refresh-derivation');
     this.#ring = new KeyRing(this.#encryptionKey);
     const revocationRetainMs = (settings.accessTokenTtlSeconds + settings.clockToleranceSeconds) * 1000;
-    this.#denylist = new RevocationDenylist(revocationRetainMs, clock.now());
+    this.#fleet = new FleetSync({
+      store,
+      clock,
+      ring: this.#ring,
+      events: this.#events,
+      bus,
+      retainMs: revocationRetainMs,
+      toleranceMs: settings.clockToleranceSeconds * 1000,
+    });
     this.#cache = new VerifiedTokenCache(settings.verifyCacheSize);
-    this.#revocationCursor = clock.now() - revocationRetainMs;
     this.#tokenSettings = {
       issuer: settings.issuer,
       audience: settings.audience,
@@ -253,7 +180,7 @@ export class Latchkey {
       store: apiKeyStore,
       clock,
       events: this.#events,
-      publish: (message) => this.#publish(message),
+      publish: (message) => this.#fleet.publish(message),
       cacheSize: settings.apiKeyCacheSize,
       toleranceMs: settings.clockToleranceSeconds * 1000,
     });
@@ -291,7 +218,7 @@ export class Latchkey {
     await engine.maintainKeys();
     engine.#ring.assertDecryptable();
     await engine.syncRevocations();
-    if (options.bus) await options.bus.subscribe({ message: (m) => engine.#onBusMessage(m), connected: () => void engine.#catchUp() });
+    await engine.#fleet.join(engine.apiKeys);
     if (options.timers !== false) engine.#startTimers();
     return engine;
   }
@@ -316,8 +243,7 @@ export class Latchkey {
     const data = validateJsonObject(input.data, 'data', MAX_DATA_BYTES);
     const device = validateDevice(input.device);
     const now = this.#clock.now();
-    const authTime = input.authTime?.getTime() ?? now;
-    if (!Number.isFinite(authTime) || authTime > now) throw new TypeError('authTime must be a valid date, not in the future');
+    const authTime = validateAuthTime(input.authTime, now);
 
     // Before any write: a session whose tokens cannot be signed must not be stored.
     await this.#assertCanSign(now);
@@ -355,11 +281,7 @@ export class Latchkey {
    * (`TRY_REFRESH_TOKEN`) when the token is ours and merely expired, `UnauthorisedError` otherwise.
    */
   async verifyAccessToken(token: unknown, options?: VerifyOptions): Promise<VerifiedAccessToken> {
-    const maxAuthAge = options?.maxAuthAge;
-    // NaN would make the freshness comparison always false, silently switching the check off.
-    if (maxAuthAge !== undefined && !(Number.isFinite(maxAuthAge) && maxAuthAge >= 0)) {
-      throw new TypeError('maxAuthAge must be a non-negative finite number of seconds');
-    }
+    validateMaxAuthAge(options?.maxAuthAge);
     const now = this.#clock.now();
     let claims: AccessTokenClaims;
     const cached = typeof token === 'string' ? this.#cache.get(token) : undefined;
@@ -372,11 +294,11 @@ export class Latchkey {
       claims = cached.claims;
     } else {
       if (cached) this.#cache.delete(token as string); // its key has left the ring
-      const verified = await verifyAccessTokenJws(token, this.#ring, this.#tokenSettings, now, (kid) => this.#reloadKeysForKid(kid));
+      const verified = await verifyAccessTokenJws(token, this.#ring, this.#tokenSettings, now, (kid) => this.#fleet.reloadKeysForKid(kid));
       claims = deepFreeze(verified.claims);
       this.#cache.set(token as string, { claims, kid: verified.kid });
     }
-    const denied = this.#denylist.denied(claims.sid);
+    const denied = this.#fleet.denylist.denied(claims.sid);
     if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
     if (options?.checkStore) {
       const session = await this.store.getSession(claims.sid);
@@ -451,7 +373,7 @@ export class Latchkey {
 
   /** The session, revoked or not; null when it does not exist. */
   async getSession(sessionId: string): Promise<Session | null> {
-    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    validateSessionId(sessionId);
     const record = await this.store.getSession(sessionId);
     return record ? toSession(record) : null;
   }
@@ -470,7 +392,7 @@ export class Latchkey {
    * keep, both forms for one part, or a result over the size limits (nothing written either).
    */
   async updateSession(sessionId: string, update: SessionUpdate): Promise<Session> {
-    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    validateSessionId(sessionId);
     const patch = validateSessionUpdate(update);
     const record = await this.store.updateSession(sessionId, patch, {
       now: this.#clock.now(),
@@ -496,7 +418,7 @@ export class Latchkey {
 
   /** Ends one session at once, on this instance and (through the bus) every other. True if it was active. */
   async revokeSession(sessionId: string, reason: RevocationReason = 'signout'): Promise<boolean> {
-    if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    validateSessionId(sessionId);
     const now = this.#clock.now();
     const revocation = await this.store.revokeSession(sessionId, now, reason);
     if (revocation) {
@@ -510,8 +432,9 @@ export class Latchkey {
     if (session?.revokedAt != null && session.revokedAt > now - this.#schedule.retainMs) {
       // Announced with the reason it was revoked for, which may not be this call's.
       const stored = session.revokedReason ?? reason;
-      this.#denylist.add(session.id, session.revokedAt, now, stored === 'theft');
-      await this.#publish({ type: 'revoked', revocations: [{ sessionId: session.id, revokedAt: session.revokedAt, reason: stored }] });
+      const again: BusRevocation[] = [{ sessionId: session.id, revokedAt: session.revokedAt, reason: stored }];
+      this.#fleet.deny(again);
+      await this.#fleet.publish({ type: 'revoked', revocations: again });
     }
     return false;
   }
@@ -609,34 +532,25 @@ export class Latchkey {
 
   /** Loads revocations made by other instances since the last sighting. Runs on a timer and on bus reconnect. */
   async syncRevocations(): Promise<void> {
-    const now = this.#clock.now();
-    // Look back a little past the cursor: other instances' clocks may lag ours by the tolerance.
-    const since = Math.min(this.#revocationCursor, now) - this.settings.clockToleranceSeconds * 1000;
-    const revocations = await this.store.listRevocationsSince(since);
-    for (const r of revocations) {
-      this.#denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
-      if (r.revokedAt > this.#revocationCursor) this.#revocationCursor = r.revokedAt;
-    }
-    this.#denylist.prune(now);
+    await this.#fleet.syncRevocations();
   }
 
   /** Number of session ids in the in-memory denylist (for metrics). */
   get revokedSessionsInMemory(): number {
-    return this.#denylist.size;
+    return this.#fleet.denylist.size;
   }
 
   /** Stops timers, leaves the bus and, if latchkey opened the store itself, closes it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const t of this.#timers) clearInterval(t);
-    this.#timers = [];
+    this.#fleet.stopTimers();
     try {
       await this.apiKeys.flushLastUsed();
     } catch (error) {
       this.#events.emit('error', { error, during: 'API key last-use flush' });
     }
-    await this.#bus?.close();
+    await this.#fleet.leave();
     if (this.#ownsStore) await this.store.close();
   }
 
@@ -665,91 +579,33 @@ export class Latchkey {
 
   async #revoked(revocations: Revocation[], reason: RevocationReason): Promise<void> {
     if (revocations.length === 0) return;
-    const now = this.#clock.now();
-    for (const r of revocations) {
-      this.#denylist.add(r.sessionId, r.revokedAt, now, reason === 'theft');
-      this.#events.emit('session.revoked', { sessionId: r.sessionId, userId: r.userId, at: new Date(r.revokedAt), reason });
-    }
     // The reason travels so that every instance answers the session's holders TOKEN_THEFT_DETECTED.
     const announced: BusRevocation[] = revocations.map(({ sessionId, revokedAt }) => ({ sessionId, revokedAt, reason }));
-    await this.#publish({ type: 'revoked', revocations: announced });
+    this.#fleet.deny(announced);
+    for (const r of revocations) {
+      this.#events.emit('session.revoked', { sessionId: r.sessionId, userId: r.userId, at: new Date(r.revokedAt), reason });
+    }
+    await this.#fleet.publish({ type: 'revoked', revocations: announced });
   }
 
   #keyCreated(kid: string, activatesAt: number, now: number): void {
     this.#events.emit('keys.rotated', { kid, activatesAt: new Date(activatesAt), at: new Date(now) });
-    void this.#publish({ type: 'keys-changed' });
-  }
-
-  async #publish(message: BusMessage): Promise<void> {
-    if (!this.#bus) return;
-    try {
-      await this.#bus.publish(message);
-    } catch (error) {
-      // Already committed to the store: other instances will find it by polling or on reconnect.
-      this.#events.emit('error', { error, during: 'bus publish' });
-    }
-  }
-
-  #onBusMessage(message: BusMessage): void {
-    if (message.type === 'revoked') {
-      const now = this.#clock.now();
-      for (const r of message.revocations) {
-        if (typeof r?.sessionId === 'string' && typeof r.revokedAt === 'number') this.#denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
-      }
-    } else if (message.type === 'keys-changed') {
-      void this.#reloadKeys();
-    } else if (message.type === 'api-keys-changed') {
-      this.apiKeys.invalidate(message.keyIds);
-    }
-  }
-
-  async #catchUp(): Promise<void> {
-    // Key changes announced while the bus was down are unknown: forget every cached key.
-    this.apiKeys.invalidateAll();
-    try {
-      await Promise.all([this.syncRevocations(), this.#reloadKeys()]);
-    } catch (error) {
-      this.#events.emit('error', { error, during: 'catch-up after bus reconnect' });
-    }
-  }
-
-  async #reloadKeys(): Promise<void> {
-    try {
-      await this.#ring.load(await this.store.listSigningKeys());
-    } catch (error) {
-      this.#events.emit('error', { error, during: 'key reload' });
-    }
-  }
-
-  /** Another instance may have rotated: reload, at most once per interval. */
-  async #reloadKeysForKid(_kid: string): Promise<void> {
-    const now = this.#clock.now();
-    if (now - this.#lastKidReload < KID_RELOAD_MIN_INTERVAL_MS) return;
-    this.#lastKidReload = now;
-    await this.#reloadKeys();
+    void this.#fleet.publish({ type: 'keys-changed' });
   }
 
   #startTimers(): void {
-    const every = (ms: number, during: string, task: () => Promise<void>) => {
-      if (ms <= 0) return;
-      let running = false;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = true;
-        task()
-          .catch((error: unknown) => this.#events.emit('error', { error, during }))
-          .finally(() => (running = false));
-      }, ms);
-      timer.unref();
-      this.#timers.push(timer);
-    };
-    every(this.settings.keyCheckIntervalMs, 'key maintenance', () => this.maintainKeys());
-    every(this.settings.revocationPollIntervalMs, 'revocation poll', () => this.syncRevocations());
-    every(this.settings.cleanupIntervalMs, 'cleanup', async () => void (await this.cleanup()));
+    const tasks: PeriodicTask[] = [
+      { everyMs: this.settings.keyCheckIntervalMs, during: 'key maintenance', run: () => this.maintainKeys() },
+      { everyMs: this.settings.revocationPollIntervalMs, during: 'revocation poll', run: () => this.syncRevocations() },
+      { everyMs: this.settings.cleanupIntervalMs, during: 'cleanup', run: async () => void (await this.cleanup()) },
+    ];
     if (this.apiKeys.enabled) {
-      every(this.settings.revocationPollIntervalMs, 'API key poll', () => this.apiKeys.syncChanges());
-      every(this.settings.apiKeyLastUsedIntervalMs, 'API key last-use flush', () => this.apiKeys.flushLastUsed());
+      tasks.push(
+        { everyMs: this.settings.revocationPollIntervalMs, during: 'API key poll', run: () => this.apiKeys.syncChanges() },
+        { everyMs: this.settings.apiKeyLastUsedIntervalMs, during: 'API key last-use flush', run: () => this.apiKeys.flushLastUsed() },
+      );
     }
+    this.#fleet.startTimers(tasks);
   }
 }
 
