@@ -2,7 +2,12 @@
  * The in-memory key ring: imported keys by `kid`, each bound to exactly one algorithm (RFC 8725
  * §3.1). Verification looks keys up here only; nothing in a token (`jku`, `jwk`, `x5u`, `x5c`) can
  * add a key or cause a request.
+ *
+ * Each key is held twice: as a WebCrypto `CryptoKey` (jose's import, for anything jose does) and as
+ * a node:crypto `KeyObject` made from it once, which the synchronous sign/verify hot path of
+ * `tokens/jws.ts` uses (why: docs/performance.md).
  */
+import { KeyObject } from 'node:crypto';
 import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
 import type { SigningKeyRecord } from '../stores/types.js';
 import type { SigningAlgorithm } from '../types.js';
@@ -18,8 +23,12 @@ export interface RingKey {
   createdAt: number;
   publicJwk: JWK;
   verifyKey: CryptoKey;
+  /** The same public key for node:crypto, built once at load. */
+  verifyKeyObject: KeyObject;
   /** Imported on first use: most instances of a fleet verify far more than they sign. */
   signKey: Promise<CryptoKey> | undefined;
+  /** The private key for node:crypto, set once {@link KeyRing.signingKeyObject} has imported it. */
+  signKeyObject: KeyObject | undefined;
   record: SigningKeyRecord;
 }
 
@@ -55,6 +64,7 @@ export class KeyRing {
         continue;
       }
       const publicOnly = publicMembers(record.publicJwk);
+      const verifyKey = (await importJWK(publicOnly, record.alg)) as CryptoKey;
       next.set(record.kid, {
         kid: record.kid,
         alg: record.alg,
@@ -62,8 +72,10 @@ export class KeyRing {
         activatesAt: record.activatesAt,
         createdAt: record.createdAt,
         publicJwk: { ...publicOnly, kid: record.kid, alg: record.alg, use: 'sig' },
-        verifyKey: (await importJWK(publicOnly, record.alg)) as CryptoKey,
+        verifyKey,
+        verifyKeyObject: KeyObject.from(verifyKey),
         signKey: undefined,
+        signKeyObject: undefined,
         record,
       });
     }
@@ -119,6 +131,14 @@ export class KeyRing {
       if (key.signKey === pending) key.signKey = undefined;
     });
     return pending;
+  }
+
+  /** The key's private half as a node:crypto KeyObject (made from {@link signingKey}'s import, once). */
+  async signingKeyObject(key: RingKey): Promise<KeyObject> {
+    if (key.signKeyObject) return key.signKeyObject;
+    const object = KeyObject.from(await this.signingKey(key));
+    key.signKeyObject = object;
+    return object;
   }
 
   /** Public keys only, newest first. */

@@ -1,15 +1,17 @@
 /**
  * Access tokens: JWT profile of RFC 9068. Signed with the ring's active key; verified against our
  * own keys only, with the algorithm pinned by the key, `typ` compared as a media type, `iss` and
- * `aud` always checked, and time claims checked with a small leeway. All JOSE work is `jose`'s.
+ * `aud` always checked, and time claims checked with a small leeway. Signatures are node:crypto's
+ * (tokens/jws.ts), checked against jose's `jwtVerify` as a differential oracle; the rules are
+ * jose's, in jose's order, plus latchkey's own (low s, claim types, `iat`, lifetime).
  */
-import { errors as joseErrors, jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload } from 'jose';
 import { TryRefreshError, UnauthorisedError } from '../errors.js';
 import type { KeyRing, RingKey } from '../keys/ring.js';
 import type { AccessTokenClaims, JsonObject } from '../types.js';
 import { randomToken } from '../util/random.js';
-import { assertCompactJws } from './compact.js';
-import { compactJwsHasHighS, LOW_S_HEADER, lowSCompactJws } from './ecdsa.js';
+import { splitCompactJws } from './compact.js';
+import { isHighS, LOW_S_HEADER } from './ecdsa.js';
+import { encodeSegment, parseClaimsSet, parseProtectedHeader, signCompact, typMatches, verifySignature } from './jws.js';
 
 /** The `typ` header of access tokens (RFC 9068 §2.1). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -30,6 +32,18 @@ export interface AccessTokenSubject {
   claims: JsonObject;
 }
 
+/** The encoded protected header per key: the same text for every token the key signs. */
+const headerSegments = new WeakMap<RingKey, string>();
+
+function accessHeaderSegment(key: RingKey): string {
+  let segment = headerSegments.get(key);
+  if (segment === undefined) {
+    segment = encodeSegment({ alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) });
+    headerSegments.set(key, segment);
+  }
+  return segment;
+}
+
 export async function signAccessToken(
   ring: KeyRing,
   key: RingKey,
@@ -39,7 +53,7 @@ export async function signAccessToken(
 ): Promise<{ token: string; expiresAt: number }> {
   const iat = Math.floor(now / 1000);
   const exp = iat + settings.ttlSeconds;
-  const payload: JWTPayload = {
+  const payload = {
     ...subject.claims,
     iss: settings.issuer,
     aud: settings.audience,
@@ -51,22 +65,12 @@ export async function signAccessToken(
     auth_time: Math.floor(subject.authTime / 1000),
     ...(settings.clientId ? { client_id: settings.clientId } : {}),
   };
-  const signed = await new SignJWT(payload)
-    .setProtectedHeader({ alg: key.alg, typ: ACCESS_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) })
-    .sign(await ring.signingKey(key));
-  // ES256: the one spelling of the signature we stand behind, low s (tokens/ecdsa.ts).
-  const token = key.alg === 'ES256' ? lowSCompactJws(signed) : signed;
-  return { token, expiresAt: exp * 1000 };
+  const signKey = key.signKeyObject ?? (await ring.signingKeyObject(key));
+  // ES256: signCompact returns the low-s form (tokens/ecdsa.ts), which the header announces.
+  return { token: signCompact(key.alg, signKey, accessHeaderSegment(key), payload), expiresAt: exp * 1000 };
 }
 
 const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'];
-
-/** Raised inside the key resolver; mapped to an UnauthorisedError below. */
-class KeySelectionError extends Error {
-  constructor(readonly reason: 'unknown_key' | 'wrong_algorithm') {
-    super(reason);
-  }
-}
 
 /**
  * Verifies signature, type and claims. Does not consult revocation: the engine does, after this,
@@ -82,70 +86,76 @@ export async function verifyAccessTokenJws(
   now: number,
   onUnknownKid?: (kid: string) => Promise<void>,
 ): Promise<{ claims: AccessTokenClaims; kid: string }> {
-  assertCompactJws(token, settings.maxTokenBytes);
-  let kid = '';
-  const select = (key: RingKey | undefined, alg: unknown) => {
-    if (!key) throw new KeySelectionError('unknown_key');
-    // The algorithm comes from the key, never from the token (RFC 8725 §2.1, §3.1).
-    if (alg !== key.alg) throw new KeySelectionError('wrong_algorithm');
-    kid = key.kid;
-    return key.verifyKey;
-  };
-  // Synchronous on the hot path (a held kid); a promise only when an unknown kid warrants a reload.
-  const resolveKey = (header: JWTHeaderParameters) => {
-    if (typeof header.kid !== 'string') throw new KeySelectionError('unknown_key');
-    const held = ring.get(header.kid);
-    if (held || !onUnknownKid) return select(held, header.alg);
-    const wanted = header.kid;
-    return onUnknownKid(wanted).then(() => select(ring.get(wanted), header.alg));
-  };
-  try {
-    const { payload, protectedHeader } = await jwtVerify(token, resolveKey, {
-      typ: ACCESS_TOKEN_TYPE,
-      issuer: settings.issuer,
-      audience: settings.audience,
-      clockTolerance: settings.clockToleranceSeconds,
-      currentDate: new Date(now),
-      requiredClaims: REQUIRED_CLAIMS,
-    });
-    // ES256 malleability: a token minted low-s (marked) refuses the high-s twin of its signature.
-    // Unmarked tokens predate the rule and expire within one access-token lifetime (tokens/ecdsa.ts).
-    if (protectedHeader.alg === 'ES256' && protectedHeader[LOW_S_HEADER] === true && compactJwsHasHighS(token)) {
-      throw new UnauthorisedError('bad_signature', 'signature is not in the low-s form this token was issued with');
-    }
-    const claims = payload as AccessTokenClaims;
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string' || typeof claims.jti !== 'string' || typeof claims.auth_time !== 'number') {
-      throw new UnauthorisedError('claim_invalid', 'access token claims have the wrong types');
-    }
-    // jose accepts any iat; a token issued in the future was not issued by a correct clock of ours.
-    if (claims.iat > Math.floor(now / 1000) + settings.clockToleranceSeconds) {
-      throw new UnauthorisedError('not_yet_valid', 'access token issued in the future', { claim: 'iat' });
-    }
-    // We never mint a token that lives longer than the TTL. One that claims to was forged with a
-    // leaked key, to outlive the rotation that retires it: refuse it.
-    if (claims.exp - claims.iat > settings.ttlSeconds) {
-      throw new UnauthorisedError('claim_invalid', 'access token lifetime exceeds the configured TTL', { claim: 'exp' });
-    }
-    return { claims, kid };
-  } catch (err) {
-    throw toVerificationError(err);
+  const parts = splitCompactJws(token, settings.maxTokenBytes);
+  const header = parseProtectedHeader(parts.header);
+  if (typeof header.kid !== 'string') throw new UnauthorisedError('unknown_key', 'token names no key of ours');
+  let key = ring.get(header.kid);
+  // A promise only when an unknown kid warrants a reload; a held kid stays synchronous.
+  if (!key && onUnknownKid) {
+    await onUnknownKid(header.kid);
+    key = ring.get(header.kid);
   }
+  if (!key) throw new UnauthorisedError('unknown_key', 'token names no key of ours');
+  // The algorithm comes from the key, never from the token (RFC 8725 §2.1, §3.1).
+  if (header.alg !== key.alg) throw new UnauthorisedError('wrong_algorithm', 'token algorithm does not match its key');
+  if (!verifySignature(key.alg, key.verifyKeyObject, parts.signingInput, parts.signature)) {
+    throw new UnauthorisedError('bad_signature', 'signature verification failed');
+  }
+  return { claims: checkAccessClaims(header, parseClaimsSet(header, parts.payload), parts.signature, settings, now), kid: key.kid };
 }
 
-function toVerificationError(err: unknown): Error {
-  if (err instanceof UnauthorisedError) return err;
-  if (err instanceof KeySelectionError) {
-    return new UnauthorisedError(err.reason, err.reason === 'unknown_key' ? 'token names no key of ours' : 'token algorithm does not match its key');
+/** The claim checks, after the signature: jose's `jwtVerify` options as latchkey sets them, then latchkey's own. */
+function checkAccessClaims(
+  header: Readonly<Record<string, unknown>>,
+  claims: Record<string, unknown>,
+  signature: Uint8Array,
+  settings: AccessTokenSettings,
+  now: number,
+): AccessTokenClaims {
+  if (!typMatches(header.typ, ACCESS_TOKEN_TYPE)) throw new UnauthorisedError('wrong_type', 'not an access token', { claim: 'typ' });
+  // Presence first, in jose's order (iss, aud, then the required list from its end).
+  for (const claim of PRESENCE_ORDER) {
+    if (!Object.hasOwn(claims, claim)) throw claimInvalid(claim, 'missing');
   }
-  // jose checks the signature before the claims, so an expired token here is one of ours.
-  if (err instanceof joseErrors.JWTExpired) return new TryRefreshError();
-  if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'typ') return new UnauthorisedError('wrong_type', 'not an access token', { cause: err, claim: 'typ' });
-    if (err.claim === 'nbf') return new UnauthorisedError('not_yet_valid', 'token not yet valid', { cause: err, claim: 'nbf' });
-    return new UnauthorisedError('claim_invalid', `claim "${err.claim}" is invalid: ${err.reason}`, { cause: err, claim: err.claim });
+  if (claims.iss !== settings.issuer) throw claimInvalid('iss', 'check_failed');
+  const aud = claims.aud;
+  if (!(typeof aud === 'string' ? aud === settings.audience : Array.isArray(aud) && aud.includes(settings.audience))) {
+    throw claimInvalid('aud', 'check_failed');
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new UnauthorisedError('bad_signature', 'signature verification failed', { cause: err });
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new UnauthorisedError('wrong_algorithm', 'algorithm not allowed', { cause: err });
-  // JWSInvalid, JWTInvalid, JOSENotSupported, decoding errors: the token is not something we issued.
-  return new UnauthorisedError('malformed', 'token could not be parsed', { cause: err });
+  const tolerance = settings.clockToleranceSeconds;
+  const nowSeconds = Math.floor(now / 1000);
+  if (typeof claims.iat !== 'number') throw claimInvalid('iat', 'invalid');
+  if (claims.nbf !== undefined) {
+    // Any failed nbf check, its type included, reads as "not yet valid" (as jose's claim name maps).
+    if (typeof claims.nbf !== 'number' || claims.nbf > nowSeconds + tolerance) throw new UnauthorisedError('not_yet_valid', 'token not yet valid', { claim: 'nbf' });
+  }
+  if (typeof claims.exp !== 'number') throw claimInvalid('exp', 'invalid');
+  // The signature verified, so an expired token here is one of ours: the client should refresh.
+  if (claims.exp <= nowSeconds - tolerance) throw new TryRefreshError();
+  // ES256 malleability: a token minted low-s (marked) refuses the high-s twin of its signature.
+  // Unmarked tokens predate the rule and expire within one access-token lifetime (tokens/ecdsa.ts).
+  if (header.alg === 'ES256' && header[LOW_S_HEADER] === true && isHighS(signature)) {
+    throw new UnauthorisedError('bad_signature', 'signature is not in the low-s form this token was issued with');
+  }
+  const checked = claims as unknown as AccessTokenClaims;
+  if (typeof checked.sub !== 'string' || typeof checked.sid !== 'string' || typeof checked.jti !== 'string' || typeof checked.auth_time !== 'number') {
+    throw new UnauthorisedError('claim_invalid', 'access token claims have the wrong types');
+  }
+  // A token issued in the future was not issued by a correct clock of ours.
+  if (checked.iat > nowSeconds + tolerance) {
+    throw new UnauthorisedError('not_yet_valid', 'access token issued in the future', { claim: 'iat' });
+  }
+  // We never mint a token that lives longer than the TTL. One that claims to was forged with a
+  // leaked key, to outlive the rotation that retires it: refuse it.
+  if (checked.exp - checked.iat > settings.ttlSeconds) {
+    throw new UnauthorisedError('claim_invalid', 'access token lifetime exceeds the configured TTL', { claim: 'exp' });
+  }
+  return checked;
+}
+
+/** jose checks presence over `[...requiredClaims, 'aud', 'iss']` reversed and de-duplicated. */
+const PRESENCE_ORDER = [...new Set([...REQUIRED_CLAIMS, 'aud', 'iss'].reverse())];
+
+function claimInvalid(claim: string, reason: 'missing' | 'check_failed' | 'invalid'): UnauthorisedError {
+  return new UnauthorisedError('claim_invalid', `claim "${claim}" is invalid: ${reason}`, { claim });
 }

@@ -3,10 +3,10 @@
  * server ever accepts one as a credential. Their `typ` (`JWT`) and audience differ from the access
  * token's, so the rules for the two kinds are mutually exclusive (RFC 8725 §3.12).
  */
-import { SignJWT } from 'jose';
 import type { KeyRing, RingKey } from '../keys/ring.js';
 import type { JsonObject } from '../types.js';
-import { LOW_S_HEADER, lowSCompactJws } from './ecdsa.js';
+import { LOW_S_HEADER } from './ecdsa.js';
+import { encodeSegment, signCompact } from './jws.js';
 
 export const ID_TOKEN_TYPE = 'JWT';
 
@@ -15,6 +15,19 @@ export interface IdTokenSettings {
   audience: string;
 }
 
+/** The encoded protected header per key: the same text for every ID token the key signs. */
+const headerSegments = new WeakMap<RingKey, string>();
+
+function idHeaderSegment(key: RingKey): string {
+  let segment = headerSegments.get(key);
+  if (segment === undefined) {
+    segment = encodeSegment({ alg: key.alg, typ: ID_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) });
+    headerSegments.set(key, segment);
+  }
+  return segment;
+}
+
+/** Signed with node:crypto like access tokens (tokens/jws.ts); low s for ES256, for verifiers elsewhere that insist on it. */
 export async function signIdToken(
   ring: KeyRing,
   key: RingKey,
@@ -23,7 +36,7 @@ export async function signIdToken(
   now: number,
   expiresAt: number,
 ): Promise<string> {
-  const signed = await new SignJWT({
+  const payload = {
     ...subject.claims,
     iss: settings.issuer,
     aud: settings.audience,
@@ -32,9 +45,6 @@ export async function signIdToken(
     iat: Math.floor(now / 1000),
     exp: Math.floor(expiresAt / 1000),
     auth_time: Math.floor(subject.authTime / 1000),
-  })
-    .setProtectedHeader({ alg: key.alg, typ: ID_TOKEN_TYPE, kid: key.kid, ...(key.alg === 'ES256' ? { [LOW_S_HEADER]: true } : {}) })
-    .sign(await ring.signingKey(key));
-  // Low s, like access tokens, for verifiers elsewhere that insist on it (tokens/ecdsa.ts).
-  return key.alg === 'ES256' ? lowSCompactJws(signed) : signed;
+  };
+  return signCompact(key.alg, key.signKeyObject ?? (await ring.signingKeyObject(key)), idHeaderSegment(key), payload);
 }
