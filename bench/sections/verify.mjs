@@ -5,6 +5,10 @@
  * nothing any JWT library can skip). Compared on the same latchkey-issued tokens: latchkey with its
  * verified-token cache off (`verifyCacheSize: 0`, many distinct tokens) and on, jose `jwtVerify`,
  * fast-jwt with and without its cache, and jsonwebtoken. Every library checks iss, aud and exp.
+ *
+ * Targets (issue 18): latchkey with the cache off at ≥ 90 % of node:crypto for every algorithm (it
+ * signs and verifies with node:crypto itself, tokens/jws.ts, so what it adds is the JWT work); with
+ * the cache on, at or above jose on the same tokens.
  */
 import { createPublicKey, verify as cryptoVerify, webcrypto } from 'node:crypto';
 import { importJWK, jwtVerify } from 'jose';
@@ -113,7 +117,7 @@ await runSection('verify', async (ctx) => {
     const jose = rows['jose jwtVerify'];
     for (const name of Object.keys(rows)) {
       if (name === 'node:crypto verify (floor)') continue;
-      if (name === 'latchkey (cache off)' || name === 'latchkey (cache on)') compare(rows[name], floor, 0.8, 'node:crypto');
+      if (name === 'latchkey (cache off)' || name === 'latchkey (cache on)') compare(rows[name], floor, 0.9, 'node:crypto');
       else compare(rows[name], floor, undefined, 'node:crypto');
     }
     // The second target, as its own rows: latchkey against jose on the same tokens.
@@ -123,5 +127,5 @@ await runSection('verify', async (ctx) => {
     await cached.close();
     await uncached.close();
   }
-  ctx.note(`jose v6 verifies through WebCrypto (crypto.subtle.verify: async, dispatched off the JS thread and back), so per call it pays a promise round trip on top of the signature check that node:crypto does synchronously; latchkey, which uses jose, inherits that cost on a cache miss. The same dispatch is why "${IN_FLIGHT} in flight" is faster than one at a time: the signature checks run on libuv's thread pool, i.e. on the second core, while the JS thread does other work — so that row is not a one-core figure.`);
+  ctx.note(`jose v6 verifies through WebCrypto (crypto.subtle.verify: async, dispatched to libuv's thread pool and back), so per call it pays a round trip on top of the signature check that node:crypto does synchronously. latchkey verifies and signs with node:crypto's synchronous verify/sign over KeyObjects built once per key (tokens/jws.ts), with jose's jwtVerify as its differential oracle in the tests; "latchkey (cache off)" therefore sits on the node:crypto floor plus the JWT work (split, header and claims parse, claim checks, denylist). "${IN_FLIGHT} in flight" is informational: with a synchronous verifier it measures the same single core.`);
 });
