@@ -6,7 +6,7 @@
  * below it, never one above:
  *
  *   foundation   types, errors, clock, events, util/
- *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/ (store contract: stores/types.ts)
+ *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/, dpop/ (store contract: stores/types.ts)
  *   engine       engine.ts, options.ts, engine/
  *   http         http/            (the framework-free transport core)
  *   adapters     adapters/        (each translates one framework to http/; never another adapter)
@@ -22,14 +22,14 @@
 export function layerRules(src) {
   const at = (pattern) => `^${src}/${pattern}`;
   const FOUNDATION = at('(types|errors|clock|events)\\.[cm]?[jt]s$|^' + src + '/util/');
-  const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys)/');
+  const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys|dpop)/');
   const ENGINE = at('(engine|options)\\.[cm]?[jt]s$|^' + src + '/engine/');
   const HTTP = at('http/');
   const ADAPTERS = at('adapters/');
   const SERVICE = at('service/');
   const CLI = at('cli/');
   const ENTRY = [at('index\\.[cm]?[jt]s$'), at('[a-z-]+/index\\.[cm]?[jt]s$'), at('testing/')].join('|');
-  const DRIVERS = at('(stores/(memory|sqlite|postgres)|revocation/(redis|pg-notify))\\.[cm]?[jt]s$');
+  const DRIVERS = at('(stores/(memory|sqlite|postgres)|revocation/(redis|pg-notify)|dpop/redis)\\.[cm]?[jt]s$');
   const above = (...layers) => layers.join('|');
 
   return [

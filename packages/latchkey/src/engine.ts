@@ -11,7 +11,9 @@
  */
 import { ApiKeys } from './api-keys/manager.js';
 import { systemClock, type Clock } from './clock.js';
-import { InsufficientFreshnessError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
+import { DpopVerifier } from './dpop/verifier.js';
+import type { DpopProofInput } from './dpop/proof.js';
+import { InsufficientFreshnessError, InvalidDpopProofError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
 import { FleetSync, type PeriodicTask } from './engine/fleet.js';
 import { deepFreeze, revokedError, toSession } from './engine/results.js';
 import {
@@ -60,6 +62,12 @@ export interface CreateSessionInput {
   device?: DeviceInfo | undefined;
   /** When the user authenticated, if not now (e.g. a session created after a step-up). Default: now. */
   authTime?: Date | undefined;
+  /**
+   * A DPoP proof (RFC 9449) sent with the sign-in request: the session is bound to its key. Access
+   * tokens then carry `cnf.jkt` and verify only with a proof from that key, and the refresh token
+   * rotates only with one. Default: none, a bearer session.
+   */
+  dpop?: DpopProofInput | undefined;
 }
 
 export interface VerifyOptions {
@@ -70,11 +78,31 @@ export interface VerifyOptions {
   checkStore?: boolean | undefined;
   /** Refuse with `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many seconds. */
   maxAuthAge?: number | undefined;
+  /**
+   * The request's DPoP proof with its method and URL. Required for a token bound to a key (`cnf.jkt`):
+   * without it, or with a proof that fails any RFC 9449 §4.3 check, `INVALID_DPOP_PROOF`.
+   */
+  dpop?: DpopProofInput | undefined;
+  /**
+   * The `Authorization` scheme the token came with, when the caller knows it. A bound token sent as
+   * `Bearer` is refused (RFC 9449 §7.1), and so is an unbound one sent as `DPoP`. Default: not checked.
+   */
+  scheme?: 'Bearer' | 'DPoP' | undefined;
 }
 
 export interface RefreshOptions {
   /** Replaces the session's device info (a new IP, a browser update). */
   device?: DeviceInfo | undefined;
+  /**
+   * The refresh request's DPoP proof. A session bound with DPoP rotates only with a valid proof from
+   * its key; otherwise `INVALID_DPOP_PROOF`, nothing rotated, the session not revoked.
+   */
+  dpop?: DpopProofInput | undefined;
+  /**
+   * For the HTTP layer's DBSC refresh only: the thumbprint of the key whose possession a verified DBSC
+   * proof showed. Never take it from the request.
+   */
+  provenKey?: string | undefined;
 }
 
 /**
@@ -139,6 +167,7 @@ export class Latchkey {
   readonly #tokenSettings: AccessTokenSettings;
   readonly #schedule: KeyScheduleOptions;
   readonly #ownsStore: boolean;
+  readonly #dpop: DpopVerifier;
   #closed = false;
 
   private constructor(
@@ -149,6 +178,7 @@ export class Latchkey {
     clock: Clock,
     bus: RevocationBus | undefined,
     apiKeyStore: ApiKeyStore | undefined,
+    dpop: LatchkeyOptions['dpop'],
   ) {
     this.settings = Object.freeze(settings);
     this.store = store;
@@ -156,6 +186,7 @@ export class Latchkey {
     this.#clock = clock;
     this.#encryptionKey = deriveSubkey(secret, 'key-encryption');
     this.#derivationKey = deriveSubkey(secret, 'refresh-derivation');
+    this.#dpop = new DpopVerifier(dpop, { windowSeconds: settings.clockToleranceSeconds, nonceKey: deriveSubkey(secret, 'dpop-nonce') });
     this.#ring = new KeyRing(this.#encryptionKey);
     const revocationRetainMs = (settings.accessTokenTtlSeconds + settings.clockToleranceSeconds) * 1000;
     this.#fleet = new FleetSync({
@@ -208,7 +239,7 @@ export class Latchkey {
     await store.migrate();
     const apiKeyStore = options.apiKeyStore ?? (keepsApiKeys(store) ? store : undefined);
     if (apiKeyStore !== undefined && apiKeyStore !== (store as unknown)) await apiKeyStore.migrate();
-    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus, apiKeyStore);
+    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus, apiKeyStore, options.dpop);
     // Fail fast on the wrong secret (SECRET_MISMATCH). Without this the instance would look healthy
     // (verification needs public keys only) while failing every sign-in and refresh. Checked before
     // maintainKeys, which must not insert a key sealed with the wrong secret (it would break every
@@ -245,8 +276,10 @@ export class Latchkey {
     const now = this.#clock.now();
     const authTime = validateAuthTime(input.authTime, now);
 
-    // Before any write: a session whose tokens cannot be signed must not be stored.
+    // Before any write: a session whose tokens cannot be signed must not be stored, nor one whose
+    // binding proof fails.
     await this.#assertCanSign(now);
+    const bindingProof = input.dpop === undefined ? undefined : await this.#dpop.verify(input.dpop, now);
     const refreshToken = newRefreshToken();
     const refreshHash = hashRefreshToken(refreshToken);
     const record: SessionRecord = {
@@ -267,6 +300,7 @@ export class Latchkey {
       previousRefreshHash: null,
       rotatedAt: null,
       generation: 0,
+      binding: bindingProof ? { method: 'dpop', jkt: bindingProof.jkt } : null,
     };
     await this.store.createSession({
       session: record,
@@ -300,6 +334,7 @@ export class Latchkey {
     }
     const denied = this.#fleet.denylist.denied(claims.sid);
     if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
+    await this.#checkTokenBinding(token as string, claims, options, now);
     if (options?.checkStore) {
       const session = await this.store.getSession(claims.sid);
       if (!session || session.userId !== claims.sub) throw new UnauthorisedError('revoked', 'session revoked');
@@ -328,6 +363,8 @@ export class Latchkey {
     if (!isRefreshTokenShape(refreshToken)) throw new UnauthorisedError('malformed', 'not a refresh token');
     const device = options?.device === undefined ? undefined : validateDevice(options.device);
     const now = this.#clock.now();
+    // The proof is checked before the store is touched: a bad one is refused with nothing written.
+    const presentedJkt = options?.dpop !== undefined ? (await this.#dpop.verify(options.dpop, now)).jkt : options?.provenKey;
     // Before the write: never commit a rotation whose tokens this instance cannot sign (a wrong
     // secret, a key it cannot decrypt). The client's retry elsewhere then finds its token still
     // current, instead of a rotated-out parent that turns into a theft alarm past the grace window.
@@ -342,6 +379,7 @@ export class Latchkey {
       graceMs: this.settings.refreshGraceMs,
       idleTimeoutMs: this.settings.idleTimeoutMs,
       ...(device ? { device } : {}),
+      presentedJkt: presentedJkt ?? null,
     });
     switch (outcome.kind) {
       case 'rotated':
@@ -366,6 +404,12 @@ export class Latchkey {
         throw revokedError(outcome.session.id, outcome.session.userId, outcome.session.revokedReason);
       case 'expired':
         throw new UnauthorisedError('session_expired', 'session expired');
+      case 'binding_mismatch': {
+        const { id, userId, binding } = outcome.session;
+        const reason = presentedJkt === undefined ? 'missing' : 'key_mismatch';
+        this.#events.emit('session.binding_mismatch', { sessionId: id, userId, at: new Date(now), method: binding?.method ?? 'dpop', reason });
+        throw new InvalidDpopProofError(reason, 'this session is bound to a device key that the request did not prove possession of');
+      }
       case 'unknown':
         throw new UnauthorisedError('unknown_token', 'unknown refresh token');
     }
@@ -535,6 +579,19 @@ export class Latchkey {
     await this.#fleet.syncRevocations();
   }
 
+  /**
+   * The DPoP nonce to send as `DPoP-Nonce` (RFC 9449 §8). Any instance sharing the master secret
+   * accepts it. Proofs must carry it when the `dpop.requireNonce` option is on.
+   */
+  dpopNonce(): string {
+    return this.#dpop.nonce(this.#clock.now());
+  }
+
+  /** Whether DPoP proofs must carry a server nonce (the `dpop.requireNonce` option). */
+  get dpopRequiresNonce(): boolean {
+    return this.#dpop.requiresNonce;
+  }
+
   /** Number of session ids in the in-memory denylist (for metrics). */
   get revokedSessionsInMemory(): number {
     return this.#fleet.denylist.size;
@@ -551,6 +608,7 @@ export class Latchkey {
       this.#events.emit('error', { error, during: 'API key last-use flush' });
     }
     await this.#fleet.leave();
+    await this.#dpop.close();
     if (this.#ownsStore) await this.store.close();
   }
 
@@ -565,7 +623,11 @@ export class Latchkey {
   async #mint(record: SessionRecord, now: number): Promise<ReissuedTokens> {
     const key = this.#ring.signing(now);
     const subject = { sessionId: record.id, userId: record.userId, authTime: record.authTime };
-    const access = await signAccessToken(this.#ring, key, this.#tokenSettings, { ...subject, claims: record.accessClaims }, now);
+    // A DPoP-bound session's access tokens name the key (RFC 9449 §6.1); `cnf` is reserved, so app
+    // claims can never set it. DBSC binds cookies, not tokens: its tokens carry no `cnf`.
+    const jkt = record.binding?.method === 'dpop' ? record.binding.jkt : undefined;
+    const claims = jkt === undefined ? record.accessClaims : { ...record.accessClaims, cnf: { jkt } };
+    const access = await signAccessToken(this.#ring, key, this.#tokenSettings, { ...subject, claims }, now);
     const idToken = await signIdToken(
       this.#ring,
       key,
@@ -575,6 +637,20 @@ export class Latchkey {
       access.expiresAt,
     );
     return { accessToken: access.token, accessTokenExpiresAt: new Date(access.expiresAt), idToken };
+  }
+
+  /** RFC 9449 §7.1: a token with `cnf.jkt` is accepted only with a fresh proof from that key, bound to it by `ath`. */
+  async #checkTokenBinding(token: string, claims: AccessTokenClaims, options: VerifyOptions | undefined, now: number): Promise<void> {
+    const cnf = claims.cnf;
+    const jkt = typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) ? cnf.jkt : undefined;
+    if (jkt === undefined) {
+      if (options?.scheme === 'DPoP') throw new InvalidDpopProofError('key_mismatch', 'the access token is not bound to a key; send it as Bearer');
+      return;
+    }
+    if (typeof jkt !== 'string') throw new UnauthorisedError('claim_invalid', 'access token cnf.jkt is not a string', { claim: 'cnf' });
+    if (options?.scheme === 'Bearer') throw new InvalidDpopProofError('bearer_scheme', 'a DPoP-bound access token must be sent with the DPoP scheme');
+    if (options?.dpop === undefined) throw new InvalidDpopProofError('missing', 'a DPoP-bound access token needs a DPoP proof');
+    await this.#dpop.verify(options.dpop, now, { accessToken: token, expectedJkt: jkt });
   }
 
   async #revoked(revocations: Revocation[], reason: RevocationReason): Promise<void> {

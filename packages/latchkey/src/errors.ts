@@ -25,7 +25,9 @@ export type LatchkeyErrorCode =
   | 'MISSING_DEPENDENCY'
   | 'SECRET_MISMATCH'
   | 'INSUFFICIENT_SCOPE'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'INVALID_DPOP_PROOF'
+  | 'USE_DPOP_NONCE';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -211,6 +213,68 @@ export class RateLimitedError extends LatchkeyError {
   constructor(retryAfterSeconds: number) {
     super('RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`);
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * Why a DPoP proof (RFC 9449) or a device binding was refused. Precise here for logs, events and tests;
+ * on the wire every one of them is `invalid_dpop_proof` (RFC 9449 §7.1), as the RFC wants.
+ */
+export type DpopProofFailure =
+  /** No proof where one is required (a bound token or session). */
+  | 'missing'
+  /** Not a compact JWS, or its header or claims have the wrong shape. */
+  | 'malformed'
+  /** `typ` is not `dpop+jwt`. */
+  | 'wrong_type'
+  /** `alg` is not on the allow-list: `none`, HMAC, or an asymmetric one the server does not accept. */
+  | 'algorithm'
+  /** The `jwk` header is missing or is not a usable public key. */
+  | 'key'
+  /** The `jwk` header holds private key material. */
+  | 'private_key'
+  | 'signature'
+  | 'htm'
+  | 'htu'
+  /** `iat` outside the accepted window. */
+  | 'iat'
+  /** `ath` missing, or not the hash of the access token presented. */
+  | 'ath'
+  /** This proof (`jti`) was seen before within its window. */
+  | 'replay'
+  /** The server's nonce is required and the proof has another (or none). */
+  | 'nonce'
+  /** The proof is valid but made with another key than the one the token or session is bound to. */
+  | 'key_mismatch'
+  /** A bound access token presented with the `Bearer` scheme. */
+  | 'bearer_scheme'
+  /** The in-memory replay cache is full of live entries: refused rather than forgetting one. */
+  | 'replay_cache_full';
+
+/**
+ * A DPoP proof was refused, or a request to a device-bound session did not prove possession of its
+ * key (`INVALID_DPOP_PROOF`). Nothing was written; a bound refresh token is not rotated and its session
+ * is not revoked, so that a thief without the key can neither use nor burn the victim's session.
+ */
+export class InvalidDpopProofError extends LatchkeyError {
+  readonly reason: DpopProofFailure;
+
+  constructor(reason: DpopProofFailure, message: string, options?: LatchkeyErrorOptions) {
+    super('INVALID_DPOP_PROOF', message, options);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The server requires a DPoP nonce and the proof did not carry the current one (RFC 9449 §8,
+ * `use_dpop_nonce`). `nonce` is the value to put in the next proof; HTTP layers send it as `DPoP-Nonce`.
+ */
+export class UseDpopNonceError extends LatchkeyError {
+  readonly nonce: string;
+
+  constructor(nonce: string) {
+    super('USE_DPOP_NONCE', 'a DPoP nonce from the server is required; retry with the nonce given');
+    this.nonce = nonce;
   }
 }
 

@@ -18,6 +18,12 @@ export interface LatchkeyEvents {
    * since the session's current refresh token was issued (null if it never rotated).
    */
   'session.theft_detected': { sessionId: string; userId: string; at: Date; reason: DetectedTheftReason; msSinceRotation: number | null };
+  /**
+   * A request to a device-bound session did not prove possession of its key (a refresh with the right
+   * refresh token and another key, or none): refused, nothing rotated, the session NOT revoked, so that
+   * a thief without the key cannot sign the victim out. Worth an alert: someone holds a copy of the token.
+   */
+  'session.binding_mismatch': { sessionId: string; userId: string; at: Date; method: 'dpop' | 'dbsc'; reason: 'missing' | 'key_mismatch' };
   'keys.rotated': { kid: string; activatesAt: Date; at: Date };
   'api_key.created': { keyId: string; ownerId: string; at: Date };
   'api_key.revoked': { keyId: string; ownerId: string; at: Date };

@@ -35,6 +35,9 @@ export type { BusHandlers, BusMessage, BusRevocation, RevocationBus } from './re
 export type * from './stores/types.js';
 export { decideRotation, isSessionActive, isSessionExpired, type DetectedTheftReason, type RotationDecision } from './refresh/decide.js';
 export { ACCESS_TOKEN_TYPE } from './tokens/access.js';
+export { accessTokenHash, DEFAULT_DPOP_ALGORITHMS, DPOP_PROOF_TYPE, type DpopProofInput } from './dpop/proof.js';
+export { MemoryReplayCache, type DpopReplayCache, type MemoryReplayCacheOptions } from './dpop/replay.js';
+export type { DpopOptions } from './dpop/verifier.js';
 export { ID_TOKEN_TYPE } from './tokens/id.js';
 export { REFRESH_TOKEN_PREFIX } from './refresh/token.js';
 export { RESERVED_CLAIMS } from './tokens/claims.js';

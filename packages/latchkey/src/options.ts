@@ -3,6 +3,7 @@
  * loosening any of them is an explicit choice.
  */
 import type { Clock } from './clock.js';
+import type { DpopOptions } from './dpop/verifier.js';
 import type { RevocationBus } from './revocation/bus.js';
 import type { ApiKeyStore, SessionStore } from './stores/types.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './types.js';
@@ -95,6 +96,12 @@ export interface LatchkeyOptions {
    * more precision, and a write per request would cost more than the verification itself.
    */
   apiKeyLastUsedInterval?: number | undefined;
+  /**
+   * DPoP (RFC 9449): proof algorithms, the `jti` replay cache, server nonces. Binding itself needs no
+   * option: a session created with a proof is bound, one created without is not. Default: every
+   * {@link DpopOptions} default (in-memory replay cache, no nonces).
+   */
+  dpop?: DpopOptions | undefined;
   /** Revocation fan-out between instances (e.g. Redis). Default: none. */
   bus?: RevocationBus | undefined;
   /** Source of time. Default: the system clock. For tests. */

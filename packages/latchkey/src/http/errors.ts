@@ -2,7 +2,17 @@
  * How errors become HTTP responses. Every refusal is JSON `{"error":{"code","message"}}` with a
  * stable code; anything unexpected becomes a generic 500 whose body says nothing about the cause.
  */
-import { InsufficientFreshnessError, InsufficientScopeError, LatchkeyError, RateLimitedError, StoreUnavailableError, TokenTheftError, type LatchkeyErrorCode, type TheftReason } from '../errors.js';
+import {
+  InsufficientFreshnessError,
+  InsufficientScopeError,
+  LatchkeyError,
+  RateLimitedError,
+  StoreUnavailableError,
+  TokenTheftError,
+  UseDpopNonceError,
+  type LatchkeyErrorCode,
+  type TheftReason,
+} from '../errors.js';
 import type { TransportMode } from './options.js';
 
 /** Codes that appear on the wire: the engine's, plus two the HTTP layer adds. */
@@ -10,7 +20,7 @@ export type WireErrorCode = LatchkeyErrorCode | 'FORBIDDEN' | 'INTERNAL_ERROR';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[] };
+  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[]; nonce?: string };
 }
 
 /** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
@@ -48,6 +58,9 @@ const STATUS: Record<LatchkeyErrorCode, number> = {
   MISSING_DEPENDENCY: 500,
   // This instance cannot sign (wrong master secret); nothing was written, so another instance can serve the retry.
   SECRET_MISMATCH: 503,
+  // RFC 9449 §7.1 and §9: both are 401 with a DPoP challenge.
+  INVALID_DPOP_PROOF: 401,
+  USE_DPOP_NONCE: 401,
 };
 
 export interface MappedError {
@@ -78,7 +91,15 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
   if (error instanceof InsufficientScopeError) body.error.missingScopes = [...error.missingScopes];
   const headers: [string, string][] = [];
   if (error instanceof RateLimitedError) headers.push(['retry-after', String(error.retryAfterSeconds)]);
-  if (mode === 'header') {
+  if (error instanceof UseDpopNonceError) {
+    // RFC 9449 §8: the nonce travels in its own header (and in the body, for clients that read JSON).
+    Object.assign(body.error, { nonce: error.nonce });
+    headers.push(['dpop-nonce', error.nonce]);
+  }
+  // RFC 9449 §7.1: a DPoP refusal gets a DPoP challenge in either transport mode.
+  if (error.code === 'INVALID_DPOP_PROOF') headers.push(['www-authenticate', 'DPoP error="invalid_dpop_proof"']);
+  else if (error.code === 'USE_DPOP_NONCE') headers.push(['www-authenticate', 'DPoP error="use_dpop_nonce"']);
+  else if (mode === 'header') {
     const challenge = bearerChallenge(error);
     if (challenge) headers.push(['www-authenticate', challenge]);
   }
@@ -124,5 +145,14 @@ export class CookieConflictError extends HttpError {
  * request must not be able to sign the user out).
  */
 export function refreshFailureClears(error: unknown): boolean {
-  return error instanceof LatchkeyError && !(error instanceof StoreUnavailableError) && error.code !== 'CSRF_REJECTED' && !(error instanceof CookieConflictError);
+  // Nor for a DPoP refusal: a request without the device key (a thief's copy) must not sign the holder
+  // out, and a nonce challenge is answered by a retry.
+  return (
+    error instanceof LatchkeyError &&
+    !(error instanceof StoreUnavailableError) &&
+    error.code !== 'CSRF_REJECTED' &&
+    error.code !== 'INVALID_DPOP_PROOF' &&
+    error.code !== 'USE_DPOP_NONCE' &&
+    !(error instanceof CookieConflictError)
+  );
 }

@@ -46,6 +46,7 @@ export type RotationDecision =
   | { kind: 'unknown' }
   | { kind: 'revoked' }
   | { kind: 'expired' }
+  | { kind: 'binding_mismatch' }
   | { kind: 'grace' }
   | { kind: 'rotate'; session: SessionRecord; token: RefreshTokenRecord }
   | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason };
@@ -70,6 +71,11 @@ export function decideRotation(
   if (!token || !session || session.id !== token.sessionId) return { kind: 'unknown' };
   if (session.revokedAt !== null) return { kind: 'revoked' };
   if (isSessionExpired(session, input.now)) return { kind: 'expired' };
+  // A bound session (DPoP, DBSC) answers only the holder of its key, and before any other rule: a
+  // thief holding a copied refresh token but not the key can neither rotate it nor, by replaying an
+  // old one, trigger the theft revocation that would sign the victim out. Nothing is written.
+  const bound = session.binding?.jkt;
+  if (bound !== undefined && input.presentedJkt !== bound) return { kind: 'binding_mismatch' };
 
   if (session.currentRefreshHash === input.presentedHash) {
     const now = input.now;
@@ -101,6 +107,10 @@ export function decideRotation(
     // hand back a successor that is not current.
     session.currentRefreshHash === input.successorHash;
   if (isParentOfUnusedSuccessor && input.now - session.rotatedAt! < input.graceMs) return { kind: 'grace' };
+  // With a binding, the parent of an unused successor presented with the session's key (checked
+  // above) is a lost answer retried by the one device that holds the key, however late: the time
+  // bound exists only to tell two holders of a token apart, and a copy without the key is no holder.
+  if (isParentOfUnusedSuccessor && bound !== undefined) return { kind: 'grace' };
 
   return {
     kind: 'theft',

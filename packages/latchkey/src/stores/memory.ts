@@ -82,6 +82,7 @@ export class MemoryStore implements SessionStore, ApiKeyStore {
       case 'grace':
       case 'revoked':
       case 'expired':
+      case 'binding_mismatch':
         return { kind: decision.kind, session: copy(session!) };
       case 'unknown':
         return { kind: 'unknown' };

@@ -265,13 +265,15 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
              last_active_at = $3, idle_expires_at = LEAST($3::bigint + $4::bigint, absolute_expires_at),
              device = COALESCE($5::jsonb, device)
          WHERE current_refresh_hash = $1 AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $3
+           -- A bound session rotates here only for the holder of its key; any other case is decided below.
+           AND (binding IS NULL OR binding->>'jkt' = $6)
          RETURNING *
        ), stored AS (
          INSERT INTO ${this.#t.tokens} (hash, session_id, generation, created_at)
          SELECT $2, id, generation, $3 FROM rotated
        )
        SELECT * FROM rotated`,
-      [input.presentedHash, input.successorHash, input.now, input.idleTimeoutMs, input.device ? JSON.stringify(input.device) : null],
+      [input.presentedHash, input.successorHash, input.now, input.idleTimeoutMs, input.device ? JSON.stringify(input.device) : null, input.presentedJkt ?? null],
     );
     return rows[0] ? { kind: 'rotated', session: sessionFromRow(rows[0]) } : null;
   }
@@ -326,6 +328,7 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
         case 'grace':
         case 'revoked':
         case 'expired':
+        case 'binding_mismatch':
           return { kind: decision.kind, session: session! };
         case 'unknown':
           return { kind: 'unknown' };

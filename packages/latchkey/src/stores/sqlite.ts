@@ -124,6 +124,8 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX latchkey_user_api_keys_owner ON latchkey_user_api_keys (owner_id);
    CREATE INDEX latchkey_user_api_keys_changed ON latchkey_user_api_keys (changed_at);`,
+  // v3: device-bound sessions (DPoP, DBSC): the key a session is bound to, JSON, NULL for bearer sessions.
+  `ALTER TABLE latchkey_sessions ADD COLUMN binding TEXT;`,
 ];
 
 const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY']);
@@ -267,6 +269,7 @@ export class SqliteStore implements SessionStore, ApiKeyStore {
         case 'grace':
         case 'revoked':
         case 'expired':
+        case 'binding_mismatch':
           return { kind: decision.kind, session: session! };
         case 'unknown':
           return { kind: 'unknown' };

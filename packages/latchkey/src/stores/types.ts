@@ -37,6 +37,22 @@ export interface SessionRecord {
   rotatedAt: number | null;
   /** How many times the session has rotated. */
   generation: number;
+  /**
+   * The key this session is bound to (DPoP or DBSC), or null/absent for a bearer session. Set when the
+   * session is created (DPoP) or registered (DBSC), never changed afterwards: a bound session is
+   * refreshed only by a holder of that key (refresh/decide.ts).
+   */
+  binding?: SessionBinding | null;
+}
+
+/**
+ * A session's proof-of-possession key. `jkt` is the RFC 7638 SHA-256 thumbprint of the public key;
+ * `jwk` is kept for DBSC, whose refresh proofs are checked against the registered key itself.
+ */
+export interface SessionBinding {
+  method: 'dpop' | 'dbsc';
+  jkt: string;
+  jwk?: JWK;
 }
 
 /** One refresh token ever issued, by hash: the chain that lets a replayed old token be traced to its session. */
@@ -56,6 +72,11 @@ export interface RotateRefreshInput {
   idleTimeoutMs: number;
   /** Replaces the stored device info on rotation, when given. */
   device?: DeviceInfo;
+  /**
+   * Thumbprint of the key whose possession the caller proved for this request (a verified DPoP or DBSC
+   * proof), if any. A bound session rotates only when it equals the session's `binding.jkt`.
+   */
+  presentedJkt?: string | null;
 }
 
 /** What a rotation attempt came to. */
@@ -71,6 +92,8 @@ export type RotateRefreshOutcome =
   | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason }
   | { kind: 'revoked'; session: SessionRecord }
   | { kind: 'expired'; session: SessionRecord }
+  /** The session is bound to a key and the request did not prove possession of it: no write at all. */
+  | { kind: 'binding_mismatch'; session: SessionRecord }
   | { kind: 'unknown' };
 
 export interface NewSession {

@@ -8,6 +8,8 @@ import type { JsonObject, JsonValue } from '../types.js';
 /** Claim names latchkey sets itself; refused in app claims. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'typ', 'client_id',
+  // The confirmation claim (RFC 7800, RFC 9449 §6): an app that could set it could bind a token to its own key.
+  'cnf',
 ]);
 
 /** Upper bound on the serialised size of app claims: they ride in every request's token or cookie. */

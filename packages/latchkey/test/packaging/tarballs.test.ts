@@ -242,13 +242,14 @@ describe('a fresh app with the engine, SQLite and Express only', () => {
   });
 
   it('names the package to install for every entry point whose peer is missing', async () => {
-    const result = await probeImports(app, ['latchkey/stores/postgres', 'latchkey/revocation/pg-notify', 'latchkey/revocation/redis', 'latchkey/rate-limit/redis', 'latchkey/adapters/hono', 'latchkey/adapters/express', 'latchkey/adapters/node', 'latchkey/http', 'latchkey/stores/memory']);
+    const result = await probeImports(app, ['latchkey/stores/postgres', 'latchkey/revocation/pg-notify', 'latchkey/revocation/redis', 'latchkey/rate-limit/redis', 'latchkey/dpop/redis', 'latchkey/adapters/hono', 'latchkey/adapters/express', 'latchkey/adapters/node', 'latchkey/http', 'latchkey/stores/memory']);
     const missing = Object.fromEntries(Object.entries(result).filter(([, r]) => r !== 'loaded').map(([s, r]) => [s, r !== 'loaded' && [r.code, r.dependency]]));
     expect(missing).toEqual({
       'latchkey/stores/postgres': ['MISSING_DEPENDENCY', 'pg'],
       'latchkey/revocation/pg-notify': ['MISSING_DEPENDENCY', 'pg'],
       'latchkey/revocation/redis': ['MISSING_DEPENDENCY', 'ioredis'],
       'latchkey/rate-limit/redis': ['MISSING_DEPENDENCY', 'ioredis'],
+      'latchkey/dpop/redis': ['MISSING_DEPENDENCY', 'ioredis'],
       'latchkey/adapters/hono': ['MISSING_DEPENDENCY', 'hono'],
     });
     expect(result['latchkey/stores/postgres']).toMatchObject({ message: expect.stringContaining('npm install pg') });

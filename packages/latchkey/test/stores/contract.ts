@@ -54,6 +54,7 @@ export function newSession(overrides: Partial<SessionRecord> = {}, now = T0): Ne
     previousRefreshHash: null,
     rotatedAt: null,
     generation: 0,
+    binding: null,
     ...overrides,
   };
   return { session, refreshToken: { hash: session.currentRefreshHash, sessionId: session.id, generation: session.generation, createdAt: now } };
@@ -418,6 +419,35 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
           expect(outcome).toEqual({ kind: 'expired', session: s.session });
           expect(await store.getSession(s.session.id)).toEqual(s.session);
         }
+      });
+
+      it('binding: round-trips; rotates only with its key; a missing or other key gets binding_mismatch with no write, even for an old token', async () => {
+        const binding = { method: 'dpop' as const, jkt: 'jkt_' + hex(8) };
+        const created = newSession({ binding });
+        await store.createSession(created);
+        expect((await store.getSession(created.session.id))?.binding).toEqual(binding);
+        const id = created.session.id;
+        const first = created.session.currentRefreshHash;
+        // Neither no key nor another key rotates the current token (the PostgreSQL fast path included).
+        for (const presentedJkt of [undefined, null, 'jkt_other']) {
+          const outcome = await store.rotateRefreshToken(rotation(first, hex(), T0 + MINUTE, presentedJkt === undefined ? {} : { presentedJkt }));
+          expect(outcome.kind).toBe('binding_mismatch');
+          expect(await store.getSession(id)).toEqual(created.session);
+        }
+        const next = hex();
+        const rotated = await store.rotateRefreshToken(rotation(first, next, T0 + MINUTE, { presentedJkt: binding.jkt }));
+        expect(rotated.kind).toBe('rotated');
+        expect(rotated.kind === 'rotated' && rotated.session.binding).toEqual(binding);
+        const after = await store.getSession(id);
+        // An old token without the key is not theft: nothing is revoked, nothing written.
+        expect((await store.rotateRefreshToken(rotation(first, next, T0 + DAY, { presentedJkt: 'jkt_thief' }))).kind).toBe('binding_mismatch');
+        expect(await store.getSession(id)).toEqual(after);
+        // With the key, the parent of the unused successor is a lost answer retried, however late.
+        expect((await store.rotateRefreshToken(rotation(first, next, T0 + DAY, { presentedJkt: binding.jkt }))).kind).toBe('grace');
+        // An unbound session ignores a presented key.
+        const plain = newSession();
+        await store.createSession(plain);
+        expect((await store.rotateRefreshToken(rotation(plain.session.currentRefreshHash, hex(), T0 + MINUTE, { presentedJkt: 'jkt_any' }))).kind).toBe('rotated');
       });
 
       it('unknown: a hash never issued', async () => {

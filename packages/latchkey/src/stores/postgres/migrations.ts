@@ -92,6 +92,8 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
     CREATE INDEX latchkey_user_api_keys_owner ON ${s}.latchkey_user_api_keys (owner_id);
     -- Instances that missed a bus message poll for keys revoked or re-dated since their last look.
     CREATE INDEX latchkey_user_api_keys_changed ON ${s}.latchkey_user_api_keys (changed_at);`,
+  // v4: device-bound sessions (DPoP, DBSC): the key a session is bound to, NULL for bearer sessions.
+  (s) => `ALTER TABLE ${s}.latchkey_sessions ADD COLUMN binding JSONB;`,
 ];
 
 /** The newest schema version this code knows. */

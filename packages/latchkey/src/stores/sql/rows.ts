@@ -4,7 +4,7 @@
  * SQLite returns numbers and text), so each reader normalises.
  */
 import type { DeviceInfo, JsonObject, RevocationReason, SigningAlgorithm } from '../../types.js';
-import type { ApiKeyRecord, RefreshTokenRecord, Revocation, ServiceKeyRecord, SessionRecord, SigningKeyRecord } from '../types.js';
+import type { ApiKeyRecord, RefreshTokenRecord, Revocation, ServiceKeyRecord, SessionBinding, SessionRecord, SigningKeyRecord } from '../types.js';
 import type { JWK } from 'jose';
 
 export type Row = Record<string, unknown>;
@@ -24,7 +24,7 @@ function json<T>(value: unknown): T {
 export const SESSION_COLUMNS = [
   'id', 'user_id', 'created_at', 'last_active_at', 'idle_expires_at', 'absolute_expires_at', 'auth_time',
   'device', 'data', 'access_claims', 'id_claims', 'revoked_at', 'revoked_reason',
-  'current_refresh_hash', 'previous_refresh_hash', 'rotated_at', 'generation',
+  'current_refresh_hash', 'previous_refresh_hash', 'rotated_at', 'generation', 'binding',
 ] as const;
 
 export function sessionFromRow(row: Row): SessionRecord {
@@ -46,6 +46,7 @@ export function sessionFromRow(row: Row): SessionRecord {
     previousRefreshHash: (row.previous_refresh_hash ?? null) as string | null,
     rotatedAt: numOrNull(row.rotated_at),
     generation: num(row.generation),
+    binding: row.binding === null || row.binding === undefined ? null : json<SessionBinding>(row.binding),
   };
 }
 
@@ -55,6 +56,7 @@ export function sessionToValues(s: SessionRecord): unknown[] {
     s.id, s.userId, s.createdAt, s.lastActiveAt, s.idleExpiresAt, s.absoluteExpiresAt, s.authTime,
     JSON.stringify(s.device), JSON.stringify(s.data), JSON.stringify(s.accessClaims), JSON.stringify(s.idClaims),
     s.revokedAt, s.revokedReason, s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation,
+    s.binding ? JSON.stringify(s.binding) : null,
   ];
 }
 
