@@ -20,6 +20,7 @@ import { decodeClaims, decodeFrontToken, type Claims } from './front-token.js';
 import type { LatchkeyClientOptions } from './options.js';
 import {
   DEFAULT_AUTH_BASE,
+  DEFAULT_COOKIE_PREFIX,
   FRONT_HEADER,
   REFRESH_ROUTE,
   SIGNOUT_ROUTE,
@@ -100,6 +101,12 @@ export interface LatchkeyClient {
 
 const TRIGGERS = ['online', 'pageshow', 'visibilitychange'];
 
+type SignedOutReason = LatchkeyEvents['signedOut']['reason'];
+/** See `state` in createLatchkeyClient. */
+type SessionState = { readonly kind: 'active' } | { readonly kind: 'ended'; readonly theft: boolean } | { readonly kind: 'blocked' };
+const ACTIVE: SessionState = { kind: 'active' };
+const BLOCKED: SessionState = { kind: 'blocked' };
+
 export function createLatchkeyClient(options: LatchkeyClientOptions = {}): LatchkeyClient {
   const mode = options.mode ?? 'cookie';
   if (mode !== 'cookie' && mode !== 'header') throw new TypeError("latchkey: mode must be 'cookie' or 'header'");
@@ -121,7 +128,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
 
   const credentials: Credentials =
     mode === 'cookie'
-      ? cookieCredentials(apiBase.origin === pageOrigin, options.cookiePrefix ?? 'lk_')
+      ? cookieCredentials(apiBase.origin === pageOrigin, options.cookiePrefix ?? DEFAULT_COOKIE_PREFIX)
       : headerCredentials(options.tokenStorage ?? memoryTokenStorage());
   const clock = createServerClock();
   const events = createEmitter<LatchkeyEvents>();
@@ -132,17 +139,17 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   const channel = inBrowserCookieMode ? createTabChannel(name, (m) => void onTabMessage(m)) : { post() {}, close() {} };
 
   /**
-   * The one session state, replacing flags that could contradict each other:
+   * The one session state. It replaces flags (ended, theft reported, cookies blocked, signing out)
+   * whose combinations could contradict each other; each transition below is one assignment.
    * - `active`: a session may exist (requests carry it, refreshes are planned);
-   * - `ended`: the server ended it or the user signed out; `signedOut` was emitted once;
-   * - `theft`: ended, and the user was told of the theft (`theftDetected` emitted once);
+   * - `ended`: the server ended it or the user signed out; `signedOut` was emitted once, and
+   *   `theftDetected` too when `theft` is set (so a second report of the same theft stays silent);
    * - `blocked`: the browser drops the session cookies, so refreshing cannot help; nothing is refreshed.
    * A new token (sign-in, refresh here or in another tab) makes it `active` again.
+   * There is no "signing out" state: a sign-out's own request carries its reason (see `signOut`), so
+   * nothing can stay set when it throws.
    */
-  let state: 'active' | 'ended' | 'theft' | 'blocked' = 'active';
-  // While signOut() runs, a session ending on the way (its access token had expired and the refresh
-  // was refused) is still reported as the sign-out the user asked for. Reset in `finally`.
-  let signingOut = false;
+  let state: SessionState = ACTIVE;
   let inflight: Promise<RefreshOutcome> | null = null;
   /** The last front token observe() took in: the same response seen twice (two interceptors) counts once. */
   let observed: string | undefined;
@@ -162,10 +169,10 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   });
   const autoRefresh = options.autoRefresh ?? true;
   const plan = async (): Promise<void> => {
-    if (autoRefresh && state === 'active') scheduler.plan(await credentials.front());
+    if (autoRefresh && state.kind === 'active') scheduler.plan(await credentials.front());
   };
   const check = (): void => {
-    if (autoRefresh && state === 'active') void credentials.front().then((f) => scheduler.check(f));
+    if (autoRefresh && state.kind === 'active') void credentials.front().then((f) => scheduler.check(f));
   };
   // Re-checked when the device comes back online, when a page is restored from the back/forward cache
   // (its timers' state is from before, possibly stale) and when a tab is shown or hidden (a background
@@ -183,20 +190,20 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     return { claims: await claimsNow(), expiresAt: front && new Date(front.exp - (clock.now() - Date.now())) };
   }
 
-  async function endSession(reason: LatchkeyEvents['signedOut']['reason'], theft: ServerError | null, tell: boolean): Promise<void> {
+  async function endSession(reason: SignedOutReason, theft: ServerError | null, tell: boolean): Promise<void> {
     const was = state;
+    const theftNews = theft !== null && !(was.kind === 'ended' && was.theft);
     // The state moves before anything is awaited, so that a second ending meanwhile sees it ended.
-    if (theft) state = 'theft';
-    else if (was !== 'theft') state = 'ended';
+    state = { kind: 'ended', theft: theftNews || (was.kind === 'ended' && was.theft) };
     scheduler.stop();
     await credentials.clear();
-    if (theft && was !== 'theft') {
+    if (theftNews) {
       events.emit('theftDetected', { sessionId: theft.sessionId ?? null, userId: theft.userId ?? null, reason: theft.reason ?? null });
       if (tell) channel.post({ type: 'theft', error: theft });
-    } else if (tell && was !== state) {
+    } else if (tell && was.kind !== 'ended') {
       channel.post({ type: 'signedOut' });
     }
-    if (was !== 'ended' && was !== 'theft') events.emit('signedOut', { reason: signingOut ? 'signOut' : reason });
+    if (was.kind !== 'ended') events.emit('signedOut', { reason });
   }
 
   /** A new token in the same session (not a sign-in) means its claims were updated. */
@@ -208,7 +215,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       if (Number.isFinite(message.skew)) clock.fromFrontToken(Date.now() + message.skew!);
       // The server's window, as the refreshing tab learnt it: this tab's next refresh must fit it too.
       if (message.grace! >= 0) refreshDeps.grace = message.grace!;
-      state = 'active';
+      state = ACTIVE;
       await plan();
       if (message.claims) await claimsUpdated();
       else events.emit('refreshed', await refreshedInfo());
@@ -222,14 +229,16 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   /**
    * The single flight: however many requests of this tab meet an expired token at once, one refresh
    * runs and they all wait for it. Outcome events fire once, here, not once per waiting request.
+   * `refused` is how a refused refresh is reported: `'signOut'` when the refresh was the sign-out's
+   * own (its access token had expired), since the session ended as the user asked.
    */
-  function refreshFrom(marker: string | null): Promise<RefreshOutcome> {
-    if (state === 'blocked') return Promise.resolve({ kind: 'blocked' });
+  function refreshFrom(marker: string | null, refused: SignedOutReason = 'refreshFailed'): Promise<RefreshOutcome> {
+    if (state.kind === 'blocked') return Promise.resolve({ kind: 'blocked' });
     inflight ??= (async () => {
       try {
         const outcome = await refreshOnce(refreshDeps, marker);
         if (outcome.kind === 'refreshed') {
-          state = 'active';
+          state = ACTIVE;
           await plan();
           if (outcome.here) {
             channel.post({ type: 'refreshed', front: await credentials.marker(), skew: clock.skew(), grace: refreshDeps.grace });
@@ -237,9 +246,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
           }
         } else if (outcome.kind === 'signedOut') {
           const theft = outcome.error?.code === TOKEN_THEFT_DETECTED ? outcome.error : null;
-          await endSession(theft ? 'theft' : 'refreshFailed', theft, true);
+          await endSession(theft ? 'theft' : refused, theft, true);
         } else {
-          state = 'blocked';
+          state = BLOCKED;
           scheduler.stop();
           events.emit('cookieBlocked', { url: refreshDeps.url });
         }
@@ -271,7 +280,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     const old = mode === 'header' ? await credentials.front() : decodeFrontToken(before);
     if (await credentials.accept(response)) {
       // A fresh, stored front token lifts a cookie block seen earlier.
-      state = 'active';
+      state = ACTIVE;
       await plan();
       if (before !== front.raw) {
         const sid = decodeClaims(front.idToken)?.sid;
@@ -280,8 +289,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
         channel.post({ type: 'refreshed', front: front.raw, skew: clock.skew(), claims: update, grace: refreshDeps.grace });
         if (update) await claimsUpdated();
       }
-    } else if (state !== 'blocked') {
-      state = 'blocked';
+    } else if (state.kind !== 'blocked') {
+      state = BLOCKED;
       scheduler.stop();
       events.emit('cookieBlocked', { url: response.url });
     }
@@ -312,6 +321,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     unauthorised: (url, code) => events.emit('unauthorised', { url, code }),
   };
   const latchkeyFetch = createFetch(baseFetch, hooks);
+  // The sign-out's request: the same wrapper, but a refresh it needs and the server refuses ends the
+  // session as the sign-out the user asked for, not as a failed refresh.
+  const signOutFetch = createFetch(baseFetch, { ...hooks, recover: async (marker) => (await refreshFrom(marker, 'signOut')).kind === 'refreshed' });
 
   return {
     fetch: latchkeyFetch,
@@ -334,22 +346,16 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     },
     async signOut() {
       let failure: unknown;
-      signingOut = true;
       try {
-        try {
-          // Through the wrapper: an expired access token is refreshed first, so that the server really
-          // ends the session rather than the browser merely forgetting it.
-          const response = await latchkeyFetch(authUrl(SIGNOUT_ROUTE), { method: 'POST' });
-          if (response.status >= 500) failure = new Error(`status ${response.status}`);
-        } catch (err) {
-          failure = err;
-        }
-        await endSession('signOut', null, true);
-      } finally {
-        // Even when clearing the token storage threw: a later, unrelated ending must not be reported
-        // as this sign-out.
-        signingOut = false;
+        // Through the wrapper: an expired access token is refreshed first, so that the server really
+        // ends the session rather than the browser merely forgetting it.
+        const response = await signOutFetch(authUrl(SIGNOUT_ROUTE), { method: 'POST' });
+        if (response.status >= 500) failure = new Error(`status ${response.status}`);
+      } catch (err) {
+        failure = err;
       }
+      // May throw (the app's token storage): the state is already `ended`, and nothing else was set.
+      await endSession('signOut', null, true);
       if (failure) throw new LatchkeyClientError('SIGN_OUT_FAILED', 'signed out here only', { cause: failure });
     },
     async refresh() {

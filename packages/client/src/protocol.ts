@@ -29,6 +29,8 @@ export const DEFAULT_AUTH_BASE = '/auth';
 export const REFRESH_ROUTE = 'refresh';
 export const SIGNOUT_ROUTE = 'signout';
 
+/** The server's default cookie name prefix (its option `cookies.prefix`); the SDK's `cookiePrefix` default. */
+export const DEFAULT_COOKIE_PREFIX = 'lk_';
 /** The readable front cookie, `<prefix>front` (server option `cookies.prefix`, default `lk_`). */
 export const frontCookie = (prefix: string): string => `${prefix}front`;
 /** The session-bound CSRF cookie of `csrf: { mode: 'token' }`: `__Host-` without a cookie domain, `__Secure-` with one. */

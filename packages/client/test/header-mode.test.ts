@@ -137,6 +137,22 @@ describe('@latchkey/client header mode (Node)', () => {
     expect(events('signedOut')).toEqual([{ reason: 'signOut' }]);
   });
 
+  it('sign-out whose refresh the server refuses (session already revoked) is reported as the sign-out asked for', async () => {
+    await signIn();
+    await server.engine.revokeSession(String((await client.getClaims())?.sid), 'admin');
+    await sleep(EXPIRY_MS);
+    await client.signOut();
+    expect(server.count('POST /auth/refresh')).toBe(1);
+    expect(storage.tokens).toBeNull();
+    expect(events('signedOut')).toEqual([{ reason: 'signOut' }]);
+    // The same refusal outside a sign-out is what it is: a failed refresh.
+    await signIn();
+    await server.engine.revokeSession(String((await client.getClaims())?.sid), 'admin');
+    await sleep(EXPIRY_MS);
+    expect((await client.fetch(`${server.origin}/api/me`)).status).toBe(401);
+    expect(events('signedOut')).toEqual([{ reason: 'signOut' }, { reason: 'refreshFailed' }]);
+  });
+
   it('sign-out without a server clears local state and says so', async () => {
     const offline = inspectableStorage({ accessToken: 'a', refreshToken: 'r' });
     const lonely = createLatchkeyClient({ mode: 'header', apiBase: 'http://127.0.0.1:9', tokenStorage: offline, autoRefresh: false });

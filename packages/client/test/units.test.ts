@@ -100,12 +100,13 @@ describe('protocol constants', () => {
     for (const prefix of [undefined, 'app2_']) {
       for (const domain of [undefined, 'example.com']) {
         const settings = resolveHttpSettings({ cookies: { ...(prefix ? { prefix } : {}), ...(domain ? { domain } : {}) } });
-        const p = prefix ?? 'lk_'; // the SDK's cookiePrefix default, as the server's
+        const p = prefix ?? protocol.DEFAULT_COOKIE_PREFIX; // the SDK's cookiePrefix default
         expect(protocol.frontCookie(p)).toBe(settings.names.front);
         expect(protocol.csrfCookies(p)).toContain(settings.names.csrf);
       }
     }
     const settings = resolveHttpSettings({});
+    expect(protocol.frontCookie(protocol.DEFAULT_COOKIE_PREFIX)).toBe(settings.names.front);
     expect(protocol.DEFAULT_AUTH_BASE).toBe(settings.basePath);
     expect(`${protocol.DEFAULT_AUTH_BASE}/${protocol.REFRESH_ROUTE}`).toBe(settings.refreshPath);
   });
