@@ -153,6 +153,18 @@ describe('@latchkey/client header mode (Node)', () => {
     expect(events('signedOut')).toEqual([{ reason: 'signOut' }, { reason: 'refreshFailed' }]);
   });
 
+  it('a theft the server reports during sign-out is reported as theft, not as the sign-out', async () => {
+    const { refreshToken: stolen } = await signIn();
+    expect(await client.refresh()).toBe(true);
+    expect(await client.refresh()).toBe(true);
+    storage.tokens = { ...storage.tokens!, refreshToken: stolen };
+    await sleep(EXPIRY_MS);
+    await client.signOut(); // its refresh presents the replayed token
+    expect(events('theftDetected')).toEqual([{ sessionId: expect.any(String), userId: 'alice', reason: 'rotated-out-replay' }]);
+    expect(events('signedOut')).toEqual([{ reason: 'theft' }]);
+    expect(storage.tokens).toBeNull();
+  });
+
   it('sign-out without a server clears local state and says so', async () => {
     const offline = inspectableStorage({ accessToken: 'a', refreshToken: 'r' });
     const lonely = createLatchkeyClient({ mode: 'header', apiBase: 'http://127.0.0.1:9', tokenStorage: offline, autoRefresh: false });
