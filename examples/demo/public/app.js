@@ -7,7 +7,7 @@ const latchkey = createLatchkeyClient();
 // A handle for the browser console (and the demo's browser tests): try latchkey.fetch('/api/me').
 window.latchkey = latchkey;
 const $ = (selector) => document.querySelector(selector);
-const views = ['auth', 'dashboard', 'devices', 'lab'];
+const views = ['auth', 'dashboard', 'devices', 'keys', 'lab'];
 let config = { accessTokenTtl: 0 };
 let refreshCount = 0;
 let stolenToken = null;
@@ -39,7 +39,10 @@ async function route() {
   if (!(await latchkey.doesSessionExist())) return show('auth');
   const view = location.hash.replace('#/', '') || 'dashboard';
   show(views.includes(view) && view !== 'auth' ? view : 'dashboard');
+  // A new key is shown once: leaving the page forgets it.
+  if (view !== 'keys') hideNewKey();
   if (view === 'devices') await loadSessions();
+  if (view === 'keys') await loadKeys();
   if (document.body.dataset.view === 'dashboard') await renderClaims();
 }
 
@@ -131,6 +134,82 @@ $('#signout-others').addEventListener('click', async () => {
 });
 $('#reload-sessions').addEventListener('click', loadSessions);
 
+// --- API keys --------------------------------------------------------------------------------
+/** The ready-to-paste call of the demo API with `key`: what a script would send. */
+const curlLine = (key) => `curl -H "Authorization: Bearer ${key}" ${location.origin}/api/reports`;
+
+function hideNewKey() {
+  // The only copy the page ever held: gone from the DOM when hidden, never in storage.
+  $('#new-key').hidden = true;
+  $('#new-key-value').textContent = '';
+  $('#curl-line').textContent = '';
+  $('#copy-key').textContent = 'Copy';
+}
+
+async function loadKeys() {
+  const { keys } = await json(await latchkey.fetch('/api/keys'));
+  $('#keys-empty').hidden = keys.length > 0;
+  $('#keys').innerHTML = keys.map((k) => `
+    <tr data-key="${escape(k.id)}">
+      <td>${escape(k.name)}</td>
+      <td><code>${escape(k.prefix)}…</code></td>
+      <td>${k.scopes.map((s) => `<code>${escape(s)}</code>`).join(' ') || '<span class="muted">none</span>'}</td>
+      <td>${escape(time(k.createdAt))}</td>
+      <td class="expires">${k.expiresAt ? escape(time(k.expiresAt)) : 'never'}</td>
+      <td class="last-used">${k.lastUsedAt ? escape(time(k.lastUsedAt)) : 'never'}</td>
+      <td><button class="small danger" data-revoke-key="${escape(k.id)}">Revoke</button></td>
+    </tr>`).join('');
+}
+
+$('#key-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const data = new FormData(form);
+  const days = data.get('expiresInDays');
+  form.querySelector('[data-error]').textContent = '';
+  try {
+    const { key } = await json(await latchkey.fetch('/api/keys', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: data.get('name'), scopes: data.getAll('scopes'), expiresInDays: days === 'never' ? null : Number(days) }),
+    }));
+    form.reset();
+    $('#new-key-value').textContent = key;
+    $('#curl-line').textContent = curlLine(key);
+    $('#copy-key').textContent = 'Copy';
+    $('#new-key').hidden = false;
+    await loadKeys();
+  } catch (err) {
+    form.querySelector('[data-error]').textContent = err.message;
+  }
+});
+
+$('#copy-key').addEventListener('click', async () => {
+  const key = $('#new-key-value').textContent;
+  try {
+    // Needs a secure context (https, or http://localhost as here).
+    await navigator.clipboard.writeText(key);
+    $('#copy-key').textContent = 'Copied';
+  } catch {
+    // No clipboard access (e.g. plain http on another host): select the key for Ctrl-C instead.
+    getSelection().selectAllChildren($('#new-key-value'));
+    $('#copy-key').textContent = 'Press Ctrl-C';
+  }
+});
+$('#hide-key').addEventListener('click', hideNewKey);
+$('#reload-keys').addEventListener('click', loadKeys);
+$('#keys').addEventListener('click', async (event) => {
+  const id = event.target?.dataset?.revokeKey;
+  if (!id) return;
+  try {
+    await json(await latchkey.fetch(`/api/keys/${encodeURIComponent(id)}`, { method: 'DELETE' }));
+    banner('Key revoked: it stopped working at once.', 'ok');
+  } catch (err) {
+    banner(`The key could not be revoked: ${err.message}`, 'danger');
+  }
+  await loadKeys();
+});
+
 // --- Security lab ----------------------------------------------------------------------------
 const mask = (token) => `${token.slice(0, 14)}…${token.slice(-4)}`;
 $('#lab-steal').addEventListener('click', async () => {
@@ -180,6 +259,7 @@ latchkey.on('signedOut', ({ reason }) => {
   }[reason] ?? 'Your session has ended.';
   if (document.body.dataset.theft !== 'detected') banner(text, reason === 'signOut' ? 'ok' : 'danger');
   document.body.dataset.signedOut = reason;
+  hideNewKey();
   show('auth');
 });
 latchkey.on('theftDetected', () => banner('Theft detected: this session was revoked everywhere.', 'danger'));

@@ -8,10 +8,17 @@ import { parse as parseCookies } from 'cookie';
 import { createLatchkey } from 'latchkey';
 import { latchkeyNode } from 'latchkey/adapters/node';
 import { sqliteStore } from 'latchkey/stores/sqlite';
+import { apiKeyRoutes, SESSION_SCOPE } from './api-keys.mjs';
 import { UserStore } from './users.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAX_BODY = 16 * 1024;
+/**
+ * The page's Content-Security-Policy: scripts, styles and requests from this origin only, no
+ * framing. The API keys page shows a secret once, so an injected script must have nowhere to run
+ * and nowhere to send it. (The favicon is a data: URL.)
+ */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const CONTENT_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8' };
 
 /** Every static file the demo serves, by URL: a fixed list, so no request path ever reaches the file system. */
@@ -74,11 +81,14 @@ export async function startDemo(options = {}) {
   let latchkey, users, auth, files;
 
   async function signIn(req, res, user) {
-    const result = await auth.signIn(req, res, { userId: user.id, idClaims: { name: user.name, email: user.email } });
+    // `scope`: what the person may do on routes that also take API keys (requireAuth, RFC 9068 §2.2.3).
+    const result = await auth.signIn(req, res, { userId: user.id, accessClaims: { scope: SESSION_SCOPE }, idClaims: { name: user.name, email: user.email } });
     send(res, 201, result.body);
   }
 
+  const keys = apiKeyRoutes(() => ({ latchkey, auth, send, error, readJson, text }));
   const routes = {
+    ...keys.routes,
     'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes }),
     'POST /api/signup': async (req, res) => {
       // Login CSRF, checked first: a cross-site form must not create an account and sign the victim into it.
@@ -138,11 +148,13 @@ export async function startDemo(options = {}) {
       const file = req.method === 'GET' ? files.get(url.pathname) : undefined;
       if (file) {
         const ext = file.slice(file.lastIndexOf('.'));
-        res.writeHead(200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+        const headers = { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+        if (ext === '.html') Object.assign(headers, { 'content-security-policy': CSP, 'referrer-policy': 'no-referrer' });
+        res.writeHead(200, headers);
         return res.end(await readFile(file));
       }
       const key = `${req.method} ${url.pathname}`;
-      const handler = routes[key] ?? (devRoutes ? devOnly[key] : undefined);
+      const handler = routes[key] ?? keys.match(req.method, url.pathname) ?? (devRoutes ? devOnly[key] : undefined);
       if (handler) return await handler(req, res);
       if (await auth.handle(req, res)) return;
       send(res, 404, error('NOT_FOUND', 'no such route'));
