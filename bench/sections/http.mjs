@@ -1,6 +1,7 @@
 /**
  * Section "http": an authenticated `GET /me` through latchkey on node:http, Express, Fastify and Hono
- * against the same framework answering the same route with no authentication, and against the usual
+ * (with a session's access-token cookie, and with a user API key behind `requireApiKey`) against the
+ * same framework answering the same route with no authentication, and against the usual
  * alternatives on Express (express-session with connect-redis: a Redis lookup per request; iron-session:
  * a sealed cookie decrypted per request). Each server runs in its own process; autocannon runs in
  * another (lib/load.mjs); loopback only. Every response must be a 2xx, or the case is an error.
@@ -56,8 +57,12 @@ await runSection('http', async (ctx) => {
   const cases = [];
   for (const fw of ['node', 'express', 'fastify', 'hono']) {
     cases.push({ name: `${fw} unauthenticated`, framework: fw, auth: 'none' });
-    if (adapters[fw]) cases.push({ name: `${fw} + latchkey`, framework: fw, auth: 'latchkey' });
-    else ctx.row({ case: `${fw} + latchkey`, status: 'skipped', reason: `not available (latchkey/adapters/${fw} is not built)` });
+    if (adapters[fw]) {
+      cases.push({ name: `${fw} + latchkey`, framework: fw, auth: 'latchkey' });
+      cases.push({ name: `${fw} + latchkey API key`, framework: fw, auth: 'apikey' });
+    } else {
+      for (const what of ['latchkey', 'latchkey API key']) ctx.row({ case: `${fw} + ${what}`, status: 'skipped', reason: `not available (latchkey/adapters/${fw} is not built)` });
+    }
   }
   if (redis) cases.push({ name: 'express + express-session + connect-redis', framework: 'express', auth: 'express-session' });
   else ctx.row({ case: 'express + express-session + connect-redis', status: 'skipped', reason: 'Redis not reachable on 127.0.0.1:6379' });
@@ -108,14 +113,17 @@ await runSection('http', async (ctx) => {
   }
   for (const fw of ['node', 'express', 'fastify', 'hono']) {
     if (rows[`${fw} + latchkey`]) compare(rows[`${fw} + latchkey`], rows[`${fw} unauthenticated`], 0.9, `${fw} unauthenticated`);
+    // A script's request: requireApiKey with a scope, the key verified from the engine's cache.
+    if (rows[`${fw} + latchkey API key`]) compare(rows[`${fw} + latchkey API key`], rows[`${fw} unauthenticated`], 0.9, `${fw} unauthenticated`);
   }
   // The same comparisons in server CPU time per request (lower is better), which load elsewhere on
   // the machine disturbs far less than throughput: informational, beside the targets above.
   for (const [name, row] of Object.entries(rows)) {
     if (!(row.cpuMicrosPerRequest > 0)) continue;
-    const base = name.endsWith(' + latchkey') ? rows[name.replace(' + latchkey', ' unauthenticated')] : undefined;
+    const baseName = / \+ latchkey( API key)?$/.test(name) ? name.replace(/ \+ latchkey( API key)?$/, ' unauthenticated') : undefined;
+    const base = baseName ? rows[baseName] : undefined;
     const cpuRow = ctx.row({ case: `${name}: server CPU per request`, metric: 'µs', value: row.cpuMicrosPerRequest });
-    if (base?.cpuMicrosPerRequest > 0) compare(cpuRow, { value: base.cpuMicrosPerRequest }, undefined, `${name.replace(' + latchkey', ' unauthenticated')} (CPU/request)`);
+    if (base?.cpuMicrosPerRequest > 0) compare(cpuRow, { value: base.cpuMicrosPerRequest }, undefined, `${baseName} (CPU/request)`);
   }
   const lkExpress = rows['express + latchkey'];
   if (lkExpress) {

@@ -2,7 +2,7 @@
  * One HTTP server under test, in its own process: `GET /me` answers `{"userId": ...}`.
  *
  * Config (JSON in argv[2]): `{ framework: 'node'|'express'|'fastify'|'hono', auth: 'none'|'latchkey'|
- * 'express-session'|'iron-session' }`. On listening (127.0.0.1, an ephemeral port) it sends
+ * 'apikey'|'express-session'|'iron-session' }` ('apikey': latchkey's requireApiKey guard, a user API key). On listening (127.0.0.1, an ephemeral port) it sends
  * `{ ready: true, port, headers }` over IPC, where `headers` are what an authenticated client sends
  * (a cookie obtained the way that library's login would set it). It exits when the parent disconnects.
  */
@@ -25,7 +25,7 @@ async function nodeServer(auth) {
     return { port: await listenNode(server), headers: {}, server };
   }
   const { latchkeyNode } = await import('./latchkey-mounts.mjs');
-  return latchkeyNode(listenNode, body);
+  return latchkeyNode(listenNode, body, auth === 'apikey');
 }
 
 async function expressServer(auth) {
@@ -83,7 +83,7 @@ async function expressServer(auth) {
     return { port: await listen(), headers: { cookie: `${options.cookieName}=${sealed}` }, server };
   }
   const { latchkeyExpress } = await import('./latchkey-mounts.mjs');
-  return { ...(await latchkeyExpress(app, listen)), server };
+  return { ...(await latchkeyExpress(app, listen, auth === 'apikey')), server };
 }
 
 async function fastifyServer(auth) {
@@ -98,7 +98,7 @@ async function fastifyServer(auth) {
     return { port: await listen(), headers: {}, server: app.server };
   }
   const { latchkeyFastify } = await import('./latchkey-mounts.mjs');
-  return { ...(await latchkeyFastify(app, listen)), server: app.server };
+  return { ...(await latchkeyFastify(app, listen, auth === 'apikey')), server: app.server };
 }
 
 async function honoServer(auth) {
@@ -112,7 +112,7 @@ async function honoServer(auth) {
     return { port: await listen(), headers: {}, server };
   }
   const { latchkeyHono } = await import('./latchkey-mounts.mjs');
-  return { ...(await latchkeyHono(app, listen)), server };
+  return { ...(await latchkeyHono(app, listen, auth === 'apikey')), server };
 }
 
 const make = { node: nodeServer, express: expressServer, fastify: fastifyServer, hono: honoServer }[config.framework];
