@@ -13,6 +13,7 @@
  *   truncated key before any hashing or store lookup, and lets a scanner discard random lookalikes
  *   offline. It is not a security check: anyone can compute it.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
@@ -51,14 +52,27 @@ export function generateApiKey(): { key: string; id: string; prefix: string } {
 }
 
 /**
+ * The public id of `value` when it has the shape of a key (length, prefix, alphabet), else null. The
+ * checksum is not checked: see {@link hasValidChecksum}.
+ */
+export function apiKeyIdOf(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length !== API_KEY_LENGTH || !API_KEY_PATTERN.test(value)) return null;
+  return value.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + ID_LENGTH);
+}
+
+/** True when the last 6 characters of a key-shaped string are the CRC32 of the rest. */
+export function hasValidChecksum(value: string): boolean {
+  const split = API_KEY_LENGTH - CHECKSUM_LENGTH;
+  return checksum(value.slice(0, split)) === value.slice(split);
+}
+
+/**
  * The public id of `value` when it is a well-formed key with a correct checksum, else null. Costs a
  * regular expression and a CRC: this runs before anything touches a hash or a store.
  */
 export function parseApiKey(value: unknown): string | null {
-  if (typeof value !== 'string' || value.length !== API_KEY_LENGTH || !API_KEY_PATTERN.test(value)) return null;
-  const split = API_KEY_LENGTH - CHECKSUM_LENGTH;
-  if (checksum(value.slice(0, split)) !== value.slice(split)) return null;
-  return value.slice(API_KEY_PREFIX.length, API_KEY_PREFIX.length + ID_LENGTH);
+  const id = apiKeyIdOf(value);
+  return id !== null && hasValidChecksum(value as string) ? id : null;
 }
 
 /** True when `value` is a well-formed key with a correct checksum (for scanners and form checks). */
@@ -66,7 +80,15 @@ export function isApiKey(value: unknown): value is string {
   return parseApiKey(value) !== null;
 }
 
-/** SHA-256 of the whole key: what the store keeps. */
+/**
+ * `crypto.hash` (Node.js 20.12 and 21.7 on): a one-shot digest without a Hash object, about twice as
+ * fast as createHash/update/digest for a 68-byte key, which matters because every verification,
+ * cache hit or not, hashes the presented key. Looked up at run time, since the engines field still
+ * admits Node.js 20.11.
+ */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, outputEncoding: 'buffer') => Buffer }).hash;
+
+/** SHA-256 of the whole key: what the store keeps. (A key is ASCII, so latin1 and UTF-8 agree.) */
 export function hashApiKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'latin1').digest();
+  return oneShotHash !== undefined ? oneShotHash('sha256', key, 'buffer') : createHash('sha256').update(key, 'latin1').digest();
 }

@@ -4,7 +4,7 @@
  *
  * - the plaintext key is returned once; the store keeps its SHA-256 (format.ts says why that is right);
  * - verification refuses a malformed key before any hashing, and a mistyped one (bad checksum)
- *   before any store lookup;
+ *   before any store lookup (on a cache hit, the constant-time hash comparison catches it first);
  * - verified keys are cached by id in a bounded map, and every hit re-checks the presented key's
  *   hash (in constant time), revocation and expiry, so the cache never changes an answer;
  * - revocation (and a rotation's new expiry) reaches every instance over the revocation bus, and the
@@ -18,7 +18,7 @@ import { InsufficientScopeError, NotFoundError, UnauthorisedError, type Unauthor
 import type { TypedEmitter } from '../events.js';
 import type { BusMessage } from '../revocation/bus.js';
 import type { ApiKeyRecord, ApiKeyStore } from '../stores/types.js';
-import { generateApiKey, hashApiKey, parseApiKey } from './format.js';
+import { apiKeyIdOf, generateApiKey, hashApiKey, hasValidChecksum } from './format.js';
 import { isApiKeyActive } from './state.js';
 import type {
   ApiKey,
@@ -70,6 +70,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** A copy the caller may keep; most keys have no metadata, and a fresh `{}` skips structuredClone's serialiser. */
+function copyMetadata(metadata: ApiKeyRecord['metadata']): ApiKeyRecord['metadata'] {
+  for (const name in metadata) if (Object.hasOwn(metadata, name)) return structuredClone(metadata);
+  return {};
+}
+
 export function toApiKey(record: ApiKeyRecord): ApiKey {
   return {
     id: record.id,
@@ -77,7 +83,7 @@ export function toApiKey(record: ApiKeyRecord): ApiKey {
     name: record.name,
     scopes: [...record.scopes],
     prefix: record.prefix,
-    metadata: structuredClone(record.metadata),
+    metadata: copyMetadata(record.metadata),
     createdAt: new Date(record.createdAt),
     expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
     lastUsedAt: record.lastUsedAt === null ? null : new Date(record.lastUsedAt),
@@ -137,20 +143,26 @@ export class ApiKeys {
    */
   async verify(key: unknown, options?: VerifyApiKeyOptions): Promise<VerifiedApiKey> {
     const required = options?.scopes === undefined ? NO_SCOPES : options.scopes;
-    const id = parseApiKey(key);
+    const id = apiKeyIdOf(key);
     if (id === null) throw this.#reject('malformed', null);
     const store = this.#store();
     let entry = this.#cache.get(id);
     if (entry === undefined) {
+      // A mistyped key never reaches the store.
+      if (!hasValidChecksum(key as string)) throw this.#reject('malformed', null);
       const epoch = this.#epoch;
       const record = await store.getApiKey(id);
       if (record === null) throw this.#reject('unknown', id);
       entry = cachedKey(record);
       if (epoch === this.#epoch) this.#remember(id, entry);
     }
-    // Constant time: how much of a forged secret was right must not show in the response time.
+    // Constant time: how much of a forged secret was right must not show in the response time. On a
+    // cache hit this comparison is the first check of the checksum's part too (a hash match implies
+    // it), so the CRC runs only on a mismatch, to name the refusal exactly as a miss would.
     const presented = hashApiKey(key as string);
-    if (entry.hash.length !== presented.length || !timingSafeEqual(entry.hash, presented)) throw this.#reject('unknown', id);
+    if (entry.hash.length !== presented.length || !timingSafeEqual(entry.hash, presented)) {
+      throw hasValidChecksum(key as string) ? this.#reject('unknown', id) : this.#reject('malformed', null);
+    }
     if (entry.revokedAt !== null) throw this.#reject('revoked', id);
     const now = this.#deps.clock.now();
     if (entry.expiresAt !== null && entry.expiresAt <= now) throw this.#reject('expired', id);

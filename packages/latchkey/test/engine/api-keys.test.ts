@@ -160,6 +160,30 @@ describe('verify', () => {
     expect(counted.total()).toBe(before);
   });
 
+  it('refuses a mistyped key as malformed also when its id is cached (no store access, no keyId in the event)', async () => {
+    const counted = countingStore(memoryStore());
+    const { lk } = await testEngine({ store: counted.store });
+    const rejected: Rejection[] = [];
+    lk.on('api_key.rejected', (e) => rejected.push(e));
+    const { key } = await lk.apiKeys.create({ ownerId: 'u', name: 'n' });
+    await lk.apiKeys.verify(key);
+    const before = counted.total();
+    // The id part is intact: the cache holds this id, so only the hash comparison stands between.
+    expect((await refusal(lk.apiKeys.verify(flipSecretChar(key)))).reason).toBe('malformed');
+    expect(counted.total()).toBe(before);
+    expect(rejected).toEqual([{ keyId: null, reason: 'malformed', at: expect.any(Date) }]);
+    await lk.apiKeys.verify(key);
+  });
+
+  it('stores the SHA-256 of the whole key, whichever digest call the runtime offers', async () => {
+    const { createHash } = await import('node:crypto');
+    const counted = countingStore(memoryStore());
+    const { lk } = await testEngine({ store: counted.store });
+    const { key, apiKey } = await lk.apiKeys.create({ ownerId: 'u', name: 'n' });
+    const record = await counted.store.getApiKey(apiKey.id);
+    expect(record?.hash).toBe(createHash('sha256').update(key).digest('hex'));
+  });
+
   it('refuses an unknown key, and a forged secret under a real id (checksum recomputed), as unknown', async () => {
     const { lk, key, rejected } = await engineWithKey();
     const { key: otherEngineKey } = await (await testEngine()).lk.apiKeys.create({ ownerId: 'u', name: 'n' });
