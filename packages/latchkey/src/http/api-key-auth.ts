@@ -18,6 +18,7 @@ import { API_KEY_PREFIX } from '../api-keys/format.js';
 import { memoryRateLimiter } from '../rate-limit/memory.js';
 import { validatePolicy, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from '../rate-limit/types.js';
 import type { AccessTokenClaims } from '../types.js';
+import type { ApiKeyRateLimit } from './options.js';
 import { invalidRequest } from './errors.js';
 import type { HttpRequest } from './request.js';
 import type { HeaderSink } from './response.js';
@@ -25,8 +26,7 @@ import type { LatchkeySession } from './session.js';
 
 export const API_KEY_HEADER = 'x-api-key';
 
-/** A fixed policy, or one per key (e.g. from its metadata); null: no limit for that key. */
-export type ApiKeyRateLimit = RateLimitPolicy | ((key: VerifiedApiKey) => RateLimitPolicy | null);
+export type { ApiKeyRateLimit };
 
 export interface RequireApiKeyOptions {
   /** Scopes the key must all hold; otherwise 403 `INSUFFICIENT_SCOPE` naming the missing ones. Default: none. */

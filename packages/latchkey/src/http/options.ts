@@ -2,9 +2,15 @@
  * Options of the HTTP layer, each with its default and the reason for it, and their resolution into
  * the settings every adapter shares. Every default is the safe one: loosening is an explicit choice.
  */
-import type { ApiKeyRateLimit } from './api-key-auth.js';
-import type { RateLimiter } from '../rate-limit/types.js';
+import type { VerifiedApiKey } from '../api-keys/types.js';
+import type { RateLimiter, RateLimitPolicy } from '../rate-limit/types.js';
 import { systemClock, type Clock } from '../clock.js';
+
+/**
+ * A fixed policy, or one per key (e.g. from its metadata); null: no limit for that key. Declared here,
+ * with the option that takes it, so that the options never import the API-key code that reads them.
+ */
+export type ApiKeyRateLimit = RateLimitPolicy | ((key: VerifiedApiKey) => RateLimitPolicy | null);
 
 /** Which transports the server accepts. */
 export type HttpModes = 'cookie' | 'header' | 'both';
