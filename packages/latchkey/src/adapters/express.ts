@@ -145,13 +145,7 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
   const router = createRouter();
   const errorHandler: ErrorRequestHandler = (error: unknown, req, res, next) => {
     if (!(error instanceof LatchkeyError) || res.headersSent) return next(error);
-    let mode;
-    try {
-      mode = http.modeOf(normalise(req));
-    } catch {
-      mode = undefined;
-    }
-    writeNodeResponse(res, http.errorResponse(error, mode));
+    writeNodeResponse(res, http.errorResponse(error, normalise(req)));
   };
   /** Rethrows after making sure the app will answer it as JSON. */
   const guarded = <T>(req: Request, promise: Promise<T>): Promise<T> =>
@@ -165,7 +159,7 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
       response = await http.handle(request);
     } catch (error) {
       // The auth routes answer their own errors: nothing reaches the app's error handling.
-      response = http.errorResponse(error);
+      response = http.errorResponse(error, request);
     }
     if (!response) return next();
     writeNodeResponse(res, response);
@@ -221,7 +215,7 @@ export function latchkeyExpress(engine: Latchkey, options: ExpressAdapterOptions
         try {
           http.checkLoginCsrf(normalise(req));
         } catch (error) {
-          return writeNodeResponse(res, http.errorResponse(error));
+          return writeNodeResponse(res, http.errorResponse(error, normalise(req)));
         }
         next();
       };

@@ -25,6 +25,7 @@ import {
 } from '../http/core.js';
 import { invalidRequest } from '../http/errors.js';
 import { fromNodeRequest } from '../http/node-io.js';
+import { routePatterns } from '../http/routes.js';
 import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { JOINED_HEADERS, withoutValue, type HeaderSink, type HttpResponse } from '../http/response.js';
@@ -169,7 +170,7 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
         try {
           http.checkLoginCsrf(normalise(request));
         } catch (error) {
-          return send(reply, http.errorResponse(error));
+          return send(reply, http.errorResponse(error, normalise(request)));
         }
       };
     },
@@ -181,13 +182,7 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
 
   function answerLatchkeyError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     if (!(error instanceof LatchkeyError)) return reply.send(error);
-    let mode;
-    try {
-      mode = http.modeOf(normalise(request));
-    } catch {
-      mode = undefined;
-    }
-    return send(reply, http.errorResponse(error, mode));
+    return send(reply, http.errorResponse(error, normalise(request)));
   }
 
   // Forgetting `setErrorHandler(app.latchkey.errorHandler)` must be safe: Fastify's default handler
@@ -220,10 +215,8 @@ const plugin: FastifyPluginAsync<FastifyLatchkeyOptions> = async (fastify: Fasti
       const response = await http.handle(normalise(request));
       return send(reply, response ?? http.errorResponse(invalidRequest('not found', 404)));
     };
-    const { basePath, jwksPath } = http.settings;
-    for (const url of [`${basePath}/refresh`, `${basePath}/signout`, `${basePath}/sessions`, `${basePath}/sessions/:id`, ...(jwksPath ? [jwksPath] : [])]) {
-      routes.all(url, handler);
-    }
+    // The paths come from the core's route table: this list cannot drift from what `handle` answers.
+    for (const url of routePatterns(http.settings)) routes.all(url, handler);
   });
 };
 

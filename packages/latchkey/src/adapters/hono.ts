@@ -29,7 +29,7 @@ import {
   type SignInResult,
   type SignOutResult,
 } from '../http/core.js';
-import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest, type HttpRequest } from '../http/request.js';
 import { JOINED_HEADERS, toWebResponse, withoutValue, type HeaderSink } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
@@ -97,8 +97,9 @@ export interface HonoLatchkey {
   signOut(c: Context): Promise<SignOutResult>;
   /**
    * For `app.onError((error, c) => auth.errorResponse(error, c))`: latchkey errors become their
-   * typed JSON response; others a generic 500. With the context, a header-mode refusal also carries
-   * its RFC 6750 `WWW-Authenticate` challenge.
+   * typed JSON response; others a generic 500. A header-mode refusal carries its RFC 6750
+   * `WWW-Authenticate` challenge: the core remembers the transport of the request it threw for; pass
+   * the context for a latchkey error you threw yourself.
    */
   errorResponse(error: unknown, c?: Context): Response;
   /** Web-standard handler for the auth routes (null when not an auth route), e.g. a Next.js catch-all route. */
@@ -146,15 +147,7 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
   };
   const app = new HonoApp();
   app.use(routes());
-  const errorResponse = (error: unknown, c?: Context): Response => {
-    let mode: TransportMode | undefined;
-    try {
-      mode = c ? http.modeOf(normalise(c)) : undefined;
-    } catch {
-      mode = undefined;
-    }
-    return toWebResponse(http.errorResponse(error, mode));
-  };
+  const errorResponse = (error: unknown, c?: Context): Response => toWebResponse(http.errorResponse(error, c ? normalise(c) : undefined));
   /**
    * Forgetting `app.onError` must be safe: Hono's default error handler answers a plain 500, but
    * answers any error with a `getResponse()` method (Hono's HTTPException convention) with that
@@ -209,7 +202,7 @@ export function latchkeyHono(engine: Latchkey, options: HonoAdapterOptions = {})
         try {
           http.checkLoginCsrf(normalise(c));
         } catch (error) {
-          return toWebResponse(http.errorResponse(error));
+          return toWebResponse(http.errorResponse(error, normalise(c)));
         }
         await next();
       };

@@ -26,7 +26,7 @@ import {
   type SignOutResult,
 } from '../http/core.js';
 import { fromNodeRequest, type NodeRequestInfo } from '../http/node-io.js';
-import type { LatchkeyHttpOptions, TransportMode } from '../http/options.js';
+import type { LatchkeyHttpOptions } from '../http/options.js';
 import { oncePerRequest } from '../http/request.js';
 import { nodeSink, writeNodeResponse } from '../http/response.js';
 import type { LatchkeySession } from '../http/session.js';
@@ -72,7 +72,8 @@ export interface NodeLatchkey {
   checkLoginCsrf(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * Sends the JSON error response for an error thrown by `signIn`/`signOut`/`getSession` (or a 500
-   * for anything else). With `req`, a header-mode refusal also carries its RFC 6750 challenge.
+   * for anything else). A header-mode refusal carries its RFC 6750 challenge: the core remembers the
+   * transport of the request it threw for; pass `req` for a latchkey error you threw yourself.
    */
   sendError(res: ServerResponse, error: unknown, req?: IncomingMessage): void;
   /**
@@ -90,13 +91,7 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
   // Built once per request and shared by `handle`, the guard and the helpers (one `requestInfo` call too).
   const normalise = oncePerRequest((req: IncomingMessage) => fromNodeRequest(req, requestInfo?.(req)));
   function sendError(res: ServerResponse, error: unknown, req?: IncomingMessage): void {
-    let mode: TransportMode | undefined;
-    try {
-      mode = req ? http.modeOf(normalise(req)) : undefined;
-    } catch {
-      mode = undefined;
-    }
-    writeNodeResponse(res, http.errorResponse(error, mode));
+    writeNodeResponse(res, http.errorResponse(error, req ? normalise(req) : undefined));
   }
   const adapter: NodeLatchkey = {
     http,
@@ -147,7 +142,7 @@ export function latchkeyNode(engine: Latchkey, options: NodeAdapterOptions = {})
         http.checkLoginCsrf(normalise(req));
         return true;
       } catch (error) {
-        writeNodeResponse(res, http.errorResponse(error));
+        writeNodeResponse(res, http.errorResponse(error, normalise(req)));
         return false;
       }
     },

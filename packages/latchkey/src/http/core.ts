@@ -3,60 +3,34 @@
  * normalised {@link HttpRequest} and produces a normalised {@link HttpResponse} (or writes headers to
  * a sink for app-owned responses). Adapters only translate.
  *
- * It decides the transport of each request (cookie or header mode), reads credentials without
- * trusting their shape, enforces CSRF in cookie mode, and maps every failure to a typed response.
+ * `LatchkeyHttp` is the public face: what apps and adapters call, and nothing else. The steps of the
+ * protocol are functions over a shared context in small internal modules, which never import this
+ * one: the transport of a request (mode.ts), authentication and sign-out (authenticate.ts), what a
+ * token-issuing answer carries (issue.ts), the auth routes (routes.ts) and error responses
+ * (error-response.ts, over the error table in errors.ts).
  */
-import { isIP } from 'node:net';
-import { isDeepStrictEqual } from 'node:util';
 import type { CreateSessionInput, Latchkey } from '../engine.js';
-import { InvalidClaimsError, LatchkeyError, TryRefreshError, UnauthorisedError } from '../errors.js';
-import type { AccessTokenClaims, IssuedTokens, JsonValue, Session, VerifiedAccessToken } from '../types.js';
-import { clearingCookies, cookieFits, cookieShapes, readCookies, setCookieHeader } from './cookies.js';
-import { checkCsrf, CSRF_TOKEN_HEADER, csrfToken, isSafeMethod } from './csrf.js';
-import { CookieConflictError, invalidRequest, mapError } from './errors.js';
-import { ACCESS_TOKEN_HEADER, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER, REFRESH_GRACE_HEADER } from './front.js';
-import { resolveHttpSettings, type LatchkeyHttpOptions, type ResolvedHttpSettings, type TransportMode } from './options.js';
-import { decodeUtf8, type HttpRequest } from './request.js';
-import { jsonResponse, toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
+import { LatchkeyError, UnauthorisedError } from '../errors.js';
+import type { Session, VerifiedAccessToken } from '../types.js';
+import { appendAll, checkSessionScopes, presentsApiKey, scopeClaim, verifyRequestApiKey } from './api-key-auth.js';
+import type { ApiKeyPrincipal, Principal, RequireApiKeyOptions, SessionScopes } from './api-key-auth.js';
+import { authenticate, requestSession, signOut, verifyRequest } from './authenticate.js';
+import type { AuthResult, RequireSessionOptions, SignOutResult } from './authenticate.js';
+import { createHttpContext, type HttpContext } from './context.js';
+import { checkCsrf } from './csrf.js';
+import { errorResponse, inMode, type ErrorContext } from './error-response.js';
+import { deviceOf, exposeHeaders, issueHeaders, tokenBody } from './issue.js';
+import type { CookieTokenBody, HeaderTokenBody } from './issue.js';
+import { MODE_HEADER, modeOf } from './mode.js';
+import type { LatchkeyHttpOptions, ResolvedHttpSettings, TransportMode } from './options.js';
+import type { HttpRequest } from './request.js';
+import { toWebResponse, type HeaderSink, type HttpResponse } from './response.js';
 import { handleRoute } from './routes.js';
-import { createRequestSession, toPublicSession, type LatchkeySession, type PublicSession } from './session.js';
-import { authTargetFilter } from './target-filter.js';
-import {
-  appendAll,
-  checkSessionScopes,
-  presentsApiKey,
-  resolveApiKeyAuthSettings,
-  scopeClaim,
-  verifyRequestApiKey,
-  type ApiKeyAuthSettings,
-  type ApiKeyPrincipal,
-  type Principal,
-  type RequireApiKeyOptions,
-  type SessionScopes,
-} from './api-key-auth.js';
+import type { LatchkeySession } from './session.js';
 import { fromWebRequest } from './web.js';
 
-export const MODE_HEADER = 'x-latchkey-mode';
-
-/** What a route or middleware requires of the session. */
-export interface RequireSessionOptions {
-  /**
-   * Claims the access token must carry, compared by deep equality (`{ role: 'admin' }`), or a
-   * predicate over all claims. Failing it is 403 `FORBIDDEN`. Default: none.
-   */
-  claims?: (Readonly<Record<string, JsonValue>> | ((claims: Readonly<AccessTokenClaims>) => boolean)) | undefined;
-  /**
-   * Refuse with 403 `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many
-   * seconds: for sensitive actions (change password, delete account). Default: no limit.
-   */
-  maxAuthAge?: number | undefined;
-  /**
-   * Also read the session from the store and refuse it unless active. Default `false`: verification
-   * is local, and revocation already takes effect through the denylist. Turn on for routes where even
-   * the cross-instance fan-out delay is too long.
-   */
-  checkStore?: boolean | undefined;
-}
+export { MODE_HEADER };
+export type { AuthResult, CookieTokenBody, HeaderTokenBody, RequireSessionOptions, SignOutResult };
 
 /** What a route that takes a session or an API key requires (`requireAuth`). */
 export interface RequireAuthOptions extends RequireSessionOptions, RequireApiKeyOptions {
@@ -67,10 +41,6 @@ export interface RequireAuthOptions extends RequireSessionOptions, RequireApiKey
 export type ApiKeyAuthResult = { ok: true; principal: ApiKeyPrincipal } | { ok: false; response: HttpResponse };
 export type PrincipalResult = { ok: true; principal: Principal } | { ok: false; response: HttpResponse };
 
-export type AuthResult =
-  | { ok: true; session: LatchkeySession }
-  | { ok: false; response: HttpResponse };
-
 /** An optional-session route's outcome: a session, anonymous (`session: null`), or the refusal to send. */
 export type OptionalAuthResult =
   | { ok: true; session: LatchkeySession | null }
@@ -79,19 +49,6 @@ export type OptionalAuthResult =
 /** Sign-in input: the engine's, with the device defaulting to the request's user agent and address. */
 export type SignInInput = CreateSessionInput;
 
-/** JSON a token-issuing response carries in cookie mode. */
-export interface CookieTokenBody {
-  session: PublicSession;
-  accessTokenExpiresAt: string;
-}
-
-/** JSON a token-issuing response carries in header mode (the protocol's shape). */
-export interface HeaderTokenBody extends CookieTokenBody {
-  accessToken: string;
-  refreshToken: string;
-  idToken: string;
-}
-
 export interface SignInResult {
   mode: TransportMode;
   session: Session;
@@ -99,42 +56,18 @@ export interface SignInResult {
   body: CookieTokenBody | HeaderTokenBody;
 }
 
-export interface SignOutResult {
-  mode: TransportMode;
-  /** True when this call ended an active session. */
-  revoked: boolean;
-}
-
-function hasBearer(request: HttpRequest): boolean {
-  return /^\s*bearer(\s|$)/i.test(request.headers.get('authorization') ?? '');
-}
-
-// The common verify options, shared rather than allocated per request (frozen: the engine only reads them).
-const LOCAL_ONLY = Object.freeze({ checkStore: false });
-const CHECK_STORE = Object.freeze({ checkStore: true });
-
-// RFC 6750 §2.1 b64token.
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
-
 export class LatchkeyHttp {
+  /** The engine this HTTP layer serves. */
   readonly engine: Latchkey;
+  /** The options, resolved to their defaults and validated (read-only). */
   readonly settings: ResolvedHttpSettings;
-  /** The `set-cookie` headers that expire every session cookie. */
-  readonly #clearing: readonly [string, string][];
-  readonly #mayBeAuthTarget: (target: string) => boolean;
-  /** The cookies an authenticated request may carry, built once rather than per request. */
-  readonly #sessionCookies: ReadonlySet<string>;
-  readonly #apiKeyAuth: ApiKeyAuthSettings;
+  /** What the internal steps (authenticate.ts, issue.ts, routes.ts, error-response.ts) share. */
+  readonly #ctx: HttpContext;
 
   constructor(engine: Latchkey, options?: LatchkeyHttpOptions) {
+    this.#ctx = createHttpContext(engine, options);
     this.engine = engine;
-    this.settings = resolveHttpSettings(options);
-    this.#mayBeAuthTarget = authTargetFilter(this.settings.basePath, this.settings.jwksPath);
-    const { names } = this.settings;
-    this.#sessionCookies = new Set([names.access, names.front, names.csrf]);
-    this.#apiKeyAuth = resolveApiKeyAuthSettings(options ?? {});
-    // Depends on settings alone, which never change: built once, reused by every sign-out and failure.
-    this.#clearing = clearingCookies(this.settings).map((value): [string, string] => ['set-cookie', value]);
+    this.settings = this.#ctx.settings;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -147,13 +80,13 @@ export class LatchkeyHttp {
    */
   mayHandle(request: HttpRequest): boolean {
     const { target } = request;
-    return target === undefined || this.#mayBeAuthTarget(target);
+    return target === undefined || this.#ctx.mayBeAuthTarget(target);
   }
 
   /** Handles the auth routes. Resolves to null when the request is not for one of them. */
   handle(request: HttpRequest): Promise<HttpResponse | null> {
     if (!this.mayHandle(request)) return Promise.resolve(null);
-    return handleRoute(this, request);
+    return handleRoute(this.#ctx, request);
   }
 
   /** Web-standard entry point (Hono, Next.js route handlers, Bun, Deno): null when not an auth route. */
@@ -162,26 +95,16 @@ export class LatchkeyHttp {
     return response ? toWebResponse(response) : null;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // What apps call (directly, or through an adapter)
+
   /**
    * Authenticates a request. On success the session; otherwise the response to send (401/403/400).
    * In cookie mode a state-changing method must pass the CSRF check. `sink` receives headers that
    * session methods set later (new cookies after `update`, cleared ones after `revoke`).
    */
-  async authenticate(request: HttpRequest, options: RequireSessionOptions = {}, sink?: HeaderSink): Promise<AuthResult> {
-    let mode: TransportMode | undefined;
-    try {
-      mode = this.modeOf(request);
-      const verified = await this.verify(request, mode, options);
-      if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
-        const headers: [string, string][] = [['cache-control', 'no-store']];
-        // RFC 6750 §3.1: the token is fine but does not grant this.
-        if (mode === 'header') headers.push(['www-authenticate', 'Bearer error="insufficient_scope"']);
-        return { ok: false, response: jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'this session may not do that' } }, headers) };
-      }
-      return { ok: true, session: this.session(verified, mode, sink, this.exposeHeaders(request)) };
-    } catch (error) {
-      return { ok: false, response: this.errorResponse(error, mode) };
-    }
+  authenticate(request: HttpRequest, options: RequireSessionOptions = {}, sink?: HeaderSink): Promise<AuthResult> {
+    return authenticate(this.#ctx, request, options, sink);
   }
 
   /**
@@ -193,11 +116,11 @@ export class LatchkeyHttp {
   async authenticateApiKey(request: HttpRequest, options: RequireApiKeyOptions = {}, sink?: HeaderSink): Promise<ApiKeyAuthResult> {
     const headers: [string, string][] = [];
     try {
-      const principal = await verifyRequestApiKey(this.engine, this.#apiKeyAuth, request, options, headers);
+      const principal = await verifyRequestApiKey(this.engine, this.#ctx.apiKeyAuth, request, options, headers);
       appendAll(sink, headers);
       return { ok: true, principal };
     } catch (error) {
-      const response = this.errorResponse(error, 'header');
+      const response = errorResponse(this.#ctx, error, 'header');
       response.headers.push(...headers);
       return { ok: false, response };
     }
@@ -213,7 +136,7 @@ export class LatchkeyHttp {
     try {
       byKey = presentsApiKey(request);
     } catch (error) {
-      return { ok: false, response: this.errorResponse(error, 'header') };
+      return { ok: false, response: errorResponse(this.#ctx, error, 'header') };
     }
     if (byKey) return this.authenticateApiKey(request, options, sink);
     const result = await this.authenticate(request, options, sink);
@@ -223,7 +146,7 @@ export class LatchkeyHttp {
       const scopes = checkSessionScopes(session.claims, options.scopes, options.sessionScopes ?? scopeClaim);
       return { ok: true, principal: { kind: 'session', subject: session.userId, userId: session.userId, scopes, session } };
     } catch (error) {
-      return { ok: false, response: this.errorResponse(error, session.mode) };
+      return { ok: false, response: errorResponse(this.#ctx, error, session.mode) };
     }
   }
 
@@ -243,15 +166,16 @@ export class LatchkeyHttp {
    * adapters' `session()` middleware sends it itself (see {@link optionalSession}).
    */
   async getSession(request: HttpRequest, sink?: HeaderSink): Promise<LatchkeySession | null> {
-    const mode = this.modeOf(request);
+    const ctx = this.#ctx;
+    const mode = modeOf(ctx.settings, request);
     let verified: VerifiedAccessToken;
     try {
-      verified = await this.verify(request, mode, {});
+      verified = await inMode(mode, () => verifyRequest(ctx, request, mode, {}));
     } catch (error) {
       if (isAnonymous(error)) return null;
       throw error;
     }
-    return this.session(verified, mode, sink, this.exposeHeaders(request));
+    return requestSession(ctx, verified, mode, sink, exposeHeaders(ctx.settings, request));
   }
 
   /** {@link getSession} as a result: the session or null, or the refusal to send (401/400). */
@@ -259,13 +183,7 @@ export class LatchkeyHttp {
     try {
       return { ok: true, session: await this.getSession(request, sink) };
     } catch (error) {
-      let mode: TransportMode | undefined;
-      try {
-        mode = this.modeOf(request);
-      } catch {
-        mode = undefined;
-      }
-      return { ok: false, response: this.errorResponse(error, mode) };
+      return { ok: false, response: errorResponse(this.#ctx, error, request) };
     }
   }
 
@@ -277,20 +195,23 @@ export class LatchkeyHttp {
    * both. Always a new session: never reuse one across authentications (ASVS V7.2.4).
    */
   async signIn(request: HttpRequest, input: SignInInput, sink: HeaderSink): Promise<SignInResult> {
-    const mode = this.modeOf(request);
-    if (mode === 'cookie') this.checkLoginCsrf(request);
-    const device = input.device ?? this.deviceOf(request);
-    const tokens = await this.engine.createSession({ ...input, device });
-    let headers: [string, string][];
-    try {
-      headers = this.issueHeaders(tokens, tokens.session, mode);
-    } catch (error) {
-      // Tokens too large for a cookie: do not leave a session behind that the client never received.
-      await this.engine.revokeSession(tokens.session.id, 'signout');
-      throw error;
-    }
-    for (const [name, value] of [...headers, ...this.exposeHeaders(request)]) sink.append(name, value);
-    return { mode, session: tokens.session, body: this.tokenBody(tokens, mode) };
+    const ctx = this.#ctx;
+    const mode = modeOf(ctx.settings, request);
+    return inMode(mode, async () => {
+      if (mode === 'cookie') this.checkLoginCsrf(request);
+      const device = input.device ?? deviceOf(request);
+      const tokens = await ctx.engine.createSession({ ...input, device });
+      let headers: [string, string][];
+      try {
+        headers = issueHeaders(ctx, tokens, tokens.session, mode);
+      } catch (error) {
+        // Tokens too large for a cookie: do not leave a session behind that the client never received.
+        await ctx.engine.revokeSession(tokens.session.id, 'signout');
+        throw error;
+      }
+      for (const [name, value] of [...headers, ...exposeHeaders(ctx.settings, request)]) sink.append(name, value);
+      return { mode, session: tokens.session, body: tokenBody(tokens, mode) };
+    });
   }
 
   /**
@@ -299,26 +220,9 @@ export class LatchkeyHttp {
    * `TRY_REFRESH_TOKEN` thrown, so that the client refreshes and retries and the session is really
    * ended on the server, not merely forgotten by the browser.
    */
-  async signOut(request: HttpRequest, sink: HeaderSink): Promise<SignOutResult> {
-    const mode = this.modeOf(request);
-    const clear = (): void => {
-      if (mode === 'cookie') for (const [name, value] of this.#clearing) sink.append(name, value);
-      if (this.settings.clearSiteData !== undefined) sink.append('clear-site-data', this.settings.clearSiteData);
-    };
-    let verified: VerifiedAccessToken;
-    try {
-      verified = await this.verify(request, mode, {});
-    } catch (error) {
-      // Duplicate cookies (CookieConflictError) are rethrown: their error response clears every copy.
-      if (mode === 'cookie' && error instanceof UnauthorisedError) {
-        clear();
-        return { mode, revoked: false };
-      }
-      throw error;
-    }
-    const revoked = await this.engine.revokeSession(verified.sessionId, 'signout');
-    clear();
-    return { mode, revoked };
+  signOut(request: HttpRequest, sink: HeaderSink): Promise<SignOutResult> {
+    const mode = modeOf(this.settings, request);
+    return inMode(mode, () => signOut(this.#ctx, request, mode, sink));
   }
 
   /** Throws CSRF_REJECTED unless a state-changing request passes the header and Origin checks. For the app's sign-in route. */
@@ -328,166 +232,27 @@ export class LatchkeyHttp {
 
   /** Headers that expire every session cookie (sign-out, duplicate cookies, stale Domain copies). */
   clearCookies(sink: HeaderSink): void {
-    for (const [name, value] of this.#clearing) sink.append(name, value);
+    for (const [name, value] of this.#ctx.clearing) sink.append(name, value);
   }
 
-  /** The response for an error (typed codes; a generic 500 for anything unexpected, which is reported to `onError`). */
-  errorResponse(error: unknown, mode?: TransportMode, options?: { clearCookies?: boolean }): HttpResponse {
-    const mapped = mapError(error, mode);
-    if (!mapped.expected) this.settings.onError(error);
-    const headers: [string, string][] = [...mapped.headers, ['cache-control', 'no-store']];
-    if (options?.clearCookies || error instanceof CookieConflictError) {
-      headers.push(...this.#clearing);
-    }
-    return jsonResponse(mapped.status, mapped.body, headers);
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Shared steps (used by the routes)
-
-  /** The request's transport: `X-Latchkey-Mode: header` asks for header mode, within what the server allows. */
+  /**
+   * The request's transport (`X-Latchkey-Mode`, within the enabled modes); throws INVALID_REQUEST.
+   * @deprecated Pass the request to {@link errorResponse} instead, which works the mode out (and
+   * never throws); the other steps this class used to expose are internal now.
+   */
   modeOf(request: HttpRequest): TransportMode {
-    const asked = request.headers.get(MODE_HEADER);
-    const { modes } = this.settings;
-    if (asked === null) return modes.cookie ? 'cookie' : 'header';
-    const value = asked.trim().toLowerCase();
-    if (value === 'header' || value === 'cookie') {
-      if (!modes[value]) throw invalidRequest(`${value} mode is not enabled on this server`);
-      return value;
-    }
-    throw invalidRequest('X-Latchkey-Mode must be header or cookie');
-  }
-
-  /** Verifies the request's access token in the given mode, with CSRF checks for cookie-mode writes. */
-  async verify(request: HttpRequest, mode: TransportMode, options: RequireSessionOptions): Promise<VerifiedAccessToken> {
-    const verifyOptions = options.maxAuthAge === undefined ? (options.checkStore === true ? CHECK_STORE : LOCAL_ONLY) : { checkStore: options.checkStore === true, maxAuthAge: options.maxAuthAge };
-    if (mode === 'header') {
-      // Cookies are never read in header mode: header mode must carry no ambient credential.
-      const authorization = request.headers.get('authorization');
-      if (authorization === null) throw new UnauthorisedError('missing', 'no bearer token');
-      const match = BEARER.exec(authorization);
-      if (!match?.[1]) throw new UnauthorisedError('malformed', 'authorization header is not a bearer token');
-      return this.engine.verifyAccessToken(match[1], verifyOptions);
-    }
-    // A bearer token in cookie mode is a client that forgot X-Latchkey-Mode: say so instead of
-    // silently ignoring one credential and using another.
-    if (hasBearer(request)) throw invalidRequest(`bearer token sent in cookie mode; send ${MODE_HEADER}: header`);
-    const { names } = this.settings;
-    const cookies = readCookies(request.headers.get('cookie'), this.#sessionCookies);
-    const unsafe = !isSafeMethod(request.method);
-    // Header and Origin first: a forged request is refused before any token work.
-    if (unsafe) checkCsrf(request, this.settings, { requireToken: false });
-    const access = cookies.get(names.access);
-    if (access === undefined || access === '') {
-      // The access cookie's Max-Age equals the token's lifetime, so an expired token usually arrives as
-      // no cookie at all. The front cookie lives as long as the session: its presence means "refresh".
-      if (cookies.has(names.front)) throw new TryRefreshError();
-      throw new UnauthorisedError('missing', 'no session');
-    }
-    const verified = await this.engine.verifyAccessToken(access, verifyOptions);
-    if (unsafe && this.settings.csrf.mode === 'token') {
-      checkCsrf(request, this.settings, { requireToken: true, cookieToken: cookies.get(names.csrf), sessionId: verified.sessionId });
-    }
-    return verified;
-  }
-
-  session(verified: VerifiedAccessToken, mode: TransportMode, sink: HeaderSink | undefined, expose: [string, string][] = []): LatchkeySession {
-    return createRequestSession(verified, mode, {
-      engine: this.engine,
-      reissued: (tokens, session, m) => [
-        // Header mode has no cookie to replace: the new access token travels in a header (D3).
-        ...(m === 'header' ? [[ACCESS_TOKEN_HEADER, tokens.accessToken] as [string, string]] : []),
-        ...this.issueHeaders(tokens, session, m),
-        ...expose,
-        // It carries tokens: no shared cache may keep it.
-        ['cache-control', 'no-store'],
-      ],
-      cleared: (m) => (m === 'cookie' ? [...this.#clearing] : []),
-    }, sink);
+    return modeOf(this.settings, request);
   }
 
   /**
-   * On a token-issuing response in an app-owned route (sign-in, `session.update`) to an allowed
-   * cross-origin caller, the front-token headers must be exposed or the SDK cannot read them. The
-   * app's CORS middleware owns `Access-Control-Allow-Origin`; this only adds the expose list.
+   * The response for an error: its status and typed JSON body, and in header mode its RFC 6750
+   * `WWW-Authenticate` challenge; a generic 500 for anything unexpected, which is reported to
+   * `onError`. The transport comes from `context`: a mode, or the request (pass it when you have it);
+   * without either, from the request the error was thrown for when latchkey threw it (`signIn`,
+   * `signOut`, `getSession`), so an error handler that has only the error answers the same.
    */
-  exposeHeaders(request: HttpRequest): [string, string][] {
-    const origin = request.headers.get('origin');
-    if (origin === null || origin === request.ownOrigin || !this.settings.allowedOrigins.has(origin)) return [];
-    return [['access-control-expose-headers', EXPOSED_HEADERS]];
-  }
-
-  deviceOf(request: HttpRequest): { userAgent?: string; ip?: string } {
-    const userAgent = request.headers.get('user-agent');
-    // An address resolver the app supplied (a proxy header, say) may return something that is not an
-    // address; the engine would refuse it, and a sign-in must not fail over an informational field.
-    const ip = request.ip;
-    return { ...(userAgent ? { userAgent } : {}), ...(ip && isIP(ip) !== 0 ? { ip } : {}) };
-  }
-
-  /**
-   * Headers for a token-issuing response: always the front token header and the refresh grace
-   * window; in cookie mode the cookies (the refresh cookie only when a refresh token was issued).
-   * Each cookie is checked against the 4096-byte bound: a browser would drop a larger one silently.
-   *
-   * The grace window goes on every token-issuing answer (sign-in, refresh, claim update), not only on
-   * refreshes: a client that first heard of it on its first refresh would time that refresh out by
-   * the 30 s default, and on a server configured with a short window its retry of a lost answer
-   * would land past the window and count as theft.
-   */
-  issueHeaders(
-    tokens: { accessToken: string; accessTokenExpiresAt: Date; idToken: string; refreshToken?: string },
-    session: Session,
-    mode: TransportMode,
-  ): [string, string][] {
-    const now = this.settings.clock.now();
-    const front = encodeFrontToken(tokens.idToken, tokens.accessTokenExpiresAt, now);
-    const headers: [string, string][] = [[FRONT_HEADER, front], [REFRESH_GRACE_HEADER, String(this.engine.refreshGraceSeconds)]];
-    if (mode === 'header') return headers;
-    const shapes = cookieShapes(this.settings);
-    const accessMaxAge = Math.max(1, Math.ceil((tokens.accessTokenExpiresAt.getTime() - now) / 1000));
-    const sessionMaxAge = Math.max(1, Math.floor((session.expiresAt.getTime() - now) / 1000));
-    const cookies = [
-      { ...shapes.access, value: tokens.accessToken, maxAge: accessMaxAge },
-      ...(tokens.refreshToken === undefined ? [] : [{ ...shapes.refresh, value: tokens.refreshToken, maxAge: sessionMaxAge }]),
-      // The front cookie lives as long as the session, so the page knows to refresh after the access cookie expired.
-      { ...shapes.front, value: front, maxAge: sessionMaxAge },
-    ];
-    if (this.settings.csrf.mode === 'token') {
-      const token = csrfToken(this.settings.csrf.key, session.id);
-      cookies.push({ ...shapes.csrf, value: token, maxAge: sessionMaxAge });
-      headers.push([CSRF_TOKEN_HEADER, token]);
-    }
-    for (const cookie of cookies) {
-      if (!cookieFits(cookie.name, cookie.value)) {
-        throw new InvalidClaimsError(`the ${cookie.name} cookie would exceed 4096 bytes; put fewer claims in the session's tokens`);
-      }
-      headers.push(['set-cookie', setCookieHeader(cookie, this.settings.cookieDomain)]);
-    }
-    return headers;
-  }
-
-  tokenBody(tokens: IssuedTokens, mode: TransportMode): CookieTokenBody | HeaderTokenBody {
-    const base = { session: toPublicSession(tokens.session), accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString() };
-    if (mode === 'cookie') return base;
-    return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, idToken: tokens.idToken, ...base };
-  }
-
-  /** Reads a JSON object body. Malformed or oversized input is a 400/413, never a 500. */
-  async jsonBody(request: HttpRequest): Promise<Record<string, unknown>> {
-    const raw = await request.body(this.settings.maxBodyBytes);
-    let value: unknown = raw;
-    if (raw instanceof Uint8Array) value = decodeUtf8(raw);
-    if (typeof value === 'string') {
-      if (value.trim() === '') throw invalidRequest('request body must be a JSON object');
-      try {
-        value = JSON.parse(value);
-      } catch {
-        throw invalidRequest('request body is not valid JSON');
-      }
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidRequest('request body must be a JSON object');
-    return value as Record<string, unknown>;
+  errorResponse(error: unknown, context?: ErrorContext, options?: { clearCookies?: boolean }): HttpResponse {
+    return errorResponse(this.#ctx, error, context, options);
   }
 }
 
@@ -500,13 +265,7 @@ function isAnonymous(error: unknown): boolean {
   return error instanceof LatchkeyError && error.code === 'CSRF_REJECTED';
 }
 
-function claimsMatch(claims: Readonly<AccessTokenClaims>, required: NonNullable<RequireSessionOptions['claims']>): boolean {
-  if (typeof required === 'function') return required(claims) === true;
-  return Object.entries(required).every(([name, value]) => isDeepStrictEqual(claims[name], value));
-}
-
 /** Wires the HTTP layer to an engine. */
 export function createLatchkeyHttp(engine: Latchkey, options?: LatchkeyHttpOptions): LatchkeyHttp {
   return new LatchkeyHttp(engine, options);
 }
-
