@@ -307,7 +307,7 @@ export class Latchkey {
       refreshToken: { hash: refreshHash, sessionId: record.id, generation: 0, createdAt: now },
     });
     this.#events.emit('session.created', { sessionId: record.id, userId, at: new Date(now) });
-    return { ...(await this.#mint(record, now)), refreshToken, session: toSession(record) };
+    return { ...(await this.#mint(record, now)), refreshToken, session: toSession(record), tokenType: record.binding?.method === 'dpop' ? 'DPoP' : 'Bearer' };
   }
 
   /**
@@ -334,7 +334,7 @@ export class Latchkey {
     }
     const denied = this.#fleet.denylist.denied(claims.sid);
     if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
-    await this.#checkTokenBinding(token as string, claims, options, now);
+    const boundKey = await this.#checkTokenBinding(token as string, claims, options, now);
     if (options?.checkStore) {
       const session = await this.store.getSession(claims.sid);
       if (!session || session.userId !== claims.sub) throw new UnauthorisedError('revoked', 'session revoked');
@@ -350,6 +350,7 @@ export class Latchkey {
       claims,
       authTime: new Date(claims.auth_time * 1000),
       expiresAt: new Date(claims.exp * 1000),
+      ...(boundKey !== undefined ? { boundKey } : {}),
     };
   }
 
@@ -386,7 +387,12 @@ export class Latchkey {
       case 'grace': {
         const session = outcome.session;
         this.#events.emit('session.refreshed', { sessionId: session.id, userId: session.userId, at: new Date(now), grace: outcome.kind === 'grace' });
-        return { ...(await this.#mint(session, now)), refreshToken: successor, session: toSession(session) };
+        return {
+          ...(await this.#mint(session, now)),
+          refreshToken: successor,
+          session: toSession(session),
+          tokenType: session.binding?.method === 'dpop' ? 'DPoP' : 'Bearer',
+        };
       }
       case 'theft': {
         const { id, userId, rotatedAt } = outcome.session;
@@ -640,17 +646,18 @@ export class Latchkey {
   }
 
   /** RFC 9449 §7.1: a token with `cnf.jkt` is accepted only with a fresh proof from that key, bound to it by `ath`. */
-  async #checkTokenBinding(token: string, claims: AccessTokenClaims, options: VerifyOptions | undefined, now: number): Promise<void> {
+  async #checkTokenBinding(token: string, claims: AccessTokenClaims, options: VerifyOptions | undefined, now: number): Promise<string | undefined> {
     const cnf = claims.cnf;
     const jkt = typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf) ? cnf.jkt : undefined;
     if (jkt === undefined) {
       if (options?.scheme === 'DPoP') throw new InvalidDpopProofError('key_mismatch', 'the access token is not bound to a key; send it as Bearer');
-      return;
+      return undefined;
     }
     if (typeof jkt !== 'string') throw new UnauthorisedError('claim_invalid', 'access token cnf.jkt is not a string', { claim: 'cnf' });
     if (options?.scheme === 'Bearer') throw new InvalidDpopProofError('bearer_scheme', 'a DPoP-bound access token must be sent with the DPoP scheme');
     if (options?.dpop === undefined) throw new InvalidDpopProofError('missing', 'a DPoP-bound access token needs a DPoP proof');
     await this.#dpop.verify(options.dpop, now, { accessToken: token, expectedJkt: jkt });
+    return jkt;
   }
 
   async #revoked(revocations: Revocation[], reason: RevocationReason): Promise<void> {

@@ -73,6 +73,11 @@ export interface IssuedTokens {
   refreshToken: string;
   /** The front (ID) token: readable claims for the UI. Never accepted as an access token. */
   idToken: string;
+  /**
+   * `DPoP` when the session is bound to a DPoP key (send the access token as `Authorization: DPoP`
+   * with a proof), `Bearer` otherwise (RFC 9449 §5 `token_type`).
+   */
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 /** The result of a successful access-token verification. */
@@ -83,4 +88,6 @@ export interface VerifiedAccessToken {
   /** From `auth_time`. */
   authTime: Date;
   expiresAt: Date;
+  /** For a DPoP-bound token: the RFC 7638 thumbprint of its key (`cnf.jkt`), whose proof was checked. */
+  boundKey?: string;
 }

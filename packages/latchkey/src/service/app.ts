@@ -90,6 +90,8 @@ function issuedToJson(tokens: IssuedTokens) {
     refreshToken: tokens.refreshToken,
     idToken: tokens.idToken,
     accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString(),
+    // The access token says whether it is bound; the backend learns the scheme without parsing it.
+    tokenType: tokens.tokenType,
   };
 }
 
@@ -220,16 +222,20 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     const work = engine.verifyAccessToken(body.accessToken, {
       ...(body.checkStore !== undefined ? { checkStore: body.checkStore } : {}),
       ...(body.maxAuthAge !== undefined ? { maxAuthAge: body.maxAuthAge } : {}),
+      ...(body.dpop !== undefined ? { dpop: body.dpop } : {}),
     });
     // Without checkStore no store is read, except a key reload when the kid is unknown: bounded too.
     const verified = await store(work);
-    return c.json({ session: { id: verified.sessionId, userId: verified.userId }, claims: { ...verified.claims } }, 200);
+    const cnf = verified.boundKey === undefined ? {} : { cnf: { jkt: verified.boundKey } };
+    return c.json({ session: { id: verified.sessionId, userId: verified.userId }, claims: { ...verified.claims }, ...cnf }, 200);
   });
   onlyThose('/v1/sessions/verify');
 
   route('post', '/v1/sessions/refresh', async (c) => {
     const body = await readBody(c, RefreshRequest);
-    const tokens = await store(engine.refresh(body.refreshToken, body.device ? { device: body.device } : {}));
+    const tokens = await store(
+      engine.refresh(body.refreshToken, { ...(body.device ? { device: body.device } : {}), ...(body.dpop ? { dpop: body.dpop } : {}) }),
+    );
     return c.json(issuedToJson(tokens), 200);
   });
   onlyThose('/v1/sessions/refresh');

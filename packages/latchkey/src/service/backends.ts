@@ -2,6 +2,7 @@
  * Opens the store and the revocation bus that the configuration names. Drivers are imported only
  * when used, so a SQLite deployment never loads `pg` or `ioredis` (and vice versa).
  */
+import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
 import { ConfigError, type StoreConfig } from './config.js';
@@ -19,6 +20,9 @@ interface PostgresModule {
 }
 interface RedisModule {
   redisBus(options: { url: string; channel?: string }): RevocationBus;
+}
+interface DpopRedisModule {
+  redisDpopReplayCache(options: { url: string }): DpopReplayCache;
 }
 
 /** Imports an optional driver module; a missing one is a configuration problem, named as such. */
@@ -56,4 +60,16 @@ export async function openBus(redisUrl: string | undefined, channel?: string): P
   const specifier = '../revocation/redis.js';
   const { redisBus } = await importDriver<RedisModule>(specifier, 'LATCHKEY_REDIS_URL', 'the Redis revocation bus');
   return redisBus({ url: redisUrl, ...(channel !== undefined ? { channel } : {}) });
+}
+
+/**
+ * The DPoP `jti` replay cache shared through Redis, or undefined without `LATCHKEY_REDIS_URL` (the
+ * engine then keeps one in memory): the service contract wants a proof seen by one instance refused by
+ * every instance that shares Redis.
+ */
+export async function openDpopReplayCache(redisUrl: string | undefined): Promise<DpopReplayCache | undefined> {
+  if (redisUrl === undefined) return undefined;
+  const specifier = '../dpop/redis.js';
+  const { redisDpopReplayCache } = await importDriver<DpopRedisModule>(specifier, 'LATCHKEY_REDIS_URL', 'the Redis DPoP replay cache');
+  return redisDpopReplayCache({ url: redisUrl });
 }

@@ -8,12 +8,14 @@ import {
   InsufficientFreshnessError,
   InsufficientScopeError,
   InvalidClaimsError,
+  InvalidDpopProofError,
   NotFoundError,
   SecretMismatchError,
   StoreUnavailableError,
   TokenTheftError,
   TryRefreshError,
   UnauthorisedError,
+  UseDpopNonceError,
 } from '../errors.js';
 import type { TheftReason } from '../errors.js';
 import type { ErrorBody, ServiceErrorCode } from './schemas.js';
@@ -22,7 +24,7 @@ import type { ErrorBody, ServiceErrorCode } from './schemas.js';
 export class HttpError extends Error {
   readonly status: number;
   readonly code: ServiceErrorCode;
-  readonly extra: { field?: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[] };
+  readonly extra: { field?: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[]; nonce?: string };
   readonly headers: Record<string, string>;
 
   constructor(
@@ -75,6 +77,11 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof SecretMismatchError) {
     // This instance runs with the wrong master secret; nothing was written, another instance can serve the retry.
     return new HttpError(503, 'STORE_UNAVAILABLE', 'this instance cannot issue tokens; retry', {}, { 'Retry-After': '1' });
+  }
+  // Service contract v1.1; the DPoP challenge headers as RFC 9449 §7.1 and §9 give them.
+  if (err instanceof InvalidDpopProofError) return new HttpError(401, 'INVALID_DPOP_PROOF', err.message, {}, { 'WWW-Authenticate': 'DPoP error="invalid_dpop_proof"' });
+  if (err instanceof UseDpopNonceError) {
+    return new HttpError(401, 'USE_DPOP_NONCE', err.message, { nonce: err.nonce }, { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': err.nonce });
   }
   if (err instanceof TryRefreshError) return new HttpError(401, 'TRY_REFRESH_TOKEN', err.message);
   if (err instanceof UnauthorisedError) return new HttpError(401, 'UNAUTHORISED', err.message);

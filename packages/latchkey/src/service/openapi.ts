@@ -112,7 +112,16 @@ export function buildOpenApiDocument(): JsonSchema {
           operationId: 'createSession',
           summary: 'Start a session (on sign-in)',
           requestBody: body('CreateSessionRequest'),
-          responses: { '201': { description: 'Created.', content: json('IssuedTokens') }, ...BODY_ERRORS, ...COMMON_V1 },
+          responses: {
+            '201': { description: 'Created.', content: json('IssuedTokens') },
+            ...BODY_ERRORS,
+            ...COMMON_V1,
+            '401': error('Bad API key; or (v1.1) the DPoP proof was refused, or the server requires its nonce (`nonce` is set).', [
+              'INVALID_API_KEY',
+              'INVALID_DPOP_PROOF',
+              'USE_DPOP_NONCE',
+            ]),
+          },
         }),
       },
       '/v1/sessions/verify': {
@@ -123,7 +132,13 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: {
             '200': { description: 'Valid.', content: json('VerifyResponse') },
             ...BODY_ERRORS,
-            '401': error('Expired (refresh and retry), or not acceptable, or bad API key.', ['TRY_REFRESH_TOKEN', 'UNAUTHORISED', 'INVALID_API_KEY']),
+            '401': error('Expired (refresh and retry), or not acceptable, or bad API key; or (v1.1) a DPoP-bound token without a valid proof of its key.', [
+              'TRY_REFRESH_TOKEN',
+              'UNAUTHORISED',
+              'INVALID_API_KEY',
+              'INVALID_DPOP_PROOF',
+              'USE_DPOP_NONCE',
+            ]),
             '403': error('Valid but authenticated too long ago for maxAuthAge.', ['INSUFFICIENT_FRESHNESS']),
             '503': COMMON_V1['503'],
           },
@@ -138,8 +153,8 @@ export function buildOpenApiDocument(): JsonSchema {
             '200': { description: 'Rotated.', content: json('IssuedTokens') },
             ...BODY_ERRORS,
             '401': error(
-              'Unknown, expired or revoked; or a rotated-out token was replayed (the session is revoked; `sessionId` and `userId` are set).',
-              ['UNAUTHORISED', 'TOKEN_THEFT_DETECTED', 'INVALID_API_KEY'],
+              'Unknown, expired or revoked; or a rotated-out token was replayed (the session is revoked; `sessionId` and `userId` are set); or (v1.1) a DPoP-bound session without a valid proof of its key (not rotated, not revoked).',
+              ['UNAUTHORISED', 'TOKEN_THEFT_DETECTED', 'INVALID_API_KEY', 'INVALID_DPOP_PROOF', 'USE_DPOP_NONCE'],
             ),
             '503': COMMON_V1['503'],
           },

@@ -46,12 +46,27 @@ const Timestamp = z.iso.datetime().meta({ description: 'ISO 8601, UTC' });
 
 // ---- requests ------------------------------------------------------------------------------------
 
+/** Service contract v1.1: a DPoP proof as the client sent it to the backend, with that request's method and URL. */
+export const DpopSchema = z
+  .strictObject({
+    proof: z.string().min(1).max(8192).meta({ description: 'The `DPoP` header the client sent to the backend.' }),
+    method: z.string().min(1).max(32).meta({ description: "That request's HTTP method." }),
+    url: z
+      .string()
+      .min(1)
+      .max(8192)
+      .refine((value) => URL.canParse(value), 'must be an absolute URL')
+      .meta({ description: "That request's absolute URL as the client addressed it (query and fragment are ignored)." }),
+  })
+  .meta({ description: 'DPoP (RFC 9449): a proof of possession of the key the session is, or is to be, bound to.' });
+
 export const CreateSessionRequest = z.strictObject({
   userId: UserId.meta({ description: "The user's immutable id; becomes `sub`." }),
   accessClaims: ClaimsSchema.optional(),
   idClaims: ClaimsSchema.optional(),
   data: JsonObjectSchema.optional().meta({ description: 'Server-side data; never enters a token.' }),
   device: DeviceSchema.optional(),
+  dpop: DpopSchema.optional().meta({ description: 'With a valid proof, the session is bound to its key (`tokenType: "DPoP"`).' }),
 });
 
 export const VerifyRequest = z.strictObject({
@@ -60,11 +75,13 @@ export const VerifyRequest = z.strictObject({
   maxAuthAge: z.number().int().min(0).max(31_536_000).optional().meta({
     description: 'Refuse with 403 INSUFFICIENT_FRESHNESS unless the user authenticated within this many seconds.',
   }),
+  dpop: DpopSchema.optional().meta({ description: 'Required for a token with `cnf.jkt`: a proof from that key, with `ath` of this token.' }),
 });
 
 export const RefreshRequest = z.strictObject({
   refreshToken: z.string().min(1).max(1024),
   device: DeviceSchema.optional(),
+  dpop: DpopSchema.optional().meta({ description: 'Required for a DPoP-bound session: a proof from its key.' }),
 });
 
 const mergeNote = 'Merged into the stored object atomically: each key is set, a null value deletes it. Not together with the replacing field for the same part.';
@@ -100,6 +117,7 @@ export const IssuedTokensResponse = z.strictObject({
   refreshToken: z.string(),
   idToken: z.string(),
   accessTokenExpiresAt: Timestamp,
+  tokenType: z.enum(['Bearer', 'DPoP']).meta({ description: 'v1.1: `DPoP` when the session is bound to a key; send the access token with that scheme.' }),
 });
 
 export const ReissuedTokensResponse = z
@@ -113,6 +131,7 @@ export const ReissuedTokensResponse = z
 export const VerifyResponse = z.strictObject({
   session: z.strictObject({ id: z.string(), userId: z.string() }),
   claims: JsonObjectSchema,
+  cnf: z.strictObject({ jkt: z.string() }).optional().meta({ description: 'v1.1: for a DPoP-bound token, the thumbprint of its key.' }),
 });
 
 export const SessionListResponse = z.strictObject({ sessions: z.array(SessionSchema) });
@@ -192,6 +211,8 @@ export const ERROR_CODES = [
   'INSUFFICIENT_SCOPE',
   'STORE_UNAVAILABLE',
   'SHUTTING_DOWN',
+  'INVALID_DPOP_PROOF',
+  'USE_DPOP_NONCE',
   'INTERNAL_ERROR',
 ] as const;
 export type ServiceErrorCode = (typeof ERROR_CODES)[number];
@@ -204,6 +225,7 @@ export const ErrorResponse = z.strictObject({
     sessionId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: the revoked session.' }),
     userId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: its user.' }),
     missingScopes: z.array(z.string()).optional().meta({ description: 'For INSUFFICIENT_SCOPE: the scopes the key lacks.' }),
+    nonce: z.string().optional().meta({ description: 'For USE_DPOP_NONCE: the nonce the next proof must carry (also sent as `DPoP-Nonce`).' }),
     reason: z
       .enum(['parent-after-grace', 'rotated-out-replay', 'revoked-for-theft'])
       .optional()

@@ -13,11 +13,12 @@ import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createLatchkey, type Latchkey } from '../engine.js';
 import type { LatchkeyOptions } from '../options.js';
+import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
 import { ApiKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
-import { openBus, openStore } from './backends.js';
+import { openBus, openDpopReplayCache, openStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { HttpError } from './errors.js';
@@ -88,17 +89,21 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   let store: SessionStore | undefined;
   let engine: Latchkey | undefined;
   let bus: RevocationBus | undefined;
+  let replayCache: DpopReplayCache | undefined;
   try {
     store = options.store ?? (await openStore(config.store));
     await withDeadline(checkSecretFitsStore(store, config), STARTUP_DEADLINE_MS);
     await withDeadline(checkIssuerFitsStore(store, config, issuer, logger), STARTUP_DEADLINE_MS);
     bus = await openBus(config.redisUrl, config.redisChannel);
+    replayCache = await openDpopReplayCache(config.redisUrl);
+    const engineOptions = options.engineOptions;
     engine = await withDeadline(
       createLatchkey({
-        ...options.engineOptions,
+        ...engineOptions,
         ...engineOptionsFromConfig(config, issuer),
         store,
         ...(bus ? { bus } : {}),
+        ...(replayCache && engineOptions?.dpop?.replayCache === undefined ? { dpop: { ...engineOptions?.dpop, replayCache } } : {}),
       }),
       STARTUP_DEADLINE_MS,
     );
@@ -112,6 +117,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     setTimeout(() => server.closeAllConnections(), 1_000).unref();
     await closed;
     await bus?.close().catch(() => {});
+    await replayCache?.close?.().catch(() => {});
     if (ownsStore) await store?.close().catch(() => {});
     throw err;
   }

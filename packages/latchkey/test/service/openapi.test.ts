@@ -112,7 +112,9 @@ describe('OpenAPI document', () => {
       ['CreateSessionRequest', { userId: 'u', unknown: true }],
       ['Error', { error: { code: 'TOKEN_THEFT_DETECTED', message: 'm', sessionId: 's', userId: 'u' } }],
       ['Error', { error: { code: 'SOMETHING_ELSE', message: 'm' } }],
-      ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', idToken: 'i', accessTokenExpiresAt: at }],
+      ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', idToken: 'i', accessTokenExpiresAt: at, tokenType: 'Bearer' }],
+      // v1.1: tokenType is always sent, and only Bearer or DPoP.
+      ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', idToken: 'i', accessTokenExpiresAt: at, tokenType: 'MAC' }],
       ['IssuedTokens', { session, accessToken: 'a', refreshToken: 'r', accessTokenExpiresAt: at }],
     ];
     for (const [name, value] of cases) {
