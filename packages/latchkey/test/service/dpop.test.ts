@@ -18,11 +18,11 @@ const redisUp = await redisAvailable();
 /** A DPoP client: oauth4webapi signs the proof for a request; we take the header it would send. */
 async function oauthClient() {
   const keyPair = await oauth.generateKeyPair('ES256');
-  const handle = oauth.DPoP({ client_id: 'spa' }, keyPair);
+  const handle = oauth.DPoP({}, keyPair);
   /** The proof for `method url`, bound to `accessToken` when given (`ath`). */
   async function proof(method: string, url: string, accessToken?: string): Promise<string> {
     let captured: string | null = null;
-    const customFetch = async (_url: string, init: RequestInit) => {
+    const customFetch = async (_url: string, init: { headers: Record<string, string> }) => {
       captured = new Headers(init.headers).get('dpop');
       return new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
     };
