@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
@@ -49,6 +50,15 @@ describe.skipIf(!available)('the demo API keys page in Chromium', () => {
         return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
       }) as typeof stream.write;
       restore.push(() => (stream.write = write));
+    }
+    // The test runner routes console output around the streams, so the console is watched too.
+    for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      const original = console[level];
+      console[level] = (...args: unknown[]) => {
+        output.push(args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 6 }))).join(' '));
+        original(...args);
+      };
+      restore.push(() => (console[level] = original));
     }
     demo = await startDemo({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'latchkey-demo-keys-')) });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -208,6 +218,7 @@ describe.skipIf(!available)('the demo API keys page in Chromium', () => {
       );
       expect(status).toBe(404);
       expect(await demo.latchkey.apiKeys.get(id)).toMatchObject({ revokedAt: null });
+      expect(output.join('')).not.toContain(key.slice(19, 62));
       await intruder.close();
       await context.close();
     },
