@@ -4,10 +4,12 @@
  * add a key or cause a request.
  *
  * Each key is held twice: as a WebCrypto `CryptoKey` (jose's import, for anything jose does) and as
- * a node:crypto `KeyObject` made from it once, which the synchronous sign/verify hot path of
- * `tokens/jws.ts` uses (why: docs/performance.md).
+ * a node:crypto `KeyObject` made once, which the synchronous sign/verify hot path of `tokens/jws.ts`
+ * uses (why: docs/performance.md). The private KeyObject is parsed from the same PKCS#8 text, not
+ * converted from jose's CryptoKey: that one is non-extractable, and Node.js 24 deprecates converting
+ * such a key (DEP0204, a warning on every start).
  */
-import { KeyObject } from 'node:crypto';
+import { createPrivateKey, KeyObject } from 'node:crypto';
 import { importJWK, importPKCS8, type CryptoKey, type JWK } from 'jose';
 import type { SigningKeyRecord } from '../stores/types.js';
 import type { SigningAlgorithm } from '../types.js';
@@ -133,10 +135,14 @@ export class KeyRing {
     return pending;
   }
 
-  /** The key's private half as a node:crypto KeyObject (made from {@link signingKey}'s import, once). */
+  /**
+   * The key's private half as a node:crypto KeyObject, once. jose's import ({@link signingKey}) runs
+   * first, so a key it refuses is refused here the same way.
+   */
   async signingKeyObject(key: RingKey): Promise<KeyObject> {
     if (key.signKeyObject) return key.signKeyObject;
-    const object = KeyObject.from(await this.signingKey(key));
+    await this.signingKey(key);
+    const object = createPrivateKey(decryptPrivateKey(this.#encryptionKey, key.kid, key.record.privateKeyEncrypted));
     key.signKeyObject = object;
     return object;
   }
