@@ -8,6 +8,7 @@
  *   foundation   types, errors, clock, events, util/
  *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/, dpop/ (store contract: stores/types.ts)
  *   engine       engine.ts, options.ts, engine/
+ *   edge         edge/            (verify-only, web standards alone; beside the engine, never importing it)
  *   http         http/            (the framework-free transport core)
  *   adapters     adapters/        (each translates one framework to http/; never another adapter)
  *   service      service/         (the standalone service; uses engine and http helpers)
@@ -24,6 +25,7 @@ export function layerRules(src) {
   const FOUNDATION = at('(types|errors|clock|events)\\.[cm]?[jt]s$|^' + src + '/util/');
   const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys|dpop)/');
   const ENGINE = at('(engine|options)\\.[cm]?[jt]s$|^' + src + '/engine/');
+  const EDGE = at('edge/');
   const HTTP = at('http/');
   const ADAPTERS = at('adapters/');
   const SERVICE = at('service/');
@@ -38,14 +40,14 @@ export function layerRules(src) {
       comment: 'types, errors, clock, events and util import nothing of latchkey above them.',
       severity: 'error',
       from: { path: FOUNDATION },
-      to: { path: above(BLOCKS, ENGINE, HTTP, ADAPTERS, SERVICE, CLI, ENTRY) },
+      to: { path: above(BLOCKS, ENGINE, EDGE, HTTP, ADAPTERS, SERVICE, CLI, ENTRY) },
     },
     {
       name: 'blocks-below-engine',
       comment: 'Tokens, keys, refresh rotation, revocation and stores know nothing of the engine or any transport.',
       severity: 'error',
       from: { path: BLOCKS },
-      to: { path: above(ENGINE, HTTP, ADAPTERS, SERVICE, CLI, ENTRY) },
+      to: { path: above(ENGINE, EDGE, HTTP, ADAPTERS, SERVICE, CLI, ENTRY) },
     },
     {
       name: 'engine-below-transports',
@@ -53,6 +55,23 @@ export function layerRules(src) {
       severity: 'error',
       from: { path: ENGINE },
       to: { path: above(HTTP, ADAPTERS, SERVICE, CLI, ENTRY) },
+    },
+    {
+      name: 'edge-is-verify-only',
+      comment: 'latchkey/edge verifies with the shared blocks alone: no engine, store driver or transport (they need Node).',
+      severity: 'error',
+      from: { path: EDGE },
+      to: { path: above(ENGINE, HTTP, ADAPTERS, SERVICE, CLI, DRIVERS, ENTRY) },
+    },
+    {
+      name: 'edge-is-web-standard',
+      comment:
+        'latchkey/edge runs in Bun, Deno, workerd and Next.js proxies: no Node built-in. (What it reaches in ' +
+        'tokens/ and revocation/ is held to the same by test/edge/runtimes.test.ts, which bundles it for ' +
+        "esbuild's neutral platform.)",
+      severity: 'error',
+      from: { path: EDGE },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'http-below-adapters',

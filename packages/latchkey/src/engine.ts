@@ -36,6 +36,7 @@ import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken
 import type { BusRevocation, RevocationBus } from './revocation/bus.js';
 import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
+import { hasExpired } from './tokens/access-claims.js';
 import { assertWithinLimit, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
 import { VerifiedTokenCache } from './tokens/verify-cache.js';
@@ -320,8 +321,8 @@ export class Latchkey {
     let claims: AccessTokenClaims;
     const cached = typeof token === 'string' ? this.#cache.get(token) : undefined;
     if (cached && this.#ring.has(cached.kid)) {
-      // Same rule as jose's: expired once exp <= now - tolerance.
-      if (cached.claims.exp <= Math.floor(now / 1000) - this.settings.clockToleranceSeconds) {
+      // Same rule as jose's, shared with the edge verifier.
+      if (hasExpired(cached.claims, now, this.settings.clockToleranceSeconds)) {
         this.#cache.delete(token as string);
         throw new TryRefreshError();
       }

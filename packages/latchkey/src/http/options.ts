@@ -96,6 +96,13 @@ export interface LatchkeyHttpOptions {
   clearSiteData?: boolean | readonly ClearSiteDataDirective[] | undefined;
   /** Path of the public JWKS. Default `'/.well-known/jwks.json'`; `false` serves none. */
   jwksPath?: string | false | undefined;
+  /**
+   * Serve the revocation feed at `GET <base>/revocations` for edge verifiers (`latchkey/edge`), to
+   * callers presenting one of `credentials` as `Authorization: Bearer <credential>` (each at least 32
+   * characters; list two while rotating). Default: not served, since session ids and revocation times
+   * are nobody's business but your verifiers'.
+   */
+  revocationFeed?: { credentials: readonly string[] } | undefined;
   /** Largest request body the auth routes read, bytes. Default 16 384: a refresh request is under 100. */
   maxBodyBytes?: number | undefined;
   /** Source of time for the front token's `now` and cookie lifetimes. Default: the system clock. Tests pass the engine's clock. */
@@ -138,6 +145,8 @@ export interface ResolvedHttpSettings {
   csrf: { mode: 'header' } | { mode: 'token'; key: Uint8Array };
   clearSiteData: string | undefined;
   jwksPath: string | undefined;
+  /** The feed's accepted bearer credentials, as bytes; undefined when the feed is not served. */
+  revocationFeed: { credentials: readonly Uint8Array<ArrayBuffer>[] } | undefined;
   maxBodyBytes: number;
   clock: Clock;
   onError: (error: unknown) => void;
@@ -174,6 +183,19 @@ function secretBytes(secret: unknown): Uint8Array {
   return new Uint8Array(bytes);
 }
 
+function resolveFeed(option: LatchkeyHttpOptions['revocationFeed']): ResolvedHttpSettings['revocationFeed'] {
+  if (option === undefined) return undefined;
+  const credentials = option?.credentials;
+  if (!Array.isArray(credentials) || credentials.length === 0) throw new TypeError('latchkey http option revocationFeed.credentials must list at least one credential');
+  return {
+    credentials: credentials.map((c: unknown) => {
+      // A guessable credential would hand out the feed; 32 characters is what `openssl rand -base64 24` gives.
+      if (typeof c !== 'string' || c.length < 32) throw new TypeError('latchkey http option revocationFeed.credentials must hold strings of at least 32 characters');
+      return new TextEncoder().encode(c);
+    }),
+  };
+}
+
 export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): ResolvedHttpSettings {
   const basePath = options.basePath ?? '/auth';
   if (typeof basePath !== 'string' || !PATH.test(basePath)) throw new TypeError('latchkey http option basePath must look like /auth');
@@ -200,6 +222,7 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
   }
   const jwksPath = options.jwksPath === false ? undefined : (options.jwksPath ?? '/.well-known/jwks.json');
   if (jwksPath !== undefined && !PATH.test(jwksPath)) throw new TypeError('latchkey http option jwksPath must be a path such as /.well-known/jwks.json');
+  const revocationFeed = resolveFeed(options.revocationFeed);
   const maxBodyBytes = options.maxBodyBytes ?? 16_384;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256 || maxBodyBytes > 1_048_576) throw new TypeError('latchkey http option maxBodyBytes must be an integer from 256 to 1048576');
   // The access cookie is `__Host-` (no Domain, Path=/, Secure: cannot be set by a sibling host) unless
@@ -223,6 +246,7 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
     csrf,
     clearSiteData,
     jwksPath,
+    revocationFeed,
     maxBodyBytes,
     clock: options.clock ?? systemClock,
     onError: options.onError ?? ((error: unknown) => console.error('latchkey http: unexpected error', error)),

@@ -1,7 +1,8 @@
 /**
  * The auth routes of the protocol, on the normalised request:
  * `POST <base>/refresh`, `POST <base>/signout`, `GET <base>/sessions`, `DELETE <base>/sessions/:id`,
- * `DELETE <base>/sessions?others=true`, and `GET /.well-known/jwks.json`.
+ * `DELETE <base>/sessions?others=true`, `GET /.well-known/jwks.json`, and (when configured)
+ * `GET <base>/revocations`, the revocation feed.
  * Unknown paths resolve to null (the app's own routes, such as sign-in, may share the base path).
  */
 import { NotFoundError, UnauthorisedError } from '../errors.js';
@@ -18,9 +19,10 @@ import { MODE_HEADER, modeOf } from './mode.js';
 import type { ResolvedHttpSettings, TransportMode } from './options.js';
 import type { HttpRequest } from './request.js';
 import { HeaderList, jsonResponse, type HttpResponse } from './response.js';
+import { revocationFeedResponse } from './revocation-feed.js';
 import { toPublicSession } from './session.js';
 
-type Route = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks';
+type Route = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks' | 'revocations';
 
 /** Each route under the base path: its path (`:id` names the one parameter) and methods. The JWKS has its own path. */
 const ROUTES: Record<Exclude<Route, 'jwks'>, { path: string; methods: readonly string[] }> = {
@@ -28,6 +30,7 @@ const ROUTES: Record<Exclude<Route, 'jwks'>, { path: string; methods: readonly s
   signout: { path: '/signout', methods: ['POST'] },
   sessions: { path: '/sessions', methods: ['GET', 'DELETE'] },
   session: { path: '/sessions/:id', methods: ['DELETE'] },
+  revocations: { path: '/revocations', methods: ['GET'] },
 };
 const JWKS_METHODS: readonly string[] = ['GET', 'HEAD'];
 
@@ -42,7 +45,9 @@ function methodsOf(route: Route): readonly string[] {
  */
 export function routePatterns(settings: ResolvedHttpSettings): string[] {
   const { basePath, jwksPath } = settings;
-  return [...Object.values(ROUTES).map(({ path }) => `${basePath}${path}`), ...(jwksPath === undefined ? [] : [jwksPath])];
+  // The revocation feed is a route only where it is configured.
+  const routes = Object.entries(ROUTES).filter(([route]) => route !== 'revocations' || settings.revocationFeed !== undefined);
+  return [...routes.map(([, { path }]) => `${basePath}${path}`), ...(jwksPath === undefined ? [] : [jwksPath])];
 }
 
 // Session ids are base64url; anything else cannot name a session, so it never reaches the store.
@@ -57,6 +62,7 @@ function match(ctx: HttpContext, path: string): { route: Route; id?: string } | 
   if (rest === ROUTES.refresh.path) return { route: 'refresh' };
   if (rest === ROUTES.signout.path) return { route: 'signout' };
   if (rest === ROUTES.sessions.path) return { route: 'sessions' };
+  if (rest === ROUTES.revocations.path && ctx.settings.revocationFeed !== undefined) return { route: 'revocations' };
   if (rest.startsWith(SESSION_PREFIX) && rest.indexOf('/', SESSION_PREFIX.length) === -1) return { route: 'session', id: rest.slice(SESSION_PREFIX.length) };
   return undefined;
 }
@@ -134,6 +140,8 @@ async function dispatch(ctx: HttpContext, request: HttpRequest, route: Route, mo
       return request.method === 'GET' ? listSessions(ctx, request) : revokeOthers(ctx, request);
     case 'session':
       return revokeOne(ctx, request, id ?? '');
+    case 'revocations':
+      return revocationFeedResponse(ctx.engine, ctx.settings, request);
     default:
       throw invalidRequest('unknown route');
   }

@@ -13,6 +13,7 @@ import type { ApiKey } from '../api-keys/types.js';
 import type { Latchkey } from '../engine.js';
 import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
+import { feedEtag, ifNoneMatchMatches, parseFeedSince, readRevocationFeed } from '../revocation/feed.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
 import { STORE_DEADLINE_MS, withDeadline } from './deadline.js';
@@ -344,6 +345,21 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     return c.json({ apiKeys: keys.map(apiKeyToJson) }, 200);
   });
   onlyThose('/v1/users/{ownerId}/api-keys');
+
+  // ---- The revocation feed, for edge verifiers (latchkey/edge) ------------------------------------
+
+  route('get', '/v1/revocations', async (c) => {
+    const since = parseFeedSince(c.req.query('since'));
+    if (since === null) throw new HttpError(400, 'INVALID_REQUEST', 'since must be a whole number of milliseconds', { field: 'since' });
+    const feed = await store(readRevocationFeed(engine.store, engine.settings, since, Date.now()));
+    const body = JSON.stringify(feed);
+    const etag = await feedEtag(body);
+    c.header('ETag', etag);
+    if (ifNoneMatchMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+    c.header('Content-Type', 'application/json');
+    return c.body(body, 200);
+  });
+  onlyThose('/v1/revocations');
 
   route('post', '/v1/keys/rotate', async (c) => {
     await readBody(c, RotateKeysRequest, true);

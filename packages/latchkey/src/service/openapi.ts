@@ -269,6 +269,22 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: { '200': { description: 'The new signing key.', content: json('RotateKeysResponse') }, ...COMMON_V1 },
         }),
       },
+      '/v1/revocations': {
+        get: v1({
+          operationId: 'revocationFeed',
+          summary: 'Sessions revoked within the last access-token lifetime, for edge verifiers that poll (latchkey/edge)',
+          parameters: [
+            { name: 'since', in: 'query', required: false, description: 'The `cursor` of the previous answer (ms since the epoch); absent: every revocation still relevant.', schema: { type: 'string', pattern: '^[0-9]{1,16}$' } },
+            { name: 'If-None-Match', in: 'header', required: false, description: 'The ETag of the previous answer.', schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': { description: 'The feed. Its ETag is the SHA-256 of the body.', headers: { ETag: { description: 'Strong entity tag of the body.', schema: { type: 'string' } } }, content: json('RevocationFeed') },
+            '304': { description: 'Nothing changed since the ETag presented in If-None-Match.' },
+            '400': error('`since` is not a whole number of milliseconds.', ['INVALID_REQUEST']),
+            ...COMMON_V1,
+          },
+        }),
+      },
       '/.well-known/jwks.json': {
         get: { operationId: 'jwks', summary: 'Public signing keys (RFC 7517)', responses: { '200': { description: 'JWKS.', content: { 'application/jwk-set+json': { schema: ref('Jwks') }, 'application/json': { schema: ref('Jwks') } } } } },
       },

@@ -150,6 +150,19 @@ export const DiscoveryResponse = z.looseObject({
 
 export const HealthResponse = z.strictObject({ status: z.enum(['ok', 'unavailable']) });
 
+/** The revocation feed (revocation/feed.ts), for verifiers that cannot subscribe to the bus. */
+export const RevocationFeedResponse = z.strictObject({
+  revocations: z.array(
+    z.strictObject({
+      sid: z.string().meta({ description: 'The revoked session.' }),
+      at: z.int().meta({ description: 'When it was revoked, ms since the epoch.' }),
+      theft: z.literal(true).optional().meta({ description: 'Present when it was revoked for token theft.' }),
+    }),
+  ),
+  cursor: z.int().meta({ description: 'Pass as `since` on the next poll.' }),
+  retainSeconds: z.int().meta({ description: 'How long an entry must keep denying tokens (access TTL + clock tolerance).' }),
+});
+
 // ---- API keys (v1.1): keys an app issues to its users and machine clients --------------------------
 
 /** RFC 6749 §3.3 scope-token, bounded. */
@@ -262,6 +275,7 @@ export const NAMED_SCHEMAS = {
   Jwks: JwksResponse,
   Discovery: DiscoveryResponse,
   Health: HealthResponse,
+  RevocationFeed: RevocationFeedResponse,
   Error: ErrorResponse,
   ApiKey: ApiKeySchema,
   CreateApiKeyRequest,

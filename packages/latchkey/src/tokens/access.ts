@@ -3,25 +3,22 @@
  * own keys only, with the algorithm pinned by the key, `typ` compared as a media type, `iss` and
  * `aud` always checked, and time claims checked with a small leeway. Signatures are node:crypto's
  * (tokens/jws.ts), checked against jose's `jwtVerify` as a differential oracle; the rules are
- * jose's, in jose's order, plus latchkey's own (low s, claim types, `iat`, lifetime).
+ * jose's, in jose's order, plus latchkey's own (low s, claim types, `iat`, lifetime); the claim
+ * checks live in access-claims.ts, shared with the edge verifier (`latchkey/edge`).
  */
-import { TryRefreshError, UnauthorisedError } from '../errors.js';
+import { UnauthorisedError } from '../errors.js';
 import type { KeyRing, RingKey } from '../keys/ring.js';
 import type { AccessTokenClaims, JsonObject } from '../types.js';
 import { randomToken } from '../util/random.js';
 import { splitCompactJws } from './compact.js';
-import { isHighS, LOW_S_HEADER } from './ecdsa.js';
-import { encodeSegment, parseClaimsSet, parseProtectedHeader, signCompact, typMatches, verifySignature } from './jws.js';
+import { ACCESS_TOKEN_TYPE, checkAccessClaims, type AccessClaimSettings } from './access-claims.js';
+import { LOW_S_HEADER } from './ecdsa.js';
+import { encodeSegment, parseClaimsSet, parseProtectedHeader, signCompact, verifySignature } from './jws.js';
 
-/** The `typ` header of access tokens (RFC 9068 §2.1). */
-export const ACCESS_TOKEN_TYPE = 'at+jwt';
+export { ACCESS_TOKEN_TYPE };
 
-export interface AccessTokenSettings {
-  issuer: string;
-  audience: string;
+export interface AccessTokenSettings extends AccessClaimSettings {
   clientId: string | undefined;
-  ttlSeconds: number;
-  clockToleranceSeconds: number;
   maxTokenBytes: number;
 }
 
@@ -70,8 +67,6 @@ export async function signAccessToken(
   return { token: signCompact(key.alg, signKey, accessHeaderSegment(key), payload), expiresAt: exp * 1000 };
 }
 
-const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'auth_time'];
-
 /**
  * Verifies signature, type and claims. Does not consult revocation: the engine does, after this,
  * because revocation changes while a verified token does not.
@@ -102,60 +97,4 @@ export async function verifyAccessTokenJws(
     throw new UnauthorisedError('bad_signature', 'signature verification failed');
   }
   return { claims: checkAccessClaims(header, parseClaimsSet(header, parts.payload), parts.signature, settings, now), kid: key.kid };
-}
-
-/** The claim checks, after the signature: jose's `jwtVerify` options as latchkey sets them, then latchkey's own. */
-function checkAccessClaims(
-  header: Readonly<Record<string, unknown>>,
-  claims: Record<string, unknown>,
-  signature: Uint8Array,
-  settings: AccessTokenSettings,
-  now: number,
-): AccessTokenClaims {
-  if (!typMatches(header.typ, ACCESS_TOKEN_TYPE)) throw new UnauthorisedError('wrong_type', 'not an access token', { claim: 'typ' });
-  // Presence first, in jose's order (iss, aud, then the required list from its end).
-  for (const claim of PRESENCE_ORDER) {
-    if (!Object.hasOwn(claims, claim)) throw claimInvalid(claim, 'missing');
-  }
-  if (claims.iss !== settings.issuer) throw claimInvalid('iss', 'check_failed');
-  const aud = claims.aud;
-  if (!(typeof aud === 'string' ? aud === settings.audience : Array.isArray(aud) && aud.includes(settings.audience))) {
-    throw claimInvalid('aud', 'check_failed');
-  }
-  const tolerance = settings.clockToleranceSeconds;
-  const nowSeconds = Math.floor(now / 1000);
-  if (typeof claims.iat !== 'number') throw claimInvalid('iat', 'invalid');
-  if (claims.nbf !== undefined) {
-    // Any failed nbf check, its type included, reads as "not yet valid" (as jose's claim name maps).
-    if (typeof claims.nbf !== 'number' || claims.nbf > nowSeconds + tolerance) throw new UnauthorisedError('not_yet_valid', 'token not yet valid', { claim: 'nbf' });
-  }
-  if (typeof claims.exp !== 'number') throw claimInvalid('exp', 'invalid');
-  // The signature verified, so an expired token here is one of ours: the client should refresh.
-  if (claims.exp <= nowSeconds - tolerance) throw new TryRefreshError();
-  // ES256 malleability: a token minted low-s (marked) refuses the high-s twin of its signature.
-  // Unmarked tokens predate the rule and expire within one access-token lifetime (tokens/ecdsa.ts).
-  if (header.alg === 'ES256' && header[LOW_S_HEADER] === true && isHighS(signature)) {
-    throw new UnauthorisedError('bad_signature', 'signature is not in the low-s form this token was issued with');
-  }
-  const checked = claims as unknown as AccessTokenClaims;
-  if (typeof checked.sub !== 'string' || typeof checked.sid !== 'string' || typeof checked.jti !== 'string' || typeof checked.auth_time !== 'number') {
-    throw new UnauthorisedError('claim_invalid', 'access token claims have the wrong types');
-  }
-  // A token issued in the future was not issued by a correct clock of ours.
-  if (checked.iat > nowSeconds + tolerance) {
-    throw new UnauthorisedError('not_yet_valid', 'access token issued in the future', { claim: 'iat' });
-  }
-  // We never mint a token that lives longer than the TTL. One that claims to was forged with a
-  // leaked key, to outlive the rotation that retires it: refuse it.
-  if (checked.exp - checked.iat > settings.ttlSeconds) {
-    throw new UnauthorisedError('claim_invalid', 'access token lifetime exceeds the configured TTL', { claim: 'exp' });
-  }
-  return checked;
-}
-
-/** jose checks presence over `[...requiredClaims, 'aud', 'iss']` reversed and de-duplicated. */
-const PRESENCE_ORDER = [...new Set([...REQUIRED_CLAIMS, 'aud', 'iss'].reverse())];
-
-function claimInvalid(claim: string, reason: 'missing' | 'check_failed' | 'invalid'): UnauthorisedError {
-  return new UnauthorisedError('claim_invalid', `claim "${claim}" is invalid: ${reason}`, { claim });
 }

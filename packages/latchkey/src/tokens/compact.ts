@@ -5,8 +5,7 @@
  * characters is refused here, before base64 or JSON parsing ever sees it.
  */
 import { UnauthorisedError } from '../errors.js';
-
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+import { checkCompactShape } from './compact-shape.js';
 
 export function assertCompactJws(token: unknown, maxBytes: number): asserts token is string {
   splitCompactJws(token, maxBytes);
@@ -23,12 +22,7 @@ export interface CompactJwsParts {
 
 /** The checks of {@link assertCompactJws}, returning the parts so that nothing is split or decoded twice. */
 export function splitCompactJws(token: unknown, maxBytes: number): CompactJwsParts {
-  if (typeof token !== 'string' || token.length === 0) {
-    throw new UnauthorisedError('missing', 'no access token');
-  }
-  // The charset is ASCII, so length in characters is length in bytes for anything that passes.
-  if (token.length > maxBytes) throw new UnauthorisedError('too_large', `token exceeds ${maxBytes} bytes`);
-  if (!COMPACT_JWS.test(token)) throw new UnauthorisedError('malformed', 'token is not a compact JWS');
+  checkCompactShape(token, maxBytes);
   // The signature must be spelled canonically. base64url's last character carries unused bits that
   // decoders ignore, so without this check one signature has several spellings that all verify: a
   // token an attacker can alter and still get accepted, which also defeats caches and denylists keyed

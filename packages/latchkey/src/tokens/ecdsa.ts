@@ -24,46 +24,67 @@
  * This module works on the raw 64-byte IEEE P1363 signature (r || s, 32 bytes each), which is what
  * JWS ES256 carries (RFC 7518 §3.4) and what node:crypto produces with `dsaEncoding: 'ieee-p1363'`,
  * so any signer can use it. The only arithmetic is one comparison and one subtraction on bigints.
+ *
+ * Web standards only (jose's base64url, Uint8Array; no Buffer): the edge verifier runs the same check.
  */
+import { base64url } from 'jose';
 
 /** The order n of the P-256 group (SEC 2 v2 §2.4.2; FIPS 186-4 §D.1.2.3). */
 export const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 const SIGNATURE_BYTES = 64;
 /** n/2 (rounded down) as 32 big-endian bytes: comparing bytes is the same order as comparing numbers. */
-const HALF_ORDER_BYTES = Buffer.from((P256_ORDER >> 1n).toString(16).padStart(64, '0'), 'hex');
+const HALF_ORDER_BYTES = bigintToBytes32(P256_ORDER >> 1n);
 
 /** The protected header parameter that marks a token as signed with a low s (see above). */
 export const LOW_S_HEADER = 'lows';
 
+function bigintToBytes32(value: bigint): Uint8Array {
+  const bytes = new Uint8Array(32);
+  for (let i = 31, v = value; i >= 0; i--, v >>= 8n) bytes[i] = Number(v & 0xffn);
+  return bytes;
+}
+
 function sOf(signature: Uint8Array): bigint {
-  return BigInt(`0x${Buffer.from(signature.subarray(32, 64)).toString('hex')}`);
+  let s = 0n;
+  for (let i = 32; i < 64; i++) s = (s << 8n) | BigInt(signature[i] ?? 0);
+  return s;
+}
+
+/** Big-endian comparison of two equal-length byte strings: the same order as the numbers they spell. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** True when a 64-byte P-256 signature has s > n/2. Any other length is not an ES256 signature: false. */
 export function isHighS(signature: Uint8Array): boolean {
   // On the verify path of every ES256 token: a byte comparison, no number parsing.
-  return signature.byteLength === SIGNATURE_BYTES && Buffer.compare(signature.subarray(32, 64), HALF_ORDER_BYTES) > 0;
+  return signature.byteLength === SIGNATURE_BYTES && compareBytes(signature.subarray(32, 64), HALF_ORDER_BYTES) > 0;
 }
 
 /** The low-s twin of a 64-byte P-256 signature (r, n - s), or the signature itself when s is already low. */
 export function toLowS(signature: Uint8Array): Uint8Array {
   if (!isHighS(signature)) return signature;
-  const low = (P256_ORDER - sOf(signature)).toString(16).padStart(64, '0');
   const result = new Uint8Array(SIGNATURE_BYTES);
   result.set(signature.subarray(0, 32), 0);
-  result.set(Buffer.from(low, 'hex'), 32);
+  // s >= n is no valid signature at all (any spelling of it fails to verify); zero keeps the result low.
+  const low = P256_ORDER - sOf(signature);
+  result.set(bigintToBytes32(low < 0n ? 0n : low), 32);
   return result;
 }
 
 /** The same compact JWS with its ES256 signature in low-s form (unchanged when it already was). */
 export function lowSCompactJws(token: string): string {
   const dot = token.lastIndexOf('.');
-  const signature = Buffer.from(token.slice(dot + 1), 'base64url');
+  const signature = base64url.decode(token.slice(dot + 1));
   if (!isHighS(signature)) return token;
-  return `${token.slice(0, dot + 1)}${Buffer.from(toLowS(signature)).toString('base64url')}`;
+  return `${token.slice(0, dot + 1)}${base64url.encode(toLowS(signature))}`;
 }
 
 /** True when a compact JWS's signature is a P-256 signature with a high s. */
 export function compactJwsHasHighS(token: string): boolean {
-  return isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'));
+  return isHighS(base64url.decode(token.slice(token.lastIndexOf('.') + 1)));
 }

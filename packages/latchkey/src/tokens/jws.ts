@@ -114,13 +114,6 @@ export function parseClaimsSet(header: ProtectedHeader, segment: string): Record
   return claims;
 }
 
-/** jose's `typ` comparison: a media type, case-insensitive, `application/` implied (RFC 7515 §4.1.9). */
-export function typMatches(typ: unknown, expected: string): boolean {
-  if (typeof typ !== 'string') return false;
-  const normalise = (value: string) => (value.includes('/') ? value.toLowerCase() : `application/${value.toLowerCase()}`);
-  return normalise(typ) === normalise(expected);
-}
-
 /** A compact JWS segment: base64url of the JSON text. */
 export function encodeSegment(value: unknown): string {
   return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');

@@ -20,6 +20,8 @@ import { KeyRing, type RingKey } from '../../src/keys/ring.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from '../../src/tokens/access.js';
 import { P256_ORDER } from '../../src/tokens/ecdsa.js';
 import type { SigningAlgorithm } from '../../src/types.js';
+import { verifyAccessTokenWeb } from '../../src/edge/verify-jws.js';
+import { UnauthorisedError } from '../../src/errors.js';
 import { joseVerifyAccessToken } from '../helpers/jose-oracle.js';
 import { report, scale } from './support/soak.js';
 
@@ -293,6 +295,14 @@ describe('node:crypto verification agrees with jose jwtVerify (differential orac
     { weight: 1, arbitrary: fc.string() },
   );
 
+  /** The edge verifier's key resolver over the same ring, with the engine's kid and alg rules. */
+  const edgeKeys = (header: { kid?: unknown; alg?: unknown }) => {
+    const key = typeof header.kid === 'string' ? ring.get(header.kid) : undefined;
+    if (!key) throw new UnauthorisedError('unknown_key', 'token names no key of ours');
+    if (header.alg !== key.alg) throw new UnauthorisedError('wrong_algorithm', 'token algorithm does not match its key');
+    return key.verifyKey;
+  };
+
   it(`agrees on accept/refuse and the reason for ${RUNS} genuine, mutated and forged tokens`, { timeout: TIMEOUT_MS }, async () => {
     const tally = { cases: 0, accepted: 0, refused: 0 };
     const reasons = new Map<string, number>();
@@ -301,6 +311,9 @@ describe('node:crypto verification agrees with jose jwtVerify (differential orac
         const fast = await outcome(() => verifyAccessTokenJws(t, ring, SETTINGS, now));
         const jose = await outcome(() => joseVerifyAccessToken(t, ring, SETTINGS, now));
         expect(fast).toEqual(jose);
+        // The edge verifier (latchkey/edge: WebCrypto through jose, the shared gate and claim checks)
+        // must give the same answer and reason too: one source of checks, three verifiers.
+        expect(await outcome(() => verifyAccessTokenWeb(t, edgeKeys, SETTINGS, now))).toEqual(fast);
         tally.cases++;
         if (fast.accepted) tally.accepted++;
         else {

@@ -23,6 +23,7 @@ const CONTRACT_ROUTES: Array<[string, string]> = [
   ['/v1/users/{userId}/sessions', 'get'],
   ['/v1/users/{userId}/sessions', 'delete'],
   ['/v1/keys/rotate', 'post'],
+  ['/v1/revocations', 'get'],
   // v1.1: API keys for users and machine clients.
   ['/v1/api-keys', 'post'],
   ['/v1/api-keys/verify', 'post'],

@@ -64,6 +64,8 @@ describe('import layers (ARCHITECTURE.md)', () => {
         'client-no-node-builtins: client/bad.mjs -> fs',
         'drivers-load-lazily: src/engine.mjs -> src/stores/sqlite.mjs',
         'drivers-stay-apart: src/stores/sqlite.mjs -> src/stores/postgres.mjs',
+        'edge-is-verify-only: src/edge/verifier.mjs -> src/engine.mjs',
+        'edge-is-web-standard: src/edge/verifier.mjs -> crypto',
         'engine-below-transports: src/engine.mjs -> src/http/core.mjs',
         'foundation-stays-at-the-bottom: src/types.mjs -> src/engine.mjs',
         'http-below-adapters: src/http/core.mjs -> src/adapters/express.mjs',
