@@ -6,6 +6,7 @@
  *
  * Shared by the public methods of `LatchkeyHttp` and by the auth routes.
  */
+import { dpopAccessToken, dpopFromRequest, usesDpopScheme } from './dpop.js';
 import { isDeepStrictEqual } from 'node:util';
 import { TryRefreshError, UnauthorisedError } from '../errors.js';
 import type { AccessTokenClaims, JsonValue, Session, VerifiedAccessToken } from '../types.js';
@@ -54,12 +55,16 @@ export interface SignOutResult {
 // The common verify options, shared rather than allocated per request (frozen: the engine only reads them).
 const LOCAL_ONLY = Object.freeze({ checkStore: false });
 const CHECK_STORE = Object.freeze({ checkStore: true });
+// The scheme travels to the engine so that a DPoP-bound token sent as Bearer is refused (RFC 9449 §7.1).
+const BEARER_LOCAL = Object.freeze({ checkStore: false, scheme: 'Bearer' as const });
+const BEARER_CHECK_STORE = Object.freeze({ checkStore: true, scheme: 'Bearer' as const });
 
 // RFC 6750 §2.1 b64token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
 function hasBearer(request: HttpRequest): boolean {
-  return /^\s*bearer(\s|$)/i.test(request.headers.get('authorization') ?? '');
+  const authorization = request.headers.get('authorization');
+  return /^\s*bearer(\s|$)/i.test(authorization ?? '') || usesDpopScheme(authorization);
 }
 
 /** Verifies the request's access token in the given mode, with CSRF checks for cookie-mode writes. */
@@ -80,9 +85,17 @@ export async function verifyRequest(
     // Cookies are never read in header mode: header mode must carry no ambient credential.
     const authorization = request.headers.get('authorization');
     if (authorization === null) throw new UnauthorisedError('missing', 'no bearer token');
+    // RFC 9449 §7.1: `DPoP <token>` with a proof of the key the token is bound to. The scheme goes to
+    // the engine, which refuses a bound token sent as Bearer and an unbound one sent as DPoP.
+    const dpopToken = dpopAccessToken(authorization);
+    if (dpopToken !== undefined) {
+      const dpop = dpopFromRequest(request, request.ownOrigin);
+      return engine.verifyAccessToken(dpopToken, { ...verifyOptions, scheme: 'DPoP', ...(dpop ? { dpop } : {}) });
+    }
     const match = BEARER.exec(authorization);
     if (!match?.[1]) throw new UnauthorisedError('malformed', 'authorization header is not a bearer token');
-    return engine.verifyAccessToken(match[1], verifyOptions);
+    const bearerOptions = verifyOptions === LOCAL_ONLY ? BEARER_LOCAL : verifyOptions === CHECK_STORE ? BEARER_CHECK_STORE : { ...verifyOptions, scheme: 'Bearer' as const };
+    return engine.verifyAccessToken(match[1], bearerOptions);
   }
   // A bearer token in cookie mode is a client that forgot X-Latchkey-Mode: say so instead of
   // silently ignoring one credential and using another.

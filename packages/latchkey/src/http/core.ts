@@ -19,6 +19,7 @@ import type { AuthResult, RequireSessionOptions, SignOutResult } from './authent
 import { createHttpContext, type HttpContext } from './context.js';
 import { checkCsrf } from './csrf.js';
 import { errorResponse, inMode, type ErrorContext } from './error-response.js';
+import { dpopFromRequest } from './dpop.js';
 import { deviceOf, exposeHeaders, issueHeaders, tokenBody } from './issue.js';
 import type { CookieTokenBody, HeaderTokenBody } from './issue.js';
 import { MODE_HEADER, modeOf } from './mode.js';
@@ -200,7 +201,9 @@ export class LatchkeyHttp {
     return inMode(mode, async () => {
       if (mode === 'cookie') this.checkLoginCsrf(request);
       const device = input.device ?? deviceOf(request);
-      const tokens = await ctx.engine.createSession({ ...input, device });
+      // Header mode: a DPoP header on the sign-in request binds the new session to the client's key.
+      const dpop = input.dpop ?? (mode === 'header' ? dpopFromRequest(request, request.ownOrigin) : undefined);
+      const tokens = await ctx.engine.createSession({ ...input, device, ...(dpop ? { dpop } : {}) });
       let headers: [string, string][];
       try {
         headers = issueHeaders(ctx, tokens, tokens.session, mode);

@@ -20,7 +20,8 @@ export const ACCESS_TOKEN_HEADER = 'x-latchkey-access-token';
  */
 export const REFRESH_GRACE_HEADER = 'x-latchkey-refresh-grace';
 /** Response headers a cross-origin SDK must be able to read (Access-Control-Expose-Headers). */
-export const EXPOSED_HEADERS = `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}, ${ACCESS_TOKEN_HEADER}, ${REFRESH_GRACE_HEADER}`;
+// DPoP-Nonce (RFC 9449 §8): a cross-origin SDK must read the server's nonce to put it in its next proof.
+export const EXPOSED_HEADERS = `${FRONT_HEADER}, ${CSRF_TOKEN_HEADER}, ${ACCESS_TOKEN_HEADER}, ${REFRESH_GRACE_HEADER}, DPoP-Nonce`;
 
 export interface FrontToken {
   v: 1;

@@ -25,6 +25,8 @@ export interface HeaderTokenBody extends CookieTokenBody {
   accessToken: string;
   refreshToken: string;
   idToken: string;
+  /** `DPoP` for a session bound to the client's DPoP key: send `Authorization: DPoP` with a proof. */
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 /** The tokens {@link issueHeaders} needs: a refresh token only when one was issued (not on `update`). */
@@ -53,7 +55,11 @@ export function issueHeaders(ctx: HttpContext, tokens: TokensToIssue, session: S
     [FRONT_HEADER, front],
     [REFRESH_GRACE_HEADER, String(ctx.engine.refreshGraceSeconds)],
   ];
-  if (mode === 'header') return headers;
+  if (mode === 'header') {
+    // RFC 9449 §8: with nonces required, every token answer hands the client the current one.
+    if (ctx.engine.dpopRequiresNonce) headers.push(['dpop-nonce', ctx.engine.dpopNonce()]);
+    return headers;
+  }
   const shapes = cookieShapes(settings);
   const accessMaxAge = Math.max(1, Math.ceil((tokens.accessTokenExpiresAt.getTime() - now) / 1000));
   const sessionMaxAge = Math.max(1, Math.floor((session.expiresAt.getTime() - now) / 1000));
@@ -82,7 +88,7 @@ export function issueHeaders(ctx: HttpContext, tokens: TokensToIssue, session: S
 export function tokenBody(tokens: IssuedTokens, mode: TransportMode): CookieTokenBody | HeaderTokenBody {
   const base = { session: toPublicSession(tokens.session), accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString() };
   if (mode === 'cookie') return base;
-  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, idToken: tokens.idToken, ...base };
+  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, idToken: tokens.idToken, tokenType: tokens.tokenType, ...base };
 }
 
 /**

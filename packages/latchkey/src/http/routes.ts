@@ -13,6 +13,7 @@ import { readCookies } from './cookies.js';
 import { checkCsrf, CSRF_HEADER, originAllowed } from './csrf.js';
 import { errorResponse } from './error-response.js';
 import { invalidRequest, refreshFailureClears } from './errors.js';
+import { dpopFromRequest } from './dpop.js';
 import { deviceOf, issueHeaders, tokenBody } from './issue.js';
 import { readJsonBody } from './json-body.js';
 import { MODE_HEADER, modeOf } from './mode.js';
@@ -96,7 +97,8 @@ function preflight(ctx: HttpContext, request: HttpRequest, methods: readonly str
       ['access-control-allow-origin', origin],
       ['access-control-allow-credentials', 'true'],
       ['access-control-allow-methods', methods.join(', ')],
-      ['access-control-allow-headers', `content-type, authorization, ${CSRF_HEADER}, ${MODE_HEADER}`],
+      // DPoP: the proof header of a header-mode client bound to a key (RFC 9449 §4.1).
+      ['access-control-allow-headers', `content-type, authorization, dpop, ${CSRF_HEADER}, ${MODE_HEADER}`],
       ['access-control-max-age', '600'],
     );
   }
@@ -153,7 +155,9 @@ async function refresh(ctx: HttpContext, request: HttpRequest, mode: TransportMo
   if (mode === 'header') {
     const body = await readJsonBody(ctx.settings, request);
     if (typeof body.refreshToken !== 'string') throw invalidRequest('refreshToken must be a string');
-    const tokens = await ctx.engine.refresh(body.refreshToken, device ? { device } : undefined);
+    // A DPoP-bound session rotates only with a proof of its key (RFC 9449 §5); the engine decides.
+    const dpop = dpopFromRequest(request, request.ownOrigin);
+    const tokens = await ctx.engine.refresh(body.refreshToken, device || dpop ? { ...(device ? { device } : {}), ...(dpop ? { dpop } : {}) } : undefined);
     return jsonResponse(200, tokenBody(tokens, mode), issueHeaders(ctx, tokens, tokens.session, mode));
   }
   const { names } = ctx.settings;
