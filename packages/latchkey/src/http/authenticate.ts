@@ -94,7 +94,12 @@ export async function verifyRequest(
     }
     const match = BEARER.exec(authorization);
     if (!match?.[1]) throw new UnauthorisedError('malformed', 'authorization header is not a bearer token');
-    const bearerOptions = verifyOptions === LOCAL_ONLY ? BEARER_LOCAL : verifyOptions === CHECK_STORE ? BEARER_CHECK_STORE : { ...verifyOptions, scheme: 'Bearer' as const };
+    const bearerOptions =
+      verifyOptions === LOCAL_ONLY
+        ? BEARER_LOCAL
+        : verifyOptions === CHECK_STORE
+          ? BEARER_CHECK_STORE
+          : { ...verifyOptions, scheme: 'Bearer' as const };
     return engine.verifyAccessToken(match[1], bearerOptions);
   }
   // A bearer token in cookie mode is a client that forgot X-Latchkey-Mode: say so instead of

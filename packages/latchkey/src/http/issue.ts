@@ -88,7 +88,13 @@ export function issueHeaders(ctx: HttpContext, tokens: TokensToIssue, session: S
 export function tokenBody(tokens: IssuedTokens, mode: TransportMode): CookieTokenBody | HeaderTokenBody {
   const base = { session: toPublicSession(tokens.session), accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString() };
   if (mode === 'cookie') return base;
-  return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, idToken: tokens.idToken, tokenType: tokens.tokenType, ...base };
+  return {
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    idToken: tokens.idToken,
+    tokenType: tokens.tokenType,
+    ...base,
+  };
 }
 
 /**
