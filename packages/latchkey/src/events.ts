@@ -3,9 +3,8 @@
  * committed; an exception in a listener is reported through `error` listeners (or printed) and never
  * undoes or fails the operation.
  */
-import type { DetectedTheftReason } from './refresh/decide.js';
 import type { ApiKeyRejectReason } from './api-keys/types.js';
-import type { RevocationReason } from './types.js';
+import type { DetectedTheftReason, RevocationReason } from './types.js';
 
 export interface LatchkeyEvents {
   'session.created': { sessionId: string; userId: string; at: Date };

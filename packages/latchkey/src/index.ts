@@ -33,7 +33,7 @@ export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './even
 export type { JsonWebKeySet } from './keys/ring.js';
 export type { BusHandlers, BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
 export type * from './stores/types.js';
-export { decideRotation, isSessionActive, isSessionExpired, type DetectedTheftReason, type RotationDecision } from './refresh/decide.js';
+export { decideRotation, isSessionActive, isSessionExpired, successorTokenRecord } from './refresh/decide.js';
 export { ACCESS_TOKEN_TYPE } from './tokens/access.js';
 export { accessTokenHash, DEFAULT_DPOP_ALGORITHMS, DPOP_PROOF_TYPE, type DpopProofInput } from './dpop/proof.js';
 export { MemoryReplayCache, type DpopReplayCache, type MemoryReplayCacheOptions } from './dpop/replay.js';

@@ -1,6 +1,7 @@
 /**
  * Public record types shared by the engine, the stores and the HTTP layers.
  */
+import type { TheftReason } from './errors.js';
 
 /** A JSON value, as stored in session data and carried in token claims. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -18,6 +19,13 @@ export interface DeviceInfo {
 /** Why a session ended early. */
 export type RevocationReason = 'signout' | 'signout-others' | 'revoke-all' | 'admin' | 'theft';
 export const REVOCATION_REASONS: readonly RevocationReason[] = ['signout', 'signout-others', 'revoke-all', 'admin', 'theft'];
+
+/**
+ * The theft reasons a refresh rotation can detect (`decideRotation`): a parent presented after the
+ * grace window, or any other replay of a rotated-out token. The third {@link TheftReason},
+ * `revoked-for-theft`, is reported later, to the holders of a session already revoked for theft.
+ */
+export type DetectedTheftReason = Exclude<TheftReason, 'revoked-for-theft'>;
 
 /** A session as the application sees it. Never carries refresh-token material. */
 export interface Session {

@@ -2,11 +2,13 @@
  * The refresh-rotation decision, shared by every store so that the security rules live in one place.
  *
  * A store loads the presented token's row and its session inside one transaction (with the session
- * row locked where the backend has row locks), calls {@link decideRotation}, writes what it says,
- * and commits. (The PostgreSQL store first tries the `rotate` branch alone as one SQL statement, a
- * fast path for the common case; anything it does not match comes back here. The shared store
- * contract suite runs every rotation case through it.) The write is a compare-and-swap on `currentRefreshHash`, so two racing writers cannot
- * both rotate the same token.
+ * row locked where the backend has row locks), calls {@link decideRotation}, writes what it says
+ * (`rotated`: the session and {@link successorTokenRecord}; `theft`: the revocation; nothing
+ * otherwise), commits, and returns the decision unchanged: one result type from the rule to the
+ * engine. (The PostgreSQL store first tries the `rotated` branch alone as one SQL statement, a fast
+ * path for the common case; anything it does not match comes back here. The shared store contract
+ * suite runs every rotation case through it.) The write is a compare-and-swap on
+ * `currentRefreshHash`, so two racing writers cannot both rotate the same token.
  *
  * The rules (RFC 9700 §4.14.2, RFC 6819 §5.2.2.3):
  * - The current token rotates: its successor becomes current, the idle expiry slides.
@@ -39,20 +41,7 @@
  * reported as `parent-after-grace`, with how long after the rotation it came, so that an operator can
  * tell a rare late retry from a replayed old token (`rotated-out-replay`); both revoke the session.
  */
-import type { TheftReason } from '../errors.js';
-import type { RefreshTokenRecord, RotateRefreshInput, SessionRecord } from '../stores/types.js';
-
-export type RotationDecision =
-  | { kind: 'unknown' }
-  | { kind: 'revoked' }
-  | { kind: 'expired' }
-  | { kind: 'binding_mismatch' }
-  | { kind: 'grace' }
-  | { kind: 'rotate'; session: SessionRecord; token: RefreshTokenRecord }
-  | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason };
-
-/** The theft reasons a rotation can detect (the third, `revoked-for-theft`, is reported later). */
-export type DetectedTheftReason = Exclude<TheftReason, 'revoked-for-theft'>;
+import type { RefreshTokenRecord, RotateRefreshInput, RotateRefreshOutcome, SessionRecord } from '../stores/types.js';
 
 /** True when the session can no longer be refreshed at `now` because of its idle or absolute expiry. */
 export function isSessionExpired(session: SessionRecord, now: number): boolean {
@@ -63,24 +52,28 @@ export function isSessionActive(session: SessionRecord, now: number): boolean {
   return session.revokedAt === null && !isSessionExpired(session, now);
 }
 
+/**
+ * Decides a rotation: `token` is the presented token's record (null when unknown), `session` its
+ * session. Pure: the caller writes what it says.
+ */
 export function decideRotation(
   token: RefreshTokenRecord | null,
   session: SessionRecord | null,
   input: RotateRefreshInput,
-): RotationDecision {
+): RotateRefreshOutcome {
   if (!token || !session || session.id !== token.sessionId) return { kind: 'unknown' };
-  if (session.revokedAt !== null) return { kind: 'revoked' };
-  if (isSessionExpired(session, input.now)) return { kind: 'expired' };
+  if (session.revokedAt !== null) return { kind: 'revoked', session };
+  if (isSessionExpired(session, input.now)) return { kind: 'expired', session };
   // A bound session (DPoP, DBSC) answers only the holder of its key, and before any other rule: a
   // thief holding a copied refresh token but not the key can neither rotate it nor, by replaying an
   // old one, trigger the theft revocation that would sign the victim out. Nothing is written.
   const bound = session.binding?.jkt;
-  if (bound !== undefined && input.presentedJkt !== bound) return { kind: 'binding_mismatch' };
+  if (bound !== undefined && input.presentedJkt !== bound) return { kind: 'binding_mismatch', session };
 
   if (session.currentRefreshHash === input.presentedHash) {
     const now = input.now;
     return {
-      kind: 'rotate',
+      kind: 'rotated',
       session: {
         ...session,
         currentRefreshHash: input.successorHash,
@@ -91,31 +84,39 @@ export function decideRotation(
         idleExpiresAt: Math.min(now + input.idleTimeoutMs, session.absoluteExpiresAt),
         device: input.device ?? session.device,
       },
-      token: {
-        hash: input.successorHash,
-        sessionId: session.id,
-        generation: session.generation + 1,
-        createdAt: now,
-      },
     };
   }
 
+  const { rotatedAt } = session;
   const isParentOfUnusedSuccessor =
     session.previousRefreshHash === input.presentedHash &&
-    session.rotatedAt !== null &&
+    rotatedAt !== null &&
     // The current token must be the one derived from the presented token, or the engine would
     // hand back a successor that is not current.
     session.currentRefreshHash === input.successorHash;
-  if (isParentOfUnusedSuccessor && input.now - session.rotatedAt! < input.graceMs) return { kind: 'grace' };
+  if (isParentOfUnusedSuccessor && input.now - rotatedAt < input.graceMs) return { kind: 'grace', session };
   // With a binding, the parent of an unused successor presented with the session's key (checked
   // above) is a lost answer retried by the one device that holds the key, however late: the time
   // bound exists only to tell two holders of a token apart, and a copy without the key is no holder.
-  if (isParentOfUnusedSuccessor && bound !== undefined) return { kind: 'grace' };
+  if (isParentOfUnusedSuccessor && bound !== undefined) return { kind: 'grace', session };
 
   return {
     kind: 'theft',
     session: { ...session, revokedAt: input.now, revokedReason: 'theft' },
     // Told apart for operators only: both are theft, and both revoke the session.
     reason: isParentOfUnusedSuccessor ? 'parent-after-grace' : 'rotated-out-replay',
+  };
+}
+
+/**
+ * The refresh-token record a `rotated` outcome stores beside the session: the successor, now
+ * current, of the session's new generation, issued at the rotation.
+ */
+export function successorTokenRecord(rotated: SessionRecord): RefreshTokenRecord {
+  return {
+    hash: rotated.currentRefreshHash,
+    sessionId: rotated.id,
+    generation: rotated.generation,
+    createdAt: rotated.rotatedAt ?? rotated.lastActiveAt,
   };
 }

@@ -4,7 +4,7 @@
  * Records are copied in and out, so callers can never alias stored state.
  */
 import { isApiKeyActive } from '../api-keys/state.js';
-import { decideRotation, isSessionActive } from '../refresh/decide.js';
+import { decideRotation, isSessionActive, successorTokenRecord } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import type {
   ApiKeyRecord,
@@ -70,23 +70,13 @@ export class MemoryStore implements SessionStore, ApiKeyStore {
   async rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome> {
     const token = this.#tokens.get(input.presentedHash) ?? null;
     const session = token ? (this.#sessions.get(token.sessionId) ?? null) : null;
-    const decision = decideRotation(token, session, input);
-    switch (decision.kind) {
-      case 'rotate':
-        this.#sessions.set(decision.session.id, decision.session);
-        this.#tokens.set(decision.token.hash, decision.token);
-        return { kind: 'rotated', session: copy(decision.session) };
-      case 'theft':
-        this.#sessions.set(decision.session.id, decision.session);
-        return { kind: 'theft', session: copy(decision.session), reason: decision.reason };
-      case 'grace':
-      case 'revoked':
-      case 'expired':
-      case 'binding_mismatch':
-        return { kind: decision.kind, session: copy(session!) };
-      case 'unknown':
-        return { kind: 'unknown' };
+    const outcome = decideRotation(token, session, input);
+    if (outcome.kind === 'rotated') {
+      const successor = successorTokenRecord(outcome.session);
+      this.#tokens.set(successor.hash, successor);
     }
+    if (outcome.kind === 'rotated' || outcome.kind === 'theft') this.#sessions.set(outcome.session.id, outcome.session);
+    return copy(outcome);
   }
 
   async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {

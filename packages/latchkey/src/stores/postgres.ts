@@ -19,7 +19,7 @@
  */
 import type pg from 'pg';
 import { importPeer } from '../util/peer.js';
-import { decideRotation } from '../refresh/decide.js';
+import { decideRotation, successorTokenRecord } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import { needsHostSelection, parseHostList } from './postgres/host-list.js';
 import { hostSelectingClient } from './postgres/hosts.js';
@@ -250,7 +250,7 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
 
   /**
    * The common case in one round trip: the presented token is the session's current one and the
-   * session is active, which is exactly decideRotation's `rotate` branch, and needs no decision the
+   * session is active, which is exactly decideRotation's `rotated` branch, and needs no decision the
    * database cannot make itself. One autocommit statement is atomic by itself: the UPDATE takes the
    * row lock and re-checks its WHERE after any wait, so of two racing refreshes of one token only one
    * matches; the other (and every grace, replay, revoked, expired or unknown case) changes no row and
@@ -296,43 +296,33 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
         ? refreshTokenFromRow({ hash: row.token_hash, session_id: row.token_session_id, generation: row.token_generation, created_at: row.token_created_at })
         : null;
       const session = row ? sessionFromRow(row) : null;
-      const decision = decideRotation(token, session, input);
-      switch (decision.kind) {
-        case 'rotate': {
-          const s = decision.session;
-          const t = decision.token;
-          // Compare-and-swap on the current hash, and the successor stored only if the swap happened.
-          const swapped = await tx.query(
-            `WITH rotated AS (
-               UPDATE ${this.#t.sessions}
-               SET current_refresh_hash = $2, previous_refresh_hash = $3, rotated_at = $4, generation = $5,
-                   last_active_at = $6, idle_expires_at = $7, device = $8::jsonb
-               WHERE id = $1 AND current_refresh_hash = $3 AND revoked_at IS NULL
-               RETURNING id
-             )
-             INSERT INTO ${this.#t.tokens} (hash, session_id, generation, created_at)
-             SELECT $2, id, $9, $10 FROM rotated`,
-            [s.id, s.currentRefreshHash, input.presentedHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt,
-              JSON.stringify(s.device), t.generation, t.createdAt],
-          );
-          // Cannot happen while we hold the row lock; if it ever does, abort rather than report a rotation.
-          if (swapped.rowCount !== 1) throw new Error('latchkey: refresh compare-and-swap lost while holding the row lock');
-          return { kind: 'rotated', session: s };
-        }
-        case 'theft':
-          await tx.query(
-            `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = 'theft' WHERE id = $1 AND revoked_at IS NULL`,
-            [decision.session.id, decision.session.revokedAt],
-          );
-          return { kind: 'theft', session: decision.session, reason: decision.reason };
-        case 'grace':
-        case 'revoked':
-        case 'expired':
-        case 'binding_mismatch':
-          return { kind: decision.kind, session: session! };
-        case 'unknown':
-          return { kind: 'unknown' };
+      const outcome = decideRotation(token, session, input);
+      if (outcome.kind === 'rotated') {
+        const s = outcome.session;
+        const t = successorTokenRecord(s);
+        // Compare-and-swap on the current hash, and the successor stored only if the swap happened.
+        const swapped = await tx.query(
+          `WITH rotated AS (
+             UPDATE ${this.#t.sessions}
+             SET current_refresh_hash = $2, previous_refresh_hash = $3, rotated_at = $4, generation = $5,
+                 last_active_at = $6, idle_expires_at = $7, device = $8::jsonb
+             WHERE id = $1 AND current_refresh_hash = $3 AND revoked_at IS NULL
+             RETURNING id
+           )
+           INSERT INTO ${this.#t.tokens} (hash, session_id, generation, created_at)
+           SELECT $2, id, $9, $10 FROM rotated`,
+          [s.id, s.currentRefreshHash, input.presentedHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt,
+            JSON.stringify(s.device), t.generation, t.createdAt],
+        );
+        // Cannot happen while we hold the row lock; if it ever does, abort rather than report a rotation.
+        if (swapped.rowCount !== 1) throw new Error('latchkey: refresh compare-and-swap lost while holding the row lock');
+      } else if (outcome.kind === 'theft') {
+        await tx.query(
+          `UPDATE ${this.#t.sessions} SET revoked_at = $2, revoked_reason = 'theft' WHERE id = $1 AND revoked_at IS NULL`,
+          [outcome.session.id, outcome.session.revokedAt],
+        );
       }
+      return outcome;
     });
   }
 

@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreUnavailableError } from '../errors.js';
-import { decideRotation } from '../refresh/decide.js';
+import { decideRotation, successorTokenRecord } from '../refresh/decide.js';
 import type { RevocationReason } from '../types.js';
 import {
   API_KEY_COLUMNS,
@@ -27,6 +27,7 @@ import {
   type Row,
 } from './sql/rows.js';
 import { loadBetterSqlite3 } from './sqlite/driver.js';
+import { SQLITE_MIGRATIONS } from './sqlite/migrations.js';
 import type {
   ApiKeyRecord,
   ApiKeyStore,
@@ -58,75 +59,6 @@ export interface SqliteStoreOptions {
    */
   busyTimeoutMs?: number | undefined;
 }
-
-/** Versioned migrations, applied in order, each once. Never edit a released one; add another. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE latchkey_sessions (
-     id TEXT PRIMARY KEY,
-     user_id TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     last_active_at INTEGER NOT NULL,
-     idle_expires_at INTEGER NOT NULL,
-     absolute_expires_at INTEGER NOT NULL,
-     auth_time INTEGER NOT NULL,
-     device TEXT NOT NULL,
-     data TEXT NOT NULL,
-     access_claims TEXT NOT NULL,
-     id_claims TEXT NOT NULL,
-     revoked_at INTEGER,
-     revoked_reason TEXT,
-     current_refresh_hash TEXT NOT NULL UNIQUE,
-     previous_refresh_hash TEXT,
-     rotated_at INTEGER,
-     generation INTEGER NOT NULL
-   );
-   CREATE INDEX latchkey_sessions_user ON latchkey_sessions (user_id);
-   CREATE INDEX latchkey_sessions_revoked ON latchkey_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
-   CREATE TABLE latchkey_refresh_tokens (
-     hash TEXT PRIMARY KEY,
-     session_id TEXT NOT NULL REFERENCES latchkey_sessions (id) ON DELETE CASCADE,
-     generation INTEGER NOT NULL,
-     created_at INTEGER NOT NULL
-   );
-   CREATE INDEX latchkey_refresh_tokens_session ON latchkey_refresh_tokens (session_id);
-   CREATE TABLE latchkey_signing_keys (
-     kid TEXT PRIMARY KEY,
-     alg TEXT NOT NULL,
-     generation INTEGER NOT NULL UNIQUE,
-     public_jwk TEXT NOT NULL,
-     private_key_encrypted TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     activates_at INTEGER NOT NULL
-   );
-   CREATE TABLE latchkey_api_keys (
-     id TEXT PRIMARY KEY,
-     name TEXT NOT NULL,
-     hash TEXT NOT NULL UNIQUE,
-     created_at INTEGER NOT NULL,
-     revoked_at INTEGER
-   );`,
-  // v2: the standalone service's own credentials are "service keys" (service contract v1.1); the
-  // rename keeps every stored key working. User API keys get a table of their own.
-  `ALTER TABLE latchkey_api_keys RENAME TO latchkey_service_keys;
-   CREATE TABLE latchkey_user_api_keys (
-     id TEXT PRIMARY KEY,
-     owner_id TEXT NOT NULL,
-     name TEXT NOT NULL,
-     scopes TEXT NOT NULL,
-     prefix TEXT NOT NULL,
-     hash TEXT NOT NULL UNIQUE,
-     metadata TEXT NOT NULL,
-     created_at INTEGER NOT NULL,
-     expires_at INTEGER,
-     last_used_at INTEGER,
-     revoked_at INTEGER,
-     changed_at INTEGER NOT NULL
-   );
-   CREATE INDEX latchkey_user_api_keys_owner ON latchkey_user_api_keys (owner_id);
-   CREATE INDEX latchkey_user_api_keys_changed ON latchkey_user_api_keys (changed_at);`,
-  // v3: device-bound sessions (DPoP, DBSC): the key a session is bound to, JSON, NULL for bearer sessions.
-  `ALTER TABLE latchkey_sessions ADD COLUMN binding TEXT;`,
-];
 
 const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY']);
 
@@ -173,12 +105,12 @@ export class SqliteStore implements SessionStore, ApiKeyStore {
       this.#db.exec('CREATE TABLE IF NOT EXISTS latchkey_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
       const row = this.#db.prepare('SELECT MAX(version) AS v FROM latchkey_migrations').get() as { v: number | null };
       const applied: number[] = [];
-      for (let version = (row.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-        this.#db.exec(MIGRATIONS[version - 1]!);
+      for (let version = (row.v ?? 0) + 1; version <= SQLITE_MIGRATIONS.length; version++) {
+        this.#db.exec(SQLITE_MIGRATIONS[version - 1]!);
         this.#db.prepare('INSERT INTO latchkey_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
         applied.push(version);
       }
-      return { applied, version: Math.max(row.v ?? 0, MIGRATIONS.length) };
+      return { applied, version: Math.max(row.v ?? 0, SQLITE_MIGRATIONS.length) };
     });
   }
 
@@ -245,35 +177,25 @@ export class SqliteStore implements SessionStore, ApiKeyStore {
       const tokenRow = this.#sql('SELECT * FROM latchkey_refresh_tokens WHERE hash = ?').get(input.presentedHash) as Row | undefined;
       const token = tokenRow ? refreshTokenFromRow(tokenRow) : null;
       const session = token ? this.#getSession(token.sessionId) : null;
-      const decision = decideRotation(token, session, input);
-      switch (decision.kind) {
-        case 'rotate': {
-          const s = decision.session;
-          // Compare-and-swap on the current hash: belt and braces inside the write lock.
-          const changed = this.#sql(
-              `UPDATE latchkey_sessions SET current_refresh_hash = ?, previous_refresh_hash = ?, rotated_at = ?,
-                 generation = ?, last_active_at = ?, idle_expires_at = ?, device = ?
-               WHERE id = ? AND current_refresh_hash = ?`,
-            )
-            .run(s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt, JSON.stringify(s.device), s.id, input.presentedHash);
-          if (changed.changes !== 1) throw new Error('latchkey: refresh compare-and-swap lost inside a write transaction');
-          const t = decision.token;
-          this.#sql('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
-            .run(t.hash, t.sessionId, t.generation, t.createdAt);
-          return { kind: 'rotated', session: s };
-        }
-        case 'theft':
-          this.#sql('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
-            .run(decision.session.revokedAt, 'theft', decision.session.id);
-          return { kind: 'theft', session: decision.session, reason: decision.reason };
-        case 'grace':
-        case 'revoked':
-        case 'expired':
-        case 'binding_mismatch':
-          return { kind: decision.kind, session: session! };
-        case 'unknown':
-          return { kind: 'unknown' };
+      const outcome = decideRotation(token, session, input);
+      if (outcome.kind === 'rotated') {
+        const s = outcome.session;
+        // Compare-and-swap on the current hash: belt and braces inside the write lock.
+        const changed = this.#sql(
+            `UPDATE latchkey_sessions SET current_refresh_hash = ?, previous_refresh_hash = ?, rotated_at = ?,
+               generation = ?, last_active_at = ?, idle_expires_at = ?, device = ?
+             WHERE id = ? AND current_refresh_hash = ?`,
+          )
+          .run(s.currentRefreshHash, s.previousRefreshHash, s.rotatedAt, s.generation, s.lastActiveAt, s.idleExpiresAt, JSON.stringify(s.device), s.id, input.presentedHash);
+        if (changed.changes !== 1) throw new Error('latchkey: refresh compare-and-swap lost inside a write transaction');
+        const t = successorTokenRecord(s);
+        this.#sql('INSERT INTO latchkey_refresh_tokens (hash, session_id, generation, created_at) VALUES (?, ?, ?, ?)')
+          .run(t.hash, t.sessionId, t.generation, t.createdAt);
+      } else if (outcome.kind === 'theft') {
+        this.#sql('UPDATE latchkey_sessions SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL')
+          .run(outcome.session.revokedAt, 'theft', outcome.session.id);
       }
+      return outcome;
     });
   }
 

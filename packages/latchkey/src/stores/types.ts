@@ -4,14 +4,16 @@
  * It is small on purpose. Methods marked ATOMIC must apply all of their effects or none, even if the
  * process dies at any instant; the engine relies on that for its security guarantees (never two
  * current refresh tokens, never a revoked session with a working refresh token). Decisions are not
- * made here: {@link decideRotation} is shared by every store, so each store only loads rows, calls
- * it inside its transaction, and writes what it returns.
+ * made here: `decideRotation` (refresh/decide.ts) is shared by every store, so each store only loads
+ * rows, calls it inside its transaction, writes what it returns, and returns it.
+ *
+ * User API keys ({@link ApiKeyStore}) and the standalone service's own keys ({@link ServiceKeyStore})
+ * have contracts of their own: only what uses them asks for them.
  *
  * Times are milliseconds since the Unix epoch. Stores report an unreachable backend as
  * `StoreUnavailableError`, never as a driver error.
  */
-import type { DetectedTheftReason } from '../refresh/decide.js';
-import type { DeviceInfo, JsonObject, JsonValue, RevocationReason, SigningAlgorithm } from '../types.js';
+import type { DetectedTheftReason, DeviceInfo, JsonObject, JsonValue, RevocationReason, SigningAlgorithm } from '../types.js';
 import type { JWK } from 'jose';
 
 /** A session row. `refresh` is the rotation state; it never leaves the engine. */
@@ -79,21 +81,33 @@ export interface RotateRefreshInput {
   presentedJkt?: string | null;
 }
 
-/** What a rotation attempt came to. */
+/**
+ * What a rotation attempt came to: the one result type of the rotation, both what `decideRotation`
+ * decides and what `rotateRefreshToken` returns. A store writes what the decision says (only
+ * `rotated` and `theft` write anything) and returns the decision itself. Every session in it is the
+ * session as it stands once that write is committed.
+ */
 export type RotateRefreshOutcome =
-  /** The presented token was current: the successor is now current. */
+  /**
+   * The presented token was current: the successor is now current. Its refresh-token record is
+   * `successorTokenRecord(session)` (refresh/decide.ts).
+   */
   | { kind: 'rotated'; session: SessionRecord }
   /** The presented token is the immediate parent of the current one, inside the grace window: no write. */
   | { kind: 'grace'; session: SessionRecord }
   /**
-   * A rotated-out token outside the grace rules: the session has been revoked in the same transaction.
-   * `reason` is decideRotation's: for logs and events only, both kinds are theft.
+   * A rotated-out token outside the grace rules: the session is revoked (`revokedAt` is now,
+   * `revokedReason` is `theft`) in the same transaction. `reason` tells the two kinds apart for logs
+   * and events only: both are theft.
    */
   | { kind: 'theft'; session: SessionRecord; reason: DetectedTheftReason }
+  /** The session was revoked before: no write. */
   | { kind: 'revoked'; session: SessionRecord }
+  /** The session is past its idle or absolute expiry: no write. */
   | { kind: 'expired'; session: SessionRecord }
   /** The session is bound to a key and the request did not prove possession of it: no write at all. */
   | { kind: 'binding_mismatch'; session: SessionRecord }
+  /** No such token (never issued, or its session deleted), or a token that names another session. */
   | { kind: 'unknown' };
 
 export interface NewSession {
@@ -268,8 +282,9 @@ export interface SessionStore {
   updateSession(id: string, patch: SessionPatch, options?: UpdateSessionOptions): Promise<SessionRecord | null>;
 
   /**
-   * ATOMIC compare-and-swap of the current refresh token, decided by {@link decideRotation}:
-   * rotation (successor stored, made current), grace (no write), or theft (session revoked).
+   * ATOMIC compare-and-swap of the current refresh token, decided by `decideRotation` inside the
+   * transaction: rotation (successor stored, made current), grace (no write), or theft (session
+   * revoked). Returns the decision.
    */
   rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome>;
 

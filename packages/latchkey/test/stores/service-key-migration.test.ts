@@ -10,6 +10,8 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { postgresStore } from 'latchkey/stores/postgres';
 import { sqliteStore } from 'latchkey/stores/sqlite';
+import { POSTGRES_MIGRATIONS } from '../../src/stores/postgres/migrations.js';
+import { SQLITE_MIGRATIONS } from '../../src/stores/sqlite/migrations.js';
 import { dropSchema, PG_URL, pgExec, postgresAvailable, uniqueName } from '../helpers/postgres.js';
 
 const available = await postgresAvailable();
@@ -20,11 +22,11 @@ describe('service keys survive the v1.1 migration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-migrate-'));
     const path = join(dir, 'db.sqlite');
     try {
-      // A database as version 1 left it (only the tables this migration touches matter).
+      // A database as version 1 left it (later migrations touch other tables too: the whole schema).
       const db = new Database(path);
       db.exec(`CREATE TABLE latchkey_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
-               INSERT INTO latchkey_migrations VALUES (1, 0);
-               CREATE TABLE latchkey_api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER);`);
+               INSERT INTO latchkey_migrations VALUES (1, 0);`);
+      db.exec(SQLITE_MIGRATIONS[0]!);
       db.prepare('INSERT INTO latchkey_api_keys VALUES (?, ?, ?, ?, NULL)').run(KEY.id, KEY.name, KEY.hash, KEY.created_at);
       db.close();
       const store = sqliteStore({ path });
@@ -43,7 +45,8 @@ describe('service keys survive the v1.1 migration', () => {
       await pgExec(`CREATE SCHEMA ${schema}`);
       await pgExec(`CREATE TABLE ${schema}.latchkey_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
       await pgExec(`INSERT INTO ${schema}.latchkey_migrations VALUES (1, 0)`);
-      await pgExec(`CREATE TABLE ${schema}.latchkey_api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT)`);
+      // The whole version-1 schema: later migrations touch other tables too.
+      await pgExec(POSTGRES_MIGRATIONS[0]!(schema));
       await pgExec(`INSERT INTO ${schema}.latchkey_api_keys VALUES ($1, $2, $3, $4, NULL)`, [KEY.id, KEY.name, KEY.hash, KEY.created_at]);
       const store = postgresStore({ connectionString: PG_URL, schema, max: 2 });
       await store.migrate();

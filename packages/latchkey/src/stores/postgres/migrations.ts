@@ -10,8 +10,8 @@
  */
 import type { Tx } from './runner.js';
 
-/** `s` is the quoted schema name. */
-const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
+/** `s` is the quoted schema name. Exported for the upgrade tests, which build a database at an older version. */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => string> = [
   (s) => `
     CREATE TABLE ${s}.latchkey_sessions (
       id TEXT PRIMARY KEY,
@@ -97,7 +97,7 @@ const MIGRATIONS: ReadonlyArray<(s: string) => string> = [
 ];
 
 /** The newest schema version this code knows. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION = POSTGRES_MIGRATIONS.length;
 
 /** The applied version, or 0 when latchkey's tables do not exist yet. Needs no privilege beyond SELECT. */
 export async function appliedVersion(tx: Tx, schema: string): Promise<number> {
@@ -117,8 +117,8 @@ export async function appliedVersion(tx: Tx, schema: string): Promise<number> {
  */
 export async function applyMigrations(tx: Tx, schema: string, lockKey: string): Promise<{ applied: number[]; version: number }> {
   const current = await appliedVersion(tx, schema);
-  if (current > MIGRATIONS.length) throw newerSchema(current);
-  if (current === MIGRATIONS.length) return { applied: [], version: current };
+  if (current > POSTGRES_MIGRATIONS.length) throw newerSchema(current);
+  if (current === POSTGRES_MIGRATIONS.length) return { applied: [], version: current };
 
   // Held until COMMIT: concurrent instances serialise here, then see what the winner applied.
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
@@ -127,20 +127,20 @@ export async function applyMigrations(tx: Tx, schema: string, lockKey: string): 
   if (schemaExists.length === 0) await tx.query(`CREATE SCHEMA ${schema}`);
   await tx.query(`CREATE TABLE IF NOT EXISTS ${schema}.latchkey_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
   const applied = await appliedVersion(tx, schema);
-  if (applied > MIGRATIONS.length) throw newerSchema(applied);
+  if (applied > POSTGRES_MIGRATIONS.length) throw newerSchema(applied);
   const done: number[] = [];
-  for (let version = applied + 1; version <= MIGRATIONS.length; version++) {
-    await tx.query(MIGRATIONS[version - 1]!(schema));
+  for (let version = applied + 1; version <= POSTGRES_MIGRATIONS.length; version++) {
+    await tx.query(POSTGRES_MIGRATIONS[version - 1]!(schema));
     await tx.query(`INSERT INTO ${schema}.latchkey_migrations (version, applied_at) VALUES ($1, $2)`, [version, Date.now()]);
     done.push(version);
   }
   // Another instance may have applied some while this one waited for the lock: only ours are reported.
-  return { applied: done, version: MIGRATIONS.length };
+  return { applied: done, version: POSTGRES_MIGRATIONS.length };
 }
 
 /** A newer release migrated this database; running older code against it could corrupt it. */
 function newerSchema(version: number): Error {
-  return new Error(`latchkey: the database schema is at version ${version}, newer than this release knows (${MIGRATIONS.length}); upgrade latchkey`);
+  return new Error(`latchkey: the database schema is at version ${version}, newer than this release knows (${POSTGRES_MIGRATIONS.length}); upgrade latchkey`);
 }
 
 /** `"name"` to `name` (the store only accepts plain identifiers, so no embedded quotes). */

@@ -1,0 +1,82 @@
+/**
+ * The SQLite schema, as versioned migrations applied in order, each exactly once (stores/sqlite.ts
+ * runs the pending ones in one `BEGIN IMMEDIATE` transaction and records each in
+ * `latchkey_migrations`, so a crash leaves the schema as it was).
+ *
+ * Never edit a released migration: add the next one, and a test that upgrades a database left at the
+ * previous version (test/stores/sqlite-migrations.test.ts). Times are INTEGER milliseconds since the
+ * epoch, like every store; JSON is TEXT.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE latchkey_sessions (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_active_at INTEGER NOT NULL,
+     idle_expires_at INTEGER NOT NULL,
+     absolute_expires_at INTEGER NOT NULL,
+     auth_time INTEGER NOT NULL,
+     device TEXT NOT NULL,
+     data TEXT NOT NULL,
+     access_claims TEXT NOT NULL,
+     id_claims TEXT NOT NULL,
+     revoked_at INTEGER,
+     revoked_reason TEXT,
+     current_refresh_hash TEXT NOT NULL UNIQUE,
+     previous_refresh_hash TEXT,
+     rotated_at INTEGER,
+     generation INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_sessions_user ON latchkey_sessions (user_id);
+   CREATE INDEX latchkey_sessions_revoked ON latchkey_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+   CREATE TABLE latchkey_refresh_tokens (
+     hash TEXT PRIMARY KEY,
+     session_id TEXT NOT NULL REFERENCES latchkey_sessions (id) ON DELETE CASCADE,
+     generation INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_refresh_tokens_session ON latchkey_refresh_tokens (session_id);
+   CREATE TABLE latchkey_signing_keys (
+     kid TEXT PRIMARY KEY,
+     alg TEXT NOT NULL,
+     generation INTEGER NOT NULL UNIQUE,
+     public_jwk TEXT NOT NULL,
+     private_key_encrypted TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     activates_at INTEGER NOT NULL
+   );
+   CREATE TABLE latchkey_api_keys (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );`,
+  // v2: the standalone service's own credentials are "service keys" (service contract v1.1); the
+  // rename keeps every stored key working. User API keys get a table of their own.
+  `ALTER TABLE latchkey_api_keys RENAME TO latchkey_service_keys;
+   CREATE TABLE latchkey_user_api_keys (
+     id TEXT PRIMARY KEY,
+     owner_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     scopes TEXT NOT NULL,
+     prefix TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     metadata TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER,
+     last_used_at INTEGER,
+     revoked_at INTEGER,
+     changed_at INTEGER NOT NULL
+   );
+   CREATE INDEX latchkey_user_api_keys_owner ON latchkey_user_api_keys (owner_id);
+   CREATE INDEX latchkey_user_api_keys_changed ON latchkey_user_api_keys (changed_at);`,
+  // v3: device-bound sessions (DPoP, DBSC): the key a session is bound to, JSON, NULL for bearer sessions.
+  `ALTER TABLE latchkey_sessions ADD COLUMN binding TEXT;`,
+  // v4: one refresh token per (session, generation), as the PostgreSQL schema has had from its first
+  // version: defence in depth under the write lock, so that the database itself refuses a second
+  // successor of the same parent. A unique index is SQLite's way to add the constraint to an existing
+  // table; it also serves every lookup by session id, so the plain index on that column goes.
+  `CREATE UNIQUE INDEX latchkey_refresh_tokens_session_generation ON latchkey_refresh_tokens (session_id, generation);
+   DROP INDEX latchkey_refresh_tokens_session;`,
+];
