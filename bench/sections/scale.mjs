@@ -97,7 +97,8 @@ await runSection('scale', async (ctx) => {
     const emptyRss = ctx.row({ case: 'engine RSS, SQLite store empty', metric: 'MB', value: empty.rss / 1e6 });
     compare(ctx.row({ case: `engine RSS, SQLite store with ${n} sessions`, metric: 'MB', value: full.rss / 1e6 }), emptyRss, undefined, 'empty store');
     const emptyRow = ctx.row({ case: 'refresh, SQLite store empty (1 client)', metric: 'ops/s', value: empty.rate });
-    compare(ctx.row({ case: `refresh, SQLite store with ${n} sessions (1 client)`, metric: 'ops/s', value: full.rate }), emptyRow, undefined, 'empty store');
+    // Issue 18: a full store is no slower than 0.9× the empty one (0.67× before it).
+    compare(ctx.row({ case: `refresh, SQLite store with ${n} sessions (1 client)`, metric: 'ops/s', value: full.rate }), emptyRow, 0.9, 'empty store');
     ctx.note(`SQLite bulk load of ${n} sessions took ${load.insertSeconds.toFixed(1)} s (better-sqlite3 in its own process, 50 000 rows per transaction). Engine RSS is measured in a fresh process that only opened the store, refreshed and listed one user's sessions.`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

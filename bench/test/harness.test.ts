@@ -143,6 +143,6 @@ describe('benchmark runner arguments', () => {
     const err = await run(process.execPath, ['bench/run.mjs', '--only', 'nope'], { cwd: root }).then(() => null, (e: unknown) => e as { code: number; stderr: string });
     expect(err?.code).toBe(2);
     expect(err?.stderr).toContain('unknown section(s): nope');
-    expect(err?.stderr).toContain('verify, refresh, http, scale, fanout');
+    expect(err?.stderr).toContain('verify, refresh, http, service, scale, fanout');
   });
 });
