@@ -3,7 +3,8 @@
  * self-rotating signing keys published as JWKS, and revocation that takes effect at once.
  *
  * Stores and adapters live behind their own subpaths (`latchkey/stores/sqlite`, ...), so an app
- * loads only the drivers it uses.
+ * loads only the drivers it uses. Every name is listed (no `export *`), so that a new export is a
+ * decision visible in review, and in the API report (api/index.api.md).
  */
 export { createLatchkey, Latchkey } from './engine.js';
 export type {
@@ -28,11 +29,47 @@ export type {
 } from './api-keys/types.js';
 export { API_KEY_LENGTH, API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_SCAN_PATTERN, isApiKey } from './api-keys/format.js';
 export type { Clock } from './clock.js';
-export * from './errors.js';
+export {
+  InsufficientFreshnessError,
+  InsufficientScopeError,
+  InvalidClaimsError,
+  InvalidDpopProofError,
+  isLatchkeyError,
+  LatchkeyError,
+  MissingDependencyError,
+  NotFoundError,
+  RateLimitedError,
+  SecretMismatchError,
+  StoreUnavailableError,
+  TokenTheftError,
+  TryRefreshError,
+  UnauthorisedError,
+  UseDpopNonceError,
+} from './errors.js';
+export type { DpopProofFailure, LatchkeyErrorCode, LatchkeyErrorOptions, TheftReason, UnauthorisedReason } from './errors.js';
 export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';
 export type { JsonWebKeySet } from './keys/ring.js';
 export type { BusHandlers, BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
-export type * from './stores/types.js';
+export type {
+  ApiKeyRecord,
+  ApiKeyStore,
+  CleanupResult,
+  JsonMerge,
+  MigrationReport,
+  NewSession,
+  RefreshTokenRecord,
+  Revocation,
+  RotateApiKeyInput,
+  RotateRefreshInput,
+  RotateRefreshOutcome,
+  ServiceKeyRecord,
+  SessionBinding,
+  SessionPatch,
+  SessionRecord,
+  SessionStore,
+  SigningKeyRecord,
+  UpdateSessionOptions,
+} from './stores/types.js';
 export { decideRotation, isSessionActive, isSessionExpired, successorTokenRecord } from './refresh/decide.js';
 export { ACCESS_TOKEN_TYPE } from './tokens/access.js';
 export { accessTokenHash, DEFAULT_DPOP_ALGORITHMS, DPOP_PROOF_TYPE, type DpopProofInput } from './dpop/proof.js';
@@ -41,5 +78,16 @@ export type { DpopOptions } from './dpop/verifier.js';
 export { ID_TOKEN_TYPE } from './tokens/id.js';
 export { REFRESH_TOKEN_PREFIX } from './refresh/token.js';
 export { RESERVED_CLAIMS } from './tokens/claims.js';
-export type * from './types.js';
+export type {
+  AccessTokenClaims,
+  DetectedTheftReason,
+  DeviceInfo,
+  IssuedTokens,
+  JsonObject,
+  JsonValue,
+  RevocationReason,
+  Session,
+  SigningAlgorithm,
+  VerifiedAccessToken,
+} from './types.js';
 export { REVOCATION_REASONS, SIGNING_ALGORITHMS } from './types.js';
