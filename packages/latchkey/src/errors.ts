@@ -10,7 +10,12 @@
  * presented.
  */
 
-/** Every code latchkey can report. Stable across minor versions. */
+/**
+ * Every code the engine and its building blocks report. Stable across minor versions. The layers
+ * above have codes of their own, in unions of their own: the HTTP layer's `HttpErrorCode`
+ * (`INVALID_REQUEST`, `CSRF_REJECTED`; `latchkey/http`) and the service's `ServiceErrorCode`
+ * (`latchkey/service`). The one table that maps all of them to HTTP answers is `http/errors.ts`.
+ */
 export type LatchkeyErrorCode =
   | 'TRY_REFRESH_TOKEN'
   | 'UNAUTHORISED'
@@ -18,10 +23,7 @@ export type LatchkeyErrorCode =
   | 'INVALID_CLAIMS'
   | 'NOT_FOUND'
   | 'STORE_UNAVAILABLE'
-  | 'INVALID_REQUEST'
-  | 'CSRF_REJECTED'
   | 'INSUFFICIENT_FRESHNESS'
-  | 'INVALID_API_KEY'
   | 'MISSING_DEPENDENCY'
   | 'SECRET_MISMATCH'
   | 'INSUFFICIENT_SCOPE'
@@ -33,11 +35,15 @@ export interface LatchkeyErrorOptions {
   cause?: unknown;
 }
 
-/** Base class of every error latchkey throws on purpose. Branch on `code`, not on `instanceof` chains. */
-export class LatchkeyError extends Error {
-  readonly code: LatchkeyErrorCode;
+/**
+ * Base class of every error latchkey throws on purpose. Branch on `code`, not on `instanceof` chains.
+ * `Code` is the union the code comes from: the engine's by default, the HTTP layer's for its own
+ * refusals (`HttpError`), so that one `catch` handles both while the engine's union stays its own.
+ */
+export class LatchkeyError<Code extends string = LatchkeyErrorCode> extends Error {
+  readonly code: Code;
 
-  constructor(code: LatchkeyErrorCode, message: string, options?: LatchkeyErrorOptions) {
+  constructor(code: Code, message: string, options?: LatchkeyErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -278,7 +284,10 @@ export class UseDpopNonceError extends LatchkeyError {
   }
 }
 
-/** True when `err` is a latchkey error, optionally with one of the given codes. */
-export function isLatchkeyError(err: unknown, ...codes: LatchkeyErrorCode[]): err is LatchkeyError {
-  return err instanceof LatchkeyError && (codes.length === 0 || codes.includes(err.code));
+/**
+ * True when `err` is a latchkey error, optionally with one of the given codes: the engine's
+ * ({@link LatchkeyErrorCode}) or the HTTP layer's (`HttpErrorCode`, such as `CSRF_REJECTED`).
+ */
+export function isLatchkeyError<Code extends string = LatchkeyErrorCode>(err: unknown, ...codes: Code[]): err is LatchkeyError<Code> {
+  return err instanceof LatchkeyError && (codes.length === 0 || codes.includes(err.code as Code));
 }

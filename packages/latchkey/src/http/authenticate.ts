@@ -14,7 +14,7 @@ import type { HttpContext } from './context.js';
 import { readCookies } from './cookies.js';
 import { checkCsrf, isSafeMethod } from './csrf.js';
 import { errorResponse } from './error-response.js';
-import { invalidRequest } from './errors.js';
+import { HttpError, invalidRequest } from './errors.js';
 import { ACCESS_TOKEN_HEADER } from './front.js';
 import { exposeHeaders, issueHeaders } from './issue.js';
 import { MODE_HEADER, modeOf } from './mode.js';
@@ -22,7 +22,6 @@ import type { TransportMode } from './options.js';
 import type { HttpRequest } from './request.js';
 import type { HeaderSink, HttpResponse } from './response.js';
 import { createRequestSession, type LatchkeySession } from './session.js';
-import { jsonResponse } from './response.js';
 
 /** What a route or middleware requires of the session. */
 export interface RequireSessionOptions {
@@ -168,10 +167,7 @@ export async function authenticate(
     mode = modeOf(ctx.settings, request);
     const verified = await verifyRequest(ctx, request, mode, options);
     if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
-      const headers: [string, string][] = [['cache-control', 'no-store']];
-      // RFC 6750 §3.1: the token is fine but does not grant this.
-      if (mode === 'header') headers.push(['www-authenticate', 'Bearer error="insufficient_scope"']);
-      return { ok: false, response: jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'this session may not do that' } }, headers) };
+      throw new HttpError(403, 'FORBIDDEN', 'this session may not do that');
     }
     return { ok: true, session: requestSession(ctx, verified, mode, sink, exposeHeaders(ctx.settings, request)) };
   } catch (error) {

@@ -1,10 +1,17 @@
 /**
- * How errors become HTTP responses. Every refusal is JSON `{"error":{"code","message"}}` with a
- * stable code; anything unexpected becomes a generic 500 whose body says nothing about the cause.
+ * How errors become HTTP responses: the one table for the adapters, the HTTP core and the service.
+ * Every refusal is JSON `{"error":{"code","message"}}` with a stable code; anything unexpected becomes
+ * a generic 500 whose body says nothing about the cause.
+ *
+ * Codes come from two unions: the engine's (`LatchkeyErrorCode`, errors.ts) and the HTTP layer's own
+ * (`HttpErrorCode`, here). The service answers through the same table, in its contract's words where
+ * they differ (`surface: 'service'`, see {@link mapError}); it adds codes of its own only for what is
+ * not an error of latchkey at all (a bad service key, a body over its limit, shutting down).
  */
 import {
   InsufficientFreshnessError,
   InsufficientScopeError,
+  InvalidClaimsError,
   LatchkeyError,
   RateLimitedError,
   StoreUnavailableError,
@@ -15,19 +22,35 @@ import {
 } from '../errors.js';
 import type { TransportMode } from './options.js';
 
-/** Codes that appear on the wire: the engine's, plus two the HTTP layer adds. */
-export type WireErrorCode = LatchkeyErrorCode | 'FORBIDDEN' | 'INTERNAL_ERROR';
+/**
+ * The HTTP layer's own refusals: a request of the wrong shape, a forged cross-site request, a session
+ * that lacks the claims a route requires. Not the engine's: the engine never sees a request.
+ */
+export type HttpErrorCode = 'INVALID_REQUEST' | 'CSRF_REJECTED' | 'FORBIDDEN';
+
+/** Codes that appear on the wire: the engine's, the HTTP layer's, and the generic 500's. */
+export type WireErrorCode = LatchkeyErrorCode | HttpErrorCode | 'INTERNAL_ERROR';
 
 /** The JSON body of every error response. */
 export interface ErrorBody {
-  error: { code: WireErrorCode; message: string; sessionId?: string; userId?: string; reason?: TheftReason; missingScopes?: string[]; nonce?: string };
+  error: {
+    code: WireErrorCode;
+    message: string;
+    /** The service's INVALID_REQUEST: the offending field. */
+    field?: string;
+    sessionId?: string;
+    userId?: string;
+    reason?: TheftReason;
+    missingScopes?: string[];
+    nonce?: string;
+  };
 }
 
 /** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
-export class HttpError extends LatchkeyError {
+export class HttpError extends LatchkeyError<HttpErrorCode> {
   readonly status: number;
 
-  constructor(status: number, code: LatchkeyErrorCode, message: string) {
+  constructor(status: number, code: HttpErrorCode, message: string) {
     super(code, message);
     this.status = status;
   }
@@ -41,16 +64,22 @@ export function csrfRejected(message: string): HttpError {
   return new HttpError(403, 'CSRF_REJECTED', message);
 }
 
-const STATUS: Record<LatchkeyErrorCode, number> = {
+/**
+ * The table: the status of every code. An `HttpError` carries its own status (an INVALID_REQUEST may
+ * be a 400, 405 or 413); every other error gets its code's.
+ *
+ * `INVALID_CLAIMS` means one thing everywhere: claims the app (or, on the service, the backend)
+ * supplied were refused (a reserved name, not JSON, too large, or too large for a cookie), 400. The
+ * service's contract words it as `INVALID_REQUEST` naming the field, which is what it is there: a
+ * field of the request body.
+ */
+const STATUS: Record<LatchkeyErrorCode | HttpErrorCode, number> = {
   TRY_REFRESH_TOKEN: 401,
   UNAUTHORISED: 401,
   TOKEN_THEFT_DETECTED: 401,
-  CSRF_REJECTED: 403,
   INSUFFICIENT_FRESHNESS: 403,
-  INVALID_REQUEST: 400,
   INVALID_CLAIMS: 400,
   NOT_FOUND: 404,
-  INVALID_API_KEY: 401,
   INSUFFICIENT_SCOPE: 403,
   RATE_LIMITED: 429,
   STORE_UNAVAILABLE: 503,
@@ -61,6 +90,10 @@ const STATUS: Record<LatchkeyErrorCode, number> = {
   // RFC 9449 §7.1 and §9: both are 401 with a DPoP challenge.
   INVALID_DPOP_PROOF: 401,
   USE_DPOP_NONCE: 401,
+  // The HTTP layer's own.
+  INVALID_REQUEST: 400,
+  CSRF_REJECTED: 403,
+  FORBIDDEN: 403,
 };
 
 export interface MappedError {
@@ -71,10 +104,17 @@ export interface MappedError {
 }
 
 /**
- * Maps an error to its response. `expected` is false for anything that is not a LatchkeyError: the
- * caller reports it through `onError`, and the client sees only "internal error".
+ * Who answers: the HTTP layer (the adapters and the core, the protocol's wording), or the service (its
+ * contract's wording, `../shared/service-api.md`, which predates some codes and must not change).
  */
-export function mapError(error: unknown, mode: TransportMode | undefined): MappedError & { expected: boolean } {
+export type ErrorSurface = 'http' | 'service';
+
+/**
+ * Maps an error to its response. `expected` is false for anything that is not a LatchkeyError: the
+ * caller reports it through `onError`, and the client sees only "internal error". `mode` decides the
+ * RFC 6750 challenge (header mode only).
+ */
+export function mapError(error: unknown, mode: TransportMode | undefined, surface: ErrorSurface = 'http'): MappedError & { expected: boolean } {
   if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY') {
     return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
   }
@@ -82,8 +122,13 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
     // A misconfigured instance: the operator must hear of it (onError), the client only that it may retry.
     return { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'this instance cannot issue tokens; retry' } }, headers: [['retry-after', '1']], expected: false };
   }
-  const status = error instanceof HttpError ? error.status : STATUS[error.code];
-  const body: ErrorBody = { error: { code: error.code, message: error.message } };
+  if (surface === 'service') {
+    const worded = serviceWording(error);
+    if (worded) return { ...worded, expected: true };
+  }
+  const code = error.code as LatchkeyErrorCode | HttpErrorCode;
+  const status = error instanceof HttpError ? error.status : STATUS[code];
+  const body: ErrorBody = { error: { code, message: error.message } };
   // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the
   // error), and what was seen (`reason`), so that a rare late retry can be told from a replay by a thief.
   if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId, reason: error.reason });
@@ -111,8 +156,28 @@ export function mapError(error: unknown, mode: TransportMode | undefined): Mappe
   return { status, body, headers, expected: true };
 }
 
+/**
+ * Where the service's contract words an error otherwise than the protocol (the meaning is the same):
+ * - a token of a session revoked for theft is `UNAUTHORISED`, with `reason` beside the code (an
+ *   addition) telling a backend that it was theft;
+ * - refused claims are `INVALID_REQUEST` naming the field (see the table);
+ * - a store outage says only that it is one (the driver's message is for the log).
+ */
+function serviceWording(error: LatchkeyError<string>): MappedError | undefined {
+  if (error instanceof TokenTheftError && error.reason === 'revoked-for-theft') {
+    return { status: 401, body: { error: { code: 'UNAUTHORISED', message: error.message, reason: error.reason } }, headers: [] };
+  }
+  if (error instanceof InvalidClaimsError) {
+    return { status: 400, body: { error: { code: 'INVALID_REQUEST', message: error.message, field: error.claim ?? 'body' } }, headers: [] };
+  }
+  if (error instanceof StoreUnavailableError) {
+    return { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'the session store is unavailable; retry later' } }, headers: [['retry-after', '1']] };
+  }
+  return undefined;
+}
+
 /** RFC 6750 §3 (and RFC 9470 §3 for freshness) challenge for a header-mode refusal, if it has one. */
-function bearerChallenge(error: LatchkeyError): string | undefined {
+function bearerChallenge(error: LatchkeyError<string>): string | undefined {
   if (error instanceof InsufficientScopeError) {
     // RFC 6750 §3.1: the scopes the request needed (scope tokens hold no quote or backslash).
     return `Bearer error="insufficient_scope", scope="${error.missingScopes.join(' ')}"`;
@@ -125,6 +190,8 @@ function bearerChallenge(error: LatchkeyError): string | undefined {
     if ('reason' in error && error.reason === 'missing') return 'Bearer';
     return 'Bearer error="invalid_token"';
   }
+  // RFC 6750 §3.1: the token is fine but does not grant this.
+  if (error.code === 'FORBIDDEN') return 'Bearer error="insufficient_scope"';
   if (error.code === 'INVALID_REQUEST' && error instanceof HttpError && error.status === 401) return 'Bearer error="invalid_request"';
   return undefined;
 }

@@ -11,7 +11,7 @@ export { MAX_COOKIE_BYTES, readCookies } from './cookies.js';
 export { CSRF_HEADER, CSRF_TOKEN_HEADER, isSafeMethod } from './csrf.js';
 export { CookieConflictError, HttpError } from './errors.js';
 export type { ErrorContext } from './error-response.js';
-export type { ErrorBody, WireErrorCode } from './errors.js';
+export type { ErrorBody, HttpErrorCode, WireErrorCode } from './errors.js';
 export { ACCESS_TOKEN_HEADER, decodeFrontToken, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER, REFRESH_GRACE_HEADER } from './front.js';
 export type { FrontToken } from './front.js';
 export { normaliseRequest } from './request.js';

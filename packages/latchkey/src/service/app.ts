@@ -18,7 +18,7 @@ import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
 import { STORE_DEADLINE_MS, withDeadline } from './deadline.js';
 import { readBody } from './body.js';
-import { HttpError, toHttpError } from './errors.js';
+import { ServiceError, toServiceError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { openApiText } from './openapi.js';
@@ -100,7 +100,7 @@ function issuedToJson(tokens: IssuedTokens) {
 function param(c: Context<Env>, name: string, schema: z.ZodType<string>): string {
   const value = c.req.param(name);
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new HttpError(400, 'INVALID_REQUEST', `${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field: name });
+  if (!parsed.success) throw new ServiceError(400, 'INVALID_REQUEST', `${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, { field: name });
   return parsed.data;
 }
 
@@ -133,12 +133,12 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   });
 
   app.onError((err, c) => {
-    const httpError = toHttpError(err);
-    if (httpError.status === 500) logger.log('error', 'unexpected error', { route: c.get('route'), err });
+    const failure = toServiceError(err);
+    if (failure.status === 500) logger.log('error', 'unexpected error', { route: c.get('route'), err });
     // The client is told to retry; the operator must be told why this instance cannot sign.
     if (err instanceof SecretMismatchError) logger.log('error', 'cannot sign: wrong master secret', { route: c.get('route'), err });
-    for (const [k, v] of Object.entries(httpError.headers)) c.header(k, v);
-    return c.json(httpError.body(), httpError.status as 400);
+    for (const [k, v] of Object.entries(failure.headers)) c.header(k, v);
+    return c.json(failure.body(), failure.status as 400);
   });
 
   // Every answer on the refresh route, success or error, tells the client the server's grace window
@@ -150,7 +150,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
 
   app.notFound((c) => {
     c.set('route', 'unmatched');
-    return c.json(new HttpError(404, 'NOT_FOUND', 'no such route').body(), 404);
+    return c.json(new ServiceError(404, 'NOT_FOUND', 'no such route').body(), 404);
   });
 
   // Shutting down: refuse cleanly and ask the client to reconnect elsewhere.
@@ -159,7 +159,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
       c.header('Connection', 'close');
       c.header('Retry-After', '1');
       if (c.req.path === '/readyz') return c.json({ status: 'unavailable' }, 503);
-      throw new HttpError(503, 'SHUTTING_DOWN', 'the service is shutting down; retry');
+      throw new ServiceError(503, 'SHUTTING_DOWN', 'the service is shutting down; retry');
     }
     await next();
   });
@@ -170,7 +170,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     const match = BEARER.exec(c.req.header('authorization') ?? '');
     const identity = match?.[1] ? await store(apiKeys.check(match[1])) : null;
     if (!identity) {
-      throw new HttpError(401, 'INVALID_API_KEY', 'a valid API key is required (Authorization: Bearer <key>)', {}, { 'WWW-Authenticate': 'Bearer realm="latchkey"' });
+      throw new ServiceError(401, 'INVALID_API_KEY', 'a valid API key is required (Authorization: Bearer <key>)', {}, { 'WWW-Authenticate': 'Bearer realm="latchkey"' });
     }
     await next();
   });
@@ -182,7 +182,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
       onError: () => {
         // The rest of the body may still be on its way, unread: close the connection rather than
         // leave it to poison the next request on a pooled connection, or read an unbounded upload.
-        throw new HttpError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.bodyLimit ?? 65_536} bytes`, {}, { Connection: 'close' });
+        throw new ServiceError(413, 'PAYLOAD_TOO_LARGE', `the body exceeds ${options.bodyLimit ?? 65_536} bytes`, {}, { Connection: 'close' });
       },
     }),
   );
@@ -207,7 +207,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     app.all(honoPath, (c) => {
       c.set('route', pattern);
       const allow = (allowed.get(honoPath) ?? []).join(', ');
-      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, {}, { Allow: allow });
+      throw new ServiceError(405, 'METHOD_NOT_ALLOWED', `use ${allow}`, {}, { Allow: allow });
     });
   };
 
@@ -250,13 +250,13 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('get', '/v1/sessions/{id}', async (c) => {
     const id = sessionId(c);
     const session = id === null ? null : await store(engine.getSession(id));
-    if (!session) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    if (!session) throw new ServiceError(404, 'NOT_FOUND', 'session not found');
     return c.json(sessionToJson(session), 200);
   });
   route('patch', '/v1/sessions/{id}', async (c) => {
     const id = sessionId(c);
     const body = await readBody(c, UpdateSessionRequest);
-    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    if (id === null) throw new ServiceError(404, 'NOT_FOUND', 'session not found');
     const session = await store(engine.updateSession(id, body));
     return c.json(sessionToJson(session), 200);
   });
@@ -274,14 +274,14 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('post', '/v1/sessions/{id}/tokens', async (c) => {
     const id = sessionId(c);
     await readBody(c, ReissueTokensRequest, true);
-    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'session not found');
+    if (id === null) throw new ServiceError(404, 'NOT_FOUND', 'session not found');
     let tokens;
     try {
       tokens = await store(engine.reissueTokens(id));
     } catch (err) {
       // The engine says UNAUTHORISED for a revoked or expired session; to a backend holding a valid
       // API key that would read as its own key refused. It is the session that is gone: 404, as PATCH.
-      if (err instanceof UnauthorisedError) throw new HttpError(404, 'NOT_FOUND', 'session not found, revoked or expired');
+      if (err instanceof UnauthorisedError) throw new ServiceError(404, 'NOT_FOUND', 'session not found, revoked or expired');
       throw err;
     }
     return c.json({ accessToken: tokens.accessToken, idToken: tokens.idToken, accessTokenExpiresAt: tokens.accessTokenExpiresAt.toISOString() }, 200);
@@ -333,7 +333,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('post', '/v1/api-keys/{id}/rotate', async (c) => {
     const id = apiKeyId(c);
     const body = await readBody(c, RotateApiKeyRequest, true);
-    if (id === null) throw new HttpError(404, 'NOT_FOUND', 'API key not found');
+    if (id === null) throw new ServiceError(404, 'NOT_FOUND', 'API key not found');
     const rotated = await store(engine.apiKeys.rotate(id, body.expiresPreviousIn ? { expiresPreviousIn: body.expiresPreviousIn } : {}));
     return c.json({ apiKey: apiKeyToJson(rotated.apiKey), key: rotated.key }, 201);
   });

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { HttpError, invalidRequest } from './errors.js';
+import { ServiceError, invalidRequest } from './errors.js';
 
 /** Deeper than this is refused before validation: no legitimate body nests so far, and a recursive validator must not overflow the stack. */
 const MAX_JSON_DEPTH = 64;
@@ -29,13 +29,13 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__') throw new HttpError(400, 'INVALID_REQUEST', '__proto__: field name not allowed', { field: '__proto__' });
+      if (key === '__proto__') throw new ServiceError(400, 'INVALID_REQUEST', '__proto__: field name not allowed', { field: '__proto__' });
       return value;
     });
   } catch (err) {
-    if (err instanceof HttpError) throw err;
-    if (err instanceof RangeError) throw new HttpError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
-    throw new HttpError(400, 'INVALID_REQUEST', 'body: not valid JSON', { field: 'body' });
+    if (err instanceof ServiceError) throw err;
+    if (err instanceof RangeError) throw new ServiceError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
+    throw new ServiceError(400, 'INVALID_REQUEST', 'body: not valid JSON', { field: 'body' });
   }
 }
 
@@ -45,11 +45,11 @@ export async function readBody<S extends z.ZodType>(c: Context, schema: S, empty
   // languages often omit it (`curl -d`). The body itself must be JSON.
   const text = await c.req.text();
   if (text.trim() === '') {
-    if (!emptyOk) throw new HttpError(400, 'INVALID_REQUEST', 'body: a JSON object is required', { field: 'body' });
+    if (!emptyOk) throw new ServiceError(400, 'INVALID_REQUEST', 'body: a JSON object is required', { field: 'body' });
     return schema.parse({});
   }
   const json = parseJson(text);
-  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new HttpError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
+  if (nestsDeeperThan(json, MAX_JSON_DEPTH)) throw new ServiceError(400, 'INVALID_REQUEST', `body: nested more than ${MAX_JSON_DEPTH} levels deep`, { field: 'body' });
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw invalidRequest(parsed.error);
   return parsed.data;

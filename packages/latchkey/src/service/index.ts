@@ -24,7 +24,7 @@ export {
   type ServiceKeyIdentity,
 } from './api-keys.js';
 export { openBus, openStore } from './backends.js';
-export { HttpError } from './errors.js';
+export { ServiceError } from './errors.js';
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from './logger.js';
 export { ServiceMetrics } from './metrics.js';
 export { buildOpenApiDocument, openApiText, SERVICE_API_VERSION } from './openapi.js';

@@ -21,7 +21,7 @@ import { createServiceApp } from './app.js';
 import { openBus, openDpopReplayCache, openStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
-import { HttpError } from './errors.js';
+import { ServiceError } from './errors.js';
 import { checkIssuerFitsStore } from './issuer-check.js';
 import { checkSecretFitsStore } from './secret-check.js';
 import { jsonLogger, type Logger } from './logger.js';
@@ -110,7 +110,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   } catch (err) {
     // Anyone who connected while we were starting gets a clean 503, then every socket is closed.
     const failed = new Hono<{ Variables: { route: string } }>();
-    failed.all('*', (c) => c.json(new HttpError(503, 'STORE_UNAVAILABLE', 'the service failed to start').body(), 503));
+    failed.all('*', (c) => c.json(new ServiceError(503, 'STORE_UNAVAILABLE', 'the service failed to start').body(), 503));
     resolveApp(failed);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
