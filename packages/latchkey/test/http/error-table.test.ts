@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   InvalidClaimsError,
+  InvalidDpopProofError,
   isLatchkeyError,
   LatchkeyError,
   NotFoundError,
@@ -14,6 +15,7 @@ import {
   TokenTheftError,
   TryRefreshError,
   UnauthorisedError,
+  UseDpopNonceError,
   type LatchkeyErrorCode,
 } from 'latchkey';
 import { HttpError, type HttpErrorCode } from 'latchkey/http';
@@ -71,6 +73,19 @@ describe('one table for the HTTP layer and the service', () => {
         expect(service.body(), error.code).toEqual(http.body);
       }
     }
+  });
+
+  it('gives the service the DPoP refusals of contract v1.1 with their challenge and nonce headers', () => {
+    const nonce = toServiceError(new UseDpopNonceError('n-1'));
+    expect([nonce.status, nonce.body()]).toEqual([401, { error: { code: 'USE_DPOP_NONCE', message: expect.any(String), nonce: 'n-1' } }]);
+    expect(new Headers(nonce.headers).get('dpop-nonce')).toBe('n-1');
+    expect(new Headers(nonce.headers).get('www-authenticate')).toBe('DPoP error="use_dpop_nonce"');
+    const proof = toServiceError(new InvalidDpopProofError('signature', 'bad proof'));
+    expect([proof.status, proof.code, new Headers(proof.headers).get('www-authenticate')]).toEqual([
+      401,
+      'INVALID_DPOP_PROOF',
+      'DPoP error="invalid_dpop_proof"',
+    ]);
   });
 
   it("answers a code the service contract does not name (the HTTP layer's CSRF refusal) with a bare 500", () => {
