@@ -350,7 +350,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
 
   route('get', '/v1/revocations', async (c) => {
     const since = parseFeedSince(c.req.query('since'));
-    if (since === null) throw new HttpError(400, 'INVALID_REQUEST', 'since must be a whole number of milliseconds', { field: 'since' });
+    if (since === null) throw new ServiceError(400, 'INVALID_REQUEST', 'since must be a whole number of milliseconds', { field: 'since' });
     const feed = await store(readRevocationFeed(engine.store, engine.settings, since, Date.now()));
     const body = JSON.stringify(feed);
     const etag = await feedEtag(body);
