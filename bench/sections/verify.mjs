@@ -6,6 +6,11 @@
  * verified-token cache off (`verifyCacheSize: 0`, many distinct tokens) and on, jose `jwtVerify`,
  * fast-jwt with and without its cache, and jsonwebtoken. Every library checks iss, aud and exp.
  *
+ * The edge verifier (`latchkey/edge`: jose over WebCrypto, the engine's claim checks) is measured on
+ * the same tokens with its cache off and on, against the engine's figures (issue 15). Its JWKS is
+ * served in-process (fetched once, then cached) and its revocation feed is off, so the rows time
+ * verification alone; a feed adds one request per poll interval, not per verification.
+ *
  * Targets (issue 18): latchkey with the cache off at ≥ 90 % of node:crypto for every algorithm (it
  * signs and verifies with node:crypto itself, tokens/jws.ts, so what it adds is the JWT work); with
  * the cache on, at or above jose on the same tokens.
@@ -13,6 +18,7 @@
 import { createPublicKey, verify as cryptoVerify, webcrypto } from 'node:crypto';
 import { importJWK, jwtVerify } from 'jose';
 import { createVerifier } from 'fast-jwt';
+import { createEdgeVerifier } from 'latchkey/edge';
 import jsonwebtoken from 'jsonwebtoken';
 import { compare, runSection } from '../lib/section.mjs';
 import { compareCases } from '../lib/measure.mjs';
@@ -54,6 +60,18 @@ await runSection('verify', async (ctx) => {
     };
     const rawKey = dsaEncoding ? { key: keyObject, dsaEncoding } : keyObject;
 
+    // The edge verifiers fetch the issuer's JWKS through this in-process fetch: once, then cached.
+    const jwksText = JSON.stringify(cached.jwks());
+    const edgeOptions = {
+      jwksUrl: 'https://issuer.bench/.well-known/jwks.json',
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      revocations: false,
+      fetch: async () => new Response(jwksText, { status: 200, headers: { 'content-type': 'application/json' } }),
+    };
+    const edgeUncached = createEdgeVerifier({ ...edgeOptions, verifyCacheSize: 0 });
+    const edgeCached = createEdgeVerifier(edgeOptions);
+
     let i = 0;
     const next = () => tokens[i++ % n];
     const cases = [
@@ -78,6 +96,8 @@ await runSection('verify', async (ctx) => {
       },
       { name: 'latchkey (cache off)', async: true, fn: () => uncached.verifyAccessToken(next()) },
       { name: 'latchkey (cache on)', async: true, fn: () => cached.verifyAccessToken(next()) },
+      { name: 'latchkey/edge (cache off)', async: true, fn: () => edgeUncached.verify(next()) },
+      { name: 'latchkey/edge (cache on)', async: true, fn: () => edgeCached.verify(next()) },
       // Not a one-core figure: WebCrypto work runs on libuv's thread pool, so with many calls in
       // flight (a busy server) the second core takes part. Informational.
       { name: `latchkey (cache off, ${IN_FLIGHT} in flight)`, async: true, concurrency: IN_FLIGHT, fn: () => uncached.verifyAccessToken(next()) },
@@ -119,6 +139,10 @@ await runSection('verify', async (ctx) => {
       if (name === 'node:crypto verify (floor)') continue;
       if (name === 'latchkey (cache off)' || name === 'latchkey (cache on)') compare(rows[name], floor, 0.9, 'node:crypto');
       else compare(rows[name], floor, undefined, 'node:crypto');
+    }
+    // The edge verifier against the engine, cache for cache (informational: no target).
+    for (const mode of ['cache off', 'cache on']) {
+      ctx.row(compare({ case: `${alg} latchkey/edge (${mode}) vs engine`, metric: 'ops/s', value: rows[`latchkey/edge (${mode})`].value, group: alg }, rows[`latchkey (${mode})`], undefined, `latchkey (${mode})`));
     }
     // The second target, as its own rows: latchkey against jose on the same tokens.
     for (const name of ['latchkey (cache off)', 'latchkey (cache on)']) {

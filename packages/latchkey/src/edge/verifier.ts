@@ -16,7 +16,7 @@
  *   within one poll interval.
  */
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type CompactVerifyGetKey, type FetchImplementation } from 'jose';
-import { StoreUnavailableError, TokenTheftError, TryRefreshError, UnauthorisedError } from '../errors.js';
+import { InvalidDpopProofError, StoreUnavailableError, TokenTheftError, TryRefreshError, UnauthorisedError } from '../errors.js';
 import { hasExpired } from '../tokens/access-claims.js';
 import { VerifiedTokenCache } from '../tokens/verify-cache.js';
 import type { VerifiedAccessToken } from '../types.js';
@@ -192,6 +192,10 @@ export function createEdgeVerifier(options: EdgeVerifierOptions): EdgeVerifier {
         claims = Object.freeze(verified.claims);
         cache.set(token as string, { claims, kid: verified.kid });
       }
+      // A DPoP-bound token (RFC 9449: `cnf.jkt`) is valid only with a proof from its key, which this
+      // verifier does not check: refused as the engine refuses it without a proof, never taken as a bearer token.
+      if (claims.cnf !== undefined)
+        throw new InvalidDpopProofError('missing', 'a DPoP-bound access token needs a DPoP proof, which the edge verifier does not check');
       if (poller) {
         await poller.ensureFresh(now);
         const denied = poller.denied(claims.sid);

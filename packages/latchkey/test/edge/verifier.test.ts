@@ -74,6 +74,7 @@ describe('latchkey/edge verifier', () => {
         tooLong: await signWithStoreKey(lk.store, { ...payload, exp: now + 10_000 }),
         wrongAudience: await signWithStoreKey(lk.store, { ...payload, aud: 'someone-else' }),
         wrongType: await signWithStoreKey(lk.store, payload, { typ: 'JWT' }),
+        dpopBound: await signWithStoreKey(lk.store, { ...payload, cnf: { jkt: 'x'.repeat(43) } }),
         unsigned: `${h}.${p}.`,
         garbage: 'not-a-token',
         number: 42,
@@ -86,6 +87,7 @@ describe('latchkey/edge verifier', () => {
       expect(verdicts.expired![0]).toBe('TRY_REFRESH_TOKEN');
       expect(verdicts.tampered![0]).toBe('UNAUTHORISED/bad_signature');
       expect(verdicts.foreign![0]).toBe('UNAUTHORISED/unknown_key');
+      expect(verdicts.dpopBound![0]).toBe('INVALID_DPOP_PROOF/missing');
       const verified = await verifier.verify(accessToken);
       expect(verified.userId).toBe('alice');
       expect(verified.claims.role).toBe('admin');

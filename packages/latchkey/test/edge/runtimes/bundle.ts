@@ -19,7 +19,7 @@ export async function bundleEdgeApp(entry: string, config: EdgeVerifierOptions |
     target: 'es2022',
     mainFields: ['module', 'main'],
     conditions: ['worker', 'browser'],
-    alias: { 'latchkey/edge': `${SRC}edge/index.ts` },
+    alias: { 'latchkey/edge': `${SRC}edge/index.ts`, 'latchkey/adapters/hono-edge': `${SRC}adapters/hono-edge.ts` },
     define: config === undefined ? {} : { LATCHKEY_EDGE_CONFIG: JSON.stringify(config) },
     logLevel: 'silent',
   });
