@@ -1,0 +1,272 @@
+/**
+ * Turns the engine's typed events into audit rows and writes them in batches.
+ *
+ * Why batches, not a write inside the refresh transaction: an event listener runs synchronously after
+ * the change has committed, and a store write per event would put a second round trip (PostgreSQL) or a
+ * second fsync'd transaction (SQLite) on every refresh. A buffer flushed every `flushIntervalMs` (or at
+ * `maxBatch` events) costs the refresh an object push; the write is one multi-row INSERT off the
+ * request path. Refreshes of one session inside one batch fold into one row (count, firstAt, at = last),
+ * so a busy client does not multiply rows.
+ *
+ * The price, bounded: a process crash loses the events still in the
+ * buffer, at most `flushIntervalMs` worth and never more than `maxBuffered` events. `close()` flushes
+ * them on an orderly shutdown. A store outage keeps the buffer for the next flush; past `maxBuffered`
+ * the oldest events are dropped and counted in `dropped`, so memory stays bounded.
+ */
+import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
+import type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from '../events.js';
+import type { RevocationReason } from '../types.js';
+import type { AuditActor, AuditEvent, AuditStore } from './types.js';
+
+/** Anything with the engine's `on` (a `Latchkey`). */
+export interface AuditEventSource {
+  on<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): () => void;
+}
+
+export interface AuditRecorderOptions {
+  store: AuditStore;
+  source: AuditEventSource;
+  /** How often the buffer is written, ms. Default 1000: the most a crash can lose, and a write a second at most. */
+  flushIntervalMs?: number | undefined;
+  /** A buffer this full is written at once. Default 500 (one INSERT, well under PostgreSQL's parameter limit). */
+  maxBatch?: number | undefined;
+  /** Events kept while the store is down; beyond it the oldest are dropped (counted). Default 10 000. */
+  maxBuffered?: number | undefined;
+  /** Events older than this are deleted, days. Default 90: a quarter, long enough for most incident reviews. */
+  retentionDays?: number | undefined;
+  /** How often retention runs, ms. Default 3 600 000 (hourly, like the session cleanup); 0 disables. */
+  cleanupIntervalMs?: number | undefined;
+  /** Fold refreshes of one session within a batch into one row. Default true (see the bench's audit rows). */
+  aggregateRefreshes?: boolean | undefined;
+  clock?: Clock | undefined;
+  /** Told about failed writes and retention runs. Default: printed with console.error (without event contents). */
+  onError?: ((error: unknown, during: string) => void) | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
+function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < (allowZero ? 0 : 1))
+    throw new TypeError(`audit option ${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  return v;
+}
+
+function revocationActor(reason: RevocationReason): AuditActor {
+  if (reason === 'admin') return 'admin';
+  if (reason === 'theft') return 'system';
+  return 'user';
+}
+
+let sequence = 0;
+/** Unique; the process sequence first, so that events of one millisecond keep their order here. */
+function newId(): string {
+  sequence = (sequence + 1) % 36 ** 8;
+  return `${sequence.toString(36).padStart(8, '0')}${randomBytes(8).toString('hex')}`;
+}
+
+export class AuditRecorder {
+  readonly #store: AuditStore;
+  readonly #clock: Clock;
+  readonly #maxBatch: number;
+  readonly #maxBuffered: number;
+  readonly #retentionMs: number;
+  readonly #aggregate: boolean;
+  readonly #onError: (error: unknown, during: string) => void;
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #timers: NodeJS.Timeout[] = [];
+  #buffer: AuditEvent[] = [];
+  /** The open refresh row of each session in the current buffer. */
+  #refreshRows = new Map<string, AuditEvent>();
+  #flushing: Promise<void> | null = null;
+  #closed = false;
+  /** Events dropped because the buffer was full while the store was failing. */
+  dropped = 0;
+
+  constructor(options: AuditRecorderOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock ?? systemClock;
+    const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs, 1000);
+    this.#maxBatch = positive('maxBatch', options.maxBatch, 500);
+    this.#maxBuffered = Math.max(this.#maxBatch, positive('maxBuffered', options.maxBuffered, 10_000));
+    this.#retentionMs = positive('retentionDays', options.retentionDays, 90) * DAY_MS;
+    const cleanupIntervalMs = positive('cleanupIntervalMs', options.cleanupIntervalMs, 3_600_000, true);
+    this.#aggregate = options.aggregateRefreshes ?? true;
+    this.#onError =
+      options.onError ?? ((error, during) => console.error('latchkey audit:', during, error instanceof Error ? error.message : 'failed'));
+    this.#subscribe(options.source);
+    const flushTimer = setInterval(() => void this.flush(), flushIntervalMs);
+    flushTimer.unref();
+    this.#timers.push(flushTimer);
+    if (cleanupIntervalMs > 0) {
+      const cleanupTimer = setInterval(() => {
+        this.cleanup().catch((error: unknown) => this.#onError(error, 'retention'));
+      }, cleanupIntervalMs);
+      cleanupTimer.unref();
+      this.#timers.push(cleanupTimer);
+    }
+  }
+
+  /** Events waiting for the next write. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  #subscribe(source: AuditEventSource): void {
+    const sub = <E extends LatchkeyEventName>(
+      name: E,
+      map: (event: LatchkeyEvents[E]) => Omit<AuditEvent, 'id' | 'type' | 'count' | 'firstAt' | 'device' | 'ip'>,
+    ): void => {
+      this.#unsubscribe.push(
+        source.on(name, (event) => {
+          const row = map(event);
+          this.#add({ id: newId(), type: name as AuditEvent['type'], count: 1, firstAt: row.at, device: null, ip: null, ...row });
+        }),
+      );
+    };
+    sub('session.created', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: 'user',
+      reason: null,
+      details: {},
+    }));
+    sub('session.refreshed', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: 'user',
+      reason: null,
+      details: { grace: e.grace ? 1 : 0 },
+    }));
+    sub('session.revoked', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: revocationActor(e.reason),
+      reason: e.reason,
+      details: {},
+    }));
+    sub('session.theft_detected', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: 'system',
+      reason: e.reason,
+      details: { msSinceRotation: e.msSinceRotation },
+    }));
+    sub('session.binding_mismatch', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: 'system',
+      reason: e.reason,
+      details: { method: e.method },
+    }));
+    sub('keys.rotated', (e) => ({
+      at: e.at.getTime(),
+      userId: null,
+      sessionId: null,
+      actor: 'system',
+      reason: null,
+      details: { kid: e.kid, activatesAt: e.activatesAt.getTime() },
+    }));
+    sub('api_key.created', (e) => ({
+      at: e.at.getTime(),
+      userId: e.ownerId,
+      sessionId: null,
+      actor: 'user',
+      reason: null,
+      details: { keyId: e.keyId },
+    }));
+    sub('api_key.revoked', (e) => ({
+      at: e.at.getTime(),
+      userId: e.ownerId,
+      sessionId: null,
+      actor: 'user',
+      reason: null,
+      details: { keyId: e.keyId },
+    }));
+    sub('api_key.rotated', (e) => ({
+      at: e.at.getTime(),
+      userId: e.ownerId,
+      sessionId: null,
+      actor: 'user',
+      reason: null,
+      details: { keyId: e.keyId, previousKeyId: e.previousKeyId },
+    }));
+    sub('api_key.rejected', (e) => ({
+      at: e.at.getTime(),
+      userId: null,
+      sessionId: null,
+      actor: 'system',
+      reason: e.reason,
+      details: { keyId: e.keyId },
+    }));
+  }
+
+  #add(event: AuditEvent): void {
+    if (this.#closed) return;
+    if (this.#aggregate && event.type === 'session.refreshed' && event.sessionId !== null) {
+      const open = this.#refreshRows.get(event.sessionId);
+      if (open) {
+        open.count += 1;
+        open.at = Math.max(open.at, event.at);
+        open.details['grace'] = Number(open.details['grace'] ?? 0) + Number(event.details['grace'] ?? 0);
+        return;
+      }
+      this.#refreshRows.set(event.sessionId, event);
+    }
+    this.#buffer.push(event);
+    if (this.#buffer.length > this.#maxBuffered) this.#dropOldest(this.#buffer.length - this.#maxBuffered);
+    if (this.#buffer.length >= this.#maxBatch) void this.flush();
+  }
+
+  #dropOldest(n: number): void {
+    const gone = this.#buffer.splice(0, n);
+    for (const e of gone) {
+      if (e.sessionId !== null && this.#refreshRows.get(e.sessionId) === e) this.#refreshRows.delete(e.sessionId);
+    }
+    this.dropped += gone.reduce((sum, e) => sum + e.count, 0);
+  }
+
+  /** Writes what is buffered (in batches of `maxBatch`). Never rejects: failures go to `onError`, events stay buffered. */
+  flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing.then(() => (this.#buffer.length > 0 ? this.flush() : undefined));
+    if (this.#buffer.length === 0) return Promise.resolve();
+    this.#flushing = this.#write().finally(() => {
+      this.#flushing = null;
+    });
+    return this.#flushing;
+  }
+
+  async #write(): Promise<void> {
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.slice(0, this.#maxBatch);
+      // A refresh row leaves the aggregation once it is being written: later refreshes open a new row.
+      for (const e of batch) if (e.sessionId !== null && this.#refreshRows.get(e.sessionId) === e) this.#refreshRows.delete(e.sessionId);
+      try {
+        await this.#store.append(batch);
+      } catch (error) {
+        this.#onError(error, 'audit write');
+        return;
+      }
+      this.#buffer.splice(0, batch.length);
+    }
+  }
+
+  /** Deletes events past retention. Returns how many. */
+  cleanup(): Promise<number> {
+    return this.#store.deleteBefore(this.#clock.now() - this.#retentionMs);
+  }
+
+  /** Stops listening and timers, then writes what is buffered. */
+  async close(): Promise<void> {
+    for (const off of this.#unsubscribe.splice(0)) off();
+    for (const timer of this.#timers.splice(0)) clearInterval(timer);
+    await this.flush();
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The audit recorder on a real engine: which engine events become which rows, the refresh folding,
+ * batching (nothing written until a flush), the bounded buffer during a store outage, and retention.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditRecorder, MemoryAuditStore, type AuditEvent, type AuditStore } from 'latchkey/audit';
+import { testEngine } from '../helpers/engine.js';
+
+const recorders: AuditRecorder[] = [];
+afterEach(async () => {
+  for (const r of recorders.splice(0)) await r.close();
+});
+
+async function setup(options: { store?: AuditStore; maxBatch?: number; maxBuffered?: number; aggregateRefreshes?: boolean } = {}) {
+  const { lk, clock } = await testEngine();
+  const store = options.store ?? new MemoryAuditStore();
+  // A long interval: the tests flush by hand, so that batching is visible.
+  const recorder = new AuditRecorder({ store, source: lk, clock, flushIntervalMs: 3_600_000, cleanupIntervalMs: 0, ...options });
+  recorders.push(recorder);
+  return { lk, clock, store, recorder };
+}
+
+const all = async (store: AuditStore): Promise<AuditEvent[]> => (await store.query({ limit: 1000 })).events.reverse();
+
+describe('AuditRecorder', () => {
+  it('records sign-in, refreshes (folded per session), theft and revocation with actor and reason, never a token', async () => {
+    const { lk, clock, store, recorder } = await setup();
+    const first = await lk.createSession({ userId: 'u_1' });
+    clock.advance(1);
+    const second = await lk.refresh(first.refreshToken);
+    clock.advance(1);
+    const third = await lk.refresh(second.refreshToken);
+    clock.advance(60);
+    // The first refresh token, replayed after the grace window: theft, and the session is revoked.
+    await expect(lk.refresh(first.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED' });
+    expect(await all(store)).toEqual([]); // batched: nothing written before a flush
+    await recorder.flush();
+    const rows = await all(store);
+    expect(rows.map((r) => [r.type, r.actor, r.reason, r.count])).toEqual([
+      ['session.created', 'user', null, 1],
+      ['session.refreshed', 'user', null, 2],
+      // The engine revokes, then reports the theft, in the same millisecond; the log keeps that order.
+      ['session.revoked', 'system', 'theft', 1],
+      ['session.theft_detected', 'system', 'rotated-out-replay', 1],
+    ]);
+    const refreshed = rows[1]!;
+    expect(refreshed.at - refreshed.firstAt).toBe(1000);
+    expect(rows.every((r) => r.userId === 'u_1' && r.sessionId === first.session.id)).toBe(true);
+    const text = JSON.stringify(rows);
+    for (const token of [first.refreshToken, second.refreshToken, third.refreshToken, first.accessToken]) expect(text).not.toContain(token);
+  });
+
+  it('writes one row per refresh when folding is off', async () => {
+    const { lk, store, recorder } = await setup({ aggregateRefreshes: false });
+    let tokens = await lk.createSession({ userId: 'u_2' });
+    for (let i = 0; i < 3; i++) tokens = await lk.refresh(tokens.refreshToken);
+    await recorder.flush();
+    expect((await all(store)).filter((r) => r.type === 'session.refreshed').map((r) => r.count)).toEqual([1, 1, 1]);
+  });
+
+  it('records an admin revocation as the admin and a key rotation as the system', async () => {
+    const { lk, store, recorder } = await setup();
+    const s = await lk.createSession({ userId: 'u_3' });
+    await lk.revokeSession(s.session.id, 'admin');
+    await lk.rotateKeys();
+    await recorder.close();
+    const rows = await all(store);
+    expect(rows.find((r) => r.type === 'session.revoked')).toMatchObject({ actor: 'admin', reason: 'admin', userId: 'u_3' });
+    expect(rows.find((r) => r.type === 'keys.rotated')).toMatchObject({
+      actor: 'system',
+      userId: null,
+      details: { kid: expect.any(String) },
+    });
+  });
+
+  it('writes at once when a batch is full, in batches of maxBatch', async () => {
+    const appended: number[] = [];
+    const inner = new MemoryAuditStore();
+    const store: AuditStore = Object.assign(Object.create(inner) as AuditStore, {
+      append: (events: readonly AuditEvent[]) => {
+        appended.push(events.length);
+        return inner.append(events);
+      },
+    });
+    const { lk, recorder } = await setup({ store, maxBatch: 2 });
+    for (let i = 0; i < 5; i++) await lk.createSession({ userId: `u_${i}` });
+    await recorder.flush();
+    expect(appended.every((n) => n <= 2)).toBe(true);
+    expect(appended.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(recorder.pending).toBe(0);
+  });
+
+  it('keeps events through a store outage, bounded by maxBuffered, and counts what it dropped', async () => {
+    const inner = new MemoryAuditStore();
+    let down = true;
+    const errors: string[] = [];
+    const store: AuditStore = Object.assign(Object.create(inner) as AuditStore, {
+      append: (events: readonly AuditEvent[]) => (down ? Promise.reject(new Error('down')) : inner.append(events)),
+    });
+    const { lk } = await setup();
+    const recorder = new AuditRecorder({
+      store,
+      source: lk,
+      flushIntervalMs: 3_600_000,
+      cleanupIntervalMs: 0,
+      maxBatch: 2,
+      maxBuffered: 3,
+      onError: (_e, during) => errors.push(during),
+    });
+    recorders.push(recorder);
+    for (let i = 0; i < 5; i++) await lk.createSession({ userId: `u_${i}` });
+    await recorder.flush();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(recorder.pending).toBe(3);
+    expect(recorder.dropped).toBe(2);
+    down = false;
+    await recorder.flush();
+    expect((await all(inner)).map((r) => r.userId)).toEqual(['u_2', 'u_3', 'u_4']);
+  });
+
+  it('deletes events past retention (default 90 days) and keeps the rest', async () => {
+    const { lk, clock, store, recorder } = await setup();
+    await lk.createSession({ userId: 'old' });
+    await recorder.flush();
+    clock.advance(89 * 86_400);
+    await lk.createSession({ userId: 'new' });
+    await recorder.flush();
+    expect(await recorder.cleanup()).toBe(0);
+    clock.advance(2 * 86_400);
+    expect(await recorder.cleanup()).toBe(1);
+    expect((await all(store)).map((r) => r.userId)).toEqual(['new']);
+  });
+
+  it('refuses nonsense options', async () => {
+    const { lk } = await testEngine();
+    expect(() => new AuditRecorder({ store: new MemoryAuditStore(), source: lk, flushIntervalMs: 0 })).toThrow(TypeError);
+    expect(() => new AuditRecorder({ store: new MemoryAuditStore(), source: lk, retentionDays: -1 })).toThrow(TypeError);
+  });
+});
