@@ -7,7 +7,7 @@ import { LatchkeyError } from '../errors.js';
 import { AUDIT_EVENT_TYPES, type AuditQuery } from './types.js';
 
 /** A malformed audit query (bad cursor, limit, time or type): code INVALID_REQUEST, `field` names the part. */
-export class InvalidAuditQueryError extends LatchkeyError {
+export class InvalidAuditQueryError extends LatchkeyError<'INVALID_REQUEST'> {
   readonly field: string;
 
   constructor(field: string, message: string) {
