@@ -8,9 +8,21 @@ import { normaliseAuditQuery } from './query.js';
 import { auditPage, auditSelect, auditValues, type AuditRow } from './sql.js';
 import type { AuditEvent, AuditPage, AuditQuery, AuditStore } from './types.js';
 
+/**
+ * The part of a better-sqlite3 `Database` the audit store uses. Declared structurally so that the
+ * published types need no `@types/better-sqlite3` (a dev dependency only); a better-sqlite3
+ * `Database` satisfies it.
+ */
+export interface SqliteAuditDatabase {
+  exec(source: string): unknown;
+  prepare(source: string): unknown;
+  transaction(fn: () => void): unknown;
+  close(): unknown;
+}
+
 export interface SqliteAuditStoreOptions {
   /** A database you opened (e.g. the session store's file). Either this or `path`. */
-  database?: Database.Database | undefined;
+  database?: SqliteAuditDatabase | undefined;
   /** A file to open; `:memory:` for a private in-memory database. */
   path?: string | undefined;
 }
@@ -27,7 +39,7 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   static async open(options: SqliteAuditStoreOptions): Promise<SqliteAuditStore> {
-    if (options.database) return new SqliteAuditStore(options.database, false);
+    if (options.database) return new SqliteAuditStore(options.database as Database.Database, false);
     if (!options.path) throw new TypeError('sqliteAuditStore needs database or path');
     const BetterSqlite3 = await loadBetterSqlite3();
     const db = new BetterSqlite3(options.path);
