@@ -173,30 +173,12 @@ export class AuditRecorder {
       reason: null,
       details: { kid: e.kid, activatesAt: e.activatesAt.getTime() },
     }));
-    sub('api_key.created', (e) => ({
-      at: e.at.getTime(),
-      userId: e.ownerId,
-      sessionId: null,
-      actor: 'user',
-      reason: null,
-      details: { keyId: e.keyId },
-    }));
-    sub('api_key.revoked', (e) => ({
-      at: e.at.getTime(),
-      userId: e.ownerId,
-      sessionId: null,
-      actor: 'user',
-      reason: null,
-      details: { keyId: e.keyId },
-    }));
-    sub('api_key.rotated', (e) => ({
-      at: e.at.getTime(),
-      userId: e.ownerId,
-      sessionId: null,
-      actor: 'user',
-      reason: null,
-      details: { keyId: e.keyId, previousKeyId: e.previousKeyId },
-    }));
+    // An API key's owner acts on it; the row names the key, never its text.
+    const byOwner = (e: { at: Date; ownerId: string }, details: Record<string, string>) =>
+      ({ at: e.at.getTime(), userId: e.ownerId, sessionId: null, actor: 'user', reason: null, details }) as const;
+    sub('api_key.created', (e) => byOwner(e, { keyId: e.keyId }));
+    sub('api_key.revoked', (e) => byOwner(e, { keyId: e.keyId }));
+    sub('api_key.rotated', (e) => byOwner(e, { keyId: e.keyId, previousKeyId: e.previousKeyId }));
     sub('api_key.rejected', (e) => ({
       at: e.at.getTime(),
       userId: null,
