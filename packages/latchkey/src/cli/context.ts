@@ -58,6 +58,11 @@ export interface AdminContextOptions {
   init?: boolean;
   /** JSON output: the store is reported in the JSON (see {@link AdminContext.json}), not on stderr. */
   json?: boolean;
+  /**
+   * JSON output whose stdout shape is fixed by the contract (`service-keys create`), so the store
+   * cannot go in it: it is named on stderr as a JSON `info` line instead, keeping stderr JSON-only.
+   */
+  jsonStoreNotice?: boolean;
 }
 
 /** How long a command waits for the store before exiting 69. */
@@ -90,7 +95,9 @@ export function adminContext(io: CliIo, options: AdminContextOptions = {}): Admi
     }
     const opened = await openStore(config.store);
     try {
-      if (!options.json) io.stderr(`latchkey: ${where.kind} store at ${where.location}\n`);
+      const notice = `${where.kind} store at ${where.location}`;
+      if (options.jsonStoreNotice) io.stderr(`${JSON.stringify({ info: { code: 'STORE', message: notice, store: where } })}\n`);
+      else if (!options.json) io.stderr(`latchkey: ${notice}\n`);
       if (!init && opened.schemaVersion !== undefined && (await withDeadline(opened.schemaVersion(), STORE_DEADLINE_MS)) === 0) {
         throw uninitialised(where, 'no latchkey schema in the store');
       }

@@ -57,13 +57,18 @@ describe('latchkey CLI (in-process)', () => {
     expect(created.code).toBe(0);
     expect(created.json.key).toMatch(/^lksk_/);
     expect(created.stderr).not.toMatch(/deprecated/);
+    // stdout is fixed by the contract to {"id","key"}, so the store it wrote to is a JSON info line on stderr.
+    expect(JSON.parse(created.stderr)).toEqual({ info: { code: 'STORE', message: expect.stringMatching(/^sqlite store at /), store: { kind: 'sqlite', location: expect.any(String) } } });
     expect((await t.call('GET', '/v1/users/u/sessions', { auth: created.json.key })).status).toBe(200);
     const viaNew = await cli(['service-keys', 'list', '--json'], env);
     const viaOld = await cli(['api-keys', 'list', '--json'], env);
     expect(viaOld.code).toBe(0);
     expect(viaOld.stdout).toBe(viaNew.stdout);
-    expect(viaOld.stderr).toMatch(/`api-keys list` is deprecated; use `service-keys list`/);
+    // Under --json the notice is a JSON warning line, so stderr stays machine-readable.
+    expect(JSON.parse(viaOld.stderr)).toEqual({ warning: { code: 'DEPRECATED_COMMAND', message: expect.stringMatching(/`api-keys list` is deprecated; use `service-keys list`/) } });
     expect(viaNew.stderr).not.toMatch(/deprecated/);
+    const human = await cli(['api-keys', 'list'], env);
+    expect(human.stderr).toMatch(/^latchkey: `api-keys list` is deprecated; use `service-keys list`/m);
   });
 
   it('user-keys list/revoke: an operator revokes a leaked user API key at once; no key or hash is printed', async () => {

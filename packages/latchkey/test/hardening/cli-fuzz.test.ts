@@ -2,7 +2,7 @@
  * Property-based fuzzing of the `latchkey` command line. Whatever the argv, in process and through
  * the real binary: the exit code is one of the documented four (0 ok, 1 failed, 2 usage or
  * configuration, 69 store unavailable), nothing is thrown, no stack trace is printed, a `--json`
- * failure is one JSON error line on stderr, and the master secret and API keys are never printed.
+ * run's stderr is JSON lines only (a failure's error line last), and the master secret and API keys are never printed.
  * The example-based tests of each command are in test/cli/cli.test.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -45,11 +45,19 @@ function expectWellBehaved(args: string[], result: CliResult, env: Record<string
   for (const secret of [SECRET, ENV_API_KEY]) {
     expect(result.stdout.includes(secret) || result.stderr.includes(secret), where).toBe(false);
   }
-  if (result.code !== 0 && args.includes('--json') && result.stderr !== '') {
-    // Only the error line: progress never goes to a pipe.
-    const parsed = JSON.parse(result.stderr.trim().split('\n').at(-1)!) as { error?: { code?: unknown; message?: unknown } };
-    expect(typeof parsed.error?.code, where).toBe('string');
-    expect(typeof parsed.error?.message, where).toBe('string');
+  if (args.includes('--json') && !args.slice(0, args.indexOf('--json')).includes('--') && result.stderr !== '') {
+    // Every stderr line is JSON, an error, a warning or an info line (never prose), and a failure's
+    // error line comes last.
+    const lines = result.stderr.trim().split('\n').map((line) => {
+      type Entry = { code?: unknown; message?: unknown };
+      let parsed: { error?: Entry; warning?: Entry; info?: Entry } | undefined;
+      expect(() => (parsed = JSON.parse(line) as typeof parsed), `${where}\nnot JSON: ${line}`).not.toThrow();
+      const entry = parsed?.error ?? parsed?.warning ?? parsed?.info;
+      expect(typeof entry?.code, where).toBe('string');
+      expect(typeof entry?.message, where).toBe('string');
+      return parsed!;
+    });
+    if (result.code !== 0 && lines.some((l) => l.error)) expect(lines.at(-1)!.error, where).toBeDefined();
   }
   void env;
 }

@@ -23,12 +23,13 @@ export const serviceKeysCreateCommand: Command = {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new UsageError('--name NAME is required: 1-100 printable characters');
     }
-    // Not `json: true`: the contract fixes the JSON to {"id","key"}, so the store is named on stderr.
+    // Not `json: true`: the contract fixes the JSON to {"id","key"}, so the store is named on stderr
+    // (as a JSON line under --json).
     // Creating a key is itself an instruction to create: ../shared/service-api.md makes
     // `api-keys create` the first step on a fresh checkout (before `serve`), so, like `migrate`, it
     // may create the store and its schema. The store it opened is named on stderr, so a run in the
     // wrong folder is visible at once; list and revoke still refuse to create anything.
-    const ctx = adminContext(io, { init: true });
+    const ctx = adminContext(io, { init: true, jsonStoreNotice: values.json === true });
     try {
       const { id, key } = await createServiceKey(await ctx.store(), name);
       if (values.json) printJson(io, { id, key });
@@ -86,7 +87,7 @@ export const serviceKeysRevokeCommand: Command = {
 
 /**
  * The pre-v1.1 name of a service-key command: the same command, same stdout (scripts parsing it keep
- * working), plus a deprecation notice on stderr.
+ * working), plus a deprecation notice on stderr (a JSON `warning` line under --json).
  */
 function deprecatedAlias(command: Command): Command {
   const name = command.name.replace(/^service-keys /, 'api-keys ');
@@ -96,7 +97,9 @@ function deprecatedAlias(command: Command): Command {
     summary: `Deprecated alias of \`${command.name}\``,
     usage: command.usage.replace(/^service-keys /, 'api-keys '),
     async run(io, args) {
-      io.stderr(`latchkey: \`${name}\` is deprecated; use \`${command.name}\` (service keys, contract v1.1). "API keys" are now the keys an app issues to its users.\n`);
+      const message = `\`${name}\` is deprecated; use \`${command.name}\` (service keys, contract v1.1). "API keys" are now the keys an app issues to its users.`;
+      // With --json every stderr line is JSON, so a script reading it line by line never meets prose.
+      io.stderr(args.values.json === true ? `${JSON.stringify({ warning: { code: 'DEPRECATED_COMMAND', message } })}\n` : `latchkey: ${message}\n`);
       return command.run(io, args);
     },
   };
