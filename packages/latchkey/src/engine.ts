@@ -165,6 +165,7 @@ export class Latchkey {
   readonly #fleet: FleetSync;
   readonly #cache: VerifiedTokenCache;
   readonly #events = new TypedEmitter();
+  readonly #cleanupTasks = new Set<() => Promise<void>>();
   readonly #tokenSettings: AccessTokenSettings;
   readonly #schedule: KeyScheduleOptions;
   readonly #ownsStore: boolean;
@@ -307,7 +308,7 @@ export class Latchkey {
       session: record,
       refreshToken: { hash: refreshHash, sessionId: record.id, generation: 0, createdAt: now },
     });
-    this.#events.emit('session.created', { sessionId: record.id, userId, at: new Date(now) });
+    this.#events.emit('session.created', { sessionId: record.id, userId, at: new Date(now), device: { ...device } });
     return { ...(await this.#mint(record, now)), refreshToken, session: toSession(record), tokenType: record.binding?.method === 'dpop' ? 'DPoP' : 'Bearer' };
   }
 
@@ -387,7 +388,13 @@ export class Latchkey {
       case 'rotated':
       case 'grace': {
         const session = outcome.session;
-        this.#events.emit('session.refreshed', { sessionId: session.id, userId: session.userId, at: new Date(now), grace: outcome.kind === 'grace' });
+        this.#events.emit('session.refreshed', {
+          sessionId: session.id,
+          userId: session.userId,
+          at: new Date(now),
+          grace: outcome.kind === 'grace',
+          device: { ...(device ?? session.device) },
+        });
         return {
           ...(await this.#mint(session, now)),
           refreshToken: successor,
@@ -404,6 +411,8 @@ export class Latchkey {
           at: new Date(now),
           reason: outcome.reason,
           msSinceRotation: rotatedAt === null ? null : now - rotatedAt,
+          device: { ...device },
+          sessionDevice: { ...outcome.session.device },
         });
         throw new TokenTheftError(id, userId, outcome.reason);
       }
@@ -501,9 +510,32 @@ export class Latchkey {
     return revocations.length;
   }
 
-  /** Deletes expired sessions and their refresh-token chains. */
+  /**
+   * Deletes expired sessions and their refresh-token chains, then runs the tasks registered with
+   * {@link Latchkey.onCleanup} (the audit log's retention). A failing task is reported as an `error`
+   * event and does not fail the session cleanup, which has already committed.
+   */
   async cleanup(): Promise<CleanupResult> {
-    return this.store.deleteExpired(this.#clock.now() - this.#schedule.retainMs);
+    const result = await this.store.deleteExpired(this.#clock.now() - this.#schedule.retainMs);
+    for (const task of [...this.#cleanupTasks]) {
+      try {
+        await task();
+      } catch (error) {
+        this.#events.emit('error', { error, during: 'cleanup task' });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Adds a step to the periodic cleanup job (hourly by default, `cleanupInterval`) and to every
+   * `cleanup()` call, so that data with a retention of its own (the audit log) is trimmed on the same
+   * schedule as sessions. Returns a function that removes it.
+   */
+  onCleanup(task: () => Promise<unknown>): () => void {
+    const entry = async () => void (await task());
+    this.#cleanupTasks.add(entry);
+    return () => this.#cleanupTasks.delete(entry);
   }
 
   // ---------------------------------------------------------------------------------------------

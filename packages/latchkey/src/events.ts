@@ -4,19 +4,32 @@
  * undoes or fails the operation.
  */
 import type { ApiKeyRejectReason } from './api-keys/types.js';
-import type { DetectedTheftReason, RevocationReason } from './types.js';
+import type { DetectedTheftReason, DeviceInfo, RevocationReason } from './types.js';
 
 export interface LatchkeyEvents {
-  'session.created': { sessionId: string; userId: string; at: Date };
-  'session.refreshed': { sessionId: string; userId: string; at: Date; grace: boolean };
+  /** `device`: what the caller said about the device (User-Agent, IP); `{}` when it said nothing. */
+  'session.created': { sessionId: string; userId: string; at: Date; device: DeviceInfo };
+  /** `device`: the refreshing request's device when the caller passed one, else the session's stored device. */
+  'session.refreshed': { sessionId: string; userId: string; at: Date; grace: boolean; device: DeviceInfo };
   'session.revoked': { sessionId: string; userId: string; at: Date; reason: RevocationReason };
   /**
    * A rotated-out refresh token was replayed; the session has been revoked. `reason` tells a parent
    * presented after the grace window (`parent-after-grace`: perhaps a very late retry of a lost answer,
    * see `msSinceRotation`) from any other replay (`rotated-out-replay`). `msSinceRotation` is the time
    * since the session's current refresh token was issued (null if it never rotated).
+   * Both sides, for the operator who must tell the victim from the thief: `device` is the request that
+   * replayed the old token (as the caller passed it; `{}` when it passed none), `sessionDevice` the device
+   * the session last recorded (the holder of the current token). Either side may be the thief.
    */
-  'session.theft_detected': { sessionId: string; userId: string; at: Date; reason: DetectedTheftReason; msSinceRotation: number | null };
+  'session.theft_detected': {
+    sessionId: string;
+    userId: string;
+    at: Date;
+    reason: DetectedTheftReason;
+    msSinceRotation: number | null;
+    device: DeviceInfo;
+    sessionDevice: DeviceInfo;
+  };
   /**
    * A request to a device-bound session did not prove possession of its key (a refresh with the right
    * refresh token and another key, or none): refused, nothing rotated, the session NOT revoked, so that

@@ -16,12 +16,17 @@
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.js';
 import type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from '../events.js';
-import type { RevocationReason } from '../types.js';
+import type { DeviceInfo, RevocationReason } from '../types.js';
 import type { AuditActor, AuditEvent, AuditStore } from './types.js';
 
 /** Anything with the engine's `on` (a `Latchkey`). */
 export interface AuditEventSource {
   on<E extends LatchkeyEventName>(name: E, listener: LatchkeyListener<E>): () => void;
+  /**
+   * The engine's hourly cleanup job (`Latchkey.onCleanup`). When the source has it, retention runs as
+   * a step of that job (and of `latchkey cleanup`) instead of on a timer of the recorder's own.
+   */
+  onCleanup?(task: () => Promise<unknown>): () => void;
 }
 
 export interface AuditRecorderOptions {
@@ -35,7 +40,11 @@ export interface AuditRecorderOptions {
   maxBuffered?: number | undefined;
   /** Events older than this are deleted, days. Default 90: a quarter, long enough for most incident reviews. */
   retentionDays?: number | undefined;
-  /** How often retention runs, ms. Default 3 600 000 (hourly, like the session cleanup); 0 disables. */
+  /**
+   * How often retention runs on a timer of the recorder's own, ms; 0 disables it. Default: no timer when
+   * the source has `onCleanup` (retention runs with the engine's cleanup job, hourly by default),
+   * 3 600 000 (hourly) otherwise.
+   */
   cleanupIntervalMs?: number | undefined;
   /** Fold refreshes of one session within a batch into one row. Default true (see the bench's audit rows). */
   aggregateRefreshes?: boolean | undefined;
@@ -59,6 +68,11 @@ function revocationActor(reason: RevocationReason): AuditActor {
   return 'user';
 }
 
+/** Refreshes fold into one row only from the same session, device and IP, so a row never hides a new device. */
+function refreshKey(e: AuditEvent): string {
+  return JSON.stringify([e.sessionId, e.device, e.ip]);
+}
+
 let sequence = 0;
 /** Unique; the process sequence first, so that events of one millisecond keep their order here. */
 function newId(): string {
@@ -77,7 +91,7 @@ export class AuditRecorder {
   readonly #unsubscribe: (() => void)[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
   #buffer: AuditEvent[] = [];
-  /** The open refresh row of each session in the current buffer. */
+  /** The open refresh row of each session (and device and IP: a change of either starts a new row) in the current buffer. */
   #refreshRows = new Map<string, AuditEvent>();
   #flushing: Promise<void> | null = null;
   #closed = false;
@@ -91,11 +105,13 @@ export class AuditRecorder {
     this.#maxBatch = positive('maxBatch', options.maxBatch, 500);
     this.#maxBuffered = Math.max(this.#maxBatch, positive('maxBuffered', options.maxBuffered, 10_000));
     this.#retentionMs = positive('retentionDays', options.retentionDays, 90) * DAY_MS;
-    const cleanupIntervalMs = positive('cleanupIntervalMs', options.cleanupIntervalMs, 3_600_000, true);
+    const withEngineJob = options.cleanupIntervalMs === undefined && options.source.onCleanup !== undefined;
+    const cleanupIntervalMs = withEngineJob ? 0 : positive('cleanupIntervalMs', options.cleanupIntervalMs, 3_600_000, true);
     this.#aggregate = options.aggregateRefreshes ?? true;
     this.#onError =
       options.onError ?? ((error, during) => console.error('latchkey audit:', during, error instanceof Error ? error.message : 'failed'));
     this.#subscribe(options.source);
+    if (withEngineJob && options.source.onCleanup) this.#unsubscribe.push(options.source.onCleanup(() => this.cleanup()));
     const flushTimer = setInterval(() => void this.flush(), flushIntervalMs);
     flushTimer.unref();
     this.#timers.push(flushTimer);
@@ -116,12 +132,20 @@ export class AuditRecorder {
   #subscribe(source: AuditEventSource): void {
     const sub = <E extends LatchkeyEventName>(
       name: E,
-      map: (event: LatchkeyEvents[E]) => Omit<AuditEvent, 'id' | 'type' | 'count' | 'firstAt' | 'device' | 'ip'>,
+      map: (event: LatchkeyEvents[E]) => Omit<AuditEvent, 'id' | 'type' | 'count' | 'firstAt' | 'device' | 'ip'> & { from?: DeviceInfo },
     ): void => {
       this.#unsubscribe.push(
         source.on(name, (event) => {
-          const row = map(event);
-          this.#add({ id: newId(), type: name as AuditEvent['type'], count: 1, firstAt: row.at, device: null, ip: null, ...row });
+          const { from, ...row } = map(event);
+          this.#add({
+            id: newId(),
+            type: name as AuditEvent['type'],
+            count: 1,
+            firstAt: row.at,
+            device: from?.userAgent ?? null,
+            ip: from?.ip ?? null,
+            ...row,
+          });
         }),
       );
     };
@@ -132,6 +156,7 @@ export class AuditRecorder {
       actor: 'user',
       reason: null,
       details: {},
+      from: e.device,
     }));
     sub('session.refreshed', (e) => ({
       at: e.at.getTime(),
@@ -140,6 +165,7 @@ export class AuditRecorder {
       actor: 'user',
       reason: null,
       details: { grace: e.grace ? 1 : 0 },
+      from: e.device,
     }));
     sub('session.revoked', (e) => ({
       at: e.at.getTime(),
@@ -155,7 +181,14 @@ export class AuditRecorder {
       sessionId: e.sessionId,
       actor: 'system',
       reason: e.reason,
-      details: { msSinceRotation: e.msSinceRotation },
+      // Both sides: the row's device and IP are the request that replayed the old token; the details
+      // name the device the session last recorded, the holder of the current token.
+      details: {
+        msSinceRotation: e.msSinceRotation,
+        sessionDevice: e.sessionDevice.userAgent ?? null,
+        sessionIp: e.sessionDevice.ip ?? null,
+      },
+      from: e.device,
     }));
     sub('session.binding_mismatch', (e) => ({
       at: e.at.getTime(),
@@ -192,14 +225,15 @@ export class AuditRecorder {
   #add(event: AuditEvent): void {
     if (this.#closed) return;
     if (this.#aggregate && event.type === 'session.refreshed' && event.sessionId !== null) {
-      const open = this.#refreshRows.get(event.sessionId);
+      const key = refreshKey(event);
+      const open = this.#refreshRows.get(key);
       if (open) {
         open.count += 1;
         open.at = Math.max(open.at, event.at);
         open.details['grace'] = Number(open.details['grace'] ?? 0) + Number(event.details['grace'] ?? 0);
         return;
       }
-      this.#refreshRows.set(event.sessionId, event);
+      this.#refreshRows.set(key, event);
     }
     this.#buffer.push(event);
     if (this.#buffer.length > this.#maxBuffered) this.#dropOldest(this.#buffer.length - this.#maxBuffered);
@@ -209,7 +243,7 @@ export class AuditRecorder {
   #dropOldest(n: number): void {
     const gone = this.#buffer.splice(0, n);
     for (const e of gone) {
-      if (e.sessionId !== null && this.#refreshRows.get(e.sessionId) === e) this.#refreshRows.delete(e.sessionId);
+      if (this.#refreshRows.get(refreshKey(e)) === e) this.#refreshRows.delete(refreshKey(e));
     }
     this.dropped += gone.reduce((sum, e) => sum + e.count, 0);
   }
@@ -228,7 +262,7 @@ export class AuditRecorder {
     while (this.#buffer.length > 0) {
       const batch = this.#buffer.slice(0, this.#maxBatch);
       // A refresh row leaves the aggregation once it is being written: later refreshes open a new row.
-      for (const e of batch) if (e.sessionId !== null && this.#refreshRows.get(e.sessionId) === e) this.#refreshRows.delete(e.sessionId);
+      for (const e of batch) if (this.#refreshRows.get(refreshKey(e)) === e) this.#refreshRows.delete(refreshKey(e));
       try {
         await this.#store.append(batch);
       } catch (error) {

@@ -44,7 +44,11 @@ export interface AuditEvent {
   actor: AuditActor;
   /** Why (a revocation or rejection reason, a theft reason), or null. */
   reason: string | null;
-  /** Device and IP, when the event source knows them (the engine's events do not carry them yet). */
+  /**
+   * The User-Agent and IP the event came with, when the caller gave them (`device` of `createSession`
+   * and `refresh`). For a theft, the request that replayed the old token; the session's own device is
+   * in `details.sessionDevice` and `details.sessionIp`. Attacker-controlled text: escape it when shown.
+   */
   device: string | null;
   ip: string | null;
   /**

@@ -131,6 +131,74 @@ describe('AuditRecorder', () => {
     expect((await all(store)).map((r) => r.userId)).toEqual(['new']);
   });
 
+  it('records device and IP where the event has them, and both sides of a theft', async () => {
+    const { lk, clock, store, recorder } = await setup();
+    const victim = { userAgent: 'Victim/1.0 (Mac)', ip: '203.0.113.7' };
+    const thief = { userAgent: 'Thief/6.6 (Linux)', ip: '198.51.100.66' };
+    const first = await lk.createSession({ userId: 'u_dev', device: victim });
+    clock.advance(1);
+    await lk.refresh(first.refreshToken, { device: victim });
+    clock.advance(60);
+    await expect(lk.refresh(first.refreshToken, { device: thief })).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED' });
+    await lk.createSession({ userId: 'u_nodev' });
+    await recorder.flush();
+    const rows = await all(store);
+    expect(rows.find((r) => r.type === 'session.created' && r.userId === 'u_dev')).toMatchObject({
+      device: victim.userAgent,
+      ip: victim.ip,
+    });
+    expect(rows.find((r) => r.type === 'session.created' && r.userId === 'u_nodev')).toMatchObject({ device: null, ip: null });
+    expect(rows.find((r) => r.type === 'session.refreshed')).toMatchObject({ device: victim.userAgent, ip: victim.ip });
+    expect(rows.find((r) => r.type === 'session.theft_detected')).toMatchObject({
+      device: thief.userAgent,
+      ip: thief.ip,
+      details: { sessionDevice: victim.userAgent, sessionIp: victim.ip },
+    });
+  });
+
+  it('starts a new refresh row when the device or IP changes inside a batch', async () => {
+    const { lk, store, recorder } = await setup();
+    let tokens = await lk.createSession({ userId: 'u_move', device: { ip: '192.0.2.1' } });
+    tokens = await lk.refresh(tokens.refreshToken, { device: { ip: '192.0.2.1' } });
+    tokens = await lk.refresh(tokens.refreshToken, { device: { ip: '192.0.2.1' } });
+    await lk.refresh(tokens.refreshToken, { device: { ip: '192.0.2.2' } });
+    await recorder.flush();
+    const refreshes = (await all(store)).filter((r) => r.type === 'session.refreshed');
+    expect(refreshes.map((r) => [r.ip, r.count])).toEqual([
+      ['192.0.2.1', 2],
+      ['192.0.2.2', 1],
+    ]);
+  });
+
+  it("runs retention with the engine's cleanup job when the source has one, and stops when closed", async () => {
+    const { lk, clock } = await testEngine();
+    const store = new MemoryAuditStore();
+    const recorder = new AuditRecorder({ store, source: lk, clock, flushIntervalMs: 3_600_000, retentionDays: 7 });
+    await lk.createSession({ userId: 'old' });
+    await recorder.flush();
+    clock.advance(8 * 86_400);
+    await lk.createSession({ userId: 'new' });
+    await recorder.flush();
+    await lk.cleanup();
+    expect((await all(store)).map((r) => r.userId)).toEqual(['new']);
+    await recorder.close();
+    clock.advance(8 * 86_400);
+    await lk.cleanup();
+    expect((await all(store)).map((r) => r.userId)).toEqual(['new']);
+  });
+
+  it('reports a failing retention step as an engine error without failing the session cleanup', async () => {
+    const { lk } = await testEngine();
+    const errors: string[] = [];
+    lk.on('error', (e) => errors.push(e.during));
+    const off = lk.onCleanup(() => Promise.reject(new Error('audit store down')));
+    await expect(lk.cleanup()).resolves.toBeDefined();
+    expect(errors).toEqual(['cleanup task']);
+    off();
+    await lk.cleanup();
+    expect(errors).toEqual(['cleanup task']);
+  });
+
   it('refuses nonsense options', async () => {
     const { lk } = await testEngine();
     expect(() => new AuditRecorder({ store: new MemoryAuditStore(), source: lk, flushIntervalMs: 0 })).toThrow(TypeError);
