@@ -12,7 +12,7 @@ import { TryRefreshError, UnauthorisedError } from '../errors.js';
 import type { AccessTokenClaims, JsonValue, Session, VerifiedAccessToken } from '../types.js';
 import type { HttpContext } from './context.js';
 import { readCookies } from './cookies.js';
-import { checkCsrf, isSafeMethod } from './csrf.js';
+import { checkCsrfHeader, checkCsrfToken, isSafeMethod } from './csrf.js';
 import { errorResponse } from './error-response.js';
 import { HttpError, invalidRequest } from './errors.js';
 import { ACCESS_TOKEN_HEADER } from './front.js';
@@ -107,8 +107,8 @@ export async function verifyRequest(
   const { names } = settings;
   const cookies = readCookies(request.headers.get('cookie'), ctx.sessionCookies);
   const unsafe = !isSafeMethod(request.method);
-  // Header and Origin first: a forged request is refused before any token work.
-  if (unsafe) checkCsrf(request, settings, { requireToken: false });
+  // Header and Origin first, once: a forged request is refused before any token work.
+  const csrfHeader = unsafe ? checkCsrfHeader(request, settings) : undefined;
   const access = cookies.get(names.access);
   if (access === undefined || access === '') {
     // The access cookie's Max-Age equals the token's lifetime, so an expired token usually arrives as
@@ -117,9 +117,9 @@ export async function verifyRequest(
     throw new UnauthorisedError('missing', 'no session');
   }
   const verified = await engine.verifyAccessToken(access, verifyOptions);
-  if (unsafe && settings.csrf.mode === 'token') {
-    checkCsrf(request, settings, { requireToken: true, cookieToken: cookies.get(names.csrf), sessionId: verified.sessionId });
-  }
+  // Token mode: the header must also be the session's signed token (the header itself was checked above).
+  if (csrfHeader !== undefined && settings.csrf.mode === 'token')
+    checkCsrfToken(csrfHeader, settings.csrf.key, cookies.get(names.csrf), verified.sessionId);
   return verified;
 }
 
@@ -129,7 +129,7 @@ export function requestSession(
   verified: VerifiedAccessToken,
   mode: TransportMode,
   sink: HeaderSink | undefined,
-  expose: [string, string][] = [],
+  request?: HttpRequest,
 ): LatchkeySession {
   return createRequestSession(
     verified,
@@ -140,7 +140,8 @@ export function requestSession(
         // Header mode has no cookie to replace: the new access token travels in a header (D3).
         ...(m === 'header' ? [[ACCESS_TOKEN_HEADER, tokens.accessToken] as [string, string]] : []),
         ...issueHeaders(ctx, tokens, session, m),
-        ...expose,
+        // Worked out only when tokens are reissued (rare), not on every authenticated request.
+        ...(request === undefined ? [] : exposeHeaders(ctx.settings, request)),
         // It carries tokens: no shared cache may keep it.
         ['cache-control', 'no-store'],
       ],
@@ -169,7 +170,7 @@ export async function authenticate(
     if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
       throw new HttpError(403, 'FORBIDDEN', 'this session may not do that');
     }
-    return { ok: true, session: requestSession(ctx, verified, mode, sink, exposeHeaders(ctx.settings, request)) };
+    return { ok: true, session: requestSession(ctx, verified, mode, sink, request) };
   } catch (error) {
     return { ok: false, response: errorResponse(ctx, error, mode) };
   }

@@ -176,7 +176,7 @@ export class LatchkeyHttp {
       if (isAnonymous(error)) return null;
       throw error;
     }
-    return requestSession(ctx, verified, mode, sink, exposeHeaders(ctx.settings, request));
+    return requestSession(ctx, verified, mode, sink, request);
   }
 
   /** {@link getSession} as a result: the session or null, or the refusal to send (401/400). */

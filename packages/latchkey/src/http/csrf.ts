@@ -76,14 +76,27 @@ export function checkCsrf(
   context: { cookieToken?: string | undefined; sessionId?: string | undefined; requireToken: boolean },
 ): void {
   if (isSafeMethod(request.method)) return;
+  const header = checkCsrfHeader(request, settings);
+  if (settings.csrf.mode === 'token' && context.requireToken) checkCsrfToken(header, settings.csrf.key, context.cookieToken, context.sessionId);
+}
+
+/**
+ * The request-only part of {@link checkCsrf} (the custom header, its value in `header` mode, and the
+ * Origin), for a state-changing request. Returns the header's value, which `token` mode then checks
+ * with {@link checkCsrfToken} once the session is known: authentication refuses a forged request
+ * before any token work, and reads the header and Origin only once.
+ */
+export function checkCsrfHeader(request: HttpRequest, settings: ResolvedHttpSettings): string {
   const header = request.headers.get(CSRF_HEADER);
   if (header === null || header === '') throw csrfRejected(`missing ${CSRF_HEADER} header`);
   checkOrigin(request, settings);
-  if (settings.csrf.mode === 'header' || !context.requireToken) {
-    if (settings.csrf.mode === 'header' && header !== '1') throw csrfRejected(`${CSRF_HEADER} must be 1`);
-    return;
-  }
-  if (context.cookieToken === undefined || !equal(header, context.cookieToken)) throw csrfRejected('csrf token does not match');
-  const bound = tokenSession(settings.csrf.key, header);
-  if (bound === undefined || (context.sessionId !== undefined && bound !== context.sessionId)) throw csrfRejected('csrf token not valid for this session');
+  if (settings.csrf.mode === 'header' && header !== '1') throw csrfRejected(`${CSRF_HEADER} must be 1`);
+  return header;
+}
+
+/** `token` mode's signed double submit: the header value must equal the csrf cookie and be bound to the session. */
+export function checkCsrfToken(header: string, key: Uint8Array, cookieToken: string | undefined, sessionId: string | undefined): void {
+  if (cookieToken === undefined || !equal(header, cookieToken)) throw csrfRejected('csrf token does not match');
+  const bound = tokenSession(key, header);
+  if (bound === undefined || (sessionId !== undefined && bound !== sessionId)) throw csrfRejected('csrf token not valid for this session');
 }

@@ -97,15 +97,22 @@ export function tokenBody(tokens: IssuedTokens, mode: TransportMode): CookieToke
   };
 }
 
+// The expose list is the same text for every request: built once, shared by every answer that needs it.
+const EXPOSE: readonly [string, string][] = Object.freeze([['access-control-expose-headers', EXPOSED_HEADERS]]);
+const NO_HEADERS: readonly [string, string][] = Object.freeze([]);
+
 /**
  * On a token-issuing response in an app-owned route (sign-in, `session.update`) to an allowed
  * cross-origin caller, the front-token headers must be exposed or the SDK cannot read them. The
- * app's CORS middleware owns `Access-Control-Allow-Origin`; this only adds the expose list.
+ * app's CORS middleware owns `Access-Control-Allow-Origin`; this only adds the expose list. With no
+ * allowed origins configured no caller can qualify, so the Origin header is not even read. Callers
+ * ask only when they issue tokens (see {@link requestSession}'s `expose`), never per request.
  */
-export function exposeHeaders(settings: ResolvedHttpSettings, request: HttpRequest): [string, string][] {
+export function exposeHeaders(settings: ResolvedHttpSettings, request: HttpRequest): readonly [string, string][] {
+  if (settings.allowedOrigins.size === 0) return NO_HEADERS;
   const origin = request.headers.get('origin');
-  if (origin === null || origin === request.ownOrigin || !settings.allowedOrigins.has(origin)) return [];
-  return [['access-control-expose-headers', EXPOSED_HEADERS]];
+  if (origin === null || origin === request.ownOrigin || !settings.allowedOrigins.has(origin)) return NO_HEADERS;
+  return EXPOSE;
 }
 
 /** The device a session records: the request's user agent and address. */
