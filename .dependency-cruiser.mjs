@@ -181,6 +181,7 @@ export const cruiseOptions = {
 };
 
 export default {
-  forbidden: [...layerRules('packages/latchkey/src'), ...clientRules('packages/client/src')],
+  // @latchkey/react is browser code under the same rules as the SDK it binds.
+  forbidden: [...layerRules('packages/latchkey/src'), ...clientRules('packages/client/src'), ...clientRules('packages/react/src')],
   options: cruiseOptions,
 };

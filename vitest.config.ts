@@ -32,9 +32,17 @@ function workspaceSources(): Plugin {
 const ALL = ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'scripts/test/**/*.test.ts'];
 
 /** Suites that drive real Chromium: one at a time, so two browsers never share the two cores. */
+/**
+ * @latchkey/react under React 18: this file gets packages/react18-compat's React (a workspace of its
+ * own, so npm installs React 18 there beside the root's React 19), through the `react18` project's aliases.
+ */
+const REACT18 = ['packages/react/test/react18.test.ts'];
+const react18 = fileURLToPath(new URL('./packages/react18-compat/node_modules/', import.meta.url));
+
 const BROWSER = [
   'packages/client/test/browser.test.ts',
   'packages/client/test/cross-origin.test.ts',
+  'packages/react/test/browser.test.ts',
   'packages/latchkey/test/http/browser.test.ts',
   'packages/latchkey/test/hardening/browser-storage.test.ts',
   'examples/*/test/**/*.test.ts',
@@ -60,7 +68,12 @@ export default defineConfig({
     hookTimeout: 60_000,
     projects: [
       // Two cores: two workers. Suites that share a server create their own database or schema.
-      { extends: true, test: { name: 'unit', include: ALL, exclude: [...BROWSER, ...TIMED], pool: 'forks', maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'unit', include: ALL, exclude: [...BROWSER, ...TIMED, ...REACT18], pool: 'forks', maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        resolve: { alias: [{ find: /^react$/, replacement: `${react18}react` }, { find: /^react-dom\/(client|server)$/, replacement: `${react18}react-dom/$1` }] },
+        test: { name: 'react18', include: REACT18, pool: 'forks', maxWorkers: 2, sequence: { groupOrder: 0 } },
+      },
       { extends: true, test: { name: 'browser', include: BROWSER, pool: 'forks', fileParallelism: false, sequence: { groupOrder: 1 } } },
       { extends: true, test: { name: 'timed', include: TIMED, pool: 'forks', fileParallelism: false, sequence: { groupOrder: 2 } } },
     ],

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Extractor, ExtractorConfig } from '@microsoft/api-extractor';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const PACKAGES = ['packages/latchkey', 'packages/client'];
+export const PACKAGES = ['packages/latchkey', 'packages/client', 'packages/react'];
 export const UPDATE_COMMAND = 'npm run api:update';
 
 /** `./adapters/express` -> `adapters-express`; `.` -> `index`. */

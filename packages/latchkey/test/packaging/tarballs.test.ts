@@ -1,5 +1,5 @@
 /**
- * What users install: the packed tarballs of `latchkey` and `@latchkey/client`.
+ * What users install: the packed tarballs of `latchkey`, `@latchkey/client` and `@latchkey/react`.
  *
  * 1. Each tarball ships its built entry points (every `exports` target, and `typesVersions` for
  *    node10), LICENSE and README, no source maps, no README link that breaks on the registry page;
@@ -39,6 +39,7 @@ const SLOW = 240_000;
 const PACKAGES = {
   latchkey: { workspace: 'packages/latchkey' },
   '@latchkey/client': { workspace: 'packages/client' },
+  '@latchkey/react': { workspace: 'packages/react' },
 } as const;
 type PackageName = keyof typeof PACKAGES;
 
@@ -268,7 +269,8 @@ describe('a fresh app with the engine, SQLite and Express only', () => {
 describe('a fresh app with every peer, the SDK and TypeScript', () => {
   let app: string;
   beforeAll(async () => {
-    app = await installApp('full', ['latchkey', '@latchkey/client'], [
+    app = await installApp('full', ['latchkey', '@latchkey/client', '@latchkey/react'], [
+      'react', '@types/react',
       'express', 'fastify', 'hono', '@hono/node-server', 'zod', 'prom-client', 'pg', 'ioredis',
       '@types/express', '@types/pg', '@types/node', 'typescript', 'esbuild',
     ]);
@@ -315,6 +317,7 @@ describe('a fresh app with every peer, the SDK and TypeScript', () => {
       for (const snippet of snippets.checked) writeFileSync(join(dir, snippet.file), `${snippet.prelude}\n${snippet.code}\nexport {};\n`);
       cpSync(join(support, 'snippet-globals.d.ts'), join(dir, 'globals.d.ts'));
       writeFileSync(join(app, 'entry-points.ts'), entryPointsSource(packed.latchkey.manifest));
+      writeFileSync(join(app, 'react-only.ts'), "import { useSession, type SessionState } from '@latchkey/react';\nexport const use: () => SessionState = useSession;\n");
       writeFileSync(join(app, 'client-only.ts'), "import { createLatchkeyClient, type LatchkeyClient } from '@latchkey/client';\nexport const client: LatchkeyClient = createLatchkeyClient({ apiBase: 'https://api.example.com' });\n");
     });
 
@@ -337,6 +340,10 @@ describe('a fresh app with every peer, the SDK and TypeScript', () => {
 
     it("the SDK's types without the DOM library or @types/node (React Native, workers)", async () => {
       expect(await tsc(app, 'nodenext', { files: ['client-only.ts'], lib: ['ES2023'], types: [], skipLibCheck: false })).toEqual([]);
+    }, SLOW);
+
+    it("the React bindings' types without the DOM library and without skipLibCheck", async () => {
+      expect(await tsc(app, 'nodenext', { files: ['react-only.ts'], lib: ['ES2023'], types: [], skipLibCheck: false })).toEqual([]);
     }, SLOW);
 
     it('the server packages under moduleResolution node10 (root entry through "types")', async () => {

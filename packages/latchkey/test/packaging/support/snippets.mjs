@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SNIPPET_SOURCES = ['README.md', 'packages/latchkey/README.md', 'packages/client/README.md'];
+export const SNIPPET_SOURCES = ['README.md', 'packages/latchkey/README.md', 'packages/client/README.md', 'packages/react/README.md'];
 
 /** @returns {{ checked: { file: string, source: string, line: number, code: string, prelude: string }[], skipped: { source: string, line: number, reason: string }[] }} */
 export function collectSnippets(root) {
