@@ -24,7 +24,7 @@ import { machineInfo, peerVersions } from './lib/env.mjs';
 import { firstLine, renderTable, targetRows } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const SECTIONS = ['verify', 'refresh', 'http', 'service', 'scale', 'fanout', 'api-keys', 'dpop'];
+export const SECTIONS = ['verify', 'refresh', 'http', 'service', 'scale', 'fanout', 'api-keys', 'dpop', 'audit'];
 
 const { values } = parseArgs({
   options: {

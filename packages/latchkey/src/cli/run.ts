@@ -16,6 +16,7 @@ import {
   serviceKeysListCommand,
   serviceKeysRevokeCommand,
 } from './commands/api-keys.js';
+import { auditCommand } from './commands/audit.js';
 import { userKeysListCommand, userKeysRevokeCommand } from './commands/user-keys.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { keysListCommand, keysRotateCommand } from './commands/keys.js';
@@ -41,6 +42,7 @@ export const COMMANDS: readonly Command[] = [
   apiKeysCreateCommand,
   apiKeysListCommand,
   apiKeysRevokeCommand,
+  auditCommand,
   cleanupCommand,
   openapiCommand,
 ];

@@ -10,12 +10,15 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { ApiKey } from '../api-keys/types.js';
+import { InvalidAuditQueryError } from '../audit/query.js';
+import type { AuditStore } from '../audit/types.js';
 import type { Latchkey } from '../engine.js';
 import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
 import { feedEtag, ifNoneMatchMatches, parseFeedSince, readRevocationFeed } from '../revocation/feed.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
+import { auditEventToJson, auditQueryFrom } from './audit.js';
 import { STORE_DEADLINE_MS, withDeadline } from './deadline.js';
 import { readBody } from './body.js';
 import { ServiceError, toServiceError } from './errors.js';
@@ -42,6 +45,8 @@ export interface ServiceAppOptions {
   apiKeys: ApiKeyChecker;
   metrics: ServiceMetrics;
   logger: Logger;
+  /** The audit log `GET /v1/audit` reads. Default none: the route answers 404 `NOT_FOUND`. */
+  audit?: AuditStore;
   /** Largest request body, bytes. Default 65 536. */
   bodyLimit?: number;
   /** True once a graceful shutdown has begun: new requests get 503 `SHUTTING_DOWN`. Default: never. */
@@ -345,6 +350,28 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     return c.json({ apiKeys: keys.map(apiKeyToJson) }, 200);
   });
   onlyThose('/v1/users/{ownerId}/api-keys');
+
+  // ---- The audit log (issue 17) ------------------------------------------------------------------
+
+  route('get', '/v1/audit', async (c) => {
+    const audit = options.audit;
+    if (!audit) throw new ServiceError(404, 'NOT_FOUND', 'this service keeps no audit log');
+    const q = c.req.query();
+    let page;
+    try {
+      const query = auditQueryFrom(
+        { user: q['user'], session: q['session'], type: q['type'], since: q['since'], until: q['until'], cursor: q['cursor'], limit: q['limit'] },
+        Date.now(),
+      );
+      page = await store(audit.query(query));
+    } catch (err) {
+      // The contract's 400: INVALID_REQUEST naming the parameter.
+      if (err instanceof InvalidAuditQueryError) throw new ServiceError(400, 'INVALID_REQUEST', err.message, { field: err.field });
+      throw err;
+    }
+    return c.json({ events: page.events.map(auditEventToJson), nextCursor: page.nextCursor }, 200);
+  });
+  onlyThose('/v1/audit');
 
   // ---- The revocation feed, for edge verifiers (latchkey/edge) ------------------------------------
 

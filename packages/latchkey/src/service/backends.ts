@@ -2,6 +2,8 @@
  * Opens the store and the revocation bus that the configuration names. Drivers are imported only
  * when used, so a SQLite deployment never loads `pg` or `ioredis` (and vice versa).
  */
+import type pg from 'pg';
+import type { AuditStore } from '../audit/types.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
@@ -72,4 +74,42 @@ export async function openDpopReplayCache(redisUrl: string | undefined): Promise
   const specifier = '../dpop/redis.js';
   const { redisDpopReplayCache } = await importDriver<DpopRedisModule>(specifier, 'LATCHKEY_REDIS_URL', 'the Redis DPoP replay cache');
   return redisDpopReplayCache({ url: redisUrl });
+}
+
+/** An audit store opened beside the session store, and how to let go of it. */
+export interface OpenedAuditStore {
+  store: AuditStore;
+  /** Closes the store and, for PostgreSQL, the pool opened for it. */
+  close(): Promise<void>;
+}
+
+interface PgModule {
+  default: typeof pg;
+}
+
+/**
+ * Opens (does not migrate) the audit store in the same database as the sessions: a table of its own
+ * in the SQLite file (a second connection; WAL lets it write beside the session store's), or in the
+ * PostgreSQL database on a small pool of its own, so that a slow audit write never waits for, or
+ * holds, a connection a refresh needs.
+ */
+export async function openAuditStore(config: StoreConfig): Promise<OpenedAuditStore> {
+  if (config.kind === 'sqlite') {
+    const { SqliteAuditStore } = await import('../audit/sqlite.js');
+    const store = await SqliteAuditStore.open({ path: config.path });
+    return { store, close: () => store.close() };
+  }
+  const pg = await importDriver<PgModule>('pg', 'LATCHKEY_STORE', 'the PostgreSQL audit store');
+  const { PostgresAuditStore } = await import('../audit/postgres.js');
+  const pool = new pg.default.Pool({ connectionString: config.connectionString, max: 2 });
+  // An idle client's network error must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const store = new PostgresAuditStore({ pool });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await pool.end();
+    },
+  };
 }

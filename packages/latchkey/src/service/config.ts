@@ -77,6 +77,11 @@ export interface ServiceConfig {
    * in-flight requests before cutting connections.
    */
   shutdownTimeout: number;
+  /**
+   * `LATCHKEY_AUDIT_RETENTION_DAYS`: audit events older than this are deleted by the hourly cleanup.
+   * Default 90: a quarter, long enough for most incident reviews, short enough not to keep IPs forever.
+   */
+  auditRetentionDays: number;
   /** Accepted but unwise settings, logged at start-up. */
   warnings: string[];
 }
@@ -109,6 +114,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_IDLE_TIMEOUT', meaning: 'session idle lifetime, seconds', fallback: '1209600' },
   { name: 'LATCHKEY_ABSOLUTE_TIMEOUT', meaning: 'session absolute lifetime, seconds', fallback: '7776000' },
   { name: 'LATCHKEY_BODY_LIMIT', meaning: 'largest request body, bytes', fallback: '65536' },
+  { name: 'LATCHKEY_AUDIT_RETENTION_DAYS', meaning: 'days the audit log keeps events (deleted by the hourly cleanup)', fallback: '90' },
   { name: 'LATCHKEY_SHUTDOWN_TIMEOUT', meaning: 'seconds a graceful shutdown waits for in-flight requests', fallback: '10' },
 ];
 
@@ -250,6 +256,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     idleTimeout: integer('LATCHKEY_IDLE_TIMEOUT', text(env, 'LATCHKEY_IDLE_TIMEOUT'), 1_209_600, 1, Number.MAX_SAFE_INTEGER),
     absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
     bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),
+    auditRetentionDays: integer('LATCHKEY_AUDIT_RETENTION_DAYS', text(env, 'LATCHKEY_AUDIT_RETENTION_DAYS'), 90, 1, 36_500),
     warnings,
     shutdownTimeout: integer('LATCHKEY_SHUTDOWN_TIMEOUT', text(env, 'LATCHKEY_SHUTDOWN_TIMEOUT'), 10, 0, 3600),
   };

@@ -269,6 +269,27 @@ export function buildOpenApiDocument(): JsonSchema {
           responses: { '200': { description: 'The new signing key.', content: json('RotateKeysResponse') }, ...COMMON_V1 },
         }),
       },
+      '/v1/audit': {
+        get: v1({
+          operationId: 'queryAudit',
+          summary: 'The security audit log, newest first, filtered, with cursor pagination',
+          parameters: [
+            { name: 'user', in: 'query', required: false, description: 'Only events of this user.', schema: { type: 'string', minLength: 1, maxLength: 256 } },
+            { name: 'session', in: 'query', required: false, description: 'Only events of this session.', schema: { type: 'string', minLength: 1, maxLength: 256 } },
+            { name: 'type', in: 'query', required: false, description: 'Only these event types, comma-separated.', schema: { type: 'string' } },
+            { name: 'since', in: 'query', required: false, description: 'Inclusive lower bound: an ISO 8601 time with a zone, or a span back from now (`24h`, `7d`, `30m`, `90s`).', schema: { type: 'string' } },
+            { name: 'until', in: 'query', required: false, description: 'Exclusive upper bound, in the same forms as `since`.', schema: { type: 'string' } },
+            { name: 'cursor', in: 'query', required: false, description: 'The `nextCursor` of the previous page.', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', required: false, description: 'Page size, 1-1000. Default 100.', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+          ],
+          responses: {
+            '200': { description: 'One page of events. Events reach the log in batches, about a second after they happen.', content: json('AuditPage') },
+            '400': error('A parameter is malformed (an unknown type, a bad time, limit or cursor); `field` names it.', ['INVALID_REQUEST']),
+            '404': error('This service keeps no audit log.', ['NOT_FOUND']),
+            ...COMMON_V1,
+          },
+        }),
+      },
       '/v1/revocations': {
         get: v1({
           operationId: 'revocationFeed',

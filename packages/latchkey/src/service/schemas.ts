@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isStorableText, RESERVED_CLAIMS } from '../tokens/claims.js';
 import type { JsonValue } from '../types.js';
+import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/types.js';
 
 /** Any JSON value. */
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
@@ -210,6 +211,30 @@ export const CreatedApiKeyResponse = z.strictObject({
 export const VerifiedApiKeyResponse = z.strictObject({ apiKey: ApiKeySchema });
 export const ApiKeyListResponse = z.strictObject({ apiKeys: z.array(ApiKeySchema) });
 
+// ---- The audit log (issue 17) -----------------------------------------------------------------------
+
+export const AuditEventSchema = z.strictObject({
+  id: z.string().meta({ description: 'Unique; with `at`, the order of the log.' }),
+  type: z.enum(AUDIT_EVENT_TYPES as [AuditEventType, ...AuditEventType[]]),
+  at: Timestamp.meta({ description: 'When it happened; for a folded refresh row (`count` > 1), the last refresh.' }),
+  firstAt: Timestamp.meta({ description: 'The first event folded into this row (equals `at` when `count` is 1).' }),
+  count: z.int().min(1).meta({ description: 'How many events the row stands for: refreshes of one session, device and IP within one write batch (about 1 s) are folded.' }),
+  userId: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  actor: z.enum(['user', 'admin', 'system']),
+  reason: z.string().nullable().meta({ description: 'Why: a revocation, rejection or theft reason.' }),
+  device: z.string().nullable().meta({ description: 'The User-Agent the event came with; for a theft, the request that replayed the old token.' }),
+  ip: z.string().nullable(),
+  details: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+    .meta({ description: 'Small details: key ids, msSinceRotation; for a theft, `sessionDevice` and `sessionIp` (the other side). Never a token or a secret.' }),
+});
+
+export const AuditPageResponse = z.strictObject({
+  events: z.array(AuditEventSchema).meta({ description: 'Newest first.' }),
+  nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page.' }),
+});
+
 /** Every error code the service sends. */
 export const ERROR_CODES = [
   'INVALID_API_KEY',
@@ -284,4 +309,6 @@ export const NAMED_SCHEMAS = {
   CreatedApiKey: CreatedApiKeyResponse,
   VerifiedApiKey: VerifiedApiKeyResponse,
   ApiKeyList: ApiKeyListResponse,
+  AuditEvent: AuditEventSchema,
+  AuditPage: AuditPageResponse,
 } as const;

@@ -11,6 +11,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
+import { AuditRecorder } from '../audit/recorder.js';
+import { MemoryAuditStore } from '../audit/memory.js';
+import type { AuditStore } from '../audit/types.js';
 import { createLatchkey, type Latchkey } from '../engine.js';
 import type { LatchkeyOptions } from '../options.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
@@ -18,7 +21,7 @@ import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
 import { ApiKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
-import { openBus, openDpopReplayCache, openStore } from './backends.js';
+import { openAuditStore, openBus, openDpopReplayCache, openStore, type OpenedAuditStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
 import { withDeadline } from './deadline.js';
 import { ServiceError } from './errors.js';
@@ -36,6 +39,11 @@ export interface StartServiceOptions {
   logger?: Logger;
   /** Use this store instead of the configured one; the caller keeps ownership (it is not closed). */
   store?: SessionStore;
+  /**
+   * The audit log's store; the caller keeps ownership. Default: a table in the configured store's
+   * database, or, when `store` is given, an in-memory audit store.
+   */
+  auditStore?: AuditStore;
   /** Extra engine options (a test clock, timers off). Config values win for what they cover. */
   engineOptions?: Partial<LatchkeyOptions>;
   /** Default process metrics (CPU, memory, event loop). Default true. */
@@ -47,6 +55,8 @@ export interface RunningService {
   url: string;
   port: number;
   engine: Latchkey;
+  /** Writes the engine's events to the audit log in batches (`flush()` writes what is buffered now). */
+  audit: AuditRecorder;
   app: Hono<{ Variables: { route: string } }>;
   server: Server;
   /** Graceful shutdown; resolves when everything is closed. Idempotent. */
@@ -90,10 +100,17 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   let engine: Latchkey | undefined;
   let bus: RevocationBus | undefined;
   let replayCache: DpopReplayCache | undefined;
+  let audit: OpenedAuditStore | undefined;
   try {
     store = options.store ?? (await openStore(config.store));
     await withDeadline(checkSecretFitsStore(store, config), STARTUP_DEADLINE_MS);
     await withDeadline(checkIssuerFitsStore(store, config, issuer, logger), STARTUP_DEADLINE_MS);
+    if (options.auditStore) audit = { store: options.auditStore, close: () => Promise.resolve() };
+    else if (options.store) {
+      const memory = new MemoryAuditStore();
+      audit = { store: memory, close: () => memory.close() };
+    } else audit = await openAuditStore(config.store);
+    await withDeadline(audit.store.migrate(), STARTUP_DEADLINE_MS);
     bus = await openBus(config.redisUrl, config.redisChannel);
     replayCache = await openDpopReplayCache(config.redisUrl);
     const engineOptions = options.engineOptions;
@@ -118,6 +135,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await closed;
     await bus?.close().catch(() => {});
     await replayCache?.close?.().catch(() => {});
+    await audit?.close().catch(() => {});
     if (ownsStore) await store?.close().catch(() => {});
     throw err;
   }
@@ -129,8 +147,18 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     logger.log('warn', 'refresh token theft detected; session revoked', { sessionId, userId, reason, msSinceRotation }),
   );
   metrics.attach(running);
+  const auditStore = audit;
+  // Retention runs with the engine's hourly cleanup (the recorder registers with it).
+  const recorder = new AuditRecorder({
+    store: auditStore.store,
+    source: running,
+    retentionDays: config.auditRetentionDays,
+    ...(options.engineOptions?.clock ? { clock: options.engineOptions.clock } : {}),
+    onError: (error, during) => logger.log('error', 'audit log', { during, err: error }),
+  });
   const app = createServiceApp({
     engine: running,
+    audit: auditStore.store,
     apiKeys: new ApiKeyChecker(store, config.apiKeys),
     metrics,
     logger,
@@ -155,11 +183,14 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       await closed;
       clearInterval(sweep);
       clearTimeout(cut);
+      // The buffered events are written before the engine and the stores go.
+      await recorder.close();
       await running.close();
+      await auditStore.close();
       if (ownsStore) await store.close();
       logger.log('info', 'stopped', {});
     })());
 
-  return { url, port, engine: running, app, server, close };
+  return { url, port, engine: running, audit: recorder, app, server, close };
 }
 

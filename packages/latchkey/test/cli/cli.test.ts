@@ -226,6 +226,7 @@ const ADMIN_COMMANDS: string[][] = [
   ['user-keys', 'list', '--owner', 'u'],
   ['user-keys', 'revoke', 'k'],
   ['cleanup'],
+  ['audit'],
 ];
 
 describe('latchkey CLI in the wrong folder', () => {
