@@ -11,9 +11,11 @@
  */
 import { ApiKeys } from './api-keys/manager.js';
 import { systemClock, type Clock } from './clock.js';
+import { DbscVerifier } from './dbsc/verifier.js';
 import { DpopVerifier } from './dpop/verifier.js';
+import { MemoryReplayCache } from './dpop/replay.js';
 import type { DpopProofInput } from './dpop/proof.js';
-import { InsufficientFreshnessError, InvalidDpopProofError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
+import { InsufficientFreshnessError, InvalidDbscProofError, InvalidDpopProofError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
 import { FleetSync, type PeriodicTask } from './engine/fleet.js';
 import { deepFreeze, revokedError, toSession } from './engine/results.js';
 import {
@@ -104,6 +106,13 @@ export interface RefreshOptions {
    * proof showed. Never take it from the request.
    */
   provenKey?: string | undefined;
+  /**
+   * A DBSC refresh (W3C Device Bound Session Credentials): the session the browser named
+   * (`Sec-Secure-Session-Id`) and its proof (`Secure-Session-Response`), a JWT signed by the key the
+   * session registered over a challenge from {@link Latchkey.dbscChallenge}. A session that registered
+   * a key rotates only with one; otherwise `INVALID_DBSC_PROOF`, nothing rotated, nothing revoked.
+   */
+  dbsc?: { sessionId: string; proof: string } | undefined;
 }
 
 /**
@@ -170,6 +179,7 @@ export class Latchkey {
   readonly #schedule: KeyScheduleOptions;
   readonly #ownsStore: boolean;
   readonly #dpop: DpopVerifier;
+  readonly #dbsc: DbscVerifier;
   #closed = false;
 
   private constructor(
@@ -188,7 +198,10 @@ export class Latchkey {
     this.#clock = clock;
     this.#encryptionKey = deriveSubkey(secret, 'key-encryption');
     this.#derivationKey = deriveSubkey(secret, 'refresh-derivation');
-    this.#dpop = new DpopVerifier(dpop, { windowSeconds: settings.clockToleranceSeconds, nonceKey: deriveSubkey(secret, 'dpop-nonce') });
+    // DPoP proofs and DBSC challenges share one replay cache: a fleet configures one (Redis) for both.
+    const replayCache = dpop?.replayCache ?? new MemoryReplayCache();
+    this.#dpop = new DpopVerifier({ ...dpop, replayCache }, { windowSeconds: settings.clockToleranceSeconds, nonceKey: deriveSubkey(secret, 'dpop-nonce') });
+    this.#dbsc = new DbscVerifier(deriveSubkey(secret, 'dbsc-challenge'), replayCache);
     this.#ring = new KeyRing(this.#encryptionKey);
     const revocationRetainMs = (settings.accessTokenTtlSeconds + settings.clockToleranceSeconds) * 1000;
     this.#fleet = new FleetSync({
@@ -367,7 +380,12 @@ export class Latchkey {
     const device = options?.device === undefined ? undefined : validateDevice(options.device);
     const now = this.#clock.now();
     // The proof is checked before the store is touched: a bad one is refused with nothing written.
-    const presentedJkt = options?.dpop !== undefined ? (await this.#dpop.verify(options.dpop, now)).jkt : options?.provenKey;
+    const presentedJkt =
+      options?.dpop !== undefined
+        ? (await this.#dpop.verify(options.dpop, now)).jkt
+        : options?.dbsc !== undefined
+          ? await this.#provenDbscKey(options.dbsc, now)
+          : options?.provenKey;
     // Before the write: never commit a rotation whose tokens this instance cannot sign (a wrong
     // secret, a key it cannot decrypt). The client's retry elsewhere then finds its token still
     // current, instead of a rotated-out parent that turns into a theft alarm past the grace window.
@@ -424,11 +442,44 @@ export class Latchkey {
         const { id, userId, binding } = outcome.session;
         const reason = presentedJkt === undefined ? 'missing' : 'key_mismatch';
         this.#events.emit('session.binding_mismatch', { sessionId: id, userId, at: new Date(now), method: binding?.method ?? 'dpop', reason });
+        // A DBSC-bound session is refreshed by its browser through the DBSC refresh route, never by
+        // the refresh cookie alone: a copied cookie jar is worthless once its bound cookie expires.
+        if (binding?.method === 'dbsc') throw new InvalidDbscProofError(reason, 'this session is bound to a browser key (DBSC); it is refreshed only with a proof of that key');
         throw new InvalidDpopProofError(reason, 'this session is bound to a device key that the request did not prove possession of');
       }
       case 'unknown':
         throw new UnauthorisedError('unknown_token', 'unknown refresh token');
     }
+  }
+
+  /**
+   * A DBSC challenge for the session (W3C Device Bound Session Credentials): the HTTP layer sends it
+   * in `Secure-Session-Registration` after a cookie-mode sign-in and in `Secure-Session-Challenge`
+   * on a DBSC refresh. Valid for two minutes, for this session only, answerable once.
+   */
+  dbscChallenge(sessionId: string): string {
+    validateSessionId(sessionId);
+    return this.#dbsc.challenge(sessionId, this.#clock.now());
+  }
+
+  /**
+   * Binds the session to the browser key of a DBSC registration: `proof` is the registration JWT
+   * (`Secure-Session-Response`: `typ: dbsc+jwt`, ES256 or RS256, the new public key as `jwk`, `jti`
+   * a challenge from {@link dbscChallenge} for this session). From then on the session is refreshed
+   * only with a proof of that key (`refresh` with `dbsc`). Registering the same key again is a no-op;
+   * another key for an already bound session is refused (`INVALID_DBSC_PROOF`, `already_bound`).
+   * `NOT_FOUND` when the session does not exist, is revoked or has expired.
+   */
+  async registerDbscKey(sessionId: string, proof: string): Promise<Session> {
+    validateSessionId(sessionId);
+    const now = this.#clock.now();
+    const verified = await this.#dbsc.verifyRegistration(proof, sessionId, now);
+    const record = await this.store.bindSession(sessionId, { method: 'dbsc', jkt: verified.jkt, jwk: verified.jwk }, now);
+    if (!record) throw new NotFoundError('session not found');
+    if (record.binding?.method !== 'dbsc' || record.binding.jkt !== verified.jkt) {
+      throw new InvalidDbscProofError('already_bound', 'this session is already bound to another key');
+    }
+    return toSession(record);
   }
 
   /** The session, revoked or not; null when it does not exist. */
@@ -676,6 +727,17 @@ export class Latchkey {
       access.expiresAt,
     );
     return { accessToken: access.token, accessTokenExpiresAt: new Date(access.expiresAt), idToken };
+  }
+
+  /** The thumbprint of the session's DBSC key, once `dbsc.proof` proved possession of it over a current challenge. */
+  async #provenDbscKey(dbsc: { sessionId: string; proof: string }, now: number): Promise<string> {
+    if (typeof dbsc !== 'object' || dbsc === null || typeof dbsc.sessionId !== 'string') throw new TypeError('dbsc needs a sessionId string');
+    validateSessionId(dbsc.sessionId);
+    const record = await this.store.getSession(dbsc.sessionId);
+    const binding = record?.binding;
+    if (binding?.method !== 'dbsc' || binding.jwk === undefined) throw new InvalidDbscProofError('key_mismatch', 'this session registered no DBSC key');
+    await this.#dbsc.verifyRefresh(dbsc.proof, dbsc.sessionId, binding.jwk, now);
+    return binding.jkt;
   }
 
   /** RFC 9449 §7.1: a token with `cnf.jkt` is accepted only with a fresh proof from that key, bound to it by `ath`. */

@@ -29,7 +29,8 @@ export type LatchkeyErrorCode =
   | 'INSUFFICIENT_SCOPE'
   | 'RATE_LIMITED'
   | 'INVALID_DPOP_PROOF'
-  | 'USE_DPOP_NONCE';
+  | 'USE_DPOP_NONCE'
+  | 'INVALID_DBSC_PROOF';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -281,6 +282,50 @@ export class UseDpopNonceError extends LatchkeyError {
   constructor(nonce: string) {
     super('USE_DPOP_NONCE', 'a DPoP nonce from the server is required; retry with the nonce given');
     this.nonce = nonce;
+  }
+}
+
+/**
+ * Why a DBSC proof (W3C Device Bound Session Credentials) was refused. Precise here for logs, events
+ * and tests; on the wire every one is `INVALID_DBSC_PROOF`.
+ */
+export type DbscProofFailure =
+  /** No `Secure-Session-Response` where the session's key must be proven. */
+  | 'missing'
+  /** Not a compact JWS, or its header or claims have the wrong shape. */
+  | 'malformed'
+  /** `typ` is not `dbsc+jwt`. */
+  | 'wrong_type'
+  /** `alg` is not ES256 or RS256 (the algorithms the registration header offers). */
+  | 'algorithm'
+  /** The registration proof's `jwk` is missing or not a usable public key. */
+  | 'key'
+  /** The registration proof's `jwk` holds private key material. */
+  | 'private_key'
+  | 'signature'
+  /** `jti` is not a challenge this server issued for this session, or it has expired. */
+  | 'challenge'
+  /** The challenge was answered before: challenges are single-use. */
+  | 'replay'
+  /** The session registered another key before: a session is bound once. */
+  | 'already_bound'
+  /** The proof is valid but made with another key than the session's. */
+  | 'key_mismatch'
+  /** The in-memory replay cache is full of live entries: refused rather than forgetting one. */
+  | 'replay_cache_full';
+
+/**
+ * A DBSC proof was refused, or a DBSC-bound session was to be refreshed without one
+ * (`INVALID_DBSC_PROOF`). Nothing was written: the refresh token is not rotated and the session is
+ * not revoked, so that a copied cookie jar without the browser's key can neither use nor burn the
+ * session.
+ */
+export class InvalidDbscProofError extends LatchkeyError {
+  readonly reason: DbscProofFailure;
+
+  constructor(reason: DbscProofFailure, message: string, options?: LatchkeyErrorOptions) {
+    super('INVALID_DBSC_PROOF', message, options);
+    this.reason = reason;
   }
 }
 

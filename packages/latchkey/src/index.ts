@@ -33,6 +33,7 @@ export {
   InsufficientFreshnessError,
   InsufficientScopeError,
   InvalidClaimsError,
+  InvalidDbscProofError,
   InvalidDpopProofError,
   isLatchkeyError,
   LatchkeyError,
@@ -46,7 +47,14 @@ export {
   UnauthorisedError,
   UseDpopNonceError,
 } from './errors.js';
-export type { DpopProofFailure, LatchkeyErrorCode, LatchkeyErrorOptions, TheftReason, UnauthorisedReason } from './errors.js';
+export type {
+  DbscProofFailure,
+  DpopProofFailure,
+  LatchkeyErrorCode,
+  LatchkeyErrorOptions,
+  TheftReason,
+  UnauthorisedReason,
+} from './errors.js';
 export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';
 export type { JsonWebKeySet } from './keys/ring.js';
 export type { BusHandlers, BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';

@@ -51,6 +51,11 @@ export interface Session {
   idClaims: JsonObject;
   revokedAt: Date | null;
   revokedReason: RevocationReason | null;
+  /**
+   * The key the session is bound to: `dpop` (RFC 9449, from sign-in), `dbsc` (a browser's Device
+   * Bound Session Credentials key, registered after sign-in), or null for a bearer session.
+   */
+  deviceBinding: 'dpop' | 'dbsc' | null;
 }
 
 /** The signing algorithms latchkey supports. Each key is bound to exactly one of them. */

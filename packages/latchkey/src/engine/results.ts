@@ -22,6 +22,7 @@ export function toSession(record: SessionRecord): Session {
     idClaims: record.idClaims,
     revokedAt: record.revokedAt === null ? null : new Date(record.revokedAt),
     revokedReason: record.revokedReason,
+    deviceBinding: record.binding?.method ?? null,
   };
 }
 

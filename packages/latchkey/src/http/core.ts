@@ -19,6 +19,7 @@ import type { AuthResult, RequireSessionOptions, SignOutResult } from './authent
 import { createHttpContext, type HttpContext } from './context.js';
 import { checkCsrf } from './csrf.js';
 import { errorResponse, inMode, type ErrorContext } from './error-response.js';
+import { registrationHeader } from './dbsc.js';
 import { dpopFromRequest } from './dpop.js';
 import { deviceOf, exposeHeaders, issueHeaders, tokenBody } from './issue.js';
 import type { CookieTokenBody, HeaderTokenBody } from './issue.js';
@@ -212,6 +213,8 @@ export class LatchkeyHttp {
         await ctx.engine.revokeSession(tokens.session.id, 'signout');
         throw error;
       }
+      // DBSC: ask a browser that supports it to bind the new session to a key of its own (dbsc.ts).
+      if (mode === 'cookie' && ctx.settings.dbsc) headers.push(registrationHeader(ctx, tokens.session.id));
       for (const [name, value] of [...headers, ...exposeHeaders(ctx.settings, request)]) sink.append(name, value);
       return { mode, session: tokens.session, body: tokenBody(tokens, mode) };
     });

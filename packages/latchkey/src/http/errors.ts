@@ -12,6 +12,7 @@ import {
   InsufficientFreshnessError,
   InsufficientScopeError,
   InvalidClaimsError,
+  InvalidDbscProofError,
   LatchkeyError,
   RateLimitedError,
   StoreUnavailableError,
@@ -90,6 +91,8 @@ const STATUS: Record<LatchkeyErrorCode | HttpErrorCode, number> = {
   // RFC 9449 §7.1 and §9: both are 401 with a DPoP challenge.
   INVALID_DPOP_PROOF: 401,
   USE_DPOP_NONCE: 401,
+  // DBSC: a 4xx other than 403 ends the browser's DBSC session (spec "send a request"); 401 like DPoP.
+  INVALID_DBSC_PROOF: 401,
   // The HTTP layer's own.
   INVALID_REQUEST: 400,
   CSRF_REJECTED: 403,
@@ -170,6 +173,10 @@ function serviceWording(error: LatchkeyError<string>): MappedError | undefined {
   if (error instanceof InvalidClaimsError) {
     return { status: 400, body: { error: { code: 'INVALID_REQUEST', message: error.message, field: error.claim ?? 'body' } }, headers: [] };
   }
+  // The contract has no DBSC: a browser-bound session's refresh token is, to a backend, simply unusable.
+  if (error instanceof InvalidDbscProofError) {
+    return { status: 401, body: { error: { code: 'UNAUTHORISED', message: 'this session is bound to a browser key (DBSC); only that browser can refresh it' } }, headers: [] };
+  }
   if (error instanceof StoreUnavailableError) {
     return { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'the session store is unavailable; retry later' } }, headers: [['retry-after', '1']] };
   }
@@ -212,14 +219,15 @@ export class CookieConflictError extends HttpError {
  * request must not be able to sign the user out).
  */
 export function refreshFailureClears(error: unknown): boolean {
-  // Nor for a DPoP refusal: a request without the device key (a thief's copy) must not sign the holder
-  // out, and a nonce challenge is answered by a retry.
+  // Nor for a DPoP or DBSC refusal: a request without the device key (a thief's copy) must not sign
+  // the holder out, and a nonce challenge is answered by a retry.
   return (
     error instanceof LatchkeyError &&
     !(error instanceof StoreUnavailableError) &&
     error.code !== 'CSRF_REJECTED' &&
     error.code !== 'INVALID_DPOP_PROOF' &&
     error.code !== 'USE_DPOP_NONCE' &&
+    error.code !== 'INVALID_DBSC_PROOF' &&
     !(error instanceof CookieConflictError)
   );
 }

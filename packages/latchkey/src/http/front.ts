@@ -1,7 +1,8 @@
 /**
  * The front token: what the UI may know about the session, in a readable cookie and header.
- * base64url(JSON `{"v":1,"idToken","exp","now"}`): the ID token for display, the access token's
- * expiry so the SDK can refresh ahead of time, and the server's clock so it can correct for skew.
+ * base64url(JSON `{"v":1,"idToken","exp","now"}`, plus `"bound"` for a device-bound session): the ID
+ * token for display, the access token's expiry so the SDK can refresh ahead of time, the server's
+ * clock so it can correct for skew, and whether the session is bound to a device key.
  */
 import { base64url } from 'jose';
 import { CSRF_TOKEN_HEADER } from './csrf.js';
@@ -30,10 +31,15 @@ export interface FrontToken {
   exp: number;
   /** Server time when issued, ms since the epoch. */
   now: number;
+  /**
+   * Present when the session is bound to a device key: `dbsc` (the browser registered a DBSC key;
+   * the SDK's `isDeviceBound()`) or `dpop`. Absent for a bearer session.
+   */
+  bound?: 'dpop' | 'dbsc';
 }
 
-export function encodeFrontToken(idToken: string, accessTokenExpiresAt: Date, now: number): string {
-  const front: FrontToken = { v: 1, idToken, exp: accessTokenExpiresAt.getTime(), now };
+export function encodeFrontToken(idToken: string, accessTokenExpiresAt: Date, now: number, bound?: 'dpop' | 'dbsc' | null): string {
+  const front: FrontToken = { v: 1, idToken, exp: accessTokenExpiresAt.getTime(), now, ...(bound ? { bound } : {}) };
   return base64url.encode(JSON.stringify(front));
 }
 
@@ -44,7 +50,7 @@ export function decodeFrontToken(value: string): FrontToken | null {
     if (typeof parsed !== 'object' || parsed === null) return null;
     const f = parsed as Record<string, unknown>;
     if (f.v !== 1 || typeof f.idToken !== 'string' || typeof f.exp !== 'number' || typeof f.now !== 'number') return null;
-    return { v: 1, idToken: f.idToken, exp: f.exp, now: f.now };
+    return { v: 1, idToken: f.idToken, exp: f.exp, now: f.now, ...(f.bound === 'dpop' || f.bound === 'dbsc' ? { bound: f.bound } : {}) };
   } catch {
     return null;
   }

@@ -50,7 +50,7 @@ export interface TokensToIssue {
 export function issueHeaders(ctx: HttpContext, tokens: TokensToIssue, session: Session, mode: TransportMode): [string, string][] {
   const { settings } = ctx;
   const now = settings.clock.now();
-  const front = encodeFrontToken(tokens.idToken, tokens.accessTokenExpiresAt, now);
+  const front = encodeFrontToken(tokens.idToken, tokens.accessTokenExpiresAt, now, session.deviceBinding);
   const headers: [string, string][] = [
     [FRONT_HEADER, front],
     [REFRESH_GRACE_HEADER, String(ctx.engine.refreshGraceSeconds)],

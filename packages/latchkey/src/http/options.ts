@@ -103,6 +103,17 @@ export interface LatchkeyHttpOptions {
    * are nobody's business but your verifiers'.
    */
   revocationFeed?: { credentials: readonly string[] } | undefined;
+  /**
+   * DBSC, Device Bound Session Credentials (W3C webappsec-dbsc), for cookie mode: after sign-in the
+   * browser registers a key that never leaves the device (`POST <base>/dbsc/register`), and renews
+   * the access cookie only by proving possession of it (`POST <base>/refresh/dbsc`); a session that
+   * registered a key is never again refreshed with the refresh cookie alone, so a copied cookie jar
+   * dies with its access cookie. Browsers without DBSC ignore the registration header and keep
+   * today's behaviour. Default `false`: it adds two routes and a response header, and a browser that
+   * registered a key loses its session if that key is lost (cleared site data ends it anyway), so it
+   * is the app's choice. Needs cookie mode (`modes` other than `'header'`). See docs/security.md.
+   */
+  dbsc?: boolean | undefined;
   /** Largest request body the auth routes read, bytes. Default 16 384: a refresh request is under 100. */
   maxBodyBytes?: number | undefined;
   /** Source of time for the front token's `now` and cookie lifetimes. Default: the system clock. Tests pass the engine's clock. */
@@ -147,6 +158,8 @@ export interface ResolvedHttpSettings {
   jwksPath: string | undefined;
   /** The feed's accepted bearer credentials, as bytes; undefined when the feed is not served. */
   revocationFeed: { credentials: readonly Uint8Array<ArrayBuffer>[] } | undefined;
+  /** DBSC routes and the registration header are on. */
+  dbsc: boolean;
   maxBodyBytes: number;
   clock: Clock;
   onError: (error: unknown) => void;
@@ -223,6 +236,9 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
   const jwksPath = options.jwksPath === false ? undefined : (options.jwksPath ?? '/.well-known/jwks.json');
   if (jwksPath !== undefined && !PATH.test(jwksPath)) throw new TypeError('latchkey http option jwksPath must be a path such as /.well-known/jwks.json');
   const revocationFeed = resolveFeed(options.revocationFeed);
+  const dbsc = options.dbsc ?? false;
+  if (typeof dbsc !== 'boolean') throw new TypeError('latchkey http option dbsc must be a boolean');
+  if (dbsc && modes === 'header') throw new TypeError("latchkey http option dbsc binds cookies: it needs modes 'cookie' or 'both'");
   const maxBodyBytes = options.maxBodyBytes ?? 16_384;
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 256 || maxBodyBytes > 1_048_576) throw new TypeError('latchkey http option maxBodyBytes must be an integer from 256 to 1048576');
   // The access cookie is `__Host-` (no Domain, Path=/, Secure: cannot be set by a sibling host) unless
@@ -247,6 +263,7 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
     clearSiteData,
     jwksPath,
     revocationFeed,
+    dbsc,
     maxBodyBytes,
     clock: options.clock ?? systemClock,
     onError: options.onError ?? ((error: unknown) => console.error('latchkey http: unexpected error', error)),

@@ -2,7 +2,8 @@
  * The auth routes of the protocol, on the normalised request:
  * `POST <base>/refresh`, `POST <base>/signout`, `GET <base>/sessions`, `DELETE <base>/sessions/:id`,
  * `DELETE <base>/sessions?others=true`, `GET /.well-known/jwks.json`, and (when configured)
- * `GET <base>/revocations`, the revocation feed.
+ * `GET <base>/revocations`, the revocation feed, and (with `dbsc`) `POST <base>/dbsc/register` and
+ * `POST <base>/refresh/dbsc`, DBSC's registration and refresh (dbsc.ts).
  * Unknown paths resolve to null (the app's own routes, such as sign-in, may share the base path).
  */
 import { NotFoundError, UnauthorisedError } from '../errors.js';
@@ -13,6 +14,7 @@ import { readCookies } from './cookies.js';
 import { checkCsrf, CSRF_HEADER, originAllowed } from './csrf.js';
 import { errorResponse } from './error-response.js';
 import { invalidRequest, refreshFailureClears } from './errors.js';
+import { DBSC_REFRESH_PATH, DBSC_REGISTER_PATH, dbscRefresh, dbscRegister } from './dbsc.js';
 import { dpopFromRequest } from './dpop.js';
 import { deviceOf, issueHeaders, tokenBody } from './issue.js';
 import { readJsonBody } from './json-body.js';
@@ -23,7 +25,7 @@ import { HeaderList, jsonResponse, type HttpResponse } from './response.js';
 import { revocationFeedResponse } from './revocation-feed.js';
 import { toPublicSession } from './session.js';
 
-type Route = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks' | 'revocations';
+type Route = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks' | 'revocations' | 'dbsc-register' | 'dbsc-refresh';
 
 /** Each route under the base path: its path (`:id` names the one parameter) and methods. The JWKS has its own path. */
 const ROUTES: Record<Exclude<Route, 'jwks'>, { path: string; methods: readonly string[] }> = {
@@ -32,6 +34,8 @@ const ROUTES: Record<Exclude<Route, 'jwks'>, { path: string; methods: readonly s
   sessions: { path: '/sessions', methods: ['GET', 'DELETE'] },
   session: { path: '/sessions/:id', methods: ['DELETE'] },
   revocations: { path: '/revocations', methods: ['GET'] },
+  'dbsc-register': { path: DBSC_REGISTER_PATH, methods: ['POST'] },
+  'dbsc-refresh': { path: DBSC_REFRESH_PATH, methods: ['POST'] },
 };
 const JWKS_METHODS: readonly string[] = ['GET', 'HEAD'];
 
@@ -46,8 +50,10 @@ function methodsOf(route: Route): readonly string[] {
  */
 export function routePatterns(settings: ResolvedHttpSettings): string[] {
   const { basePath, jwksPath } = settings;
-  // The revocation feed is a route only where it is configured.
-  const routes = Object.entries(ROUTES).filter(([route]) => route !== 'revocations' || settings.revocationFeed !== undefined);
+  // The revocation feed and the DBSC routes are routes only where they are configured.
+  const routes = Object.entries(ROUTES).filter(
+    ([route]) => (route !== 'revocations' || settings.revocationFeed !== undefined) && (!route.startsWith('dbsc-') || settings.dbsc),
+  );
   return [...routes.map(([, { path }]) => `${basePath}${path}`), ...(jwksPath === undefined ? [] : [jwksPath])];
 }
 
@@ -64,6 +70,8 @@ function match(ctx: HttpContext, path: string): { route: Route; id?: string } | 
   if (rest === ROUTES.signout.path) return { route: 'signout' };
   if (rest === ROUTES.sessions.path) return { route: 'sessions' };
   if (rest === ROUTES.revocations.path && ctx.settings.revocationFeed !== undefined) return { route: 'revocations' };
+  if (ctx.settings.dbsc && rest === DBSC_REGISTER_PATH) return { route: 'dbsc-register' };
+  if (ctx.settings.dbsc && rest === DBSC_REFRESH_PATH) return { route: 'dbsc-refresh' };
   if (rest.startsWith(SESSION_PREFIX) && rest.indexOf('/', SESSION_PREFIX.length) === -1) return { route: 'session', id: rest.slice(SESSION_PREFIX.length) };
   return undefined;
 }
@@ -144,6 +152,10 @@ async function dispatch(ctx: HttpContext, request: HttpRequest, route: Route, mo
       return revokeOne(ctx, request, id ?? '');
     case 'revocations':
       return revocationFeedResponse(ctx.engine, ctx.settings, request);
+    case 'dbsc-register':
+      return dbscRegister(ctx, request);
+    case 'dbsc-refresh':
+      return dbscRefresh(ctx, request);
     default:
       throw invalidRequest('unknown route');
   }

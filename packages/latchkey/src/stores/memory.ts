@@ -16,6 +16,7 @@ import type {
   RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
+  SessionBinding,
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
@@ -77,6 +78,13 @@ export class MemoryStore implements SessionStore, ApiKeyStore {
     }
     if (outcome.kind === 'rotated' || outcome.kind === 'theft') this.#sessions.set(outcome.session.id, outcome.session);
     return copy(outcome);
+  }
+
+  async bindSession(id: string, binding: SessionBinding, now: number): Promise<SessionRecord | null> {
+    const s = this.#sessions.get(id);
+    if (!s || !isSessionActive(s, now)) return null;
+    if (!s.binding) this.#sessions.set(id, { ...s, binding: copy(binding) });
+    return copy(this.#sessions.get(id) ?? null);
   }
 
   async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {

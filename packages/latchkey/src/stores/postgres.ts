@@ -47,6 +47,7 @@ import type {
   RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
+  SessionBinding,
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
@@ -324,6 +325,18 @@ export class PostgresStore implements SessionStore, ApiKeyStore {
       }
       return outcome;
     });
+  }
+
+  async bindSession(id: string, binding: SessionBinding, now: number): Promise<SessionRecord | null> {
+    // One statement: of two racing registrations exactly one finds the binding still NULL; the read
+    // after it sees whichever binding won, which never changes again.
+    await this.#db.query(
+      `UPDATE ${this.#t.sessions} SET binding = $2::jsonb
+       WHERE id = $1 AND binding IS NULL AND revoked_at IS NULL AND idle_expires_at > $3 AND absolute_expires_at > $3`,
+      [id, JSON.stringify(binding), now],
+    );
+    const session = await this.getSession(id);
+    return session && session.revokedAt === null && session.idleExpiresAt > now && session.absoluteExpiresAt > now ? session : null;
   }
 
   async revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null> {

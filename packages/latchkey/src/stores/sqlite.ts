@@ -38,6 +38,7 @@ import type {
   RotateApiKeyInput,
   RotateRefreshInput,
   RotateRefreshOutcome,
+  SessionBinding,
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
@@ -196,6 +197,18 @@ export class SqliteStore implements SessionStore, ApiKeyStore {
           .run(outcome.session.revokedAt, 'theft', outcome.session.id);
       }
       return outcome;
+    });
+  }
+
+  async bindSession(id: string, binding: SessionBinding, now: number): Promise<SessionRecord | null> {
+    return this.#write(() => {
+      // One statement: of two racing registrations exactly one finds the binding still NULL.
+      this.#sql(
+        `UPDATE latchkey_sessions SET binding = ?
+         WHERE id = ? AND binding IS NULL AND revoked_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ?`,
+      ).run(JSON.stringify(binding), id, now, now);
+      const session = this.#getSession(id);
+      return session && session.revokedAt === null && session.idleExpiresAt > now && session.absoluteExpiresAt > now ? session : null;
     });
   }
 

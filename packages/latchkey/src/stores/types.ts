@@ -288,6 +288,14 @@ export interface SessionStore {
    */
   rotateRefreshToken(input: RotateRefreshInput): Promise<RotateRefreshOutcome>;
 
+  /**
+   * ATOMIC: binds the session to a key (DBSC registration) when it has no binding yet; an existing
+   * binding is never replaced. Returns the session as it stands afterwards (its `binding` is the one
+   * given, or the earlier one when it was bound before: the caller compares), or null, writing
+   * nothing, when the session does not exist, is revoked, or has expired at `now`.
+   */
+  bindSession(id: string, binding: SessionBinding, now: number): Promise<SessionRecord | null>;
+
   /** ATOMIC. Returns the revocation when this call revoked it, null when missing or already revoked. */
   revokeSession(id: string, now: number, reason: RevocationReason): Promise<Revocation | null>;
   /** ATOMIC. Revokes every active session of the user except `exceptSessionId`; returns those it revoked. */

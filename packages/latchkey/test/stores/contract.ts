@@ -450,6 +450,46 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         expect((await store.rotateRefreshToken(rotation(plain.session.currentRefreshHash, hex(), T0 + MINUTE, { presentedJkt: 'jkt_any' }))).kind).toBe('rotated');
       });
 
+      it('bindSession (DBSC registration): binds an unbound session once, never replaces a binding, and refuses ended sessions', async () => {
+        const jwk = { kty: 'EC', crv: 'P-256', x: randomBytes(32).toString('base64url'), y: randomBytes(32).toString('base64url') };
+        const binding = { method: 'dbsc' as const, jkt: 'jkt_' + hex(8), jwk };
+        const created = newSession();
+        await store.createSession(created);
+        const { id } = created.session;
+        const bound = await store.bindSession(id, binding, T0 + MINUTE);
+        expect(bound?.binding).toEqual(binding);
+        // Persisted with the key itself (a DBSC refresh proof is checked against it), and nothing else changed.
+        expect(await store.getSession(id)).toEqual({ ...created.session, binding });
+        // A second key never replaces the first: the answer shows the binding that stands.
+        const other = { method: 'dbsc' as const, jkt: 'jkt_other', jwk: { ...jwk, x: randomBytes(32).toString('base64url') } };
+        expect((await store.bindSession(id, other, T0 + 2 * MINUTE))?.binding).toEqual(binding);
+        expect((await store.getSession(id))?.binding).toEqual(binding);
+        // Rotation then needs the registered key.
+        expect((await store.rotateRefreshToken(rotation(created.session.currentRefreshHash, hex(), T0 + 3 * MINUTE))).kind).toBe('binding_mismatch');
+        // Missing, revoked and expired sessions: null, nothing written.
+        expect(await store.bindSession(`s_${hex(12)}`, binding, T0)).toBeNull();
+        const revoked = newSession();
+        await store.createSession(revoked);
+        await store.revokeSession(revoked.session.id, T0 + MINUTE, 'signout');
+        expect(await store.bindSession(revoked.session.id, binding, T0 + 2 * MINUTE)).toBeNull();
+        expect((await store.getSession(revoked.session.id))?.binding).toBeNull();
+        const idle = newSession();
+        await store.createSession(idle);
+        expect(await store.bindSession(idle.session.id, binding, idle.session.idleExpiresAt)).toBeNull();
+        expect((await store.getSession(idle.session.id))?.binding).toBeNull();
+      });
+
+      it('concurrent bindSession calls with different keys: exactly one binding wins and every caller sees it', async () => {
+        const created = newSession();
+        await store.createSession(created);
+        const other = (await second()) ?? store;
+        const keys = Array.from({ length: 6 }, (_, i) => ({ method: 'dbsc' as const, jkt: `jkt_${i}_${hex(4)}`, jwk: { kty: 'EC', crv: 'P-256', x: hex(8), y: hex(8) } }));
+        const results = await Promise.all(keys.map((b, i) => (i % 2 === 0 ? store : other).bindSession(created.session.id, b, T0 + MINUTE)));
+        const winner = (await store.getSession(created.session.id))?.binding;
+        expect(keys).toContainEqual(winner);
+        for (const r of results) expect(r?.binding).toEqual(winner);
+      });
+
       it('unknown: a hash never issued', async () => {
         await store.createSession(newSession());
         expect(await store.rotateRefreshToken(rotation(hex(), hex(), T0))).toEqual({ kind: 'unknown' });
