@@ -43,6 +43,12 @@ export interface LatchkeyEvents {
   'api_key.rotated': { keyId: string; previousKeyId: string; ownerId: string; previousExpiresAt: Date | null; at: Date };
   /** A key was refused. `keyId` is the public id inside it (null when malformed); never the key. */
   'api_key.rejected': { keyId: string | null; reason: ApiKeyRejectReason; missingScopes?: string[]; at: Date };
+  /**
+   * The bus said service keys (the standalone service's callers) were revoked, or, with `keyIds:
+   * null`, that the bus reconnected and such news may have been missed. The service drops them from
+   * its service-key cache. Nothing else needs it.
+   */
+  'service_key.changed': { keyIds: readonly string[] | null; at: Date };
   'error': { error: unknown; during: string };
 }
 

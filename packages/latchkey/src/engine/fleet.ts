@@ -17,6 +17,13 @@ import type { SessionStore } from '../stores/types.js';
 
 /** Unknown kids trigger at most one key reload per this many ms, so junk tokens cannot hammer the store. */
 const KID_RELOAD_MIN_INTERVAL_MS = 5_000;
+/**
+ * How long a verification waits for that reload, ms. A store that does not answer must not hold a
+ * verification (which otherwise never touches the store) beyond what the service promises (a reply
+ * within 2 s): the reload goes on in the background, and the token is judged on the keys held, as
+ * when the reload fails. Only armed when a reload actually starts, so a verification pays no timer.
+ */
+export const KID_RELOAD_WAIT_MS = 1_500;
 
 export interface FleetSyncDeps {
   store: SessionStore;
@@ -103,7 +110,22 @@ export class FleetSync {
     const now = this.#deps.clock.now();
     if (now - this.#lastKidReload < KID_RELOAD_MIN_INTERVAL_MS) return;
     this.#lastKidReload = now;
-    await this.#reloadKeys();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#deps.events.emit('error', {
+          error: new Error(`the key reload for an unknown kid took over ${KID_RELOAD_WAIT_MS} ms`),
+          during: 'key reload',
+        });
+        resolve();
+      }, KID_RELOAD_WAIT_MS);
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.#reloadKeys(), gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Runs each task on its interval; a run still going when the next is due is not started twice. */
@@ -144,12 +166,15 @@ export class FleetSync {
       void this.#reloadKeys();
     } else if (message.type === 'api-keys-changed') {
       apiKeys.invalidate(message.keyIds);
+    } else if (message.type === 'service-keys-changed') {
+      this.#deps.events.emit('service_key.changed', { keyIds: message.keyIds, at: new Date(this.#deps.clock.now()) });
     }
   }
 
   async #catchUp(apiKeys: ApiKeyCache): Promise<void> {
     // Key changes announced while the bus was down are unknown: forget every cached key.
     apiKeys.invalidateAll();
+    this.#deps.events.emit('service_key.changed', { keyIds: null, at: new Date(this.#deps.clock.now()) });
     try {
       await Promise.all([this.syncRevocations(), this.#reloadKeys()]);
     } catch (error) {

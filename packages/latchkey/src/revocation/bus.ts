@@ -13,7 +13,12 @@ export type BusMessage =
    * User API keys revoked or re-dated (rotated with an overlap): receivers drop them from their cache
    * and read the store again. Instances that predate it ignore the type (wire.ts).
    */
-  | { type: 'api-keys-changed'; keyIds: string[] };
+  | { type: 'api-keys-changed'; keyIds: string[] }
+  /**
+   * Service keys (the service's own callers, service/api-keys.ts) revoked: receivers drop them from
+   * their service-key cache and read the store again on next use. Instances that predate it ignore it.
+   */
+  | { type: 'service-keys-changed'; keyIds: string[] };
 
 /**
  * One revoked session. `reason` travels so that every instance can tell the holders of a session

@@ -36,10 +36,10 @@ export function parseBusMessage(raw: string): BusMessage | null {
   const m = value as { v?: unknown; type?: unknown; revocations?: unknown; keyIds?: unknown };
   if (m.v !== WIRE_VERSION) return null;
   if (m.type === 'keys-changed') return { type: 'keys-changed' };
-  if (m.type === 'api-keys-changed') {
+  if (m.type === 'api-keys-changed' || m.type === 'service-keys-changed') {
     // At most a cache miss per id comes of a forged one: the store stays the source of truth.
     const keyIds = Array.isArray(m.keyIds) ? (m.keyIds as unknown[]).filter((id): id is string => typeof id === 'string' && id.length <= 64) : [];
-    return keyIds.length > 0 ? { type: 'api-keys-changed', keyIds } : null;
+    return keyIds.length > 0 ? { type: m.type, keyIds } : null;
   }
   if (m.type !== 'revoked' || !Array.isArray(m.revocations)) return null;
   const revocations: BusRevocation[] = [];

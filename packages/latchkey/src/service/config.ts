@@ -73,6 +73,12 @@ export interface ServiceConfig {
   /** `LATCHKEY_BODY_LIMIT`, bytes. Default 65 536: no legitimate body comes near it. */
   bodyLimit: number;
   /**
+   * `LATCHKEY_SERVICE_KEY_CACHE_MS`: how long a stored service key, once found, is trusted without
+   * reading the store again. Default 1000: the bound on refusing a key revoked by another process
+   * when the bus did not carry the news (with the bus it is refused on receipt). 0: no cache.
+   */
+  serviceKeyCacheMs: number;
+  /**
    * `LATCHKEY_SHUTDOWN_TIMEOUT`, seconds. Default 10: how long a graceful shutdown waits for
    * in-flight requests before cutting connections.
    */
@@ -115,6 +121,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_ABSOLUTE_TIMEOUT', meaning: 'session absolute lifetime, seconds', fallback: '7776000' },
   { name: 'LATCHKEY_BODY_LIMIT', meaning: 'largest request body, bytes', fallback: '65536' },
   { name: 'LATCHKEY_AUDIT_RETENTION_DAYS', meaning: 'days the audit log keeps events (deleted by the hourly cleanup)', fallback: '90' },
+  { name: 'LATCHKEY_SERVICE_KEY_CACHE_MS', meaning: 'how long a stored service key is trusted without a store read, ms (revocation bound without the bus; 0: no cache)', fallback: '1000' },
   { name: 'LATCHKEY_SHUTDOWN_TIMEOUT', meaning: 'seconds a graceful shutdown waits for in-flight requests', fallback: '10' },
 ];
 
@@ -257,6 +264,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
     bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),
     auditRetentionDays: integer('LATCHKEY_AUDIT_RETENTION_DAYS', text(env, 'LATCHKEY_AUDIT_RETENTION_DAYS'), 90, 1, 36_500),
+    serviceKeyCacheMs: integer('LATCHKEY_SERVICE_KEY_CACHE_MS', text(env, 'LATCHKEY_SERVICE_KEY_CACHE_MS'), 1_000, 0, 60_000),
     warnings,
     shutdownTimeout: integer('LATCHKEY_SHUTDOWN_TIMEOUT', text(env, 'LATCHKEY_SHUTDOWN_TIMEOUT'), 10, 0, 3600),
   };

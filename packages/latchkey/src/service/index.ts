@@ -18,9 +18,12 @@ export {
   createServiceKey,
   hashApiKey,
   hashServiceKey,
+  SERVICE_KEY_CACHE_MAX,
+  SERVICE_KEY_CACHE_TTL_MS,
   SERVICE_KEY_PREFIX,
   ServiceKeyChecker,
   type ApiKeyIdentity,
+  type ServiceKeyCheckerOptions,
   type ServiceKeyIdentity,
 } from './api-keys.js';
 export { openBus, openStore } from './backends.js';

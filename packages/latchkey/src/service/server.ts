@@ -19,7 +19,7 @@ import type { LatchkeyOptions } from '../options.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
 import type { SessionStore } from '../stores/types.js';
-import { ApiKeyChecker } from './api-keys.js';
+import { ServiceKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
 import { openAuditStore, openBus, openDpopReplayCache, openStore, type OpenedAuditStore } from './backends.js';
 import { engineOptionsFromConfig, resolveIssuer, type ServiceConfig } from './config.js';
@@ -59,6 +59,12 @@ export interface RunningService {
   audit: AuditRecorder;
   app: Hono<{ Variables: { route: string } }>;
   server: Server;
+  /**
+   * The service-key check of this instance. Revoke a stored key through its `revoke` to have it
+   * refused here from the next request on and announced on the bus; a key revoked in the store by
+   * another process (the CLI) is refused when the bus says so, or within its cache TTL (1 s).
+   */
+  serviceKeys: ServiceKeyChecker;
   /** Graceful shutdown; resolves when everything is closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -147,6 +153,13 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     logger.log('warn', 'refresh token theft detected; session revoked', { sessionId, userId, reason, msSinceRotation }),
   );
   metrics.attach(running);
+  const liveBus = bus;
+  const serviceKeys = new ServiceKeyChecker(store, config.apiKeys, {
+    cacheTtlMs: config.serviceKeyCacheMs,
+    ...(liveBus ? { announce: (keyIds: string[]) => liveBus.publish({ type: 'service-keys-changed', keyIds }) } : {}),
+  });
+  // Another instance (or the CLI) revoked service keys, or the bus reconnected: forget them here at once.
+  running.on('service_key.changed', ({ keyIds }) => serviceKeys.invalidate(keyIds));
   const auditStore = audit;
   // Retention runs with the engine's hourly cleanup (the recorder registers with it).
   const recorder = new AuditRecorder({
@@ -159,7 +172,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const app = createServiceApp({
     engine: running,
     audit: auditStore.store,
-    apiKeys: new ApiKeyChecker(store, config.apiKeys),
+    apiKeys: serviceKeys,
     metrics,
     logger,
     bodyLimit: config.bodyLimit,
@@ -191,6 +204,6 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       logger.log('info', 'stopped', {});
     })());
 
-  return { url, port, engine: running, audit: recorder, app, server, close };
+  return { url, port, engine: running, audit: recorder, app, server, serviceKeys, close };
 }
 

@@ -4,7 +4,8 @@
  * stored; the key is printed once, at creation, and cannot be shown again.
  */
 import { createServiceKey } from '../../service/api-keys.js';
-import { adminContext, INIT_HELP, INIT_OPTION } from '../context.js';
+import { openBus } from '../../service/backends.js';
+import { adminContext, INIT_HELP, INIT_OPTION, type AdminContext } from '../context.js';
 import type { Command } from '../command.js';
 import { EXIT, printJson, printTable, UsageError } from '../io.js';
 
@@ -65,17 +66,34 @@ export const serviceKeysListCommand: Command = {
   },
 };
 
+/** Publishes the revocation on the bus, if one is configured. Best effort: the store is already written. */
+async function announceServiceKeyRevoked(config: AdminContext['config'], id: string): Promise<void> {
+  const bus = await openBus(config.redisUrl, config.redisChannel);
+  if (!bus) return;
+  try {
+    // A fresh bus publishes only once connected (it never queues): joining first waits for Redis
+    // (bounded by the bus's own timeout), with the publishing connection opened alongside.
+    await bus.subscribe({ message: () => {}, connected: () => {} });
+    await bus.publish({ type: 'service-keys-changed', keyIds: [id] });
+  } finally {
+    await bus.close().catch(() => {});
+  }
+}
+
 export const serviceKeysRevokeCommand: Command = {
   name: 'service-keys revoke',
   summary: 'Revoke a service key by id',
   usage: 'service-keys revoke KEY_ID [--json]',
-  details: `Takes effect on the next request. Exit 1 when there is no active key with that id.\n${INIT_HELP}`,
+  details: `Instances on the revocation bus (LATCHKEY_REDIS_URL) refuse the key on receipt; the others within 1 s (their service-key cache). Exit 1 when there is no active key with that id.\n${INIT_HELP}`,
   options: INIT_OPTION,
   positionals: { min: 1, max: 1, names: 'KEY_ID' },
   async run(io, { values, positionals }) {
     const ctx = adminContext(io, { init: values.init === true, json: values.json === true });
     try {
-      const revoked = await (await ctx.store()).revokeServiceKey(positionals[0]!, Date.now());
+      const id = positionals[0]!;
+      const revoked = await (await ctx.store()).revokeServiceKey(id, Date.now());
+      // Running instances cache a key they found for up to 1 s; the bus tells them at once.
+      if (revoked) await announceServiceKeyRevoked(ctx.config, id);
       if (values.json) printJson(io, ctx.json({ revoked }));
       else io.stdout(revoked ? 'revoked\n' : 'no active service key with that id\n');
       return revoked ? EXIT.ok : EXIT.failed;
