@@ -12,8 +12,20 @@
  * succeeded, so that junk proofs never fill the cache.
  */
 import { createHash } from 'node:crypto';
-import { base64url, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import {
+  base64url,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors as joseErrors,
+  jwtVerify,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWK,
+  type JWSHeaderParameters,
+} from 'jose';
 import { InvalidDpopProofError } from '../errors.js';
+import { ProofKeyCache } from './key-cache.js';
 
 /** The `typ` of a DPoP proof (RFC 9449 §4.2). */
 export const DPOP_PROOF_TYPE = 'dpop+jwt';
@@ -73,6 +85,8 @@ export interface DpopCheck {
    * Absent when the server does not require nonces (a nonce the client sends anyway is then ignored).
    */
   checkNonce?: ((nonce: unknown) => void) | undefined;
+  /** Keys already imported from identical proof headers (see key-cache.ts). Absent: import every time. */
+  keyCache?: ProofKeyCache | undefined;
 }
 
 /** A proof that passed every check but replay. */
@@ -141,14 +155,21 @@ export async function verifyDpopProof(input: DpopProofInput, check: DpopCheck): 
   if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw fail('private_key', 'the DPoP proof jwk holds private key material');
 
   let payload: Record<string, unknown>;
+  const cacheId = check.keyCache && ProofKeyCache.id(header.alg, jwk as JWK);
+  const cached = cacheId === undefined ? undefined : check.keyCache!.get(cacheId);
+  let imported: CryptoKey | undefined;
   try {
+    const options = { typ: DPOP_PROOF_TYPE, algorithms: allowed, currentDate: new Date(check.now) };
     // EmbeddedJWK imports the header's key for the header's alg (so the key type must fit the alg)
-    // and refuses anything but a public key; the algorithm list stops alg substitution.
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
-      typ: DPOP_PROOF_TYPE,
-      algorithms: allowed,
-      currentDate: new Date(check.now),
-    }));
+    // and refuses anything but a public key; the algorithm list stops alg substitution. A cached key
+    // was imported by it from a byte-identical jwk for the same alg; the signature is checked either way.
+    ({ payload } = cached
+      ? await jwtVerify(proof, cached.key, options)
+      : await jwtVerify(
+          proof,
+          async (protectedHeader: JWSHeaderParameters, token: FlattenedJWSInput) => (imported = await EmbeddedJWK(protectedHeader, token)),
+          options,
+        ));
   } catch (error) {
     if (error instanceof joseErrors.JWSSignatureVerificationFailed) throw fail('signature', 'the DPoP proof signature is invalid', error);
     if (error instanceof joseErrors.JOSEAlgNotAllowed) throw fail('algorithm', 'the DPoP proof alg is not accepted', error);
@@ -171,6 +192,8 @@ export async function verifyDpopProof(input: DpopProofInput, check: DpopCheck): 
       throw fail('ath', 'the DPoP proof ath does not match the access token');
   }
   check.checkNonce?.(payload.nonce);
-  const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
+  const jkt = cached?.jkt ?? (await calculateJwkThumbprint(jwk as JWK, 'sha256'));
+  // Only a key whose proof passed every check is kept: junk headers never take an entry.
+  if (cacheId !== undefined && imported !== undefined) check.keyCache!.set(cacheId, { key: imported, jkt });
   return { jkt, jwk: jwk as JWK, jti, iat };
 }

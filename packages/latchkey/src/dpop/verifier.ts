@@ -3,6 +3,7 @@
  * replay cache last (so only otherwise valid proofs take a cache entry). One instance per engine.
  */
 import { InvalidDpopProofError, StoreUnavailableError, UseDpopNonceError } from '../errors.js';
+import { ProofKeyCache } from './key-cache.js';
 import { DpopNonces } from './nonce.js';
 import { verifyDpopProof, type DpopProofInput, type VerifiedDpopProof } from './proof.js';
 import { MemoryReplayCache, ReplayCacheFullError, replayKey, type DpopReplayCache } from './replay.js';
@@ -41,6 +42,8 @@ export class DpopVerifier {
   readonly #cache: DpopReplayCache;
   readonly #nonces: DpopNonces;
   readonly #windowSeconds: number;
+  /** Each client signs with one key for its whole session: import it once (see key-cache.ts). */
+  readonly #keys = new ProofKeyCache();
 
   constructor(options: DpopOptions | undefined, settings: DpopVerifierSettings) {
     this.#options = { ...options };
@@ -78,6 +81,7 @@ export class DpopVerifier {
       windowSeconds: this.#windowSeconds,
       algorithms: this.#options.algorithms,
       accessToken: bindTo?.accessToken,
+      keyCache: this.#keys,
       checkNonce: this.requiresNonce
         ? (nonce) => {
             if (!this.#nonces.accepts(nonce, now)) throw new UseDpopNonceError(this.#nonces.current(now));

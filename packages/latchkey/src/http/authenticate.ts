@@ -88,7 +88,7 @@ export async function verifyRequest(
     // the engine, which refuses a bound token sent as Bearer and an unbound one sent as DPoP.
     const dpopToken = dpopAccessToken(authorization);
     if (dpopToken !== undefined) {
-      const dpop = dpopFromRequest(request, request.ownOrigin);
+      const dpop = dpopFromRequest(request, ctx.settings.publicOrigin ?? request.ownOrigin);
       return engine.verifyAccessToken(dpopToken, { ...verifyOptions, scheme: 'DPoP', ...(dpop ? { dpop } : {}) });
     }
     const match = BEARER.exec(authorization);

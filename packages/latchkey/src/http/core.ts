@@ -203,7 +203,7 @@ export class LatchkeyHttp {
       if (mode === 'cookie') this.checkLoginCsrf(request);
       const device = input.device ?? deviceOf(request);
       // Header mode: a DPoP header on the sign-in request binds the new session to the client's key.
-      const dpop = input.dpop ?? (mode === 'header' ? dpopFromRequest(request, request.ownOrigin) : undefined);
+      const dpop = input.dpop ?? (mode === 'header' ? dpopFromRequest(request, ctx.settings.publicOrigin ?? request.ownOrigin) : undefined);
       const tokens = await ctx.engine.createSession({ ...input, device, ...(dpop ? { dpop } : {}) });
       let headers: [string, string][];
       try {

@@ -86,6 +86,15 @@ export interface LatchkeyHttpOptions {
    * trust the proxy) so that the own-origin check sees `https`.
    */
   allowedOrigins?: readonly string[] | undefined;
+  /**
+   * The origin (scheme://host[:port]) clients address, for the DPoP `htu` check (RFC 9449 §4.3 step 9):
+   * a proof names the URL the client sent it to, and behind a TLS-terminating proxy the request this
+   * server sees says `http://internal:3000`. Default: the request's own origin as the framework reports
+   * it, which is right when the server is addressed directly or the framework trusts the proxy's
+   * forwarded headers. Set it rather than trusting `X-Forwarded-*` from anyone: a fixed value cannot be
+   * spoofed by a client. Paths are compared as the server sees them, so a proxy must not rewrite them.
+   */
+  publicOrigin?: string | undefined;
   /** Default `{ mode: 'header' }`. See {@link CsrfOptions}. */
   csrf?: CsrfOptions | undefined;
   /**
@@ -153,6 +162,8 @@ export interface ResolvedHttpSettings {
   sameSite: 'lax' | 'strict';
   staleDomains: readonly string[];
   allowedOrigins: ReadonlySet<string>;
+  /** The `publicOrigin` option; undefined: each request's own origin. */
+  publicOrigin: string | undefined;
   csrf: { mode: 'header' } | { mode: 'token'; key: Uint8Array };
   clearSiteData: string | undefined;
   jwksPath: string | undefined;
@@ -188,6 +199,15 @@ function validOrigin(value: unknown): string {
     throw new TypeError('latchkey http option allowedOrigins must hold origins such as https://app.example.com (no path, no wildcard)');
   }
   return value;
+}
+
+/** The same rule as allowedOrigins' entries (an exact http(s) origin), with this option's name in the error. */
+function validPublicOrigin(value: unknown): string {
+  try {
+    return validOrigin(value);
+  } catch {
+    throw new TypeError('latchkey http option publicOrigin must be an origin such as https://app.example.com (no path, no trailing slash)');
+  }
 }
 
 function secretBytes(secret: unknown): Uint8Array {
@@ -259,6 +279,7 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
     sameSite,
     staleDomains,
     allowedOrigins: new Set((options.allowedOrigins ?? []).map(validOrigin)),
+    publicOrigin: options.publicOrigin === undefined ? undefined : validPublicOrigin(options.publicOrigin),
     csrf,
     clearSiteData,
     jwksPath,

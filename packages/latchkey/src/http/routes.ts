@@ -168,7 +168,7 @@ async function refresh(ctx: HttpContext, request: HttpRequest, mode: TransportMo
     const body = await readJsonBody(ctx.settings, request);
     if (typeof body.refreshToken !== 'string') throw invalidRequest('refreshToken must be a string');
     // A DPoP-bound session rotates only with a proof of its key (RFC 9449 §5); the engine decides.
-    const dpop = dpopFromRequest(request, request.ownOrigin);
+    const dpop = dpopFromRequest(request, ctx.settings.publicOrigin ?? request.ownOrigin);
     const tokens = await ctx.engine.refresh(body.refreshToken, device || dpop ? { ...(device ? { device } : {}), ...(dpop ? { dpop } : {}) } : undefined);
     return jsonResponse(200, tokenBody(tokens, mode), issueHeaders(ctx, tokens, tokens.session, mode));
   }

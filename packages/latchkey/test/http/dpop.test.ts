@@ -7,7 +7,7 @@
 import { generateKeyPair, generateProof, type KeyPair } from 'dpop';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createLatchkey, type Latchkey, type LatchkeyOptions } from 'latchkey';
-import { createLatchkeyHttp, HeaderList, normaliseRequest, type HttpRequest, type LatchkeyHttp } from 'latchkey/http';
+import { createLatchkeyHttp, decodeFrontToken, HeaderList, normaliseRequest, type HttpRequest, type LatchkeyHttp } from 'latchkey/http';
 import { memoryStore } from 'latchkey/stores/memory';
 
 const ORIGIN = 'https://app.example.com';
@@ -118,4 +118,66 @@ describe('DPoP over HTTP (header mode)', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('dpop-nonce')).toBe(nonce);
   });
+
+  test('the front token says bound: dpop for a bound session (the SDK isDeviceBound), on sign-in and refresh; a bearer session has no bound', async () => {
+    const { http, keys, body } = await setup();
+    const signInFront = decodeFrontToken(new Map((await signInHeaders(keys)).entries).get('x-latchkey-front')!);
+    expect(signInFront?.bound).toBe('dpop');
+    const ok = (await http.fetch(refreshRequest(body, await generateProof(keys, `${ORIGIN}/auth/refresh`, 'POST'))))!;
+    expect(decodeFrontToken(ok.headers.get('x-latchkey-front')!)?.bound).toBe('dpop');
+    const sink = new HeaderList();
+    await http.signIn(request('POST', '/login', {}), { userId: 'bob' }, sink);
+    const bearerFront = decodeFrontToken(sink.entries.find(([name]) => name === 'x-latchkey-front')![1]);
+    expect(bearerFront).not.toBeNull();
+    expect(bearerFront).not.toHaveProperty('bound');
+  });
+
+  test('publicOrigin: behind a TLS-terminating proxy the server sees http://internal, and htu is compared with the configured public origin', async () => {
+    engine = await createLatchkey({ issuer: ORIGIN, secret: 'x'.repeat(32), store: memoryStore(), timers: false });
+    const keys = await generateKeyPair('ES256');
+    // What the server behind the proxy sees: plain HTTP to an internal host name.
+    const internal = (method: string, path: string, headers: Record<string, string>): HttpRequest =>
+      normaliseRequest({
+        method,
+        target: path,
+        protocol: 'http',
+        host: 'internal:3000',
+        headers: new Headers({ 'x-latchkey-mode': 'header', ...headers }),
+        body: async () => undefined,
+      });
+    // Without the option, a proof for the public URL fails the htu check (the server's view differs).
+    const plain = createLatchkeyHttp(engine);
+    await expect(
+      plain.signIn(
+        internal('POST', '/login', { dpop: await generateProof(keys, `${ORIGIN}/login`, 'POST') }),
+        { userId: 'alice' },
+        new HeaderList(),
+      ),
+    ).rejects.toMatchObject({ code: 'INVALID_DPOP_PROOF' });
+
+    const proxied = createLatchkeyHttp(engine, { publicOrigin: ORIGIN });
+    const signIn = await proxied.signIn(
+      internal('POST', '/login', { dpop: await generateProof(keys, `${ORIGIN}/login`, 'POST') }),
+      { userId: 'alice' },
+      new HeaderList(),
+    );
+    const body = signIn.body as unknown as { tokenType: string; accessToken: string };
+    expect(body.tokenType).toBe('DPoP');
+    const at = body.accessToken;
+    const publicProof = await generateProof(keys, `${ORIGIN}/api/me`, 'GET', undefined, at);
+    expect((await proxied.authenticate(internal('GET', '/api/me', { authorization: `DPoP ${at}`, dpop: publicProof }))).ok).toBe(true);
+    // A proof naming the internal URL is refused: clients never address it, so only a replay from inside would.
+    const internalProof = await generateProof(keys, 'http://internal:3000/api/me', 'GET', undefined, at);
+    expect((await proxied.authenticate(internal('GET', '/api/me', { authorization: `DPoP ${at}`, dpop: internalProof }))).ok).toBe(false);
+    expect(() => createLatchkeyHttp(engine!, { publicOrigin: 'https://app.example.com/' })).toThrow(/publicOrigin/);
+    expect(() => createLatchkeyHttp(engine!, { publicOrigin: 'app.example.com' })).toThrow(/publicOrigin/);
+  });
 });
+
+/** The headers of a fresh DPoP sign-in with `keys` on the current engine. */
+async function signInHeaders(keys: KeyPair): Promise<HeaderList> {
+  const http = createLatchkeyHttp(engine!);
+  const sink = new HeaderList();
+  await http.signIn(request('POST', '/login', { dpop: await generateProof(keys, `${ORIGIN}/login`, 'POST') }), { userId: 'carol' }, sink);
+  return sink;
+}
