@@ -19,10 +19,23 @@ import { gzipSync } from 'node:zlib';
 // a stale app-set bearer replaced, and one explicit session state. Measured 5248 B with them after
 // trimming ~80 B elsewhere (shared event listeners, shorter messages, simpler error parsing); cutting
 // the rest would mean dropping the tested localStorage fallbacks for browsers without Web Locks.
-export const BUDGET_BYTES = 5300;
+// Raised to 5650 B (+6.6%) for issue 13's DPoP slot in the core, which every header-mode request
+// passes through: `Authorization: DPoP` and a proof per request and per refresh attempt (each
+// attempt signed afresh, since a resent proof would be a replay), the one resend on a new server
+// nonce in the fetch wrapper, the axios interceptor and the refresher, the key id kept with the
+// tokens and forgotten with the session, a clear error for `dpop` outside header mode, and
+// isDeviceBound(). The signing itself is the separate entry `@latchkey/client/dpop` (DPOP_BUDGET_BYTES).
+export const BUDGET_BYTES = 5650;
+/**
+ * `@latchkey/client/dpop` (key generation, key stores, proof signing), measured alone: what an app
+ * that turns DPoP on ships on top of the core (shared helpers are counted in both, so this is an
+ * upper bound of the increment).
+ */
+export const DPOP_BUDGET_BYTES = 1400;
 
-export function measure() {
-  return measureBundle(fileURLToPath(new URL('../src/index.ts', import.meta.url)), BUDGET_BYTES);
+/** @param entry The entry point under src/: `index.ts` (the core) or `dpop/index.ts`. */
+export function measure(entry = 'index.ts') {
+  return measureBundle(fileURLToPath(new URL(`../src/${entry}`, import.meta.url)), entry === 'index.ts' ? BUDGET_BYTES : DPOP_BUDGET_BYTES);
 }
 
 /**
@@ -46,8 +59,14 @@ export async function measureBundle(entry, budget, external = []) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { minified, gzipped, budget } = await measure();
-  const ok = gzipped <= budget;
-  console.log(`@latchkey/client: ${minified} B minified, ${gzipped} B min+gzip (budget ${budget} B) ${ok ? 'OK' : 'OVER BUDGET'}`);
+  let ok = true;
+  for (const [name, entry] of [
+    ['@latchkey/client', 'index.ts'],
+    ['@latchkey/client/dpop', 'dpop/index.ts'],
+  ]) {
+    const { minified, gzipped, budget } = await measure(entry);
+    ok &&= gzipped <= budget;
+    console.log(`${name}: ${minified} B minified, ${gzipped} B min+gzip (budget ${budget} B) ${gzipped <= budget ? 'OK' : 'OVER BUDGET'}`);
+  }
   process.exit(ok ? 0 : 1);
 }

@@ -55,6 +55,8 @@ interface Meta {
    * handler: only the first may act on it, so `unauthorised` fires once per failed request.
    */
   done?: boolean;
+  /** This request was resent once with a new DPoP nonce; never again. */
+  nonced?: boolean;
 }
 
 function headerGet(headers: unknown, name: string): string | null {
@@ -85,10 +87,14 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
     if (isStateChanging(config.method ?? 'get')) headers.set(CSRF_HEADER, hooks.credentials.csrf());
     // The bearer unless the app set its own; on the retry, the stale one (ours or the app's copy of
     // it, from the marker of the first send) is replaced.
-    await hooks.credentials.authorize(headers, previous?.marker ?? null);
+    await hooks.credentials.authorize(headers, previous?.marker ?? null, (config.method ?? 'get').toUpperCase(), fullUrl(config));
     headers.forEach((value, name) => headerSet(config, name === 'authorization' ? 'Authorization' : name, value));
     if (hooks.mode === 'cookie') config.withCredentials = true;
-    const meta: Meta = { marker: previous?.retried ? previous.marker : await hooks.credentials.marker(), retried: previous?.retried ?? false };
+    const meta: Meta = {
+      marker: previous?.retried ? previous.marker : await hooks.credentials.marker(),
+      retried: previous?.retried ?? false,
+      nonced: previous?.nonced ?? false,
+    };
     config[META] = meta;
     return config;
   };
@@ -96,7 +102,7 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
   const toResponse = (r: AxiosResponseLike): Response => {
     const headers = new Headers();
     // Everything observe() and accept() read: tokens issued or updated, the CSRF token, server time.
-    for (const name of [FRONT_HEADER, ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, 'date']) {
+    for (const name of [FRONT_HEADER, ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, 'date', 'dpop-nonce']) {
       const value = headerGet(r.headers, name);
       if (value) headers.set(name, value);
     }
@@ -114,6 +120,11 @@ export function createAxiosInterceptor<C extends object, R extends object>(insta
     if (!response || response.status !== 401 || !config || !hooks.isApi(fullUrl(config))) throw error;
     const meta = config[META] as Meta | undefined;
     if (meta?.done) throw error;
+    // DPoP (RFC 9449 §8): refused for want of a nonce we did not have yet: one resend, with it.
+    if (!meta?.nonced && hooks.credentials.nonce(headerGet(response.headers, 'dpop-nonce'))) {
+      config[META] = { ...meta, nonced: true };
+      return instance.request(config as C);
+    }
     const serverError = toServerError(response.data);
     const marker = meta?.marker ?? null;
     config[META] = { ...meta, marker, done: true };

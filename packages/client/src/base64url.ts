@@ -13,3 +13,13 @@ export function base64urlToText(input: string): string {
   const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
   return decodeURIComponent(binary.replace(/[^]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
+
+/**
+ * bytes → base64url without padding (RFC 4648 §5), for the DPoP proofs the SDK signs: the same
+ * platform `btoa` and alphabet mapping as the decoder above, in the other direction.
+ */
+export function bytesToBase64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

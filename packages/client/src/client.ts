@@ -85,6 +85,12 @@ export interface LatchkeyClient {
   doesSessionExist(): Promise<boolean>;
   /** The ID token's claims (display only: unverified in the client; the server decides access). */
   getClaims(): Promise<Claims | null>;
+  /**
+   * True when the server bound this session to a key on this device: DPoP (header mode, `dpop`
+   * option) or DBSC (cookie mode, done by the browser). The server says so in the front token, so
+   * this is display only, like the claims: the server enforces the binding on every request.
+   */
+  isDeviceBound(): Promise<boolean>;
   /** When the access token expires, converted to this device's clock (so UI countdowns are right). */
   getAccessTokenExpiry(): Promise<Date | null>;
   /** Ends the session on the server and in every tab. Local state is cleared even if the server is unreachable. */
@@ -129,7 +135,8 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
   const credentials: Credentials =
     mode === 'cookie'
       ? cookieCredentials(apiBase.origin === pageOrigin, options.cookiePrefix ?? DEFAULT_COOKIE_PREFIX)
-      : headerCredentials(options.tokenStorage ?? memoryTokenStorage());
+      : headerCredentials(options.tokenStorage ?? memoryTokenStorage(), options.dpop);
+  if (options.dpop && mode !== 'header') throw new TypeError('latchkey: dpop needs header mode');
   const clock = createServerClock();
   const events = createEmitter<LatchkeyEvents>();
   // Tabs share cookies, so they share one session and must coordinate. Header-mode storage is
@@ -341,6 +348,7 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
       }
     },
     getClaims: claimsNow,
+    isDeviceBound: async () => !!(await credentials.front())?.bound,
     async getAccessTokenExpiry() {
       return (await refreshedInfo()).expiresAt;
     },

@@ -6,6 +6,7 @@
  * - header mode: the tokens live in a {@link TokenStorage} and travel in `Authorization` and in the
  *   refresh request's JSON body.
  */
+import type { DpopSigner } from './dpop-signer.js';
 import { ACCESS_TOKEN_HEADER, CSRF_TOKEN_HEADER, csrfCookies, FRONT_HEADER, frontCookie as frontCookieOf, MODE_HEADER } from './protocol.js';
 import { decodeFrontToken, readCookie, type FrontToken } from './front-token.js';
 import type { TokenStorage } from './token-storage.js';
@@ -25,10 +26,16 @@ export interface Credentials {
    * Adds what authenticates an API request (header mode: the bearer token). An `Authorization` the app
    * set itself is kept, unless it is `Bearer <stale>`: the token this client held when the request was
    * first sent, which a refresh has since replaced (the retry must not resend it).
+   * `method` and `url` are the request's: a DPoP proof names them.
    */
-  authorize(headers: FetchHeaders, stale: string | null): Promise<void>;
-  /** The refresh request's extra headers and body; `null` when there is nothing to refresh with. */
-  refreshRequest(): Promise<{ headers: Record<string, string>; body?: string } | null>;
+  authorize(headers: FetchHeaders, stale: string | null, method: string, url: string): Promise<void>;
+  /**
+   * The refresh request's extra headers and body; `null` when there is nothing to refresh with. Made
+   * afresh for every attempt: a DPoP proof is good for one request only.
+   */
+  refreshRequest(url: string): Promise<{ headers: Record<string, string>; body?: string } | null>;
+  /** Takes the server's `DPoP-Nonce`; true when it is new (a refused request is then worth one resend). */
+  nonce(value: string | null): boolean;
   /**
    * Takes in a response that issued tokens (a refresh, the app's own sign-in, a claim update). Returns
    * `false` in cookie mode when the browser did not store the front cookie the response set: its
@@ -66,6 +73,7 @@ export function cookieCredentials(visible: boolean, prefix: string): Credentials
       (visible ? (readCookie(hostCsrf) ?? readCookie(secureCsrf)) : null) ?? lastCsrf ?? '1',
     authorize: async () => {},
     refreshRequest: async () => ({ headers: {} }),
+    nonce: () => false,
     async accept(response) {
       lastCsrf = response.headers.get(CSRF_TOKEN_HEADER) ?? lastCsrf;
       const issued = response.headers.get(FRONT_HEADER);
@@ -87,35 +95,50 @@ export function cookieCredentials(visible: boolean, prefix: string): Credentials
   };
 }
 
-export function headerCredentials(storage: TokenStorage): Credentials {
+/**
+ * @param dpop With DPoP on: a bound session's requests carry `Authorization: DPoP` and a proof of its
+ *   key; requests without a session carry a proof of a fresh key, so that a sign-in among them binds
+ *   the new session to it (the server binds whatever session a proven sign-in creates).
+ */
+export function headerCredentials(storage: TokenStorage, dpop?: DpopSigner): Credentials {
   return {
     marker: async () => (await storage.get())?.accessToken ?? null,
     front: async () => decodeFrontToken((await storage.get())?.front),
     csrf: () => '1',
-    async authorize(headers, stale) {
+    async authorize(headers, stale, method, url) {
       headers.set(MODE_HEADER, 'header');
       const tokens = await storage.get();
       const own = headers.get('authorization');
-      if (tokens && (!own || own === `Bearer ${stale}`)) headers.set('Authorization', `Bearer ${tokens.accessToken}`);
+      const key = dpop && tokens?.dpopKey;
+      if (tokens && (!own || own.split(' ')[1] === stale)) {
+        headers.set('Authorization', `${key ? 'DPoP' : 'Bearer'} ${tokens.accessToken}`);
+        if (key) headers.set('DPoP', await dpop.proof(method, url, key, tokens.accessToken));
+      } else if (dpop && !tokens) headers.set('DPoP', await dpop.proof(method, url, undefined));
     },
-    async refreshRequest() {
+    async refreshRequest(url) {
       const tokens = await storage.get();
       if (!tokens?.refreshToken) return null;
+      const key = dpop && tokens.dpopKey;
       return {
-        headers: { [MODE_HEADER]: 'header', 'Content-Type': 'application/json' },
+        headers: { [MODE_HEADER]: 'header', 'Content-Type': 'application/json', ...(key && { DPoP: await dpop.proof('POST', url, key) }) },
         body: JSON.stringify({ refreshToken: tokens.refreshToken }),
       };
     },
+    nonce: (value) => dpop?.nonce(value) ?? false,
     async accept(response) {
       const body = (await response
         .clone()
         .json()
-        .catch(() => null)) as { accessToken?: unknown; refreshToken?: unknown } | null;
+        .catch(() => null)) as { accessToken?: unknown; refreshToken?: unknown; tokenType?: unknown } | null;
       const front = response.headers.get(FRONT_HEADER) ?? undefined;
       const tokens = await storage.get();
       const updated = response.headers.get(ACCESS_TOKEN_HEADER);
+      dpop?.nonce(response.headers.get('dpop-nonce'));
       if (typeof body?.accessToken === 'string' && typeof body.refreshToken === 'string') {
-        await storage.set({ accessToken: body.accessToken, refreshToken: body.refreshToken, front });
+        // Bound to the key the request was signed with: the session's own (a refresh), else the fresh
+        // one every session-less request used (a sign-in), which becomes this session's.
+        const dpopKey = dpop && body.tokenType === 'DPoP' ? (tokens?.dpopKey ?? (await dpop.claim())) : undefined;
+        await storage.set({ accessToken: body.accessToken, refreshToken: body.refreshToken, front, dpopKey });
       } else if (updated && tokens) {
         // A claim update (`session.update()`): a new access token for the same session; the refresh
         // token did not rotate, so it is kept.
@@ -123,7 +146,12 @@ export function headerCredentials(storage: TokenStorage): Credentials {
       }
       return true;
     },
-    clear: async () => storage.clear(),
+    async clear() {
+      const key = (await storage.get())?.dpopKey;
+      await storage.clear();
+      // One key per session: the next sign-in gets a new one.
+      if (key) await dpop?.forget(key);
+    },
     adopt() {},
     authoritative: true,
   };

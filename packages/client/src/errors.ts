@@ -9,7 +9,12 @@ export type LatchkeyClientErrorCode =
   /** The refresh succeeded but the browser did not store the new cookies (third-party cookie blocking, ITP). */
   | 'COOKIE_BLOCKED'
   /** The sign-out request did not reach the server; local state is cleared anyway. */
-  | 'SIGN_OUT_FAILED';
+  | 'SIGN_OUT_FAILED'
+  /**
+   * DPoP: the key this session is bound to is no longer in the key store (signed out in another tab
+   * sharing it, or site data cleared). The session cannot be used from here: sign in again.
+   */
+  | 'DPOP_KEY_MISSING';
 
 export class LatchkeyClientError extends Error {
   readonly code: LatchkeyClientErrorCode;

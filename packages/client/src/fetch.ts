@@ -11,7 +11,7 @@ export function createFetch(baseFetch: typeof fetch, hooks: TransportHooks): typ
   async function send(request: Request, marker: string | null): Promise<Response> {
     const headers = new Headers(request.headers);
     if (isStateChanging(request.method)) headers.set(CSRF_HEADER, credentials.csrf());
-    await credentials.authorize(headers, marker);
+    await credentials.authorize(headers, marker, request.method, request.url);
     const before = await credentials.marker();
     // Cookie mode: `include`, so the cookies go along even to an API on another origin of the site.
     const response = await baseFetch(new Request(request, { headers, credentials: hooks.mode === 'cookie' ? 'include' : request.credentials }));
@@ -25,7 +25,9 @@ export function createFetch(baseFetch: typeof fetch, hooks: TransportHooks): typ
     // Taken before sending: if it has moved by the time we hold the refresh lock, someone refreshed.
     const marker = await credentials.marker();
     // Send a clone, keeping an unread copy of the body for the one retry.
-    const first = await send(request.clone(), marker);
+    let first = await send(request.clone(), marker);
+    // DPoP (RFC 9449 §8): refused for want of a nonce we did not have yet: one resend, with it.
+    if (first.status === 401 && credentials.nonce(first.headers.get('dpop-nonce'))) first = await send(request.clone(), marker);
     if (first.status !== 401) return first;
     const error = await readServerError(first);
     // recover() rejects with REFRESH_UNAVAILABLE when the refresh got no verdict (network, 5xx): that

@@ -18,6 +18,8 @@ export interface FrontToken {
   exp: number;
   /** Server time when issued, ms since the epoch. */
   now: number;
+  /** `'dpop'` or `'dbsc'` when the server bound the session to a key on this device (isDeviceBound()). */
+  bound?: string;
 }
 
 /** Claims of the ID token, as the server put them (`sub`, `sid`, `exp`, plus the app's `idClaims`). */
@@ -29,7 +31,7 @@ export function decodeFrontToken(raw: string | null | undefined): FrontToken | n
   try {
     const v = JSON.parse(base64urlToText(raw)) as Record<string, unknown>;
     if (v.v !== 1 || typeof v.idToken !== 'string' || typeof v.exp !== 'number' || typeof v.now !== 'number') return null;
-    return { raw, idToken: v.idToken, exp: v.exp, now: v.now };
+    return { raw, idToken: v.idToken, exp: v.exp, now: v.now, bound: v.bound as string };
   } catch {
     return null;
   }

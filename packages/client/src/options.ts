@@ -1,6 +1,7 @@
 /**
  * Options of {@link createLatchkeyClient}, each with its default and the reason for it.
  */
+import type { DpopSigner } from './dpop-signer.js';
 import type { TokenStorage } from './token-storage.js';
 import type { FetchFunction } from './web-types.js';
 
@@ -28,6 +29,13 @@ export interface LatchkeyClientOptions {
   cookiePrefix?: string | undefined;
   /** Header mode only: where tokens are kept. Default: memory. */
   tokenStorage?: TokenStorage | undefined;
+  /**
+   * Header mode only: bind sessions to a key on this device with DPoP (RFC 9449), from
+   * `createDpop()` of `@latchkey/client/dpop`. A copied access or refresh token is then useless
+   * without the key, which never leaves the device (non-extractable). Default: off (Bearer), since it
+   * costs a signature per request and a separate module; see the README.
+   */
+  dpop?: DpopSigner | undefined;
   /** The fetch to wrap. Default: the global `fetch`. */
   fetch?: FetchFunction | undefined;
   /**

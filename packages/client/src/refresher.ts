@@ -68,10 +68,12 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
     // anything, so then we still ask the server: the refresh token decides.)
     if (current !== null && current !== marker) return { kind: 'refreshed', here: false };
 
-    const request = await deps.credentials.refreshRequest();
-    if (!request) return { kind: 'signedOut', error: null };
-    const send = (): Promise<Response> =>
-      deps.fetch(deps.url, {
+    if (!(await deps.credentials.refreshRequest(deps.url))) return { kind: 'signedOut', error: null };
+    // Each attempt is made afresh: a DPoP proof is single-use, so a resend with the first one's
+    // would be refused as a replay (and so end the session) if the server had seen the first.
+    const send = async (): Promise<Response> => {
+      const request = (await deps.credentials.refreshRequest(deps.url))!;
+      return deps.fetch(deps.url, {
         method: 'POST',
         credentials: 'include',
         headers: { [CSRF_HEADER]: deps.credentials.csrf(), ...request.headers },
@@ -80,12 +82,15 @@ export function refreshOnce(deps: RefresherDeps, marker: string | null): Promise
         // Guarded: some runtimes (React Native) have AbortSignal without timeout().
         signal: globalThis.AbortSignal?.timeout?.(attemptTimeout(deps.grace)),
       });
+    };
     let response: Response;
     try {
       // A timed-out or failed attempt is retried at once, once, with the same token: if the server
       // committed the first, its answer was lost and the retry falls inside the grace window, where
       // the server hands back the same successor. Nothing more: a third attempt could fall outside.
       response = await send().catch(send);
+      // DPoP: refused for want of a nonce we did not have yet: one more attempt, with it.
+      if (response.status === 401 && deps.credentials.nonce(response.headers.get('dpop-nonce'))) response = await send();
     } catch (cause) {
       throw new LatchkeyClientError('REFRESH_UNAVAILABLE', 'refresh unreachable', { cause });
     }

@@ -12,6 +12,12 @@ export interface StoredTokens {
   refreshToken: string;
   /** The front token of the last issue (ID token, expiry, server time), for claims and scheduling. */
   front?: string | undefined;
+  /**
+   * With DPoP on (`dpop` option): the id, in the DPoP key store, of the key this session is bound to.
+   * Stored with the tokens so that every context sharing these tokens (tabs sharing a storage) signs
+   * with the same key, and each session finds its own.
+   */
+  dpopKey?: string | undefined;
 }
 
 export interface TokenStorage {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { parse } from 'cookie';
-import { createLatchkey, type Latchkey } from 'latchkey';
+import { createLatchkey, type Latchkey, type LatchkeyOptions } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { latchkeyNode, type NodeLatchkey } from 'latchkey/adapters/node';
 
@@ -61,7 +61,13 @@ async function bundle(): Promise<{ sdk: string; axios: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-sdk-'));
   try {
     const common = { bundle: true, format: 'esm', target: 'es2022', platform: 'browser', logLevel: 'silent' } as const;
-    await build({ ...common, entryPoints: [fileURLToPath(new URL('../../src/index.ts', import.meta.url))], outfile: join(dir, 'sdk.js') });
+    // The core and the DPoP entry in one module, as an app importing both would bundle them.
+    const src = (path: string) => JSON.stringify(fileURLToPath(new URL(`../../src/${path}`, import.meta.url)));
+    await build({
+      ...common,
+      stdin: { contents: `export * from ${src('index.ts')}; export * from ${src('dpop/index.ts')};`, resolveDir: fileURLToPath(new URL('.', import.meta.url)) },
+      outfile: join(dir, 'sdk.js'),
+    });
     await build({
       ...common,
       stdin: { contents: "export { default } from 'axios';", resolveDir: fileURLToPath(new URL('.', import.meta.url)) },
@@ -104,6 +110,10 @@ export interface TestServerOptions {
    * estimate a tab uses.
    */
   dateAheadMs?: number;
+  /** The engine's clock tolerance, seconds (default 0, so tokens really expire); also the DPoP iat window. */
+  clockTolerance?: number;
+  /** The engine's DPoP options. */
+  dpop?: LatchkeyOptions['dpop'];
 }
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -113,7 +123,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     store: memoryStore(),
     secret: 'a test secret that is long enough for latchkey!!',
     accessTokenTtl: 2,
-    clockTolerance: 0,
+    clockTolerance: options.clockTolerance ?? 0,
+    ...(options.dpop ? { dpop: options.dpop } : {}),
     timers: false,
     ...(options.refreshGrace === undefined ? {} : { refreshGrace: options.refreshGrace }),
   });
