@@ -6,7 +6,7 @@
  * below it, never one above:
  *
  *   foundation   types, errors, clock, events, util/
- *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/, dpop/, dbsc/, audit/ (store contract: stores/types.ts)
+ *   blocks       tokens/, keys/, refresh/, revocation/, stores/, api-keys/, dpop/, dbsc/, audit/, claims/ (store contract: stores/types.ts)
  *   engine       engine.ts, options.ts, engine/
  *   edge         edge/            (verify-only, web standards alone; beside the engine, never importing it)
  *   http         http/            (the framework-free transport core)
@@ -23,7 +23,7 @@
 export function layerRules(src) {
   const at = (pattern) => `^${src}/${pattern}`;
   const FOUNDATION = at('(types|errors|clock|events)\\.[cm]?[jt]s$|^' + src + '/util/');
-  const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys|dpop|dbsc|audit)/');
+  const BLOCKS = at('(tokens|keys|refresh|revocation|stores|api-keys|dpop|dbsc|audit|claims)/');
   const ENGINE = at('(engine|options)\\.[cm]?[jt]s$|^' + src + '/engine/');
   const EDGE = at('edge/');
   const HTTP = at('http/');

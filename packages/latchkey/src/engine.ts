@@ -10,13 +10,24 @@
  * (fleet.ts: the denylist, the bus, catch-up, key reloads and timers).
  */
 import { ApiKeys } from './api-keys/manager.js';
+import type { ClaimFetchContext, SessionClaim } from './claims/claim.js';
 import { systemClock, type Clock } from './clock.js';
 import { DbscVerifier } from './dbsc/verifier.js';
 import { DpopVerifier } from './dpop/verifier.js';
 import { MemoryReplayCache } from './dpop/replay.js';
 import type { DpopProofInput } from './dpop/proof.js';
-import { InsufficientFreshnessError, InvalidDbscProofError, InvalidDpopProofError, NotFoundError, TokenTheftError, TryRefreshError, UnauthorisedError } from './errors.js';
+import {
+  InsufficientFreshnessError,
+  InvalidClaimsError,
+  InvalidDbscProofError,
+  InvalidDpopProofError,
+  NotFoundError,
+  TokenTheftError,
+  TryRefreshError,
+  UnauthorisedError,
+} from './errors.js';
 import { FleetSync, type PeriodicTask } from './engine/fleet.js';
+import { runAfterHook, runBeforeHook, validateHooks, type SessionHooks } from './engine/hooks.js';
 import { deepFreeze, revokedError, toSession } from './engine/results.js';
 import {
   validateAuthTime,
@@ -35,17 +46,18 @@ import { secretFromFile, secretFromValue } from './keys/secret.js';
 import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './options.js';
 import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
-import type { BusRevocation, RevocationBus } from './revocation/bus.js';
+import type { BusRevocation, ClaimsEpoch, RevocationBus } from './revocation/bus.js';
 import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
 import { hasExpired } from './tokens/access-claims.js';
-import { assertWithinLimit, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, validateAppClaims, validateJsonObject } from './tokens/claims.js';
+import { assertWithinLimit, MAX_CLAIMS_BYTES, MAX_DATA_BYTES, RESERVED_CLAIMS, validateAppClaims, validateJsonObject } from './tokens/claims.js';
 import { signIdToken } from './tokens/id.js';
 import { VerifiedTokenCache } from './tokens/verify-cache.js';
 import type {
   AccessTokenClaims,
   IssuedTokens,
   JsonObject,
+  JsonValue,
   RevocationReason,
   Session,
   VerifiedAccessToken,
@@ -180,6 +192,9 @@ export class Latchkey {
   readonly #ownsStore: boolean;
   readonly #dpop: DpopVerifier;
   readonly #dbsc: DbscVerifier;
+  /** Registered claim types by key (the `claims` option). */
+  readonly #claims: ReadonlyMap<string, SessionClaim>;
+  readonly #hooks: SessionHooks;
   #closed = false;
 
   private constructor(
@@ -191,8 +206,11 @@ export class Latchkey {
     bus: RevocationBus | undefined,
     apiKeyStore: ApiKeyStore | undefined,
     dpop: LatchkeyOptions['dpop'],
+    extensions: { claims: ReadonlyMap<string, SessionClaim>; hooks: SessionHooks },
   ) {
     this.settings = Object.freeze(settings);
+    this.#claims = extensions.claims;
+    this.#hooks = extensions.hooks;
     this.store = store;
     this.#ownsStore = ownsStore;
     this.#clock = clock;
@@ -240,6 +258,7 @@ export class Latchkey {
   /** Use {@link createLatchkey}. */
   static async create(options: LatchkeyOptions): Promise<Latchkey> {
     const settings = resolveSettings(options);
+    const extensions = { claims: registeredClaims(options.claims), hooks: validateHooks(options.hooks) };
     const clock = options.clock ?? systemClock;
     const secret = options.secret !== undefined
       ? secretFromValue(options.secret)
@@ -254,7 +273,7 @@ export class Latchkey {
     await store.migrate();
     const apiKeyStore = options.apiKeyStore ?? (keepsApiKeys(store) ? store : undefined);
     if (apiKeyStore !== undefined && apiKeyStore !== (store as unknown)) await apiKeyStore.migrate();
-    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus, apiKeyStore, options.dpop);
+    const engine = new Latchkey(settings, store, ownsStore, secret, clock, options.bus, apiKeyStore, options.dpop, extensions);
     // Fail fast on the wrong secret (SECRET_MISMATCH). Without this the instance would look healthy
     // (verification needs public keys only) while failing every sign-in and refresh. Checked before
     // maintainKeys, which must not insert a key sealed with the wrong secret (it would break every
@@ -290,6 +309,10 @@ export class Latchkey {
     const device = validateDevice(input.device);
     const now = this.#clock.now();
     const authTime = validateAuthTime(input.authTime, now);
+    const id = randomToken(16);
+    // Claim fetches and the beforeCreate hook run before any write: one that throws or refuses leaves
+    // no session behind.
+    const parts = await this.#prepareSession(id, userId, { accessClaims, idClaims, data }, now);
 
     // Before any write: a session whose tokens cannot be signed must not be stored, nor one whose
     // binding proof fails.
@@ -298,7 +321,7 @@ export class Latchkey {
     const refreshToken = newRefreshToken();
     const refreshHash = hashRefreshToken(refreshToken);
     const record: SessionRecord = {
-      id: randomToken(16),
+      id,
       userId,
       createdAt: now,
       lastActiveAt: now,
@@ -306,9 +329,9 @@ export class Latchkey {
       absoluteExpiresAt: now + this.settings.absoluteTimeoutMs,
       authTime,
       device,
-      data,
-      accessClaims,
-      idClaims,
+      data: parts.data,
+      accessClaims: parts.accessClaims,
+      idClaims: parts.idClaims,
       revokedAt: null,
       revokedReason: null,
       currentRefreshHash: refreshHash,
@@ -349,6 +372,9 @@ export class Latchkey {
     }
     const denied = this.#fleet.denylist.denied(claims.sid);
     if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
+    // The session's claims changed after this token was minted (setClaimValue, removeClaim): refresh
+    // for a token that carries the new ones. Memory only, like the denylist (claims-epochs.ts).
+    if (this.#fleet.epochs.stale(claims.sub, claims.sid, mintedAt(claims))) throw new TryRefreshError('session claims changed; refresh and retry');
     const boundKey = await this.#checkTokenBinding(token as string, claims, options, now);
     if (options?.checkStore) {
       const session = await this.store.getSession(claims.sid);
@@ -405,20 +431,24 @@ export class Latchkey {
     switch (outcome.kind) {
       case 'rotated':
       case 'grace': {
-        const session = outcome.session;
+        const session = await this.#refetchStaleClaims(outcome.session, now);
+        const grace = outcome.kind === 'grace';
         this.#events.emit('session.refreshed', {
           sessionId: session.id,
           userId: session.userId,
           at: new Date(now),
-          grace: outcome.kind === 'grace',
+          grace,
           device: { ...(device ?? session.device) },
         });
-        return {
+        const tokens: IssuedTokens = {
           ...(await this.#mint(session, now)),
           refreshToken: successor,
           session: toSession(session),
           tokenType: session.binding?.method === 'dpop' ? 'DPoP' : 'Bearer',
         };
+        const { afterRefresh } = this.#hooks;
+        await runAfterHook(this.#events, 'afterRefresh', afterRefresh && (() => afterRefresh({ session: tokens.session, grace })));
+        return tokens;
       }
       case 'theft': {
         const { id, userId, rotatedAt } = outcome.session;
@@ -432,6 +462,8 @@ export class Latchkey {
           device: { ...device },
           sessionDevice: { ...outcome.session.device },
         });
+        const { onTheft } = this.#hooks;
+        await runAfterHook(this.#events, 'onTheft', onTheft && (() => onTheft({ sessionId: id, userId, reason: outcome.reason, at: new Date(now) })));
         throw new TokenTheftError(id, userId, outcome.reason);
       }
       case 'revoked':
@@ -482,6 +514,11 @@ export class Latchkey {
     return toSession(record);
   }
 
+  /** The engine's source of time (the `clock` option): what the HTTP layer judges claim ages by. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
   /** The session, revoked or not; null when it does not exist. */
   async getSession(sessionId: string): Promise<Session | null> {
     validateSessionId(sessionId);
@@ -516,6 +553,41 @@ export class Latchkey {
     });
     if (!record) throw new NotFoundError('session not found, revoked or expired');
     return toSession(record);
+  }
+
+  /**
+   * Sets a claim's value for one session (`{ sessionId }`) or for every active session of a user
+   * (`{ userId }`), on every instance at once: tokens minted before the change are answered
+   * `TRY_REFRESH_TOKEN` (by the claims epoch, carried on the revocation bus), so each client refreshes
+   * at its next request and gets tokens with the new value. No lookup per request. Returns how many
+   * sessions were updated. Throws `NOT_FOUND` for a `sessionId` that is not active, `INVALID_CLAIMS`
+   * when the value is not JSON or makes the claims too large (that session is not updated).
+   */
+  async setClaimValue<T extends JsonValue>(target: ClaimTarget, claim: SessionClaim<T>, value: T): Promise<number> {
+    return this.#writeClaim(target, claim, claim.entry(value, this.#clock.now()));
+  }
+
+  /** Removes a claim from one session or from every active session of a user, like {@link setClaimValue}. */
+  async removeClaim(target: ClaimTarget, claim: SessionClaim): Promise<number> {
+    return this.#writeClaim(target, claim, null);
+  }
+
+  /**
+   * Fetches a claim's value for an active session now, with the claim's registered fetch (or its own),
+   * without writing it: the HTTP layer writes it and reissues tokens. Undefined when the claim has no
+   * fetch or the fetch has no value. A fetch that throws gives a `HookError` (`claimFetch`).
+   */
+  async fetchClaimEntry(sessionId: string, claim: SessionClaim): Promise<JsonObject | undefined> {
+    const registered = this.#claims.get(claim.key) ?? claim;
+    if (registered.fetch === undefined) return undefined;
+    const session = await this.store.getSession(validateSessionId(sessionId));
+    if (!session || !isSessionActive(session, this.#clock.now())) throw new NotFoundError('session not found, revoked or expired');
+    return this.#fetchEntry(registered, { sessionId, userId: session.userId, accessClaims: session.accessClaims, data: session.data });
+  }
+
+  /** The registered claim type with this key, if any (the `claims` option). */
+  registeredClaim(key: string): SessionClaim | undefined {
+    return this.#claims.get(key);
   }
 
   /** Mints a fresh access and ID token for an active session (e.g. right after its claims changed). */
@@ -705,6 +777,128 @@ export class Latchkey {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
+  /** The new session's claims and data: the app's, the registered claims' fetched values, then beforeCreate's. */
+  async #prepareSession(
+    sessionId: string,
+    userId: string,
+    given: { accessClaims: JsonObject; idClaims: JsonObject; data: JsonObject },
+    now: number,
+  ): Promise<{ accessClaims: JsonObject; idClaims: JsonObject; data: JsonObject }> {
+    let { accessClaims, idClaims, data } = given;
+    for (const claim of this.#claims.values()) {
+      const inToken = claim.where === 'token';
+      // A value the app passed itself wins: it may know better (it has just checked the email).
+      if (Object.hasOwn(inToken ? accessClaims : data, claim.key)) continue;
+      const entry = await this.#fetchEntry(claim, { sessionId, userId, accessClaims, data }, now);
+      if (entry === undefined) continue;
+      if (inToken) {
+        accessClaims = { ...accessClaims, [claim.key]: entry };
+        idClaims = { ...idClaims, [claim.key]: entry };
+      } else data = { ...data, [claim.key]: entry };
+    }
+    const { beforeCreate } = this.#hooks;
+    if (beforeCreate) {
+      const input = { userId, accessClaims, idClaims, data };
+      const result = await runBeforeHook('beforeCreate', () => beforeCreate(input));
+      if (result) {
+        // Whatever the hook adds is held to the rules the app's own claims are.
+        if (result.accessClaims) accessClaims = validateAppClaims({ ...accessClaims, ...result.accessClaims }, 'accessClaims');
+        if (result.idClaims) idClaims = validateAppClaims({ ...idClaims, ...result.idClaims }, 'idClaims');
+        if (result.data) data = validateJsonObject({ ...data, ...result.data }, 'data', MAX_DATA_BYTES);
+      }
+    }
+    // Fetched values count against the same limits as the app's claims.
+    assertWithinLimit(accessClaims, 'accessClaims', MAX_CLAIMS_BYTES);
+    assertWithinLimit(idClaims, 'idClaims', MAX_CLAIMS_BYTES);
+    return { accessClaims, idClaims, data };
+  }
+
+  /** Runs a claim's fetch; a throw is a HookError, a value that is not JSON an INVALID_CLAIMS. */
+  async #fetchEntry(claim: SessionClaim, context: ClaimFetchContext, now = this.#clock.now()): Promise<JsonObject | undefined> {
+    const fetch = claim.fetch;
+    if (fetch === undefined) return undefined;
+    const value = await runBeforeHook('claimFetch', () => fetch(context.userId, context));
+    if (value === undefined) return undefined;
+    return validateJsonObject(claim.entry(value, now), claim.key, MAX_CLAIMS_BYTES);
+  }
+
+  /**
+   * On refresh: refetches the registered claims that are missing or older than their `maxAgeSeconds`
+   * and writes them, so that the new tokens carry fresh values. Best effort: the rotation is already
+   * committed, so a fetch or write that fails is reported (`error` event) and the old values are kept;
+   * a validator that finds them stale will try again.
+   */
+  async #refetchStaleClaims(session: SessionRecord, now: number): Promise<SessionRecord> {
+    const tokenMerge: JsonObject = {};
+    const dataMerge: JsonObject = {};
+    for (const claim of this.#claims.values()) {
+      if (claim.fetch === undefined || claim.maxAgeSeconds === undefined) continue;
+      const held = (claim.where === 'token' ? session.accessClaims : session.data)[claim.key];
+      const fetchedAt = typeof held === 'object' && held !== null && !Array.isArray(held) ? held.t : undefined;
+      if (typeof fetchedAt === 'number' && now - fetchedAt <= claim.maxAgeSeconds * 1000) continue;
+      try {
+        const entry = await this.#fetchEntry(claim, { sessionId: session.id, userId: session.userId, accessClaims: session.accessClaims, data: session.data }, now);
+        (claim.where === 'token' ? tokenMerge : dataMerge)[claim.key] = entry ?? null;
+      } catch (error) {
+        this.#events.emit('error', { error, during: `claim refetch ${claim.key}` });
+      }
+    }
+    if (Object.keys(tokenMerge).length === 0 && Object.keys(dataMerge).length === 0) return session;
+    const update: SessionUpdate = {};
+    if (Object.keys(tokenMerge).length > 0) Object.assign(update, { mergeAccessClaims: tokenMerge, mergeIdClaims: tokenMerge });
+    if (Object.keys(dataMerge).length > 0) update.mergeData = dataMerge;
+    try {
+      const patch = validateSessionUpdate(update);
+      const updated = await this.store.updateSession(session.id, patch, {
+        now,
+        check: (next) => {
+          assertWithinLimit(next.accessClaims, 'accessClaims', MAX_CLAIMS_BYTES);
+          assertWithinLimit(next.idClaims, 'idClaims', MAX_CLAIMS_BYTES);
+          assertWithinLimit(next.data, 'data', MAX_DATA_BYTES);
+        },
+      });
+      return updated ?? session;
+    } catch (error) {
+      this.#events.emit('error', { error, during: 'claim refetch write' });
+      return session;
+    }
+  }
+
+  /** setClaimValue and removeClaim: the store write for each session, then the epoch, here and on the bus. */
+  async #writeClaim(target: ClaimTarget, claim: SessionClaim, entry: JsonObject | null): Promise<number> {
+    if (RESERVED_CLAIMS.has(claim.key)) throw new InvalidClaimsError(`${claim.key} is a reserved claim name`, claim.key);
+    const merge = { [claim.key]: entry };
+    const update: SessionUpdate = claim.where === 'token' ? { mergeAccessClaims: merge, mergeIdClaims: merge } : { mergeData: merge };
+    let sessionIds: string[];
+    let epoch: ClaimsEpoch;
+    if ('sessionId' in target) {
+      await this.updateSession(target.sessionId, update);
+      sessionIds = [target.sessionId];
+      epoch = { sessionId: target.sessionId, at: 0 };
+    } else {
+      const userId = validateUserId(target.userId);
+      sessionIds = [];
+      for (const session of await this.listSessions(userId)) {
+        try {
+          await this.updateSession(session.id, update);
+          sessionIds.push(session.id);
+        } catch (error) {
+          // Ended between the list and the write: nothing to update.
+          if (!(error instanceof NotFoundError)) throw error;
+        }
+      }
+      epoch = { userId, at: 0 };
+    }
+    // A claim kept in the session data is read from the store where it is checked: no token to outdate.
+    if (claim.where === 'token') {
+      // Taken after the writes: any token minted from now on was minted from the new claims.
+      const epochs = [{ ...epoch, at: this.#clock.now() }];
+      this.#fleet.claimsChanged(epochs);
+      await this.#fleet.publish({ type: 'claims-changed', epochs });
+    }
+    return sessionIds.length;
+  }
+
   /** Throws SECRET_MISMATCH unless the key that signs at `now` can be used. Imported once per key, then cached. */
   async #assertCanSign(now: number): Promise<void> {
     await this.#ring.signingKey(this.#ring.signing(now));
@@ -764,6 +958,9 @@ export class Latchkey {
       this.#events.emit('session.revoked', { sessionId: r.sessionId, userId: r.userId, at: new Date(r.revokedAt), reason });
     }
     await this.#fleet.publish({ type: 'revoked', revocations: announced });
+    const { onRevoke } = this.#hooks;
+    const sessions = revocations.map(({ sessionId, userId }) => ({ sessionId, userId }));
+    await runAfterHook(this.#events, 'onRevoke', onRevoke && (() => onRevoke({ sessions, reason, at: new Date(revocations[0]!.revokedAt) })));
   }
 
   #keyCreated(kid: string, activatesAt: number, now: number): void {
@@ -785,6 +982,28 @@ export class Latchkey {
     }
     this.#fleet.startTimers(tasks);
   }
+}
+
+/** Whose claims `setClaimValue` and `removeClaim` change: one session, or every active session of a user. */
+export type ClaimTarget = { sessionId: string } | { userId: string };
+
+/** When a token was minted, ms: `lk_iat_ms`, or for a token from an older release its `iat` (earlier, so never too lenient). */
+function mintedAt(claims: AccessTokenClaims): number {
+  const ms = claims.lk_iat_ms;
+  return typeof ms === 'number' ? ms : claims.iat * 1000;
+}
+
+function registeredClaims(claims: LatchkeyOptions['claims']): ReadonlyMap<string, SessionClaim> {
+  const map = new Map<string, SessionClaim>();
+  if (claims === undefined) return map;
+  if (!Array.isArray(claims)) throw new TypeError('latchkey option claims must be an array of claim types');
+  for (const claim of claims as readonly SessionClaim[]) {
+    if (typeof claim?.key !== 'string' || typeof claim.entry !== 'function') throw new TypeError('latchkey option claims: use defineClaim or a built-in claim');
+    if (map.has(claim.key)) throw new TypeError(`latchkey option claims: ${claim.key} is registered twice`);
+    if (RESERVED_CLAIMS.has(claim.key)) throw new TypeError(`latchkey option claims: ${claim.key} is a reserved claim name`);
+    map.set(claim.key, claim);
+  }
+  return map;
 }
 
 /**

@@ -30,7 +30,9 @@ export type LatchkeyErrorCode =
   | 'RATE_LIMITED'
   | 'INVALID_DPOP_PROOF'
   | 'USE_DPOP_NONCE'
-  | 'INVALID_DBSC_PROOF';
+  | 'INVALID_DBSC_PROOF'
+  | 'SESSION_REFUSED'
+  | 'HOOK_FAILED';
 
 export interface LatchkeyErrorOptions {
   cause?: unknown;
@@ -335,4 +337,32 @@ export class InvalidDbscProofError extends LatchkeyError {
  */
 export function isLatchkeyError<Code extends string = LatchkeyErrorCode>(err: unknown, ...codes: Code[]): err is LatchkeyError<Code> {
   return err instanceof LatchkeyError && (codes.length === 0 || codes.includes(err.code as Code));
+}
+
+/**
+ * The app's `beforeCreate` hook refused the session (a banned user, say). Nothing was written. Throw
+ * it from the hook; the HTTP layer answers 403 with the message, which is the app's to word.
+ */
+export class SessionRefusedError extends LatchkeyError {
+  constructor(message = 'session refused') {
+    super('SESSION_REFUSED', message);
+  }
+}
+
+/** Which lifecycle hook (or claim fetch) failed. */
+export type HookName = 'beforeCreate' | 'afterRefresh' | 'onRevoke' | 'onTheft' | 'claimFetch';
+
+/**
+ * An app hook (or a claim's fetch) threw. The cause is kept for the app's logs; the HTTP layer answers
+ * a generic 500 and reports it to `onError`. A hook that runs before a write (`beforeCreate`, a claim
+ * fetch at creation) leaves nothing written; one that runs after a commit is reported as an `error`
+ * event with this error, and the operation's own result stands (see docs/http.md, "Hooks").
+ */
+export class HookError extends LatchkeyError {
+  readonly hook: HookName;
+
+  constructor(hook: HookName, options?: LatchkeyErrorOptions) {
+    super('HOOK_FAILED', `the ${hook} hook failed`, options);
+    this.hook = hook;
+  }
 }

@@ -16,7 +16,28 @@ export type {
   SessionUpdate,
   VerifyOptions,
 } from './engine.js';
+export type { ClaimTarget } from './engine.js';
 export type { LatchkeyOptions, ResolvedSettings } from './options.js';
+export type { BeforeCreateInput, BeforeCreateResult, SessionHooks } from './engine/hooks.js';
+export { defineClaim, EmailVerifiedClaim, MfaClaim, PermissionsClaim, RolesClaim } from './claims/claim.js';
+export type { ClaimDefinition, ClaimFetch, ClaimFetchContext, ClaimLocation, SessionClaim } from './claims/claim.js';
+export {
+  booleanClaimChecks,
+  CLAIM_KEYS,
+  isStale,
+  listClaimChecks,
+  mfaClaimChecks,
+  readClaimEntry,
+  validateClaimEntries,
+} from './claims/checks.js';
+export type {
+  BooleanClaimChecks,
+  ClaimEntry,
+  ClaimValidationError,
+  ClaimValidator,
+  ListClaimChecks,
+  MfaClaimChecks,
+} from './claims/checks.js';
 export { ApiKeys } from './api-keys/manager.js';
 export type {
   ApiKey,
@@ -30,6 +51,7 @@ export type {
 export { API_KEY_LENGTH, API_KEY_PATTERN, API_KEY_PREFIX, API_KEY_SCAN_PATTERN, isApiKey } from './api-keys/format.js';
 export type { Clock } from './clock.js';
 export {
+  HookError,
   InsufficientFreshnessError,
   InsufficientScopeError,
   InvalidClaimsError,
@@ -41,6 +63,7 @@ export {
   NotFoundError,
   RateLimitedError,
   SecretMismatchError,
+  SessionRefusedError,
   StoreUnavailableError,
   TokenTheftError,
   TryRefreshError,
@@ -50,6 +73,7 @@ export {
 export type {
   DbscProofFailure,
   DpopProofFailure,
+  HookName,
   LatchkeyErrorCode,
   LatchkeyErrorOptions,
   TheftReason,
@@ -57,7 +81,7 @@ export type {
 } from './errors.js';
 export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';
 export type { JsonWebKeySet } from './keys/ring.js';
-export type { BusHandlers, BusMessage, BusRevocation, RevocationBus } from './revocation/bus.js';
+export type { BusHandlers, BusMessage, BusRevocation, ClaimsEpoch, RevocationBus } from './revocation/bus.js';
 export type {
   ApiKeyRecord,
   ApiKeyStore,

@@ -3,7 +3,9 @@
  * loosening any of them is an explicit choice.
  */
 import type { Clock } from './clock.js';
+import type { SessionClaim } from './claims/claim.js';
 import type { DpopOptions } from './dpop/verifier.js';
+import type { SessionHooks } from './engine/hooks.js';
 import type { RevocationBus } from './revocation/bus.js';
 import type { ApiKeyStore, SessionStore } from './stores/types.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './types.js';
@@ -102,6 +104,14 @@ export interface LatchkeyOptions {
    * {@link DpopOptions} default (in-memory replay cache, no nonces).
    */
   dpop?: DpopOptions | undefined;
+  /**
+   * Claim types the engine fetches (at sign-in, when the app did not give the value) and refetches
+   * when stale (on refresh, and before a validator that finds them stale fails). Default: none; claims
+   * set with `setClaimValue` work without registering them.
+   */
+  claims?: readonly SessionClaim[] | undefined;
+  /** Lifecycle hooks (see {@link SessionHooks}: what each may change). Default: none. */
+  hooks?: SessionHooks | undefined;
   /** Revocation fan-out between instances (e.g. Redis). Default: none. */
   bus?: RevocationBus | undefined;
   /** Source of time. Default: the system clock. For tests. */

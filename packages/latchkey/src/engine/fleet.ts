@@ -11,7 +11,8 @@
 import type { Clock } from '../clock.js';
 import type { TypedEmitter } from '../events.js';
 import type { KeyRing } from '../keys/ring.js';
-import type { BusMessage, BusRevocation, RevocationBus } from '../revocation/bus.js';
+import type { BusMessage, BusRevocation, ClaimsEpoch, RevocationBus } from '../revocation/bus.js';
+import { ClaimsEpochs } from '../revocation/claims-epochs.js';
 import { RevocationDenylist } from '../revocation/denylist.js';
 import type { SessionStore } from '../stores/types.js';
 
@@ -55,6 +56,8 @@ export interface PeriodicTask {
 export class FleetSync {
   /** Revoked session ids, checked on every verification. */
   readonly denylist: RevocationDenylist;
+  /** When users' and sessions' claims last changed, checked on every verification (claims-epochs.ts). */
+  readonly epochs: ClaimsEpochs;
   readonly #deps: FleetSyncDeps;
   #timers: NodeJS.Timeout[] = [];
   #lastKidReload = 0;
@@ -65,6 +68,7 @@ export class FleetSync {
     this.#deps = deps;
     const now = deps.clock.now();
     this.denylist = new RevocationDenylist(deps.retainMs, now);
+    this.epochs = new ClaimsEpochs(deps.retainMs);
     this.#revocationCursor = now - deps.retainMs;
   }
 
@@ -92,6 +96,15 @@ export class FleetSync {
     for (const r of revocations) this.denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
   }
 
+  /** Records claims epochs on this instance (the caller then publishes them to the others). */
+  claimsChanged(epochs: readonly ClaimsEpoch[]): void {
+    const now = this.#deps.clock.now();
+    for (const e of epochs) {
+      if ('userId' in e) this.epochs.add('user', e.userId, e.at, now);
+      else this.epochs.add('session', e.sessionId, e.at, now);
+    }
+  }
+
   /** Loads revocations made by other instances since the last sighting. */
   async syncRevocations(): Promise<void> {
     const now = this.#deps.clock.now();
@@ -103,6 +116,7 @@ export class FleetSync {
       if (r.revokedAt > this.#revocationCursor) this.#revocationCursor = r.revokedAt;
     }
     this.denylist.prune(now);
+    this.epochs.prune(now);
   }
 
   /** A token names a key this instance does not know: another instance may have rotated. Reloads at most once per interval. */
@@ -168,6 +182,8 @@ export class FleetSync {
       apiKeys.invalidate(message.keyIds);
     } else if (message.type === 'service-keys-changed') {
       this.#deps.events.emit('service_key.changed', { keyIds: message.keyIds, at: new Date(this.#deps.clock.now()) });
+    } else if (message.type === 'claims-changed') {
+      this.claimsChanged(message.epochs);
     }
   }
 

@@ -10,6 +10,8 @@ import { dpopAccessToken, dpopFromRequest, usesDpopScheme } from './dpop.js';
 import { isDeepStrictEqual } from 'node:util';
 import { TryRefreshError, UnauthorisedError } from '../errors.js';
 import type { AccessTokenClaims, JsonValue, Session, VerifiedAccessToken } from '../types.js';
+import type { ClaimValidator } from '../claims/checks.js';
+import { checkClaimValidators } from './claims.js';
 import type { HttpContext } from './context.js';
 import { readCookies } from './cookies.js';
 import { checkCsrfHeader, checkCsrfToken, isSafeMethod } from './csrf.js';
@@ -30,6 +32,12 @@ export interface RequireSessionOptions {
    * predicate over all claims. Failing it is 403 `FORBIDDEN`. Default: none.
    */
   claims?: (Readonly<Record<string, JsonValue>> | ((claims: Readonly<AccessTokenClaims>) => boolean)) | undefined;
+  /**
+   * Claim validators (`RolesClaim.includes('admin')`, `EmailVerifiedClaim.isTrue()`, ...). A missing
+   * or stale value is fetched again first; a failing check is 403 `CLAIM_VALIDATION_FAILED` with
+   * `claimValidationErrors: [{ id, reason }]`. Default: none.
+   */
+  validators?: readonly ClaimValidator[] | undefined;
   /**
    * Refuse with 403 `INSUFFICIENT_FRESHNESS` unless the user authenticated within this many
    * seconds: for sensitive actions (change password, delete account). Default: no limit.
@@ -170,9 +178,12 @@ export async function authenticate(
     if (options.claims !== undefined && !claimsMatch(verified.claims, options.claims)) {
       throw new HttpError(403, 'FORBIDDEN', 'this session may not do that');
     }
-    return { ok: true, session: requestSession(ctx, verified, mode, sink, request) };
+    const session = requestSession(ctx, verified, mode, sink, request);
+    if (options.validators !== undefined && options.validators.length > 0)
+      await checkClaimValidators(ctx.engine, session, options.validators);
+    return { ok: true, session };
   } catch (error) {
-    return { ok: false, response: errorResponse(ctx, error, mode) };
+    return { ok: false, response: errorResponse(ctx, error, mode, { request }) };
   }
 }
 

@@ -51,13 +51,31 @@ export function errorResponse(
   ctx: HttpContext,
   error: unknown,
   context?: ErrorContext,
-  options?: { clearCookies?: boolean },
+  options?: { clearCookies?: boolean; request?: HttpRequest },
 ): HttpResponse {
-  const mapped = mapError(error, modeFor(ctx, error, context));
+  const mode = modeFor(ctx, error, context);
+  const mapped = mapError(error, mode);
   if (!mapped.expected) ctx.settings.onError(error);
   const headers: [string, string][] = [...mapped.headers, ['cache-control', 'no-store']];
   if (options?.clearCookies || error instanceof CookieConflictError) {
     headers.push(...ctx.clearing);
+  }
+  const { renderError } = ctx.settings;
+  if (renderError !== undefined) {
+    const request = options?.request ?? (typeof context === 'object' ? context : undefined);
+    try {
+      const rendered = renderError({ error, status: mapped.status, body: mapped.body, request, mode });
+      // The challenge, no-store and cleared cookies stay: they are the protocol, not the rendering.
+      if (rendered !== undefined)
+        return {
+          status: rendered.status ?? mapped.status,
+          headers: [['content-type', rendered.contentType], ...headers],
+          body: rendered.body,
+        };
+    } catch (renderFailure) {
+      // A broken renderer must not turn a refusal into a crash: the default JSON is sent.
+      ctx.settings.onError(renderFailure);
+    }
   }
   return jsonResponse(mapped.status, mapped.body, headers);
 }

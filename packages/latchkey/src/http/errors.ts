@@ -21,13 +21,14 @@ import {
   type LatchkeyErrorCode,
   type TheftReason,
 } from '../errors.js';
-import type { TransportMode } from './options.js';
+import type { ClaimValidationError } from '../claims/checks.js';
+import type { TransportMode } from './transport-mode.js';
 
 /**
  * The HTTP layer's own refusals: a request of the wrong shape, a forged cross-site request, a session
  * that lacks the claims a route requires. Not the engine's: the engine never sees a request.
  */
-export type HttpErrorCode = 'INVALID_REQUEST' | 'CSRF_REJECTED' | 'FORBIDDEN';
+export type HttpErrorCode = 'INVALID_REQUEST' | 'CSRF_REJECTED' | 'FORBIDDEN' | 'CLAIM_VALIDATION_FAILED';
 
 /** Codes that appear on the wire: the engine's, the HTTP layer's, and the generic 500's. */
 export type WireErrorCode = LatchkeyErrorCode | HttpErrorCode | 'INTERNAL_ERROR';
@@ -45,6 +46,8 @@ export interface ErrorBody {
     missingScopes?: string[];
     nonce?: string;
   };
+  /** `CLAIM_VALIDATION_FAILED`: every validator that failed, with why (the SDK reads it). */
+  claimValidationErrors?: ClaimValidationError[];
 }
 
 /** A refusal raised by the HTTP layer itself (bad request shape, CSRF), carrying its status. */
@@ -54,6 +57,19 @@ export class HttpError extends LatchkeyError<HttpErrorCode> {
   constructor(status: number, code: HttpErrorCode, message: string) {
     super(code, message);
     this.status = status;
+  }
+}
+
+/**
+ * The session lacks what a route's claim validators require (after refetching stale values): 403 with
+ * the machine-readable list, so that a client can tell "verify your email" from "not an admin".
+ */
+export class ClaimValidationFailedError extends HttpError {
+  readonly claimValidationErrors: readonly ClaimValidationError[];
+
+  constructor(errors: readonly ClaimValidationError[]) {
+    super(403, 'CLAIM_VALIDATION_FAILED', `session claims do not satisfy this route: ${errors.map((e) => e.id).join(', ')}`);
+    this.claimValidationErrors = errors;
   }
 }
 
@@ -93,10 +109,15 @@ const STATUS: Record<LatchkeyErrorCode | HttpErrorCode, number> = {
   USE_DPOP_NONCE: 401,
   // DBSC: a 4xx other than 403 ends the browser's DBSC session (spec "send a request"); 401 like DPoP.
   INVALID_DBSC_PROOF: 401,
+  // The app's beforeCreate hook said no: the app's own refusal, worded by it.
+  SESSION_REFUSED: 403,
+  // An app hook threw: mapped as an internal error below, reported to onError.
+  HOOK_FAILED: 500,
   // The HTTP layer's own.
   INVALID_REQUEST: 400,
   CSRF_REJECTED: 403,
   FORBIDDEN: 403,
+  CLAIM_VALIDATION_FAILED: 403,
 };
 
 export interface MappedError {
@@ -118,7 +139,7 @@ export type ErrorSurface = 'http' | 'service';
  * RFC 6750 challenge (header mode only).
  */
 export function mapError(error: unknown, mode: TransportMode | undefined, surface: ErrorSurface = 'http'): MappedError & { expected: boolean } {
-  if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY') {
+  if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY' || error.code === 'HOOK_FAILED') {
     return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
   }
   if (error.code === 'SECRET_MISMATCH') {
@@ -137,6 +158,7 @@ export function mapError(error: unknown, mode: TransportMode | undefined, surfac
   if (error instanceof TokenTheftError) Object.assign(body.error, { sessionId: error.sessionId, userId: error.userId, reason: error.reason });
   // The client must learn which scopes to ask its key's owner for.
   if (error instanceof InsufficientScopeError) body.error.missingScopes = [...error.missingScopes];
+  if (error instanceof ClaimValidationFailedError) body.claimValidationErrors = error.claimValidationErrors.map((e) => ({ id: e.id, reason: e.reason }));
   const headers: [string, string][] = [];
   if (error instanceof RateLimitedError) headers.push(['retry-after', String(error.retryAfterSeconds)]);
   if (error instanceof UseDpopNonceError) {
@@ -198,7 +220,7 @@ function bearerChallenge(error: LatchkeyError<string>): string | undefined {
     return 'Bearer error="invalid_token"';
   }
   // RFC 6750 §3.1: the token is fine but does not grant this.
-  if (error.code === 'FORBIDDEN') return 'Bearer error="insufficient_scope"';
+  if (error.code === 'FORBIDDEN' || error.code === 'CLAIM_VALIDATION_FAILED') return 'Bearer error="insufficient_scope"';
   if (error.code === 'INVALID_REQUEST' && error instanceof HttpError && error.status === 401) return 'Bearer error="invalid_request"';
   return undefined;
 }

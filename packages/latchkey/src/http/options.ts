@@ -5,6 +5,10 @@
 import type { VerifiedApiKey } from '../api-keys/types.js';
 import type { RateLimiter, RateLimitPolicy } from '../rate-limit/types.js';
 import { systemClock, type Clock } from '../clock.js';
+import type { ErrorBody } from './errors.js';
+import type { HttpRequest } from './request.js';
+import type { HttpResponse } from './response.js';
+import type { TransportMode } from './transport-mode.js';
 
 /**
  * A fixed policy, or one per key (e.g. from its metadata); null: no limit for that key. Declared here,
@@ -15,8 +19,7 @@ export type ApiKeyRateLimit = RateLimitPolicy | ((key: VerifiedApiKey) => RateLi
 /** Which transports the server accepts. */
 export type HttpModes = 'cookie' | 'header' | 'both';
 
-/** The transport of one request. */
-export type TransportMode = 'cookie' | 'header';
+export type { TransportMode };
 
 /**
  * CSRF defence for cookie-mode requests.
@@ -144,7 +147,43 @@ export interface LatchkeyHttpOptions {
    * since a limit that suits one API is wrong for another.
    */
   apiKeyRateLimit?: ApiKeyRateLimit | undefined;
+  /**
+   * Per auth route: `false` turns it off (the request falls through to the app), or an override
+   * that wraps it (`before`, `after`) or replaces it (`replace`, which may call the built-in through
+   * `builtIn`). Default: every route as built in. See docs/http.md, "Extension points".
+   */
+  routes?: Partial<Record<AuthRouteName, false | RouteOverride>> | undefined;
+  /**
+   * Renders error responses your way (another JSON shape, an HTML page for a browser navigation).
+   * Return undefined to keep latchkey's JSON. The status, challenge, `Cache-Control` and cleared
+   * cookies stay unless you replace them: they are the protocol. Default: latchkey's JSON.
+   */
+  renderError?: ErrorRenderer | undefined;
 }
+
+/** The auth routes, by name: `POST refresh`, `POST signout`, `GET|DELETE sessions`, `DELETE sessions/:id`, the JWKS, the revocation feed. */
+export type AuthRouteName = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks' | 'revocations' | 'dbsc-register' | 'dbsc-refresh';
+
+/** Wraps or replaces one auth route. Errors thrown here are answered like the route's own. */
+export interface RouteOverride {
+  /** Runs first; return a response to answer with it instead of the route (e.g. a maintenance 503). */
+  before?: ((request: HttpRequest) => HttpResponse | undefined | Promise<HttpResponse | undefined>) | undefined;
+  /** Replaces the route. `builtIn()` runs latchkey's own, so a replacement can still wrap it. */
+  replace?: ((request: HttpRequest, builtIn: () => Promise<HttpResponse>) => HttpResponse | Promise<HttpResponse>) | undefined;
+  /** Runs last with the response about to be sent (success or refusal); returns the one to send. */
+  after?: ((request: HttpRequest, response: HttpResponse) => HttpResponse | Promise<HttpResponse>) | undefined;
+}
+
+/** What an error renderer gets: latchkey's answer, and the request when it is known. */
+export interface ErrorRendering {
+  error: unknown;
+  status: number;
+  body: ErrorBody;
+  request: HttpRequest | undefined;
+  mode: TransportMode | undefined;
+}
+
+export type ErrorRenderer = (rendering: ErrorRendering) => { status?: number; contentType: string; body: string } | undefined;
 
 export interface CookieNames {
   access: string;
@@ -174,6 +213,8 @@ export interface ResolvedHttpSettings {
   maxBodyBytes: number;
   clock: Clock;
   onError: (error: unknown) => void;
+  routes: Partial<Record<AuthRouteName, false | RouteOverride>>;
+  renderError: ErrorRenderer | undefined;
 }
 
 const PREFIX = /^[A-Za-z0-9_-]{0,32}$/;
@@ -288,5 +329,30 @@ export function resolveHttpSettings(options: LatchkeyHttpOptions = {}): Resolved
     maxBodyBytes,
     clock: options.clock ?? systemClock,
     onError: options.onError ?? ((error: unknown) => console.error('latchkey http: unexpected error', error)),
+    routes: resolveRoutes(options.routes),
+    renderError: resolveRenderer(options.renderError),
   };
+}
+
+const ROUTE_NAMES: readonly AuthRouteName[] = ['refresh', 'signout', 'sessions', 'session', 'jwks', 'revocations', 'dbsc-register', 'dbsc-refresh'];
+
+function resolveRoutes(routes: LatchkeyHttpOptions['routes']): Partial<Record<AuthRouteName, false | RouteOverride>> {
+  if (routes === undefined) return {};
+  if (typeof routes !== 'object' || routes === null) throw new TypeError('latchkey http option routes must be an object');
+  for (const [name, override] of Object.entries(routes)) {
+    // A typo must not leave a route on that the app meant to turn off.
+    if (!ROUTE_NAMES.includes(name as AuthRouteName)) throw new TypeError(`latchkey http option routes: unknown route ${name}`);
+    if (override === false || override === undefined) continue;
+    if (typeof override !== 'object' || override === null) throw new TypeError(`latchkey http option routes.${name} must be false or an object`);
+    for (const [key, fn] of Object.entries(override)) {
+      if (!['before', 'replace', 'after'].includes(key)) throw new TypeError(`latchkey http option routes.${name}: unknown key ${key}`);
+      if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`latchkey http option routes.${name}.${key} must be a function`);
+    }
+  }
+  return { ...routes };
+}
+
+function resolveRenderer(renderer: unknown): ErrorRenderer | undefined {
+  if (renderer !== undefined && typeof renderer !== 'function') throw new TypeError('latchkey http option renderError must be a function');
+  return renderer as ErrorRenderer | undefined;
 }

@@ -19,13 +19,13 @@ import { dpopFromRequest } from './dpop.js';
 import { deviceOf, issueHeaders, tokenBody } from './issue.js';
 import { readJsonBody } from './json-body.js';
 import { MODE_HEADER, modeOf } from './mode.js';
-import type { ResolvedHttpSettings, TransportMode } from './options.js';
+import type { AuthRouteName, ResolvedHttpSettings, TransportMode } from './options.js';
 import type { HttpRequest } from './request.js';
 import { HeaderList, jsonResponse, type HttpResponse } from './response.js';
 import { revocationFeedResponse } from './revocation-feed.js';
 import { toPublicSession } from './session.js';
 
-type Route = 'refresh' | 'signout' | 'sessions' | 'session' | 'jwks' | 'revocations' | 'dbsc-register' | 'dbsc-refresh';
+type Route = AuthRouteName;
 
 /** Each route under the base path: its path (`:id` names the one parameter) and methods. The JWKS has its own path. */
 const ROUTES: Record<Exclude<Route, 'jwks'>, { path: string; methods: readonly string[] }> = {
@@ -50,11 +50,13 @@ function methodsOf(route: Route): readonly string[] {
  */
 export function routePatterns(settings: ResolvedHttpSettings): string[] {
   const { basePath, jwksPath } = settings;
-  // The revocation feed and the DBSC routes are routes only where they are configured.
+  // The revocation feed and the DBSC routes are routes only where they are configured; a route the
+  // app turned off is not registered either.
+  const on = (route: string): boolean => settings.routes[route as AuthRouteName] !== false;
   const routes = Object.entries(ROUTES).filter(
-    ([route]) => (route !== 'revocations' || settings.revocationFeed !== undefined) && (!route.startsWith('dbsc-') || settings.dbsc),
+    ([route]) => on(route) && (route !== 'revocations' || settings.revocationFeed !== undefined) && (!route.startsWith('dbsc-') || settings.dbsc),
   );
-  return [...routes.map(([, { path }]) => `${basePath}${path}`), ...(jwksPath === undefined ? [] : [jwksPath])];
+  return [...routes.map(([, { path }]) => `${basePath}${path}`), ...(jwksPath === undefined || !on('jwks') ? [] : [jwksPath])];
 }
 
 // Session ids are base64url; anything else cannot name a session, so it never reaches the store.
@@ -116,25 +118,45 @@ function preflight(ctx: HttpContext, request: HttpRequest, methods: readonly str
 export async function handleRoute(ctx: HttpContext, request: HttpRequest): Promise<HttpResponse | null> {
   const matched = match(ctx, request.path);
   if (!matched) return null;
+  const override = ctx.settings.routes[matched.route];
+  // Turned off by the app: not an auth route any more, so the request falls through to the app.
+  if (override === false) return null;
   const methods = methodsOf(matched.route);
   if (request.method === 'OPTIONS' && matched.route !== 'jwks') return preflight(ctx, request, methods);
-  let mode: TransportMode | undefined;
+  const builtIn = (): Promise<HttpResponse> => answer(ctx, request, matched.route, methods, matched.id);
   let response: HttpResponse;
+  if (override === undefined) response = await builtIn();
+  else {
+    try {
+      response = (await override.before?.(request)) ?? (override.replace ? await override.replace(request, builtIn) : await builtIn());
+      if (override.after) response = await override.after(request, response);
+    } catch (error) {
+      response = errorResponse(ctx, error, request);
+    }
+  }
+  // CORS and no-store apply to a wrapped or replaced route's answer too: they are the protocol.
+  return finish(ctx, request, response, matched.route);
+}
+
+/** The built-in route: its answer, or its refusal as a response. */
+async function answer(ctx: HttpContext, request: HttpRequest, route: Route, methods: readonly string[], id: string | undefined): Promise<HttpResponse> {
+  let mode: TransportMode | undefined;
   try {
     if (!methods.includes(request.method)) {
-      response = errorResponse(ctx, invalidRequest(`method not allowed; use ${methods.join(' or ')}`, 405));
+      const response = errorResponse(ctx, invalidRequest(`method not allowed; use ${methods.join(' or ')}`, 405), request);
       response.headers.push(['allow', methods.join(', ')]);
-    } else if (matched.route === 'jwks') {
-      response = jsonResponse(200, ctx.engine.jwks());
-      if (request.method === 'HEAD') response.body = undefined;
-    } else {
-      mode = modeOf(ctx.settings, request);
-      response = await dispatch(ctx, request, matched.route, mode, matched.id);
+      return response;
     }
+    if (route === 'jwks') {
+      const response = jsonResponse(200, ctx.engine.jwks());
+      if (request.method === 'HEAD') response.body = undefined;
+      return response;
+    }
+    mode = modeOf(ctx.settings, request);
+    return await dispatch(ctx, request, route, mode, id);
   } catch (error) {
-    response = errorResponse(ctx, error, mode);
+    return errorResponse(ctx, error, mode, { request });
   }
-  return finish(ctx, request, response, matched.route);
 }
 
 async function dispatch(ctx: HttpContext, request: HttpRequest, route: Route, mode: TransportMode, id: string | undefined): Promise<HttpResponse> {
@@ -183,7 +205,7 @@ async function refresh(ctx: HttpContext, request: HttpRequest, mode: TransportMo
     return jsonResponse(200, tokenBody(tokens, mode), issueHeaders(ctx, tokens, tokens.session, mode));
   } catch (error) {
     // A failed refresh ends the session on the client: the protocol says the cookies go.
-    return errorResponse(ctx, error, mode, { clearCookies: refreshFailureClears(error) });
+    return errorResponse(ctx, error, mode, { clearCookies: refreshFailureClears(error), request });
   }
 }
 

@@ -18,7 +18,15 @@ export type BusMessage =
    * Service keys (the service's own callers, service/api-keys.ts) revoked: receivers drop them from
    * their service-key cache and read the store again on next use. Instances that predate it ignore it.
    */
-  | { type: 'service-keys-changed'; keyIds: string[] };
+  | { type: 'service-keys-changed'; keyIds: string[] }
+  /**
+   * The claims of these users' or sessions' tokens changed at `at` (ms): receivers answer older
+   * tokens TRY_REFRESH_TOKEN (claims-epochs.ts). Instances that predate it ignore the type (wire.ts).
+   */
+  | { type: 'claims-changed'; epochs: ClaimsEpoch[] };
+
+/** One claims epoch: every token of `userId` (or of `sessionId`) minted before `at` (ms) is stale. */
+export type ClaimsEpoch = { userId: string; at: number } | { sessionId: string; at: number };
 
 /**
  * One revoked session. `reason` travels so that every instance can tell the holders of a session

@@ -12,7 +12,7 @@
  * instances of both releases can share one channel during an upgrade.
  */
 import { REVOCATION_REASONS, type RevocationReason } from '../types.js';
-import type { BusMessage, BusRevocation } from './bus.js';
+import type { BusMessage, BusRevocation, ClaimsEpoch } from './bus.js';
 
 /** Wire format version; a message without it (or from a future version) is ignored. */
 export const WIRE_VERSION = 1;
@@ -41,6 +41,7 @@ export function parseBusMessage(raw: string): BusMessage | null {
     const keyIds = Array.isArray(m.keyIds) ? (m.keyIds as unknown[]).filter((id): id is string => typeof id === 'string' && id.length <= 64) : [];
     return keyIds.length > 0 ? { type: m.type, keyIds } : null;
   }
+  if (m.type === 'claims-changed') return parseClaimsChanged((value as { epochs?: unknown }).epochs);
   if (m.type !== 'revoked' || !Array.isArray(m.revocations)) return null;
   const revocations: BusRevocation[] = [];
   for (const r of m.revocations as unknown[]) {
@@ -52,4 +53,17 @@ export function parseBusMessage(raw: string): BusMessage | null {
     }
   }
   return revocations.length > 0 ? { type: 'revoked', revocations } : null;
+}
+
+/** A forged epoch can only make clients refresh: ids are bounded in length, times must be finite. */
+function parseClaimsChanged(raw: unknown): BusMessage | null {
+  if (!Array.isArray(raw)) return null;
+  const epochs: ClaimsEpoch[] = [];
+  for (const e of raw as unknown[]) {
+    const { userId, sessionId, at } = (e ?? {}) as { userId?: unknown; sessionId?: unknown; at?: unknown };
+    if (typeof at !== 'number' || !Number.isFinite(at)) continue;
+    if (typeof userId === 'string' && userId.length <= 255) epochs.push({ userId, at });
+    else if (typeof sessionId === 'string' && sessionId.length <= 128) epochs.push({ sessionId, at });
+  }
+  return epochs.length > 0 ? { type: 'claims-changed', epochs } : null;
 }

@@ -60,6 +60,9 @@ export async function signAccessToken(
     iat,
     exp,
     auth_time: Math.floor(subject.authTime / 1000),
+    // The mint time to the millisecond: a claims epoch (revocation/claims-epochs.ts) must tell a token
+    // minted just before a claim change from one minted just after it in the same second.
+    lk_iat_ms: Math.floor(now),
     ...(settings.clientId ? { client_id: settings.clientId } : {}),
   };
   const signKey = key.signKeyObject ?? (await ring.signingKeyObject(key));

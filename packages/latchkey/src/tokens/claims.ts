@@ -10,6 +10,8 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'nbf', 'exp', 'auth_time', 'typ', 'client_id',
   // The confirmation claim (RFC 7800, RFC 9449 §6): an app that could set it could bind a token to its own key.
   'cnf',
+  // The mint time in ms (tokens/access.ts): an app that could set it could dodge a claims epoch.
+  'lk_iat_ms',
 ]);
 
 /** Upper bound on the serialised size of app claims: they ride in every request's token or cookie. */
