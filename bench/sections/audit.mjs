@@ -49,7 +49,8 @@ await runSection('audit', async (ctx) => {
   );
   try {
     const path = join(dir, 'latchkey.db');
-    const engine = await benchEngine({ store: sqliteStore({ path }) });
+    const store = sqliteStore({ path });
+    const engine = await benchEngine({ store });
     const audit = await SqliteAuditStore.open({ path });
     await audit.migrate();
     const tokens = [];
@@ -89,7 +90,7 @@ await runSection('audit', async (ctx) => {
       `The folded case wrote about one row per session per second; the per-row case one per refresh (newest page: ${stored.events.length} rows).`,
     );
     await engine.close();
-    await engine.store.close();
+    await store.close();
     await audit.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

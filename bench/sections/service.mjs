@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { compareCases } from '../lib/measure.mjs';
 import { compare, runSection } from '../lib/section.mjs';
+import { memoryStore } from 'latchkey/stores/memory';
 import { benchEngine, issueTokens } from '../lib/engine.mjs';
 import { optionalImport } from '../lib/services.mjs';
 
@@ -19,11 +20,12 @@ await runSection('service', async (ctx) => {
     ctx.skip('latchkey/service or hono is not available (build the package; hono is an optional peer)');
   const timing = { rounds: ctx.quick ? 3 : 7, roundMs: ctx.ms(700, 250), latencyMs: ctx.ms(500, 150) };
 
-  const engine = await benchEngine({ signingAlgorithm: 'EdDSA' });
+  const store = memoryStore();
+  const engine = await benchEngine({ signingAlgorithm: 'EdDSA', store });
   const serviceKey = `bench-service-key-${randomBytes(16).toString('hex')}`;
   const app = service.createServiceApp({
     engine,
-    apiKeys: new service.ServiceKeyChecker(engine.store, [serviceKey]),
+    apiKeys: new service.ServiceKeyChecker(store, [serviceKey]),
     metrics: new service.ServiceMetrics({ defaultMetrics: false }),
     logger: service.silentLogger,
   });

@@ -22,6 +22,7 @@ import { createEdgeVerifier } from 'latchkey/edge';
 import jsonwebtoken from 'jsonwebtoken';
 import { compare, runSection } from '../lib/section.mjs';
 import { compareCases } from '../lib/measure.mjs';
+import { memoryStore } from 'latchkey/stores/memory';
 import { AUDIENCE, benchEngine, ISSUER, issueTokens } from '../lib/engine.mjs';
 
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'];
@@ -43,8 +44,9 @@ await runSection('verify', async (ctx) => {
     ctx.progress(`${alg}: issuing ${tokenCount} tokens`);
     // One engine issues; the uncached engine shares its store (and so its keys) and secret.
     const secret = new Uint8Array(32).fill(7);
-    const cached = await benchEngine({ signingAlgorithm: alg, secret });
-    const uncached = await benchEngine({ signingAlgorithm: alg, secret, store: cached.store, verifyCacheSize: 0 });
+    const store = memoryStore();
+    const cached = await benchEngine({ signingAlgorithm: alg, secret, store });
+    const uncached = await benchEngine({ signingAlgorithm: alg, secret, store, verifyCacheSize: 0 });
     const tokens = await issueTokens(cached, tokenCount);
     const n = tokens.length;
     const jwk = cached.jwks().keys[0];

@@ -174,9 +174,11 @@ export async function startDemo(options = {}) {
   });
   const address = server.address();
   const url = `http://localhost:${address.port}`;
+  // The demo opened the store, so it closes it (the engine closes only a store it opened itself).
+  const store = sqliteStore({ path: join(dataDir, 'demo.db') });
   latchkey = await createLatchkey({
     issuer: options.issuer ?? url,
-    store: sqliteStore({ path: join(dataDir, 'demo.db') }),
+    store,
     secretFile: join(dataDir, 'secret.key'),
     accessTokenTtl,
     // Short tokens need a short leeway, or a 2-second token would live for 32.
@@ -192,7 +194,7 @@ export async function startDemo(options = {}) {
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(resolve));
       await latchkey.close();
-      await latchkey.store.close();
+      await store.close();
       users.close();
     },
   };

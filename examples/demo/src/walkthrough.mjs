@@ -7,9 +7,10 @@ import { sqliteStore } from 'latchkey/stores/sqlite';
 const short = (token) => `${token.slice(0, 18)}…(${token.length} chars)`;
 const step = (n, text) => console.log(`\n\x1b[1m${n}. ${text}\x1b[0m`);
 
+const store = sqliteStore({ path: '.latchkey/walkthrough.db' });
 const latchkey = await createLatchkey({
   issuer: 'http://localhost:3000',
-  store: sqliteStore({ path: '.latchkey/walkthrough.db' }),
+  store,
   secretFile: '.latchkey/secret.key',
 });
 latchkey.on('session.theft_detected', (e) => console.log(`   event: session.theft_detected  session=${e.sessionId} user=${e.userId}`));
@@ -72,5 +73,5 @@ step(6, 'Public keys for any JOSE library, in other languages too');
 console.log(`   JWKS: ${latchkey.jwks().keys.map((k) => `${k.kid.slice(0, 10)}… ${k.alg}`).join(', ')}`);
 
 await latchkey.close();
-await latchkey.store.close();
+await store.close();
 console.log('\nDone. The store is .latchkey/walkthrough.db.');

@@ -47,6 +47,7 @@ import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './
 import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
 import type { BusRevocation, ClaimsEpoch, RevocationBus } from './revocation/bus.js';
+import { readRevocationFeed, type RevocationFeed } from './revocation/feed.js';
 import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
 import { hasExpired } from './tokens/access-claims.js';
@@ -175,10 +176,15 @@ function keepsApiKeys(store: SessionStore): store is SessionStore & ApiKeyStore 
 export class Latchkey {
   /** Settings after defaults. */
   readonly settings: Readonly<ResolvedSettings>;
-  readonly store: SessionStore;
   /** User API keys: create, verify, list, revoke, rotate (see docs/api-keys.md). */
   readonly apiKeys: ApiKeys;
 
+  /**
+   * Private: a write straight to the store would bypass the denylist, the events and the revocation
+   * bus, so other instances would keep honouring a session revoked that way. Callers get what they
+   * need through narrow methods (`ping`, `countActiveSessions`, `currentSigningKey`, `revocationFeed`).
+   */
+  readonly #store: SessionStore;
   readonly #clock: Clock;
   readonly #ring: KeyRing;
   readonly #derivationKey: Uint8Array;
@@ -211,7 +217,7 @@ export class Latchkey {
     this.settings = Object.freeze(settings);
     this.#claims = extensions.claims;
     this.#hooks = extensions.hooks;
-    this.store = store;
+    this.#store = store;
     this.#ownsStore = ownsStore;
     this.#clock = clock;
     this.#encryptionKey = deriveSubkey(secret, 'key-encryption');
@@ -340,7 +346,7 @@ export class Latchkey {
       generation: 0,
       binding: bindingProof ? { method: 'dpop', jkt: bindingProof.jkt } : null,
     };
-    await this.store.createSession({
+    await this.#store.createSession({
       session: record,
       refreshToken: { hash: refreshHash, sessionId: record.id, generation: 0, createdAt: now },
     });
@@ -377,7 +383,7 @@ export class Latchkey {
     if (this.#fleet.epochs.stale(claims.sub, claims.sid, mintedAt(claims))) throw new TryRefreshError('session claims changed; refresh and retry');
     const boundKey = await this.#checkTokenBinding(token as string, claims, options, now);
     if (options?.checkStore) {
-      const session = await this.store.getSession(claims.sid);
+      const session = await this.#store.getSession(claims.sid);
       if (!session || session.userId !== claims.sub) throw new UnauthorisedError('revoked', 'session revoked');
       if (session.revokedAt !== null) throw revokedError(session.id, session.userId, session.revokedReason);
       if (isSessionExpired(session, now)) throw new UnauthorisedError('session_expired', 'session expired');
@@ -419,7 +425,7 @@ export class Latchkey {
     // inside the window gets the same derived successor and freshly minted tokens (the grace path).
     await this.#assertCanSign(now);
     const successor = deriveSuccessor(this.#derivationKey, refreshToken);
-    const outcome = await this.store.rotateRefreshToken({
+    const outcome = await this.#store.rotateRefreshToken({
       presentedHash: hashRefreshToken(refreshToken),
       successorHash: hashRefreshToken(successor),
       now,
@@ -506,7 +512,7 @@ export class Latchkey {
     validateSessionId(sessionId);
     const now = this.#clock.now();
     const verified = await this.#dbsc.verifyRegistration(proof, sessionId, now);
-    const record = await this.store.bindSession(sessionId, { method: 'dbsc', jkt: verified.jkt, jwk: verified.jwk }, now);
+    const record = await this.#store.bindSession(sessionId, { method: 'dbsc', jkt: verified.jkt, jwk: verified.jwk }, now);
     if (!record) throw new NotFoundError('session not found');
     if (record.binding?.method !== 'dbsc' || record.binding.jkt !== verified.jkt) {
       throw new InvalidDbscProofError('already_bound', 'this session is already bound to another key');
@@ -522,13 +528,13 @@ export class Latchkey {
   /** The session, revoked or not; null when it does not exist. */
   async getSession(sessionId: string): Promise<Session | null> {
     validateSessionId(sessionId);
-    const record = await this.store.getSession(sessionId);
+    const record = await this.#store.getSession(sessionId);
     return record ? toSession(record) : null;
   }
 
   /** The user's active sessions ("your devices"), newest first. */
   async listSessions(userId: string): Promise<Session[]> {
-    const records = await this.store.listActiveSessions(validateUserId(userId), this.#clock.now());
+    const records = await this.#store.listActiveSessions(validateUserId(userId), this.#clock.now());
     return records.map(toSession);
   }
 
@@ -542,7 +548,7 @@ export class Latchkey {
   async updateSession(sessionId: string, update: SessionUpdate): Promise<Session> {
     validateSessionId(sessionId);
     const patch = validateSessionUpdate(update);
-    const record = await this.store.updateSession(sessionId, patch, {
+    const record = await this.#store.updateSession(sessionId, patch, {
       now: this.#clock.now(),
       // Merged results are checked where they are computed, inside the store's atomic step.
       check: (next) => {
@@ -580,7 +586,7 @@ export class Latchkey {
   async fetchClaimEntry(sessionId: string, claim: SessionClaim): Promise<JsonObject | undefined> {
     const registered = this.#claims.get(claim.key) ?? claim;
     if (registered.fetch === undefined) return undefined;
-    const session = await this.store.getSession(validateSessionId(sessionId));
+    const session = await this.#store.getSession(validateSessionId(sessionId));
     if (!session || !isSessionActive(session, this.#clock.now())) throw new NotFoundError('session not found, revoked or expired');
     return this.#fetchEntry(registered, { sessionId, userId: session.userId, accessClaims: session.accessClaims, data: session.data });
   }
@@ -593,7 +599,7 @@ export class Latchkey {
   /** Mints a fresh access and ID token for an active session (e.g. right after its claims changed). */
   async reissueTokens(sessionId: string): Promise<ReissuedTokens> {
     const now = this.#clock.now();
-    const record = await this.store.getSession(sessionId);
+    const record = await this.#store.getSession(sessionId);
     if (!record) throw new NotFoundError('session not found');
     if (!isSessionActive(record, now)) throw new UnauthorisedError(record.revokedAt === null ? 'session_expired' : 'revoked', 'session is not active');
     return this.#mint(record, now);
@@ -603,7 +609,7 @@ export class Latchkey {
   async revokeSession(sessionId: string, reason: RevocationReason = 'signout'): Promise<boolean> {
     validateSessionId(sessionId);
     const now = this.#clock.now();
-    const revocation = await this.store.revokeSession(sessionId, now, reason);
+    const revocation = await this.#store.revokeSession(sessionId, now, reason);
     if (revocation) {
       await this.#revoked([revocation], reason);
       return true;
@@ -611,7 +617,7 @@ export class Latchkey {
     // Already revoked. If that was recent, announce it again: the call that revoked it may have died
     // between its commit and its publish (a retried sign-out is exactly that case), and without this
     // the other instances would learn of it only from their store poll.
-    const session = await this.store.getSession(sessionId);
+    const session = await this.#store.getSession(sessionId);
     if (session?.revokedAt != null && session.revokedAt > now - this.#schedule.retainMs) {
       // Announced with the reason it was revoked for, which may not be this call's.
       const stored = session.revokedReason ?? reason;
@@ -628,7 +634,7 @@ export class Latchkey {
    */
   async revokeUserSessions(userId: string, options?: RevokeUserSessionsOptions): Promise<number> {
     const reason = options?.reason ?? (options?.exceptSessionId ? 'signout-others' : 'revoke-all');
-    const revocations = await this.store.revokeUserSessions(validateUserId(userId), this.#clock.now(), reason, options?.exceptSessionId);
+    const revocations = await this.#store.revokeUserSessions(validateUserId(userId), this.#clock.now(), reason, options?.exceptSessionId);
     await this.#revoked(revocations, reason);
     return revocations.length;
   }
@@ -639,7 +645,7 @@ export class Latchkey {
    * event and does not fail the session cleanup, which has already committed.
    */
   async cleanup(): Promise<CleanupResult> {
-    const result = await this.store.deleteExpired(this.#clock.now() - this.#schedule.retainMs);
+    const result = await this.#store.deleteExpired(this.#clock.now() - this.#schedule.retainMs);
     for (const task of [...this.#cleanupTasks]) {
       try {
         await task();
@@ -662,6 +668,38 @@ export class Latchkey {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Health and figures (read-only views of the store, for probes, metrics and the revocation feed)
+
+  /** Resolves when the store answers a trivial query, rejects otherwise: for a readiness probe. */
+  async ping(): Promise<void> {
+    await this.#store.ping();
+  }
+
+  /** Sessions neither revoked nor expired at `now` (default: the engine's clock), for metrics. */
+  async countActiveSessions(now: number = this.#clock.now()): Promise<number> {
+    return this.#store.countActiveSessions(now);
+  }
+
+  /**
+   * The signing key in use at `now` according to the store (not this instance's key ring, which may
+   * lag the store by one key check), or undefined before any key is active. Its id and when it began
+   * signing (ms since the epoch), for a key-age metric; never key material.
+   */
+  async currentSigningKey(now: number = this.#clock.now()): Promise<{ kid: string; activatesAt: number } | undefined> {
+    const keys = await this.#store.listSigningKeys();
+    const active = keys.filter((k) => k.activatesAt <= now).sort((a, b) => b.activatesAt - a.activatesAt)[0];
+    return active === undefined ? undefined : { kid: active.kid, activatesAt: active.activatesAt };
+  }
+
+  /**
+   * The revocation feed (revocation/feed.ts) from `since` (a previous answer's `cursor`), for edge
+   * verifiers. `now` defaults to the engine's clock; the HTTP layer passes its own.
+   */
+  async revocationFeed(since: number | undefined, now: number = this.#clock.now()): Promise<RevocationFeed> {
+    return readRevocationFeed(this.#store, this.settings, since, now);
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Keys
 
   /**
@@ -670,15 +708,15 @@ export class Latchkey {
    */
   async maintainKeys(): Promise<void> {
     const now = this.#clock.now();
-    let records = await this.store.listSigningKeys();
+    let records = await this.#store.listSigningKeys();
     const plan = planKeyMaintenance(records, now, this.#schedule);
     if (plan.create) {
       const key = await generateSigningKey(this.settings.signingAlgorithm, plan.create.generation, now, plan.create.activatesAt, this.#encryptionKey);
-      if (await this.store.insertSigningKey(key)) this.#keyCreated(key.kid, key.activatesAt, now);
-      records = await this.store.listSigningKeys();
+      if (await this.#store.insertSigningKey(key)) this.#keyCreated(key.kid, key.activatesAt, now);
+      records = await this.#store.listSigningKeys();
     }
     if (plan.remove.length > 0) {
-      await this.store.deleteSigningKeys(plan.remove);
+      await this.#store.deleteSigningKeys(plan.remove);
       records = records.filter((r) => !plan.remove.includes(r.kid));
     }
     await this.#ring.load(records);
@@ -694,11 +732,11 @@ export class Latchkey {
   async rotateKeys(options: { dropPrevious?: boolean } = {}): Promise<{ kid: string }> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.#clock.now();
-      const records = await this.store.listSigningKeys();
+      const records = await this.#store.listSigningKeys();
       const generation = Math.max(0, ...records.map((r) => r.generation)) + 1;
       const key = await generateSigningKey(this.settings.signingAlgorithm, generation, now, now, this.#encryptionKey);
-      if (await this.store.insertSigningKey(key)) {
-        if (options.dropPrevious) await this.store.deleteSigningKeys(records.map((r) => r.kid));
+      if (await this.#store.insertSigningKey(key)) {
+        if (options.dropPrevious) await this.#store.deleteSigningKeys(records.map((r) => r.kid));
         await this.#ring.load(options.dropPrevious ? [key] : [...records, key]);
         this.#keyCreated(key.kid, now, now);
         return { kid: key.kid };
@@ -771,7 +809,7 @@ export class Latchkey {
     }
     await this.#fleet.leave();
     await this.#dpop.close();
-    if (this.#ownsStore) await this.store.close();
+    if (this.#ownsStore) await this.#store.close();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -849,7 +887,7 @@ export class Latchkey {
     if (Object.keys(dataMerge).length > 0) update.mergeData = dataMerge;
     try {
       const patch = validateSessionUpdate(update);
-      const updated = await this.store.updateSession(session.id, patch, {
+      const updated = await this.#store.updateSession(session.id, patch, {
         now,
         check: (next) => {
           assertWithinLimit(next.accessClaims, 'accessClaims', MAX_CLAIMS_BYTES);
@@ -927,7 +965,7 @@ export class Latchkey {
   async #provenDbscKey(dbsc: { sessionId: string; proof: string }, now: number): Promise<string> {
     if (typeof dbsc !== 'object' || dbsc === null || typeof dbsc.sessionId !== 'string') throw new TypeError('dbsc needs a sessionId string');
     validateSessionId(dbsc.sessionId);
-    const record = await this.store.getSession(dbsc.sessionId);
+    const record = await this.#store.getSession(dbsc.sessionId);
     const binding = record?.binding;
     if (binding?.method !== 'dbsc' || binding.jwk === undefined) throw new InvalidDbscProofError('key_mismatch', 'this session registered no DBSC key');
     await this.#dbsc.verifyRefresh(dbsc.proof, dbsc.sessionId, binding.jwk, now);

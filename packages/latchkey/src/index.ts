@@ -82,6 +82,7 @@ export type {
 export type { LatchkeyEventName, LatchkeyEvents, LatchkeyListener } from './events.js';
 export type { JsonWebKeySet } from './keys/ring.js';
 export type { BusHandlers, BusMessage, BusRevocation, ClaimsEpoch, RevocationBus } from './revocation/bus.js';
+export type { RevocationFeed, RevocationFeedEntry } from './revocation/feed.js';
 export type {
   ApiKeyRecord,
   ApiKeyStore,

@@ -7,7 +7,7 @@
  * `304 Not Modified`, so an idle poll costs a store query and no transfer.
  */
 import { UnauthorisedError } from '../errors.js';
-import { feedEtag, ifNoneMatchMatches, parseFeedSince, readRevocationFeed } from '../revocation/feed.js';
+import { feedEtag, ifNoneMatchMatches, parseFeedSince } from '../revocation/feed.js';
 import type { Latchkey } from '../engine.js';
 import { invalidRequest } from './errors.js';
 import type { ResolvedHttpSettings } from './options.js';
@@ -28,7 +28,7 @@ export async function revocationFeedResponse(
     throw new UnauthorisedError('unknown_token', 'credential not accepted for the revocation feed');
   const since = parseFeedSince(request.query.get('since'));
   if (since === null) throw invalidRequest('since must be a whole number of milliseconds');
-  const feed = await readRevocationFeed(engine.store, engine.settings, since, settings.clock.now());
+  const feed = await engine.revocationFeed(since, settings.clock.now());
   const body = JSON.stringify(feed);
   const etag = await feedEtag(body);
   if (ifNoneMatchMatches(request.headers.get('if-none-match'), etag)) return { status: 304, headers: [['etag', etag]], body: undefined };

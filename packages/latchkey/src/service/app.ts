@@ -15,7 +15,7 @@ import type { AuditStore } from '../audit/types.js';
 import type { Latchkey } from '../engine.js';
 import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
-import { feedEtag, ifNoneMatchMatches, parseFeedSince, readRevocationFeed } from '../revocation/feed.js';
+import { feedEtag, ifNoneMatchMatches, parseFeedSince } from '../revocation/feed.js';
 import type { IssuedTokens, Session } from '../types.js';
 import type { ApiKeyChecker } from './api-keys.js';
 import { auditEventToJson, auditQueryFrom } from './audit.js';
@@ -383,7 +383,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('get', '/v1/revocations', async (c) => {
     const since = parseFeedSince(c.req.query('since'));
     if (since === null) throw new ServiceError(400, 'INVALID_REQUEST', 'since must be a whole number of milliseconds', { field: 'since' });
-    const feed = await store(readRevocationFeed(engine.store, engine.settings, since, Date.now()));
+    const feed = await store(engine.revocationFeed(since, Date.now()));
     const body = JSON.stringify(feed);
     const etag = await feedEtag(body);
     c.header('ETag', etag);
@@ -423,7 +423,7 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   route('get', '/readyz', async (c) => {
     c.header('Cache-Control', 'no-store');
     try {
-      await store(engine.store.ping());
+      await store(engine.ping());
       return c.json({ status: 'ok' }, 200);
     } catch {
       return c.json({ status: 'unavailable' }, 503);

@@ -87,22 +87,20 @@ export class ServiceMetrics {
       async collect() {
         try {
           const now = Date.now();
-          const keys = await withDeadline(engine.store.listSigningKeys(), 1_000);
-          const active = keys.filter((k) => k.activatesAt <= now).sort((a, b) => b.activatesAt - a.activatesAt)[0];
+          const active = await withDeadline(engine.currentSigningKey(now), 1_000);
           if (active) this.set((now - active.activatesAt) / 1000);
         } catch {
           // Store down: leave the last value; /readyz reports the outage.
         }
       },
     });
-    const store = engine.store;
     new Gauge({
       name: 'latchkey_active_sessions',
       help: 'Sessions neither revoked nor expired.',
       registers,
       async collect() {
         try {
-          this.set(await withDeadline(store.countActiveSessions(Date.now()), 1_000));
+          this.set(await withDeadline(engine.countActiveSessions(Date.now()), 1_000));
         } catch {
           // As above.
         }

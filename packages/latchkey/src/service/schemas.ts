@@ -11,6 +11,15 @@ import { isStorableText, RESERVED_CLAIMS } from '../tokens/claims.js';
 import type { JsonValue } from '../types.js';
 import { AUDIT_EVENT_TYPES, type AuditEventType } from '../audit/types.js';
 
+/**
+ * The record `z.enum` makes of its values (`{ ok: 'ok', unavailable: 'unavailable' }`), named. Every
+ * enum below is typed through it and a named union, so the declarations print `ZodEnum<EnumRecord<
+ * HealthStatus>>`. Inferred, the record was printed with its keys in the order of the compiler's
+ * literal-type ids, which depends on which files a build checked first: a clean build and an
+ * incremental one gave different declarations, and the API report flapped.
+ */
+export type EnumRecord<T extends string> = { [K in T]: K };
+
 /** Any JSON value. */
 export const JsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValueSchema), z.record(z.string(), JsonValueSchema)]),
@@ -112,13 +121,17 @@ export const SessionSchema = z.strictObject({
   revokedAt: Timestamp.nullable(),
 });
 
+/** How the access token is sent: `DPoP` when the session is bound to a key. */
+export type TokenTypeName = 'Bearer' | 'DPoP';
+const TokenTypeSchema: z.ZodEnum<EnumRecord<TokenTypeName>> = z.enum(['Bearer', 'DPoP']);
+
 export const IssuedTokensResponse = z.strictObject({
   session: SessionSchema,
   accessToken: z.string(),
   refreshToken: z.string(),
   idToken: z.string(),
   accessTokenExpiresAt: Timestamp,
-  tokenType: z.enum(['Bearer', 'DPoP']).meta({ description: 'v1.1: `DPoP` when the session is bound to a key; send the access token with that scheme.' }),
+  tokenType: TokenTypeSchema.meta({ description: 'v1.1: `DPoP` when the session is bound to a key; send the access token with that scheme.' }),
 });
 
 export const ReissuedTokensResponse = z
@@ -149,7 +162,10 @@ export const DiscoveryResponse = z.looseObject({
   id_token_signing_alg_values_supported: z.array(z.string()),
 });
 
-export const HealthResponse = z.strictObject({ status: z.enum(['ok', 'unavailable']) });
+/** What /readyz and /healthz answer. */
+export type HealthStatus = 'ok' | 'unavailable';
+const HealthStatusSchema: z.ZodEnum<EnumRecord<HealthStatus>> = z.enum(['ok', 'unavailable']);
+export const HealthResponse = z.strictObject({ status: HealthStatusSchema });
 
 /** The revocation feed (revocation/feed.ts), for verifiers that cannot subscribe to the bus. */
 export const RevocationFeedResponse = z.strictObject({
@@ -213,15 +229,21 @@ export const ApiKeyListResponse = z.strictObject({ apiKeys: z.array(ApiKeySchema
 
 // ---- The audit log (issue 17) -----------------------------------------------------------------------
 
+// Typed through named unions (see EnumRecord), so the declarations do not depend on the build order.
+const AuditEventTypeSchema: z.ZodEnum<EnumRecord<AuditEventType>> = z.enum(AUDIT_EVENT_TYPES as [AuditEventType, ...AuditEventType[]]);
+/** Who acted in an audit event. */
+export type AuditActorName = 'user' | 'admin' | 'system';
+const AuditActorSchema: z.ZodEnum<EnumRecord<AuditActorName>> = z.enum(['user', 'admin', 'system']);
+
 export const AuditEventSchema = z.strictObject({
   id: z.string().meta({ description: 'Unique; with `at`, the order of the log.' }),
-  type: z.enum(AUDIT_EVENT_TYPES as [AuditEventType, ...AuditEventType[]]),
+  type: AuditEventTypeSchema,
   at: Timestamp.meta({ description: 'When it happened; for a folded refresh row (`count` > 1), the last refresh.' }),
   firstAt: Timestamp.meta({ description: 'The first event folded into this row (equals `at` when `count` is 1).' }),
   count: z.int().min(1).meta({ description: 'How many events the row stands for: refreshes of one session, device and IP within one write batch (about 1 s) are folded.' }),
   userId: z.string().nullable(),
   sessionId: z.string().nullable(),
-  actor: z.enum(['user', 'admin', 'system']),
+  actor: AuditActorSchema,
   reason: z.string().nullable().meta({ description: 'Why: a revocation, rejection or theft reason.' }),
   device: z.string().nullable().meta({ description: 'The User-Agent the event came with; for a theft, the request that replayed the old token.' }),
   ip: z.string().nullable(),
@@ -235,7 +257,28 @@ export const AuditPageResponse = z.strictObject({
   nextCursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page.' }),
 });
 
-/** Every error code the service sends. */
+/**
+ * Every error code the service sends. Written out rather than inferred from `ERROR_CODES`, so that
+ * declarations name it and never print the union in the compiler's (build-order dependent) order.
+ */
+export type ServiceErrorCode =
+  | 'INVALID_API_KEY'
+  | 'INVALID_REQUEST'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TRY_REFRESH_TOKEN'
+  | 'UNAUTHORISED'
+  | 'TOKEN_THEFT_DETECTED'
+  | 'INSUFFICIENT_FRESHNESS'
+  | 'INSUFFICIENT_SCOPE'
+  | 'STORE_UNAVAILABLE'
+  | 'SHUTTING_DOWN'
+  | 'INVALID_DPOP_PROOF'
+  | 'USE_DPOP_NONCE'
+  | 'INTERNAL_ERROR';
+
+/** The same codes, in the order the OpenAPI document lists them; `satisfies` and the check below keep the two lists equal. */
 export const ERROR_CODES = [
   'INVALID_API_KEY',
   'INVALID_REQUEST',
@@ -252,21 +295,26 @@ export const ERROR_CODES = [
   'INVALID_DPOP_PROOF',
   'USE_DPOP_NONCE',
   'INTERNAL_ERROR',
-] as const;
-export type ServiceErrorCode = (typeof ERROR_CODES)[number];
+] as const satisfies readonly ServiceErrorCode[];
+// Fails to compile when ServiceErrorCode has a code ERROR_CODES lacks.
+const everyCodeListed: Exclude<ServiceErrorCode, (typeof ERROR_CODES)[number]> extends never ? true : never = true;
+void everyCodeListed;
+const ErrorCodeSchema: z.ZodEnum<EnumRecord<ServiceErrorCode>> = z.enum(ERROR_CODES);
+
+/** The `reason` of a TOKEN_THEFT_DETECTED or (`revoked-for-theft`) UNAUTHORISED error body. */
+export type ErrorReason = 'parent-after-grace' | 'rotated-out-replay' | 'revoked-for-theft';
+const ErrorReasonSchema: z.ZodEnum<EnumRecord<ErrorReason>> = z.enum(['parent-after-grace', 'rotated-out-replay', 'revoked-for-theft']);
 
 export const ErrorResponse = z.strictObject({
   error: z.strictObject({
-    code: z.enum(ERROR_CODES),
+    code: ErrorCodeSchema,
     message: z.string(),
     field: z.string().optional().meta({ description: 'For INVALID_REQUEST: the offending field, as a dotted path.' }),
     sessionId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: the revoked session.' }),
     userId: z.string().optional().meta({ description: 'For TOKEN_THEFT_DETECTED: its user.' }),
     missingScopes: z.array(z.string()).optional().meta({ description: 'For INSUFFICIENT_SCOPE: the scopes the key lacks.' }),
     nonce: z.string().optional().meta({ description: 'For USE_DPOP_NONCE: the nonce the next proof must carry (also sent as `DPoP-Nonce`).' }),
-    reason: z
-      .enum(['parent-after-grace', 'rotated-out-replay', 'revoked-for-theft'])
-      .optional()
+    reason: ErrorReasonSchema.optional()
       .meta({
         description:
           'For TOKEN_THEFT_DETECTED: `parent-after-grace` (the parent of an unused successor, presented after the grace window: a thief, or a very late retry) or `rotated-out-replay` (any other rotated-out token). For UNAUTHORISED: `revoked-for-theft` when the session was revoked because theft was detected.',

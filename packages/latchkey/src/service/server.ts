@@ -57,6 +57,12 @@ export interface RunningService {
   engine: Latchkey;
   /** Writes the engine's events to the audit log in batches (`flush()` writes what is buffered now). */
   audit: AuditRecorder;
+  /**
+   * The store the service runs on (the configured one, or `options.store`), for admin work the engine
+   * does not do, such as service keys. Change sessions through `engine`: a write straight to the store
+   * bypasses its denylist and the revocation bus.
+   */
+  store: SessionStore;
   app: Hono<{ Variables: { route: string } }>;
   server: Server;
   /**
@@ -204,6 +210,6 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       logger.log('info', 'stopped', {});
     })());
 
-  return { url, port, engine: running, audit: recorder, app, server, serviceKeys, close };
+  return { url, port, engine: running, audit: recorder, store, app, server, serviceKeys, close };
 }
 

@@ -13,7 +13,7 @@ const CREDENTIAL = 'feed-credential-0123456789abcdefghijklmnopqrstuv';
 const ORIGIN = 'https://auth.test.example';
 
 async function issuer(options: { clock?: FakeClock; signingAlgorithm?: 'EdDSA' | 'ES256' | 'RS256' } = {}) {
-  const { lk, clock } = await testEngine({
+  const { lk, clock, store } = await testEngine({
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.signingAlgorithm ? { signingAlgorithm: options.signingAlgorithm } : {}),
   });
@@ -40,7 +40,7 @@ async function issuer(options: { clock?: FakeClock; signingAlgorithm?: 'EdDSA' |
       ...(extra.jwksRefetchCooldown !== undefined ? { jwksRefetchCooldown: extra.jwksRefetchCooldown } : {}),
       ...(extra.verifyCacheSize !== undefined ? { verifyCacheSize: extra.verifyCacheSize } : {}),
     });
-  return { lk, clock, http, requests, edge };
+  return { lk, clock, store, http, requests, edge };
 }
 
 const outcome = (p: Promise<unknown>) =>
@@ -57,7 +57,7 @@ afterEach(async () => {
 describe('latchkey/edge verifier', () => {
   for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
     it(`gives the engine's verdict on genuine, tampered, foreign, expired and malformed tokens (${alg})`, async () => {
-      const { lk, clock, edge } = await issuer({ signingAlgorithm: alg });
+      const { lk, clock, store, edge } = await issuer({ signingAlgorithm: alg });
       closers.push(() => lk.close());
       const { lk: other } = await testEngine({ secret: 'another-secret-that-is-at-least-32-bytes', signingAlgorithm: alg });
       closers.push(() => other.close());
@@ -70,11 +70,11 @@ describe('latchkey/edge verifier', () => {
         genuine: accessToken,
         tampered: `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'mallory' })).toString('base64url')}.${s}`,
         foreign: (await other.createSession({ userId: 'alice' })).accessToken,
-        expired: await signWithStoreKey(lk.store, { ...payload, iat: now - 2000, exp: now - 1000 }),
-        tooLong: await signWithStoreKey(lk.store, { ...payload, exp: now + 10_000 }),
-        wrongAudience: await signWithStoreKey(lk.store, { ...payload, aud: 'someone-else' }),
-        wrongType: await signWithStoreKey(lk.store, payload, { typ: 'JWT' }),
-        dpopBound: await signWithStoreKey(lk.store, { ...payload, cnf: { jkt: 'x'.repeat(43) } }),
+        expired: await signWithStoreKey(store, { ...payload, iat: now - 2000, exp: now - 1000 }),
+        tooLong: await signWithStoreKey(store, { ...payload, exp: now + 10_000 }),
+        wrongAudience: await signWithStoreKey(store, { ...payload, aud: 'someone-else' }),
+        wrongType: await signWithStoreKey(store, payload, { typ: 'JWT' }),
+        dpopBound: await signWithStoreKey(store, { ...payload, cnf: { jkt: 'x'.repeat(43) } }),
         unsigned: `${h}.${p}.`,
         garbage: 'not-a-token',
         number: 42,
@@ -96,7 +96,7 @@ describe('latchkey/edge verifier', () => {
   }
 
   it('fetches the JWKS once, and refetches for an unknown kid at most once per cooldown', async () => {
-    const { lk, clock, edge, requests } = await issuer();
+    const { lk, clock, store, edge, requests } = await issuer();
     closers.push(() => lk.close());
     const jwksFetches = () => requests.filter((p) => p.endsWith('jwks.json')).length;
     // (jose's cooldown runs on the real clock: 0 here, so that the rotation below may refetch at once.)
@@ -124,7 +124,7 @@ describe('latchkey/edge verifier', () => {
       auth_time: 0,
     };
     for (let i = 0; i < 10; i++) {
-      const forged = await signWithStoreKey(lk.store, payload, { kid: `made-up-${i}` });
+      const forged = await signWithStoreKey(store, payload, { kid: `made-up-${i}` });
       expect(await outcome(guarded.verify(forged))).toBe('UNAUTHORISED/unknown_key');
     }
     expect(jwksFetches()).toBe(3);

@@ -72,14 +72,15 @@ describe('SIGKILL during a refresh loop (SQLite)', () => {
       db.close();
 
       // The client's last known token: current, or the parent of a rotation whose response died with the process.
-      const lk = await createLatchkey({ issuer: 'https://crash.test', secret: TEST_SECRET, store: sqliteStore({ path: dbPath }), timers: false, refreshGrace: 120 });
+      const store = sqliteStore({ path: dbPath });
+      const lk = await createLatchkey({ issuer: 'https://crash.test', secret: TEST_SECRET, store, timers: false, refreshGrace: 120 });
       for (const [sid, token] of lastTokens) {
-        const row = (await lk.store.getSession(sid))!;
+        const row = (await store.getSession(sid))!;
         expect([row.currentRefreshHash, row.previousRefreshHash]).toContain(sha256(token));
         const next = await lk.refresh(token);
         expect(next.session.id).toBe(sid);
       }
-      await lk.store.close();
+      await store.close();
     }
   }, 60_000);
 });

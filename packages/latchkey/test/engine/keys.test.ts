@@ -128,15 +128,16 @@ describe('keys at rest', () => {
   it('private keys are stored encrypted (AES-256-GCM) and need the right secret', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-keys-'));
     const path = join(dir, 'db.sqlite');
-    const lk = await createLatchkey({ issuer: ISSUER, secret: TEST_SECRET, store: sqliteStore({ path }), timers: false });
+    const store = sqliteStore({ path });
+    const lk = await createLatchkey({ issuer: ISSUER, secret: TEST_SECRET, store, timers: false });
     const issued = await lk.createSession({ userId: 'u' });
-    const [record] = await lk.store.listSigningKeys();
+    const [record] = await store.listSigningKeys();
     expect(record!.privateKeyEncrypted).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
     const raw = readFileSync(path).toString('latin1') + readFileSync(`${path}-wal`).toString('latin1');
     expect(raw).not.toContain('PRIVATE KEY');
     expect(raw).not.toContain(issued.refreshToken); // and only hashes of refresh tokens
     await lk.close();
-    await lk.store.close();
+    await store.close();
 
     // The wrong secret is refused at start-up, with a typed error naming the likely cause, rather
     // than an instance that verifies (public keys suffice) but fails every sign-in and refresh.

@@ -15,13 +15,13 @@ const stores = {
 
 describe.each(Object.entries(stores))('refresh on the %s store', (_name, makeStore) => {
   async function setup(options = {}) {
-    const { lk, clock } = await testEngine({ store: makeStore(), ...options });
+    const { lk, clock, store } = await testEngine({ store: makeStore(), ...options });
     const events: Array<[keyof LatchkeyEvents, unknown]> = [];
     for (const name of ['session.refreshed', 'session.revoked', 'session.theft_detected'] as const) {
       lk.on(name, (e) => events.push([name, e]));
     }
     const issued = await lk.createSession({ userId: 'alice', device: { userAgent: 'test', ip: '127.0.0.1' } });
-    return { lk, clock, events, issued };
+    return { lk, clock, store, events, issued };
   }
 
   it('issues an opaque, prefixed, 256-bit refresh token and rotates it on every use', async () => {
@@ -90,8 +90,8 @@ describe.each(Object.entries(stores))('refresh on the %s store', (_name, makeSto
   });
 
   it('an instance that only polls the store learns the theft reason too', async () => {
-    const { lk, clock, issued } = await setup();
-    const other = await testEngine({ store: lk.store, clock });
+    const { lk, clock, store, issued } = await setup();
+    const other = await testEngine({ store, clock });
     const r1 = await lk.refresh(issued.refreshToken);
     await lk.refresh(r1.refreshToken);
     await expect(lk.refresh(issued.refreshToken)).rejects.toBeInstanceOf(TokenTheftError);

@@ -290,10 +290,10 @@ describe('events', () => {
 
 describe('cleanup', () => {
   it('runs on its own timer, with no cron job', async () => {
-    const { lk, clock } = await testEngine({ timers: true, cleanupInterval: 1, revocationPollInterval: 0, keyCheckInterval: 3600, idleTimeout: 100 });
+    const { lk, clock, store } = await testEngine({ timers: true, cleanupInterval: 1, revocationPollInterval: 0, keyCheckInterval: 3600, idleTimeout: 100 });
     const { session } = await lk.createSession({ userId: 'u' });
     clock.advance(100 + 930 + 1);
-    await vi.waitFor(async () => expect(await lk.store.getSession(session.id)).toBeNull(), { timeout: 5_000, interval: 100 });
+    await vi.waitFor(async () => expect(await store.getSession(session.id)).toBeNull(), { timeout: 5_000, interval: 100 });
     await lk.close();
   });
 

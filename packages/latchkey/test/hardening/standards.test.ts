@@ -27,9 +27,9 @@ async function refused(lk: Latchkey, token: string): Promise<UnauthorisedError> 
 
 describe('requirements pinned here', () => {
   it('RFC 8725: a nested JWT (cty JWT) signed by our own key around our own access token is refused', async () => {
-    const { lk } = await testEngine();
+    const { lk, store } = await testEngine();
     const { accessToken } = await lk.createSession({ userId: 'nested' });
-    const [key] = await lk.store.listSigningKeys();
+    const [key] = await store.listSigningKeys();
     const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), key!.kid, key!.privateKeyEncrypted);
     const signingKey = await importPKCS8(pem, key!.alg);
     for (const header of [{ cty: 'JWT', typ: 'at+jwt' }, { cty: 'JWT' }, { typ: 'at+jwt' }]) {
@@ -42,8 +42,8 @@ describe('requirements pinned here', () => {
   });
 
   it('a token forged with a leaked key: a far-off exp is refused at once; others die when the key leaves the ring', async () => {
-    const { lk, clock } = await testEngine();
-    const [old] = await lk.store.listSigningKeys();
+    const { lk, clock, store } = await testEngine();
+    const [old] = await store.listSigningKeys();
     const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), old!.kid, old!.privateKeyEncrypted);
     const leaked = await importPKCS8(pem, old!.alg);
     const { session } = await lk.createSession({ userId: 'leak' });
@@ -67,8 +67,8 @@ describe('requirements pinned here', () => {
   });
 
   it('after a leak, rotateKeys({ dropPrevious }) ends the leaked key at once', async () => {
-    const { lk, clock } = await testEngine();
-    const [old] = await lk.store.listSigningKeys();
+    const { lk, clock, store } = await testEngine();
+    const [old] = await store.listSigningKeys();
     const pem = decryptPrivateKey(deriveSubkey(new TextEncoder().encode(TEST_SECRET), 'key-encryption'), old!.kid, old!.privateKeyEncrypted);
     const leaked = await importPKCS8(pem, old!.alg);
     const { session } = await lk.createSession({ userId: 'leak' });

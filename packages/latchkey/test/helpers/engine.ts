@@ -16,17 +16,22 @@ export class FakeClock {
   }
 }
 
-export async function testEngine(options: Partial<LatchkeyOptions> = {}): Promise<{ lk: Latchkey; clock: FakeClock }> {
+/**
+ * The engine keeps its store private (writes must go through its denylist and bus), so the store it
+ * runs on comes back beside it for tests that inspect or share it.
+ */
+export async function testEngine(options: Partial<LatchkeyOptions> = {}): Promise<{ lk: Latchkey; clock: FakeClock; store: SessionStore }> {
   const clock = options.clock instanceof FakeClock ? options.clock : new FakeClock();
+  const store = options.store ?? memoryStore();
   const lk = await createLatchkey({
     issuer: ISSUER,
     secret: TEST_SECRET,
-    store: memoryStore(),
     timers: false,
     ...options,
+    store,
     clock,
   });
-  return { lk, clock };
+  return { lk, clock, store };
 }
 
 import { importPKCS8, SignJWT, type JWTPayload, type JWTHeaderParameters } from 'jose';

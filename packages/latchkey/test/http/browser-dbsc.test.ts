@@ -18,7 +18,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import { createLatchkey, type Latchkey } from 'latchkey';
+import { createLatchkey, type Latchkey, type SessionStore } from 'latchkey';
 import { latchkeyNode } from 'latchkey/adapters/node';
 import { memoryStore } from 'latchkey/stores/memory';
 import { serviceAvailable } from '../helpers/services.js';
@@ -81,6 +81,7 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
 describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
   let ca: TestCa;
   let engine: Latchkey;
+  let engineStore: SessionStore;
   let browser: Browser;
   let app: Server;
   let origin: string;
@@ -90,7 +91,7 @@ describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
     ca = makeTestCa();
     engine = await createLatchkey({
       issuer: 'https://localhost',
-      store: memoryStore(),
+      store: (engineStore = memoryStore()),
       secret: 'browser-dbsc-test-secret-0123456789',
       timers: false,
       accessTokenTtl: ACCESS_TTL,
@@ -162,7 +163,7 @@ describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
     expect(created).toMatchObject({ succeeded: true, sessionId: signedIn, creationEventDetails: { fetchResult: 'Success' } });
     expect(seen).toContain('POST /auth/dbsc/register +proof');
     expect((await engine.getSession(signedIn))?.deviceBinding).toBe('dbsc');
-    expect((await engine.store.getSession(signedIn))?.binding).toMatchObject({ method: 'dbsc', jwk: { kty: 'EC', crv: 'P-256' } });
+    expect((await engineStore.getSession(signedIn))?.binding).toMatchObject({ method: 'dbsc', jwk: { kty: 'EC', crv: 'P-256' } });
     expect(await getJson(page, '/api/me')).toMatchObject({ status: 200, body: { userId: 'alice' } });
 
     // A copy of every cookie, HttpOnly ones included, as cookie-stealing malware takes them.

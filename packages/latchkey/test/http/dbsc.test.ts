@@ -10,7 +10,7 @@
 import { parseSetCookie } from 'cookie';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { Latchkey } from 'latchkey';
+import type { Latchkey, SessionStore } from 'latchkey';
 import {
   createLatchkeyHttp,
   decodeFrontToken,
@@ -79,9 +79,13 @@ afterEach(async () => {
   engine = undefined;
 });
 
+/** The store behind the latest setup's engine (the engine keeps its own reference private). */
+let engineStore: SessionStore;
+
 async function setup(options: LatchkeyHttpOptions = { dbsc: true }): Promise<{ http: LatchkeyHttp; clock: FakeClock; lk: Latchkey }> {
-  const { lk, clock } = await testEngine({ accessTokenTtl: 300 });
+  const { lk, clock, store } = await testEngine({ accessTokenTtl: 300 });
   engine = lk;
+  engineStore = store;
   // The HTTP layer reads the same fake clock, so cookie lifetimes run on test time.
   return { http: createLatchkeyHttp(lk, { clock, ...options }), clock, lk };
 }
@@ -183,7 +187,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     });
     expect((await lk.getSession(browser.sessionId!))?.deviceBinding).toBe('dbsc');
     // The binding stored is the public key itself, which later proofs are checked against.
-    const record = await lk.store.getSession(browser.sessionId!);
+    const record = await engineStore.getSession(browser.sessionId!);
     expect(record?.binding).toMatchObject({
       method: 'dbsc',
       jwk: { kty: 'EC', crv: 'P-256', x: browser.key!.jwk.x, y: browser.key!.jwk.y },
@@ -210,7 +214,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     clock.advance(301);
     expect(browser.cookieFor('/')).not.toContain(ACCESS);
     const refreshBefore = browser.jar.get(REFRESH)!.value;
-    const generation = (await lk.store.getSession(browser.sessionId!))!.generation;
+    const generation = (await engineStore.getSession(browser.sessionId!))!.generation;
 
     // The plain refresh route (what a copied jar or a non-DBSC client would use): refused, typed,
     // nothing rotated, nothing revoked, and the cookies stay (a thief must not sign the holder out).
@@ -218,7 +222,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     expect(plain.status).toBe(401);
     expect(await errorCode(plain)).toBe('INVALID_DBSC_PROOF');
     expect(plain.headers.getSetCookie()).toEqual([]);
-    expect((await lk.store.getSession(browser.sessionId!))!.generation).toBe(generation);
+    expect((await engineStore.getSession(browser.sessionId!))!.generation).toBe(generation);
     expect((await lk.getSession(browser.sessionId!))?.revokedAt).toBeNull();
 
     const { challenge, answer } = await dbscRefresh(browser);
@@ -228,7 +232,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     expect(((await answer.json()) as { session_identifier: string }).session_identifier).toBe(browser.sessionId);
     expect(browser.cookieFor('/')).toContain(ACCESS);
     expect(browser.jar.get(REFRESH)!.value).not.toBe(refreshBefore);
-    expect((await lk.store.getSession(browser.sessionId!))!.generation).toBe(generation + 1);
+    expect((await engineStore.getSession(browser.sessionId!))!.generation).toBe(generation + 1);
     expect(decodeFrontToken(browser.jar.get(FRONT)!.value)?.bound).toBe('dbsc');
     // The new bound cookie authenticates.
     const access = browser.jar.get(ACCESS)!.value;
@@ -257,7 +261,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
   });
 
   test('registration refusals: typed INVALID_DBSC_PROOF, nothing bound', async () => {
-    const { http, clock, lk } = await setup();
+    const { http, clock } = await setup();
     const browser = new Browser(http, clock);
     const header = await signIn(browser);
     const challenge = REGISTRATION.exec(header!)![2]!;
@@ -290,7 +294,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
       expect(response.status, what).toBe(401);
       expect(await errorCode(response), what).toBe('INVALID_DBSC_PROOF');
     }
-    expect((await lk.store.getSession(browser.sessionId!))?.binding).toBeNull();
+    expect((await engineStore.getSession(browser.sessionId!))?.binding).toBeNull();
 
     // A challenge issued for another session does not bind this one.
     const other = new Browser(http, clock);
@@ -307,7 +311,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     clock.advance(121);
     const late = await browser.post('/auth/dbsc/register', { 'secure-session-response': await registrationProof(key, challenge) });
     expect(await errorCode(late)).toBe('INVALID_DBSC_PROOF');
-    expect((await lk.store.getSession(browser.sessionId!))?.binding).toBeNull();
+    expect((await engineStore.getSession(browser.sessionId!))?.binding).toBeNull();
   });
 
   test('a challenge is answered once, and a bound session never takes a second key', async () => {
@@ -326,7 +330,7 @@ describe('DBSC over HTTP (cookie mode, a software browser playing Chromium)', ()
     expect(
       await errorCode(await browser.post('/auth/dbsc/register', { 'secure-session-response': await registrationProof(thiefKey, second) })),
     ).toBe('INVALID_DBSC_PROOF');
-    expect((await lk.store.getSession(browser.sessionId!))?.binding?.jwk).toMatchObject({ x: browser.key.jwk.x });
+    expect((await engineStore.getSession(browser.sessionId!))?.binding?.jwk).toMatchObject({ x: browser.key.jwk.x });
   });
 
   test('refresh refusals: a proof with a jwk, a replayed proof (answered with a fresh challenge), an unknown session, no refresh cookie', async () => {

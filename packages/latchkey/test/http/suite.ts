@@ -41,6 +41,8 @@ export function runHttpSuite(harness: AdapterHarness): void {
   describe(`HTTP protocol: ${harness.name}`, () => {
     let now: number;
     let engine: Latchkey;
+    /** The store the engine runs on (the engine keeps its own reference private). */
+    let engineStore: SessionStore;
     let served: Served;
     let writes: () => number;
     const clock = { now: () => now };
@@ -55,6 +57,7 @@ export function runHttpSuite(harness: AdapterHarness): void {
       now = Date.UTC(2026, 0, 1);
       const counted = countingStore();
       writes = counted.writes;
+      engineStore = counted.store;
       engine = await createLatchkey({ issuer: 'http://localhost', store: counted.store, secret: SECRET, clock, timers: false, accessTokenTtl: TTL });
       served = await harness.start(engine, { clock });
     });
@@ -652,7 +655,7 @@ export function runHttpSuite(harness: AdapterHarness): void {
       const reported: unknown[] = [];
       const client = await start({ onError: (error) => reported.push(error) });
       await signIn(client);
-      const store = engine.store as unknown as Record<string, unknown>;
+      const store = engineStore as unknown as Record<string, unknown>;
       const list = store.listActiveSessions;
       store.listActiveSessions = async () => {
         throw new Error('connection string postgres://admin:hunter2@db');

@@ -54,7 +54,7 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
     });
 
     it(`runs on ${options.storeClass}`, () => {
-      expect(t.service.engine.store.constructor.name).toBe(options.storeClass);
+      expect(t.service.store.constructor.name).toBe(options.storeClass);
     });
 
     const create = async (body: Record<string, unknown> = {}) => {
@@ -461,7 +461,7 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
       });
 
       it('accepts stored service keys until they are revoked', async () => {
-        const store = t.service.engine.store;
+        const store = t.service.store;
         const { id, key } = await createServiceKey(store, 'contract-test');
         expect(key.startsWith('lksk_')).toBe(true);
         expect((await t.call('GET', '/v1/users/u/sessions', { auth: key })).status).toBe(200);

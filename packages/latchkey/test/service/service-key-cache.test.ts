@@ -114,9 +114,10 @@ describe('the verify route', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('sets up no store deadline timer when the verification cannot touch the store', async () => {
+    const store = memoryStore();
     const engine = await createLatchkey({
       issuer: 'https://svc.test',
-      store: memoryStore(),
+      store,
       secret: 'verify-route-test-secret-0123456789abcdef',
       timers: false,
     });
@@ -124,7 +125,7 @@ describe('the verify route', () => {
     const DEADLINE = 1_777; // distinctive: no other timer in the app uses it
     const app = createServiceApp({
       engine,
-      apiKeys: new ServiceKeyChecker(engine.store, [KEY]),
+      apiKeys: new ServiceKeyChecker(store, [KEY]),
       metrics: new ServiceMetrics({ defaultMetrics: false }),
       logger: silentLogger,
       storeDeadlineMs: DEADLINE,
@@ -247,7 +248,7 @@ describe.skipIf(!redisUp)('service-key revocation across two service instances (
 
   it('a key cached on B and revoked through A is refused by A at once and by B on the bus', async () => {
     const { a, b } = await fleet();
-    const { id, key } = await createServiceKey(a.engine.store, 'fleet');
+    const { id, key } = await createServiceKey(a.store, 'fleet');
     expect(await status(b, key)).toBe(200);
     expect(await status(b, key)).toBe(200); // cached on B now
     expect(await status(a, key)).toBe(200);
@@ -258,7 +259,7 @@ describe.skipIf(!redisUp)('service-key revocation across two service instances (
 
   it('a key revoked by the CLI is refused by a running instance that had it cached', async () => {
     const { a, env } = await fleet();
-    const { id, key } = await createServiceKey(a.engine.store, 'cli');
+    const { id, key } = await createServiceKey(a.store, 'cli');
     expect(await status(a, key)).toBe(200);
     expect(await status(a, key)).toBe(200);
     const revoked = await cli(['service-keys', 'revoke', id, '--json'], env);
