@@ -26,6 +26,9 @@ export default tseslint.config(
       // Browser bundles written by the demo's build step.
       'examples/*/public/**',
       'packages/latchkey/temp/**',
+      // Written by Next.js on every build.
+      'examples/nextjs/next-env.d.ts',
+      'examples/nextjs/.next/**',
     ],
   },
   {
@@ -43,7 +46,8 @@ export default tseslint.config(
     extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       parserOptions: {
-        project: ['./packages/latchkey/tsconfig.json', './packages/client/tsconfig.json', './tsconfig.tests.json'],
+        // The Next.js example has its own tsconfig (JSX, the `@/` path alias, Next's types).
+        project: ['./packages/latchkey/tsconfig.json', './packages/client/tsconfig.json', './tsconfig.tests.json', './examples/nextjs/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
       globals: { ...globals.node },
