@@ -49,8 +49,9 @@ export async function verifyAccessTokenWeb(
     throw malformed(err);
   }
   const header = verified.protectedHeader;
-  // A JWT never uses an unencoded payload (RFC 7797 §7), whatever its header says.
-  if (header.b64 === false) throw malformed();
+  // A JWT never uses an unencoded payload (RFC 7797 §7). As in the engine (tokens/jws.ts) and jose,
+  // `b64` means something only when `crit` lists it; without that it is an unknown header parameter.
+  if (header.b64 === false && Array.isArray(header.crit) && header.crit.includes('b64')) throw malformed();
   let claims: unknown;
   try {
     claims = JSON.parse(STRICT_UTF8.decode(verified.payload));
