@@ -101,7 +101,16 @@ export async function openAuditStore(config: StoreConfig): Promise<OpenedAuditSt
   }
   const pg = await importDriver<PgModule>('pg', 'LATCHKEY_STORE', 'the PostgreSQL audit store');
   const { PostgresAuditStore } = await import('../audit/postgres.js');
-  const pool = new pg.default.Pool({ connectionString: config.connectionString, max: 2 });
+  // The same host list as the session store: a multi-host LATCHKEY_STORE (db1,db2 with
+  // target_session_attrs=read-write) is not a URL node-postgres can parse on its own.
+  const { needsHostSelection, parseHostList } = await import('../stores/postgres/host-list.js');
+  const { hostSelectingClient } = await import('../stores/postgres/hosts.js');
+  const hostList = parseHostList(config.connectionString);
+  const pool = new pg.default.Pool({
+    connectionString: config.connectionString,
+    ...(needsHostSelection(hostList) ? { Client: hostSelectingClient(hostList, pg.default.Client) } : {}),
+    max: 2,
+  });
   // An idle client's network error must not crash the process; the next query reports it.
   pool.on('error', () => {});
   const store = new PostgresAuditStore({ pool });
