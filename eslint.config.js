@@ -47,7 +47,12 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: {
         // The Next.js example has its own tsconfig (JSX, the `@/` path alias, Next's types).
-        project: ['./packages/latchkey/tsconfig.json', './packages/client/tsconfig.json', './tsconfig.tests.json', './examples/nextjs/tsconfig.json'],
+        project: [
+          './packages/latchkey/tsconfig.json',
+          './packages/client/tsconfig.json',
+          './tsconfig.tests.json',
+          './examples/nextjs/tsconfig.json',
+        ],
         tsconfigRootDir: import.meta.dirname,
       },
       globals: { ...globals.node },

@@ -342,11 +342,20 @@ describe('node:crypto verification agrees with jose jwtVerify (differential orac
 
   it('b64: false means nothing without crit, on all three verifiers (the property found the edge one refusing it as malformed)', async () => {
     for (const a of ALGS) {
-      const [, p] = genuine.find((t) => JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).alg === a)!.split('.') as [string, string];
+      const [, p] = genuine.find((t) => JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).alg === a)!.split('.') as [
+        string,
+        string,
+      ];
       for (const [header, verdict] of [
         [{ alg: a, typ: 'at+jwt', kid: keys[a].kid, b64: false }, { accepted: true }],
-        [{ alg: a, kid: keys[a].kid, b64: false }, { accepted: false, reason: 'wrong_type' }],
-        [{ alg: a, typ: 'at+jwt', kid: keys[a].kid, b64: false, crit: ['b64'] }, { accepted: false, reason: 'malformed' }],
+        [
+          { alg: a, kid: keys[a].kid, b64: false },
+          { accepted: false, reason: 'wrong_type' },
+        ],
+        [
+          { alg: a, typ: 'at+jwt', kid: keys[a].kid, b64: false, crit: ['b64'] },
+          { accepted: false, reason: 'malformed' },
+        ],
       ] as const) {
         const h = b64(JSON.stringify(header));
         const t = `${h}.${p}.${b64(rawSign(a, ours[a], `${h}.${p}`))}`;
