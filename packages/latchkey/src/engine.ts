@@ -351,6 +351,7 @@ export class Latchkey {
       refreshToken: { hash: refreshHash, sessionId: record.id, generation: 0, createdAt: now },
     });
     this.#events.emit('session.created', { sessionId: record.id, userId, at: new Date(now), device: { ...device } });
+    if (record.binding) this.#events.emit('session.device_bound', { sessionId: record.id, userId, at: new Date(now), method: record.binding.method, jkt: record.binding.jkt });
     return { ...(await this.#mint(record, now)), refreshToken, session: toSession(record), tokenType: record.binding?.method === 'dpop' ? 'DPoP' : 'Bearer' };
   }
 
@@ -512,11 +513,15 @@ export class Latchkey {
     validateSessionId(sessionId);
     const now = this.#clock.now();
     const verified = await this.#dbsc.verifyRegistration(proof, sessionId, now);
+    // Read first, only to tell a first registration (an audit event) from a repeat of the same key (none).
+    // Two racing first registrations of one key may both report it; the binding itself is decided atomically below.
+    const before = await this.#store.getSession(sessionId);
     const record = await this.#store.bindSession(sessionId, { method: 'dbsc', jkt: verified.jkt, jwk: verified.jwk }, now);
     if (!record) throw new NotFoundError('session not found');
     if (record.binding?.method !== 'dbsc' || record.binding.jkt !== verified.jkt) {
       throw new InvalidDbscProofError('already_bound', 'this session is already bound to another key');
     }
+    if (!before?.binding) this.#events.emit('session.device_bound', { sessionId, userId: record.userId, at: new Date(now), method: 'dbsc', jkt: verified.jkt });
     return toSession(record);
   }
 

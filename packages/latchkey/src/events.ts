@@ -36,6 +36,13 @@ export interface LatchkeyEvents {
    * a thief without the key cannot sign the victim out. Worth an alert: someone holds a copy of the token.
    */
   'session.binding_mismatch': { sessionId: string; userId: string; at: Date; method: 'dpop' | 'dbsc'; reason: 'missing' | 'key_mismatch' };
+  /**
+   * A session was bound to a key on the user's device: created with a DPoP proof, or a browser
+   * registered its DBSC key. From then on only that key's holder refreshes it. `jkt` is the key's RFC 7638
+   * thumbprint (public: it names the key, it proves nothing). Not emitted again when a browser registers
+   * the same key a second time.
+   */
+  'session.device_bound': { sessionId: string; userId: string; at: Date; method: 'dpop' | 'dbsc'; jkt: string };
   'keys.rotated': { kid: string; activatesAt: Date; at: Date };
   'api_key.created': { keyId: string; ownerId: string; at: Date };
   'api_key.revoked': { keyId: string; ownerId: string; at: Date };

@@ -198,6 +198,16 @@ export class AuditRecorder {
       reason: e.reason,
       details: { method: e.method },
     }));
+    // A key registered with a session is a security event: the moment a refresh starts to need it, and
+    // the key an operator compares with a later binding_mismatch.
+    sub('session.device_bound', (e) => ({
+      at: e.at.getTime(),
+      userId: e.userId,
+      sessionId: e.sessionId,
+      actor: 'user',
+      reason: null,
+      details: { method: e.method, jkt: e.jkt },
+    }));
     sub('keys.rotated', (e) => ({
       at: e.at.getTime(),
       userId: null,

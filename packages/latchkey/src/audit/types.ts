@@ -11,6 +11,7 @@ export type AuditEventType =
   | 'session.revoked'
   | 'session.theft_detected'
   | 'session.binding_mismatch'
+  | 'session.device_bound'
   | 'keys.rotated'
   | 'api_key.created'
   | 'api_key.revoked'
@@ -23,6 +24,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   'session.revoked',
   'session.theft_detected',
   'session.binding_mismatch',
+  'session.device_bound',
   'keys.rotated',
   'api_key.created',
   'api_key.revoked',

@@ -2,9 +2,11 @@
  * The audit recorder on a real engine: which engine events become which rows, the refresh folding,
  * batching (nothing written until a flush), the bounded buffer during a store outage, and retention.
  */
+import { calculateThumbprint, generateKeyPair, generateProof } from 'dpop';
+import { exportJWK, generateKeyPair as joseKeyPair, SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditRecorder, MemoryAuditStore, type AuditEvent, type AuditStore } from 'latchkey/audit';
-import { testEngine } from '../helpers/engine.js';
+import { FakeClock, testEngine } from '../helpers/engine.js';
 
 const recorders: AuditRecorder[] = [];
 afterEach(async () => {
@@ -154,6 +156,66 @@ describe('AuditRecorder', () => {
       ip: thief.ip,
       details: { sessionDevice: victim.userAgent, sessionIp: victim.ip },
     });
+  });
+
+  it('records a device binding (DPoP at sign-in, a DBSC key registered) and a refresh without the key, once each', async () => {
+    // The dpop package stamps proofs with the real time, so the engine runs on it.
+    const { lk } = await testEngine({ clock: new FakeClock(Date.now()) });
+    const store = new MemoryAuditStore();
+    const recorder = new AuditRecorder({ store, source: lk, flushIntervalMs: 3_600_000, cleanupIntervalMs: 0 });
+    recorders.push(recorder);
+    try {
+      const url = 'https://app.example/auth/session';
+      const keys = await generateKeyPair('ES256');
+      const dpopSession = await lk.createSession({
+        userId: 'u_dpop',
+        dpop: { proof: await generateProof(keys, url, 'POST'), method: 'POST', url },
+      });
+      const thief = await generateKeyPair('ES256');
+      await expect(
+        lk.refresh(dpopSession.refreshToken, { dpop: { proof: await generateProof(thief, url, 'POST'), method: 'POST', url } }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_DPOP_PROOF',
+      });
+
+      // DBSC: a cookie session registers a browser key (the registration JWT as Chromium makes it), twice.
+      const cookieSession = await lk.createSession({ userId: 'u_dbsc' });
+      const { privateKey, publicKey } = await joseKeyPair('ES256', { extractable: true });
+      const jwk = await exportJWK(publicKey);
+      const register = async () =>
+        lk.registerDbscKey(
+          cookieSession.session.id,
+          await new SignJWT({ jti: lk.dbscChallenge(cookieSession.session.id) })
+            .setProtectedHeader({ alg: 'ES256', jwk, typ: 'dbsc+jwt' })
+            .sign(privateKey),
+        );
+      await register();
+      await register(); // the same key again: a no-op, not a second binding
+      await expect(lk.refresh(cookieSession.refreshToken)).rejects.toMatchObject({ code: 'INVALID_DBSC_PROOF' });
+      await recorder.flush();
+
+      const rows = await all(store);
+      const security = rows.filter((r) => r.type === 'session.device_bound' || r.type === 'session.binding_mismatch');
+      expect(security.map((r) => [r.type, r.userId, r.sessionId, r.actor, r.reason, r.details])).toEqual([
+        [
+          'session.device_bound',
+          'u_dpop',
+          dpopSession.session.id,
+          'user',
+          null,
+          { method: 'dpop', jkt: await calculateThumbprint(keys.publicKey) },
+        ],
+        ['session.binding_mismatch', 'u_dpop', dpopSession.session.id, 'system', 'key_mismatch', { method: 'dpop' }],
+        ['session.device_bound', 'u_dbsc', cookieSession.session.id, 'user', null, { method: 'dbsc', jkt: expect.any(String) }],
+        ['session.binding_mismatch', 'u_dbsc', cookieSession.session.id, 'system', 'missing', { method: 'dbsc' }],
+      ]);
+      // Neither event signed anyone out.
+      expect(rows.filter((r) => r.type === 'session.revoked' || r.type === 'session.theft_detected')).toEqual([]);
+      // Queryable by type, as an operator would look for them.
+      expect((await store.query({ types: ['session.device_bound'] })).events).toHaveLength(2);
+    } finally {
+      await lk.close();
+    }
   });
 
   it('starts a new refresh row when the device or IP changes inside a batch', async () => {

@@ -24,7 +24,7 @@ export const auditCommand: Command = {
   details: [
     'Newest first. --since and --until take a span back from now (90s, 30m, 24h, 7d) or an ISO 8601 time with a zone.',
     'Types: session.created, session.refreshed, session.revoked, session.theft_detected, session.binding_mismatch,',
-    'keys.rotated, api_key.created, api_key.revoked, api_key.rotated, api_key.rejected.',
+    'session.device_bound, keys.rotated, api_key.created, api_key.revoked, api_key.rotated, api_key.rejected.',
     'One page at a time (default 100, at most 1000): when more remain, the next page is `--cursor <nextCursor>`',
     '(in the JSON; in text, on stderr). Events reach the log about a second after they happen.',
     INIT_HELP,
