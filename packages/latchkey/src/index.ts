@@ -96,6 +96,8 @@ export type {
   RotateRefreshInput,
   RotateRefreshOutcome,
   ServiceKeyRecord,
+  ServiceKeyStore,
+  ServiceSessionStore,
   SessionBinding,
   SessionPatch,
   SessionRecord,

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createLatchkey, type Latchkey } from '../engine.js';
-import type { MigrationReport, SessionStore } from '../stores/types.js';
+import type { MigrationReport, ServiceSessionStore } from '../stores/types.js';
 import { openBus, openStore } from '../service/backends.js';
 import { ConfigError, engineOptionsFromConfig, loadServiceConfig, resolveIssuer, type ServiceConfig, type StoreConfig } from '../service/config.js';
 import { withDeadline } from '../service/deadline.js';
@@ -72,7 +72,7 @@ export interface AdminContext {
   config: ServiceConfig;
   /** Which store this context opens. */
   readonly where: StoreLocation;
-  store(): Promise<SessionStore>;
+  store(): Promise<ServiceSessionStore>;
   /** What opening the store migrated (undefined before `store()`, or when the store does not report). */
   migration(): MigrationReport | undefined;
   engine(): Promise<Latchkey>;
@@ -85,7 +85,7 @@ export function adminContext(io: CliIo, options: AdminContextOptions = {}): Admi
   const config = loadServiceConfig(io.env);
   const where = storeLocation(config.store);
   const init = options.init === true;
-  let store: Promise<SessionStore> | undefined;
+  let store: Promise<ServiceSessionStore> | undefined;
   let engine: Promise<Latchkey> | undefined;
   let report: MigrationReport | undefined;
   const openMigrated = async () => {

@@ -10,7 +10,7 @@
  * response time says nothing about how much of a key was right.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ServiceKeyRecord, SessionStore } from '../stores/types.js';
+import type { ServiceKeyRecord, ServiceKeyStore } from '../stores/types.js';
 
 export const SERVICE_KEY_PREFIX = 'lksk_';
 /** @deprecated the name before v1.1; use {@link SERVICE_KEY_PREFIX}. */
@@ -37,7 +37,7 @@ export function newServiceKey(name: string, now: number): { key: string; record:
 }
 
 /** Creates a key in the store; returns the key, which is shown once and never again. */
-export async function createServiceKey(store: SessionStore, name: string, now = Date.now()): Promise<{ id: string; key: string }> {
+export async function createServiceKey(store: ServiceKeyStore, name: string, now = Date.now()): Promise<{ id: string; key: string }> {
   const { key, record } = newServiceKey(name, now);
   await store.insertServiceKey(record);
   return { id: record.id, key };
@@ -82,7 +82,7 @@ interface CachedKey {
 
 export class ServiceKeyChecker {
   readonly #envHashes: Buffer[];
-  readonly #store: SessionStore;
+  readonly #store: ServiceKeyStore;
   readonly #ttlMs: number;
   readonly #max: number;
   readonly #announce: ((keyIds: string[]) => Promise<void>) | undefined;
@@ -90,7 +90,7 @@ export class ServiceKeyChecker {
   /** Hex hash of a stored key → its id and how long it may be trusted. Positive answers only: an unknown key always asks the store. */
   readonly #cache = new Map<string, CachedKey>();
 
-  constructor(store: SessionStore, envKeys: readonly string[], options: ServiceKeyCheckerOptions = {}) {
+  constructor(store: ServiceKeyStore, envKeys: readonly string[], options: ServiceKeyCheckerOptions = {}) {
     this.#store = store;
     this.#envHashes = envKeys.map(hashServiceKey);
     this.#ttlMs = options.cacheTtlMs ?? SERVICE_KEY_CACHE_TTL_MS;

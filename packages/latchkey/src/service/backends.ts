@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { AuditStore } from '../audit/types.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
-import type { SessionStore } from '../stores/types.js';
+import type { ServiceSessionStore } from '../stores/types.js';
 import { ConfigError, type StoreConfig } from './config.js';
 
 /**
@@ -18,7 +18,7 @@ const SQLITE_BUSY_TIMEOUT_MS = 1_500;
 const POSTGRES_OPERATION_TIMEOUT_MS = 1_500;
 
 interface PostgresModule {
-  postgresStore(options: { connectionString: string; operationTimeoutMs?: number; transactionPooler?: boolean }): SessionStore;
+  postgresStore(options: { connectionString: string; operationTimeoutMs?: number; transactionPooler?: boolean }): ServiceSessionStore;
 }
 interface RedisModule {
   redisBus(options: { url: string; channel?: string }): RevocationBus;
@@ -41,7 +41,7 @@ async function importDriver<T>(specifier: string, variable: string, what: string
 }
 
 /** Opens (does not migrate) the configured store. */
-export async function openStore(config: StoreConfig): Promise<SessionStore> {
+export async function openStore(config: StoreConfig): Promise<ServiceSessionStore> {
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('../stores/sqlite.js');
     return sqliteStore({ path: config.path, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });

@@ -18,7 +18,7 @@ import { createLatchkey, type Latchkey } from '../engine.js';
 import type { LatchkeyOptions } from '../options.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
-import type { SessionStore } from '../stores/types.js';
+import type { ServiceSessionStore } from '../stores/types.js';
 import { ServiceKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
 import { openAuditStore, openBus, openDpopReplayCache, openStore, type OpenedAuditStore } from './backends.js';
@@ -38,7 +38,7 @@ export interface StartServiceOptions {
   /** Default: JSON lines on stdout. */
   logger?: Logger;
   /** Use this store instead of the configured one; the caller keeps ownership (it is not closed). */
-  store?: SessionStore;
+  store?: ServiceSessionStore;
   /**
    * The audit log's store; the caller keeps ownership. Default: a table in the configured store's
    * database, or, when `store` is given, an in-memory audit store.
@@ -62,7 +62,7 @@ export interface RunningService {
    * does not do, such as service keys. Change sessions through `engine`: a write straight to the store
    * bypasses its denylist and the revocation bus.
    */
-  store: SessionStore;
+  store: ServiceSessionStore;
   app: Hono<{ Variables: { route: string } }>;
   server: Server;
   /**
@@ -108,7 +108,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const issuer = resolveIssuer(config, port);
 
   const ownsStore = options.store === undefined;
-  let store: SessionStore | undefined;
+  let store: ServiceSessionStore | undefined;
   let engine: Latchkey | undefined;
   let bus: RevocationBus | undefined;
   let replayCache: DpopReplayCache | undefined;

@@ -20,6 +20,7 @@ import type {
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
+  ServiceKeyStore,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -28,7 +29,7 @@ import { patchedSession } from './patch.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
-export class MemoryStore implements SessionStore, ApiKeyStore {
+export class MemoryStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
   #sessions = new Map<string, SessionRecord>();
   #tokens = new Map<string, RefreshTokenRecord>();
   #keys = new Map<string, SigningKeyRecord>();

@@ -51,6 +51,7 @@ import type {
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
+  ServiceKeyStore,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -127,7 +128,7 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
-export class PostgresStore implements SessionStore, ApiKeyStore {
+export class PostgresStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #db: PgRunner;

@@ -42,6 +42,7 @@ import type {
   SessionPatch,
   SessionRecord,
   ServiceKeyRecord,
+  ServiceKeyStore,
   SessionStore,
   SigningKeyRecord,
   UpdateSessionOptions,
@@ -63,7 +64,7 @@ export interface SqliteStoreOptions {
 
 const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_FULL', 'SQLITE_READONLY']);
 
-export class SqliteStore implements SessionStore, ApiKeyStore {
+export class SqliteStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
   readonly #db: Database.Database;
   /** Prepared once, reused: preparing costs as much as running most of these statements. */
   readonly #statements = new Map<string, Database.Statement>();

@@ -242,6 +242,28 @@ export interface ApiKeyStore {
   listApiKeysChangedSince(since: number): Promise<string[]>;
 }
 
+/**
+ * Where the standalone service keeps its own credentials, the service keys with which backends call
+ * its `/v1/` routes (not user API keys: {@link ApiKeyStore}). Only the service and the `latchkey` CLI
+ * need it; a store written for an app that embeds the engine leaves it out. The built-in stores
+ * implement it on the same database as sessions.
+ */
+export interface ServiceKeyStore {
+  /** Creates or upgrades the schema. Idempotent. (The built-in stores share one schema with sessions.) */
+  migrate(): Promise<unknown>;
+  /** Stores a new key (ids and hashes are random: the caller never reuses one). */
+  insertServiceKey(key: ServiceKeyRecord): Promise<void>;
+  /** The key with this hash, revoked or not; null when none. */
+  findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null>;
+  /** Every key, revoked ones included, oldest first. */
+  listServiceKeys(): Promise<ServiceKeyRecord[]>;
+  /** ATOMIC. Revokes the key at `now`; returns false, writing nothing, when there is no such active key. */
+  revokeServiceKey(id: string, now: number): Promise<boolean>;
+}
+
+/** What the standalone service and the CLI run on: sessions and the service's own keys. */
+export type ServiceSessionStore = SessionStore & ServiceKeyStore;
+
 export interface CleanupResult {
   sessions: number;
   refreshTokens: number;
@@ -312,13 +334,6 @@ export interface SessionStore {
   /** Inserts the key unless its generation exists already. Returns false when another writer won. */
   insertSigningKey(key: SigningKeyRecord): Promise<boolean>;
   deleteSigningKeys(kids: string[]): Promise<void>;
-
-  /** Service keys (the standalone service's own credentials), not user API keys ({@link ApiKeyStore}). */
-  insertServiceKey(key: ServiceKeyRecord): Promise<void>;
-  findServiceKeyByHash(hash: string): Promise<ServiceKeyRecord | null>;
-  listServiceKeys(): Promise<ServiceKeyRecord[]>;
-  /** Returns false when there is no such active key. */
-  revokeServiceKey(id: string, now: number): Promise<boolean>;
 
   /**
    * Deletes sessions that expired (idle or absolute) or were revoked before `before`, with their

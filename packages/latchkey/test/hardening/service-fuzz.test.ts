@@ -23,7 +23,7 @@ import { memoryStore } from 'latchkey/stores/memory';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { postgresStore } from 'latchkey/stores/postgres';
 import { jsonLogger, loadServiceConfig, schemas, startService } from 'latchkey/service';
-import type { SessionStore } from 'latchkey';
+import type { ServiceSessionStore } from 'latchkey';
 import { postgresAvailable } from '../helpers/postgres.js';
 import { API_KEY, tempDir, type Reply, type TestService } from '../service/helpers.js';
 import { createTestDatabase, type TestDatabase } from '../service/pg-database.js';
@@ -57,7 +57,7 @@ interface Backend {
  * As `startTestService` (test/service/helpers.ts), but keeping every log line the service writes,
  * at every level, for the secrets check.
  */
-async function startCapturing(store: SessionStore): Promise<{ t: TestService; lines: string[] }> {
+async function startCapturing(store: ServiceSessionStore): Promise<{ t: TestService; lines: string[] }> {
   const dir = tempDir('latchkey-fuzz-service-');
   const lines: string[] = [];
   const config = loadServiceConfig({ PORT: '0', LATCHKEY_STORE: `sqlite:${dir}/unused.db`, LATCHKEY_SECRET_FILE: `${dir}/secret.key`, LATCHKEY_API_KEYS: API_KEY, LATCHKEY_ISSUER: ISSUER });

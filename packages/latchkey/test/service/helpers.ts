@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadServiceConfig, silentLogger, startService, type RunningService } from 'latchkey/service';
-import type { LatchkeyOptions, SessionStore } from 'latchkey';
+import type { LatchkeyOptions, ServiceSessionStore } from 'latchkey';
 
 export const API_KEY = 'test-api-key-0123456789-abcdefghijklmnop';
 
@@ -42,7 +42,7 @@ export function testClock(): TestClock {
 }
 
 export async function startTestService(
-  options: { env?: Record<string, string>; store?: SessionStore; clock?: TestClock; engineOptions?: Partial<LatchkeyOptions> } = {},
+  options: { env?: Record<string, string>; store?: ServiceSessionStore; clock?: TestClock; engineOptions?: Partial<LatchkeyOptions> } = {},
 ): Promise<TestService> {
   const dir = tempDir();
   const config = loadServiceConfig({

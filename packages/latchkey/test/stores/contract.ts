@@ -11,7 +11,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLatchkeyError } from 'latchkey';
 import type {
   NewSession,
-  ServiceKeyRecord,
   RotateRefreshInput,
   SessionRecord,
   SessionStore,
@@ -628,22 +627,6 @@ export function describeStoreContract(name: string, open: () => Promise<StoreHan
         await store.deleteSigningKeys([]);
         await store.deleteSigningKeys([keys[0]!.kid, keys[2]!.kid, 'k_missing']);
         expect(await store.listSigningKeys()).toEqual([keys[1]]);
-      });
-    });
-
-    describe('service keys', () => {
-      it('stores, finds by hash, lists oldest first, and revokes once', async () => {
-        const a: ServiceKeyRecord = { id: `ak_${hex(4)}`, name: 'ci', hash: hex(), createdAt: T0 + 2, revokedAt: null };
-        const b: ServiceKeyRecord = { id: `ak_${hex(4)}`, name: 'ops “team”', hash: hex(), createdAt: T0 + 1, revokedAt: null };
-        await store.insertServiceKey(a);
-        await store.insertServiceKey(b);
-        expect(await store.findServiceKeyByHash(a.hash)).toEqual(a);
-        expect(await store.findServiceKeyByHash(hex())).toBeNull();
-        expect(await store.listServiceKeys()).toEqual([b, a]);
-        expect(await store.revokeServiceKey(a.id, T0 + 5)).toBe(true);
-        expect(await store.revokeServiceKey(a.id, T0 + 6)).toBe(false);
-        expect(await store.revokeServiceKey('ak_missing', T0)).toBe(false);
-        expect(await store.findServiceKeyByHash(a.hash)).toEqual({ ...a, revokedAt: T0 + 5 });
       });
     });
 

@@ -2,6 +2,7 @@
 import { memoryStore } from 'latchkey/stores/memory';
 import { describeApiKeyStoreContract } from './api-key-contract.js';
 import { describeStoreContract, type StoreHandle } from './contract.js';
+import { describeServiceKeyStoreContract } from './service-key-contract.js';
 
 const open = async (): Promise<StoreHandle> => {
   const store = memoryStore();
@@ -10,3 +11,4 @@ const open = async (): Promise<StoreHandle> => {
 
 describeStoreContract('memory', open);
 describeApiKeyStoreContract('memory', open);
+describeServiceKeyStoreContract('memory', open);

@@ -3,6 +3,7 @@ import { postgresStore } from 'latchkey/stores/postgres';
 import { dropSchema, PG_URL, postgresAvailable, uniqueName } from '../helpers/postgres.js';
 import { describeApiKeyStoreContract } from './api-key-contract.js';
 import { describeStoreContract, type StoreHandle } from './contract.js';
+import { describeServiceKeyStoreContract } from './service-key-contract.js';
 
 const available = await postgresAvailable();
 
@@ -21,3 +22,4 @@ const open = async (): Promise<StoreHandle> => {
 
 describeStoreContract('PostgreSQL', open, { skip: !available });
 describeApiKeyStoreContract('PostgreSQL', open, { skip: !available });
+describeServiceKeyStoreContract('PostgreSQL', open, { skip: !available });

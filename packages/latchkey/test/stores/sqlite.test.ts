@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { describeApiKeyStoreContract } from './api-key-contract.js';
 import { describeStoreContract, type StoreHandle } from './contract.js';
+import { describeServiceKeyStoreContract } from './service-key-contract.js';
 
 const open = async (): Promise<StoreHandle> => {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-contract-'));
@@ -22,3 +23,4 @@ const open = async (): Promise<StoreHandle> => {
 
 describeStoreContract('SQLite', open);
 describeApiKeyStoreContract('SQLite', open);
+describeServiceKeyStoreContract('SQLite', open);
