@@ -103,6 +103,18 @@ export class SqliteStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
   }
 
   async migrate(): Promise<MigrationReport> {
+    // Foreign keys off while migrating: a table rebuild (v5) drops the old sessions table, which with
+    // them on would cascade-delete every refresh token. The pragma is a no-op inside a transaction, so
+    // it is set around it; the keys are checked before the migration commits.
+    this.#db.pragma('foreign_keys = OFF');
+    try {
+      return this.#migrate();
+    } finally {
+      this.#db.pragma('foreign_keys = ON');
+    }
+  }
+
+  #migrate(): MigrationReport {
     return this.#write(() => {
       this.#db.exec('CREATE TABLE IF NOT EXISTS latchkey_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
       const row = this.#db.prepare('SELECT MAX(version) AS v FROM latchkey_migrations').get() as { v: number | null };
@@ -111,6 +123,9 @@ export class SqliteStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
         this.#db.exec(SQLITE_MIGRATIONS[version - 1]!);
         this.#db.prepare('INSERT INTO latchkey_migrations (version, applied_at) VALUES (?, ?)').run(version, Date.now());
         applied.push(version);
+      }
+      if (applied.length > 0 && this.#db.prepare('PRAGMA foreign_key_check').all().length > 0) {
+        throw new Error('latchkey: a SQLite migration left rows whose foreign keys do not resolve; nothing was changed');
       }
       return { applied, version: Math.max(row.v ?? 0, SQLITE_MIGRATIONS.length) };
     });
