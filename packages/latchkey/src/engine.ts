@@ -575,12 +575,30 @@ export class Latchkey {
    * when the value is not JSON or makes the claims too large (that session is not updated).
    */
   async setClaimValue<T extends JsonValue>(target: ClaimTarget, claim: SessionClaim<T>, value: T): Promise<number> {
-    return this.#writeClaim(target, claim, claim.entry(value, this.#clock.now()));
+    return this.updateClaims(target, [{ claim: claim as SessionClaim, value }]);
   }
 
   /** Removes a claim from one session or from every active session of a user, like {@link setClaimValue}. */
   async removeClaim(target: ClaimTarget, claim: SessionClaim): Promise<number> {
-    return this.#writeClaim(target, claim, null);
+    return this.updateClaims(target, [{ claim, remove: true }]);
+  }
+
+  /**
+   * Sets and removes several claims at once, like {@link setClaimValue}: one atomic store write per
+   * session, and one claims epoch for the lot (the service's claims routes). Returns how many sessions
+   * were updated. Nothing is written when a change names a reserved claim.
+   */
+  async updateClaims(target: ClaimTarget, changes: readonly ClaimChange[]): Promise<number> {
+    if (!Array.isArray(changes) || changes.length === 0) throw new TypeError('updateClaims needs at least one change');
+    const now = this.#clock.now();
+    const token: JsonMerge = {};
+    const data: JsonMerge = {};
+    for (const change of changes) {
+      const { claim } = change;
+      if (RESERVED_CLAIMS.has(claim.key)) throw new InvalidClaimsError(`${claim.key} is a reserved claim name`, claim.key);
+      (claim.where === 'token' ? token : data)[claim.key] = 'remove' in change ? null : claim.entry(change.value, now);
+    }
+    return this.#writeClaims(target, token, data);
   }
 
   /**
@@ -907,11 +925,13 @@ export class Latchkey {
     }
   }
 
-  /** setClaimValue and removeClaim: the store write for each session, then the epoch, here and on the bus. */
-  async #writeClaim(target: ClaimTarget, claim: SessionClaim, entry: JsonObject | null): Promise<number> {
-    if (RESERVED_CLAIMS.has(claim.key)) throw new InvalidClaimsError(`${claim.key} is a reserved claim name`, claim.key);
-    const merge = { [claim.key]: entry };
-    const update: SessionUpdate = claim.where === 'token' ? { mergeAccessClaims: merge, mergeIdClaims: merge } : { mergeData: merge };
+  /** updateClaims: the store write for each session, then the epoch, here and on the bus. */
+  async #writeClaims(target: ClaimTarget, token: JsonMerge, data: JsonMerge): Promise<number> {
+    const inToken = Object.keys(token).length > 0;
+    const update: SessionUpdate = {
+      ...(inToken ? { mergeAccessClaims: token, mergeIdClaims: token } : {}),
+      ...(Object.keys(data).length > 0 ? { mergeData: data } : {}),
+    };
     let sessionIds: string[];
     let epoch: ClaimsEpoch;
     if ('sessionId' in target) {
@@ -933,7 +953,7 @@ export class Latchkey {
       epoch = { userId, at: 0 };
     }
     // A claim kept in the session data is read from the store where it is checked: no token to outdate.
-    if (claim.where === 'token') {
+    if (inToken) {
       // Taken after the writes: any token minted from now on was minted from the new claims.
       const epochs = [{ ...epoch, at: this.#clock.now() }];
       this.#fleet.claimsChanged(epochs);
@@ -1029,6 +1049,9 @@ export class Latchkey {
 
 /** Whose claims `setClaimValue` and `removeClaim` change: one session, or every active session of a user. */
 export type ClaimTarget = { sessionId: string } | { userId: string };
+
+/** One change for {@link Latchkey.updateClaims}: set a claim's value, or remove the claim. */
+export type ClaimChange = { claim: SessionClaim; value: JsonValue } | { claim: SessionClaim; remove: true };
 
 /** When a token was minted, ms: `lk_iat_ms`, or for a token from an older release its `iat` (earlier, so never too lenient). */
 function mintedAt(claims: AccessTokenClaims): number {

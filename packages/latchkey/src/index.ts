@@ -16,7 +16,7 @@ export type {
   SessionUpdate,
   VerifyOptions,
 } from './engine.js';
-export type { ClaimTarget } from './engine.js';
+export type { ClaimChange, ClaimTarget } from './engine.js';
 export type { LatchkeyOptions, ResolvedSettings } from './options.js';
 export type { BeforeCreateInput, BeforeCreateResult, SessionHooks } from './engine/hooks.js';
 export { defineClaim, EmailVerifiedClaim, MfaClaim, PermissionsClaim, RolesClaim } from './claims/claim.js';

@@ -13,6 +13,8 @@ import type { ApiKey } from '../api-keys/types.js';
 import { InvalidAuditQueryError } from '../audit/query.js';
 import type { AuditStore } from '../audit/types.js';
 import type { Latchkey } from '../engine.js';
+import { defineClaim } from '../claims/claim.js';
+import type { ClaimChange } from '../engine.js';
 import { SecretMismatchError, UnauthorisedError } from '../errors.js';
 import { toPublicSession } from '../http/session.js';
 import { feedEtag, ifNoneMatchMatches, parseFeedSince } from '../revocation/feed.js';
@@ -34,8 +36,10 @@ import {
   type ApiKeyBody,
   RefreshRequest,
   SessionId,
+  UpdateClaimsRequest,
   UpdateSessionRequest,
   UserId,
+  type UpdateClaimsBody,
   VerifyRequest,
   type SessionBody,
 } from './schemas.js';
@@ -99,6 +103,17 @@ function issuedToJson(tokens: IssuedTokens) {
     // The access token says whether it is bound; the backend learns the scheme without parsing it.
     tokenType: tokens.tokenType,
   };
+}
+
+/**
+ * A claims request as the engine's changes: a claim registered with the engine keeps its own
+ * location; any other key is kept where the body says (default: the tokens).
+ */
+function claimChanges(engine: Latchkey, body: UpdateClaimsBody): ClaimChange[] {
+  return Object.entries(body.claims).map(([key, value]) => {
+    const claim = engine.registeredClaim(key) ?? defineClaim({ key, where: body.where ?? 'token' });
+    return value === null ? { claim, remove: true } : { claim, value };
+  });
 }
 
 /** A path parameter that must satisfy `schema`; 400 naming it otherwise. */
@@ -298,6 +313,20 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
   });
   onlyThose('/v1/sessions/{id}/tokens');
 
+  // Claims by key (v1.1, additive): setClaimValue/removeClaim for one session. Unlike a PATCH of
+  // mergeAccessClaims, tokens minted before the change are refused with TRY_REFRESH_TOKEN on every
+  // instance (the claims epoch), so the change holds at the client's next request.
+  route('patch', '/v1/sessions/{id}/claims', async (c) => {
+    const id = sessionId(c);
+    const body = await readBody(c, UpdateClaimsRequest);
+    if (id === null) throw new ServiceError(404, 'NOT_FOUND', 'session not found');
+    await store(engine.updateClaims({ sessionId: id }, claimChanges(engine, body)));
+    const session = await store(engine.getSession(id));
+    if (!session) throw new ServiceError(404, 'NOT_FOUND', 'session not found');
+    return c.json(sessionToJson(session), 200);
+  });
+  onlyThose('/v1/sessions/{id}/claims');
+
   route('get', '/v1/users/{userId}/sessions', async (c) => {
     const userId = param(c, 'userId', UserId);
     const sessions = await store(engine.listSessions(userId));
@@ -309,6 +338,15 @@ export function createServiceApp(options: ServiceAppOptions): Hono<Env> {
     return c.json({ revoked }, 200);
   });
   onlyThose('/v1/users/{userId}/sessions');
+
+  // The same for every active session of a user at once ("revoke the admin role everywhere").
+  route('patch', '/v1/users/{userId}/sessions/claims', async (c) => {
+    const userId = param(c, 'userId', UserId);
+    const body = await readBody(c, UpdateClaimsRequest);
+    const updated = await store(engine.updateClaims({ userId }, claimChanges(engine, body)));
+    return c.json({ updated }, 200);
+  });
+  onlyThose('/v1/users/{userId}/sessions/claims');
 
   // ---- API keys (v1.1): the app's keys for its users and machine clients ----------------------------
 

@@ -197,6 +197,31 @@ export function buildOpenApiDocument(): JsonSchema {
           },
         }),
       },
+      '/v1/sessions/{id}/claims': {
+        parameters: [sessionId],
+        patch: v1({
+          operationId: 'updateSessionClaims',
+          summary:
+            "v1.1: set (or, with null, remove) claims by key for one session, in the { v, t } form the claim validators read; the session's tokens minted before the change answer TRY_REFRESH_TOKEN on every instance",
+          requestBody: body('UpdateClaimsRequest'),
+          responses: {
+            '200': { description: 'Updated.', content: json('Session') },
+            '404': error('No such active session.', ['NOT_FOUND']),
+            ...BODY_ERRORS,
+            ...COMMON_V1,
+          },
+        }),
+      },
+      '/v1/users/{userId}/sessions/claims': {
+        parameters: [userId],
+        patch: v1({
+          operationId: 'updateUserSessionClaims',
+          summary:
+            "v1.1: set (or, with null, remove) claims by key for every active session of a user at once; their tokens minted before the change answer TRY_REFRESH_TOKEN on every instance",
+          requestBody: body('UpdateClaimsRequest'),
+          responses: { '200': { description: 'How many sessions were updated (0 when the user has none).', content: json('UpdatedCount') }, ...BODY_ERRORS, ...COMMON_V1 },
+        }),
+      },
       '/v1/users/{userId}/sessions': {
         parameters: [userId],
         get: v1({

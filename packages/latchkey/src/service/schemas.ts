@@ -105,6 +105,44 @@ export const UpdateSessionRequest = z.strictObject({
   mergeData: JsonObjectSchema.optional().meta({ description: mergeNote }),
 });
 
+/** A claim's key, as `defineClaim` accepts it; reserved names are refused. */
+const ClaimKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 characters of letters, digits and _ . : -')
+  .refine((key) => !RESERVED_CLAIMS.has(key), 'is set by latchkey and cannot be supplied');
+
+/**
+ * Additive (v1.1): claims by key, as `setClaimValue` and `removeClaim` set them. Each value is kept
+ * in the `{ "v": value, "t": ms }` form the claim validators read (here and in the browser SDK), and
+ * tokens minted before the change are made to refresh on every instance.
+ */
+/** Where a claim set through the service is kept (typed through a named union, see EnumRecord). */
+export type ClaimLocationName = 'token' | 'session';
+const ClaimLocationSchema: z.ZodEnum<EnumRecord<ClaimLocationName>> = z.enum(['token', 'session']);
+
+export const UpdateClaimsRequest = z.strictObject({
+  claims: z
+    .record(z.string(), JsonValueSchema)
+    .superRefine((claims, ctx) => {
+      const keys = Object.keys(claims);
+      if (keys.length === 0) ctx.addIssue({ code: 'custom', path: [], message: 'must name at least one claim' });
+      if (keys.length > 32) ctx.addIssue({ code: 'custom', path: [], message: 'at most 32 claims per request' });
+      for (const key of keys) {
+        const parsed = ClaimKey.safeParse(key);
+        if (!parsed.success) ctx.addIssue({ code: 'custom', path: [key], message: parsed.error.issues[0]?.message ?? 'invalid claim key' });
+      }
+    })
+    .meta({
+      description:
+        'Claim key to its new value; `null` removes the claim. Built-in keys: `lk-roles`, `lk-perms` (lists of strings), `lk-ev` (boolean), `lk-mfa` (factor to completion time, ms).',
+    }),
+  where: ClaimLocationSchema.optional()
+    .meta({
+      description:
+        "Default `token`: in the access and ID tokens, checked with no lookup and visible to the browser SDK. `session`: in the session's server-side data only. A claim registered with the service's engine keeps its own.",
+    }),
+});
+
 // ---- responses -----------------------------------------------------------------------------------
 
 export const SessionSchema = z.strictObject({
@@ -150,6 +188,7 @@ export const VerifyResponse = z.strictObject({
 
 export const SessionListResponse = z.strictObject({ sessions: z.array(SessionSchema) });
 export const RevokedCountResponse = z.strictObject({ revoked: z.number().int().min(0) });
+export const UpdatedCountResponse = z.strictObject({ updated: z.number().int().min(0).meta({ description: 'How many active sessions were updated.' }) });
 export const RotateKeysResponse = z.strictObject({ kid: z.string() });
 
 export const JwksResponse = z.object({
@@ -326,6 +365,7 @@ export type CreateSessionBody = z.infer<typeof CreateSessionRequest>;
 export type VerifyBody = z.infer<typeof VerifyRequest>;
 export type RefreshBody = z.infer<typeof RefreshRequest>;
 export type UpdateSessionBody = z.infer<typeof UpdateSessionRequest>;
+export type UpdateClaimsBody = z.infer<typeof UpdateClaimsRequest>;
 export type SessionBody = z.infer<typeof SessionSchema>;
 export type ErrorBody = z.infer<typeof ErrorResponse>;
 export type ApiKeyBody = z.infer<typeof ApiKeySchema>;
@@ -339,11 +379,13 @@ export const NAMED_SCHEMAS = {
   VerifyRequest,
   RefreshRequest,
   UpdateSessionRequest,
+  UpdateClaimsRequest,
   IssuedTokens: IssuedTokensResponse,
   ReissuedTokens: ReissuedTokensResponse,
   VerifyResponse,
   SessionList: SessionListResponse,
   RevokedCount: RevokedCountResponse,
+  UpdatedCount: UpdatedCountResponse,
   RotateKeysResponse,
   Jwks: JwksResponse,
   Discovery: DiscoveryResponse,

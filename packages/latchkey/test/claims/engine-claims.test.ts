@@ -175,6 +175,40 @@ describe('claims in sessions', () => {
     await expect(lk.verifyAccessToken(s.accessToken)).resolves.toBeTruthy();
   });
 
+  it('updateClaims sets and removes several claims in one write, token claims and session data apart; a reserved key writes nothing', async () => {
+    const { lk, clock } = await testEngine();
+    const s = await lk.createSession({ userId: 'u1', accessClaims: { 'lk-perms': { v: ['a'], t: 0 } } });
+    clock.ms += 1;
+    const risk = defineClaim<string>({ key: 'risk', where: 'session' });
+    const changes = [
+      { claim: RolesClaim, value: ['admin'] },
+      { claim: PermissionsClaim, remove: true as const },
+      { claim: risk, value: 'low' },
+    ];
+    expect(await lk.updateClaims({ sessionId: s.session.id }, changes)).toBe(1);
+    const session = await lk.getSession(s.session.id);
+    expect(session?.accessClaims).toEqual({ 'lk-roles': { v: ['admin'], t: clock.now() } });
+    expect(session?.idClaims).toEqual({ 'lk-roles': { v: ['admin'], t: clock.now() } });
+    expect(session?.data).toEqual({ risk: { v: 'low', t: clock.now() } });
+    await expect(lk.verifyAccessToken(s.accessToken)).rejects.toMatchObject({ code: 'TRY_REFRESH_TOKEN' });
+
+    const t = await lk.createSession({ userId: 'u2' });
+    clock.ms += 1;
+    await expect(
+      lk.updateClaims({ userId: 'u2' }, [
+        { claim: RolesClaim, value: ['x'] },
+        { claim: defineClaim({ key: 'sid' }), value: 'y' },
+      ]),
+    ).rejects.toBeInstanceOf(InvalidClaimsError);
+    await expect(lk.updateClaims({ userId: 'u2' }, [])).rejects.toBeInstanceOf(TypeError);
+    expect((await lk.getSession(t.session.id))?.accessClaims).toEqual({});
+    await expect(lk.verifyAccessToken(t.accessToken)).resolves.toBeTruthy();
+    // Session-data claims alone outdate no token.
+    clock.ms += 1;
+    await lk.updateClaims({ userId: 'u2' }, [{ claim: risk, value: 'high' }]);
+    await expect(lk.verifyAccessToken(t.accessToken)).resolves.toBeTruthy();
+  });
+
   it('the epoch reaches another instance through the bus, and a forged lk_iat_ms claim is refused', async () => {
     const handlers: BusHandlers[] = [];
     const bus = (): RevocationBus => ({

@@ -409,6 +409,92 @@ export function describeServiceContract(name: string, start: () => Promise<TestS
       });
     });
 
+    describe('claims by key (v1.1)', () => {
+      const verify = (accessToken: string) => t.call('POST', '/v1/sessions/verify', { body: { accessToken } });
+      // The claims epoch is kept to the millisecond: move past the token's mint time first.
+      const tick = () => t.clock?.advance(5);
+
+      it('PATCH /v1/users/{userId}/sessions/claims sets a claim in every active session; their older tokens must refresh, and null removes it', async () => {
+        const userId = `u_claims_${Math.random().toString(36).slice(2)}`;
+        const a = await create({ userId });
+        const b = await create({ userId });
+        const gone = await create({ userId });
+        await t.call('DELETE', `/v1/sessions/${gone.session.id}`);
+        const other = await create();
+        tick();
+        const reply = await t.call('PATCH', `/v1/users/${userId}/sessions/claims`, { body: { claims: { 'lk-roles': ['admin'], plan: 'pro' } } });
+        expect(reply.status, reply.text).toBe(200);
+        expect(expectShape(schemas.UpdatedCountResponse, reply)).toEqual({ updated: 2 });
+        // Every older token of the user is sent to refresh; another user's is untouched.
+        for (const s of [a, b]) expectError(await verify(s.accessToken), 401, 'TRY_REFRESH_TOKEN');
+        expect((await verify(other.accessToken)).status).toBe(200);
+        tick();
+        const refreshed = await t.call('POST', '/v1/sessions/refresh', { body: { refreshToken: a.refreshToken } });
+        const tokens = expectShape(schemas.IssuedTokensResponse, refreshed);
+        const claims = (await verify(tokens.accessToken)).json.claims;
+        // Kept as { v, t }: the form the validators read, on the server and in the browser SDK.
+        expect(claims['lk-roles']).toMatchObject({ v: ['admin'] });
+        expect(typeof claims['lk-roles'].t).toBe('number');
+        expect(claims.plan).toMatchObject({ v: 'pro' });
+        expect(decodeJwt(tokens.idToken)['lk-roles']).toMatchObject({ v: ['admin'] });
+        expect((await t.call('GET', `/v1/sessions/${b.session.id}`)).json.accessClaims['lk-roles']).toMatchObject({ v: ['admin'] });
+
+        tick();
+        const removed = await t.call('PATCH', `/v1/users/${userId}/sessions/claims`, { body: { claims: { 'lk-roles': null } } });
+        expect(removed.json).toEqual({ updated: 2 });
+        expectError(await verify(tokens.accessToken), 401, 'TRY_REFRESH_TOKEN');
+        const session = expectShape(schemas.SessionSchema, await t.call('GET', `/v1/sessions/${a.session.id}`));
+        expect(session.accessClaims['lk-roles']).toBeUndefined();
+        expect(session.idClaims['lk-roles']).toBeUndefined();
+        expect(session.accessClaims.plan).toMatchObject({ v: 'pro' });
+        // A user without sessions: nothing to update, not an error.
+        expect((await t.call('PATCH', '/v1/users/nobody-at-all/sessions/claims', { body: { claims: { plan: 'x' } } })).json).toEqual({ updated: 0 });
+      });
+
+      it('PATCH /v1/sessions/{id}/claims changes one session only; where: session keeps the value out of the tokens', async () => {
+        const userId = `u_claims_${Math.random().toString(36).slice(2)}`;
+        const a = await create({ userId });
+        const b = await create({ userId });
+        tick();
+        const reply = await t.call('PATCH', `/v1/sessions/${a.session.id}/claims`, { body: { claims: { 'lk-ev': true } } });
+        expect(reply.status, reply.text).toBe(200);
+        const session = expectShape(schemas.SessionSchema, reply);
+        expect(session.accessClaims['lk-ev']).toMatchObject({ v: true });
+        expect(session.idClaims['lk-ev']).toMatchObject({ v: true });
+        expectError(await verify(a.accessToken), 401, 'TRY_REFRESH_TOKEN');
+        expect((await verify(b.accessToken)).status).toBe(200);
+
+        tick();
+        const inData = await t.call('PATCH', `/v1/sessions/${b.session.id}/claims`, { body: { claims: { risk: 'low' }, where: 'session' } });
+        const stored = expectShape(schemas.SessionSchema, inData);
+        expect(stored.data.risk).toMatchObject({ v: 'low' });
+        expect(stored.accessClaims.risk).toBeUndefined();
+        // Nothing in the tokens changed, so they are not sent to refresh.
+        expect((await verify(b.accessToken)).status).toBe(200);
+      });
+
+      it('refuses reserved and malformed keys, an empty or unknown body, and an unknown session, changing nothing', async () => {
+        const issued = await create();
+        const path = `/v1/sessions/${issued.session.id}/claims`;
+        expect(expectError(await t.call('PATCH', path, { body: { claims: { sub: 'x' } } }), 400, 'INVALID_REQUEST').error.field).toBe('claims.sub');
+        expect(expectError(await t.call('PATCH', path, { body: { claims: { lk_iat_ms: 1 } } }), 400, 'INVALID_REQUEST').error.field).toBe('claims.lk_iat_ms');
+        expect(expectError(await t.call('PATCH', path, { body: { claims: { 'a b': 1 } } }), 400, 'INVALID_REQUEST').error.field).toBe('claims.a b');
+        expect(expectError(await t.call('PATCH', path, { body: { claims: {} } }), 400, 'INVALID_REQUEST').error.field).toBe('claims');
+        expect(expectError(await t.call('PATCH', path, { body: {} }), 400, 'INVALID_REQUEST').error.field).toBe('claims');
+        expect(expectError(await t.call('PATCH', path, { body: { claims: { x: 1 }, where: 'cookie' } }), 400, 'INVALID_REQUEST').error.field).toBe('where');
+        expect(expectError(await t.call('PATCH', path, { body: { claims: { x: 1 }, mode: 'y' } }), 400, 'INVALID_REQUEST').error.field).toBe('mode');
+        // Too large for a token: the engine's limit, named like the others.
+        expectError(await t.call('PATCH', path, { body: { claims: { big: 'x'.repeat(5000) } } }), 400, 'INVALID_REQUEST');
+        expectError(await t.call('PATCH', '/v1/sessions/no-such-session/claims', { body: { claims: { x: 1 } } }), 404, 'NOT_FOUND');
+        expectError(await t.call('PATCH', `/v1/users/${'x'.repeat(300)}/sessions/claims`, { body: { claims: { x: 1 } } }), 400, 'INVALID_REQUEST');
+        expectError(await t.call('PATCH', '/v1/users/u/sessions/claims', { body: { claims: { x: 1 } }, auth: null }), 401, 'INVALID_API_KEY');
+        expect((await t.call('POST', path, { body: { claims: { x: 1 } } })).headers.get('allow')).toBe('PATCH');
+        // Nothing was written, and the token was not outdated.
+        expect((await t.call('GET', `/v1/sessions/${issued.session.id}`)).json.accessClaims).toEqual({});
+        expect((await verify(issued.accessToken)).status).toBe(200);
+      });
+    });
+
     describe('keys', () => {
       it('POST /v1/keys/rotate makes a new signing key, published in the JWKS, signing new tokens', async () => {
         const before = await create();

@@ -30,6 +30,9 @@ const CONTRACT_ROUTES: Array<[string, string]> = [
   ['/v1/users/{ownerId}/api-keys', 'get'],
   ['/v1/api-keys/{id}', 'delete'],
   ['/v1/api-keys/{id}/rotate', 'post'],
+  // v1.1: claims by key (issue 16).
+  ['/v1/sessions/{id}/claims', 'patch'],
+  ['/v1/users/{userId}/sessions/claims', 'patch'],
   ['/.well-known/jwks.json', 'get'],
   ['/.well-known/openid-configuration', 'get'],
   ['/healthz', 'get'],
