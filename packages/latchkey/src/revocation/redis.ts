@@ -9,6 +9,14 @@
  * is best effort and fails fast instead of queueing: the revoke call it belongs to has already
  * committed and must not wait for Redis.
  *
+ * The catch-up on (re)subscription covers the receivers that were cut off. It cannot cover a
+ * receiver that was already back when the sender's publish failed (the two connections of two
+ * instances come back at different moments, as after a Sentinel failover): that receiver caught up
+ * before the revocation existed, and with store polling off nothing else would tell it. So a publish
+ * that fails is kept (up to `maxUnsent` messages) and sent again, in order, as soon as the publishing
+ * connection is ready again. Every message is idempotent (deny a session, reload keys, drop a cached
+ * key, raise a claims epoch), so a receiver that hears one twice is unharmed.
+ *
  * Anyone who can publish on the channel can make instances deny sessions or reload keys, never accept
  * anything: keep Redis private (AUTH/ACL, TLS on untrusted networks).
  *
@@ -61,6 +69,13 @@ export interface RedisBusOptions {
    */
   heartbeatMs?: number | undefined;
   /**
+   * How many messages that failed to publish are kept to be sent again once the publishing
+   * connection is back. Default 10 000 (a revocation message is well under 1 kB, so at most a few
+   * MB). Past it the oldest are dropped and reported: the instances that missed them learn of them
+   * at their next store poll (`revocationPollInterval`) or reconnection.
+   */
+  maxUnsent?: number | undefined;
+  /**
    * Told when a connection fails or a publish is dropped (once per outage, not per retry). Default:
    * a one-line warning on stderr. Messages never contain the URL (it may hold a password).
    */
@@ -82,6 +97,10 @@ export class RedisBus implements RevocationBus {
   #closed = false;
   #heartbeat: NodeJS.Timeout | undefined;
   readonly #heartbeatMs: number;
+  /** Messages whose publish failed, oldest first, sent again when the publisher is ready (module comment). */
+  #unsent: BusMessage[] = [];
+  readonly #maxUnsent: number;
+  #flushing = false;
 
   constructor(options: RedisBusOptions = {}) {
     this.#channel = options.channel ?? 'latchkey:revocations';
@@ -89,6 +108,7 @@ export class RedisBus implements RevocationBus {
     this.#onError = options.onError ?? defaultOnError;
     const maxDelay = options.maxReconnectDelayMs ?? 1000;
     this.#heartbeatMs = options.heartbeatMs ?? 5000;
+    this.#maxUnsent = options.maxUnsent ?? 10_000;
     const common: RedisOptions = {
       ...options.redisOptions,
       lazyConnect: true,
@@ -117,16 +137,56 @@ export class RedisBus implements RevocationBus {
       guardSockets(connection, (error) => this.#report(error));
       connection.on('ready', () => (this.#reportedOutage = false));
     }
+    this.#publisher.on('ready', () => void this.#flushUnsent());
     this.#publisher.connect().catch((error: Error) => this.#report(error));
   }
 
   async publish(message: BusMessage): Promise<void> {
     if (this.#closed) return;
+    // Behind earlier failures: they go first, so that the order of the news is kept.
+    if (this.#unsent.length > 0) {
+      this.#keep(message);
+      return this.#flushUnsent();
+    }
     try {
       await this.#publisher.publish(this.#channel, encodeBusMessage(message));
     } catch (error) {
-      // Best effort by design (see the module comment): report, never fail the caller.
+      // Best effort by design (see the module comment): report, keep it for the reconnection, never
+      // fail the caller.
+      this.#keep(message);
       this.#report(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Messages waiting to be sent again (module comment); for tests and diagnostics. */
+  get unsent(): number {
+    return this.#unsent.length;
+  }
+
+  #keep(message: BusMessage): void {
+    this.#unsent.push(message);
+    if (this.#unsent.length > this.#maxUnsent) {
+      const dropped = this.#unsent.splice(0, this.#unsent.length - this.#maxUnsent).length;
+      this.#onError(new Error(`dropped ${dropped} bus message(s) that could not be published; other instances learn of them at their next store poll or reconnection`));
+    }
+  }
+
+  /** Sends the kept messages in order; stops at the first failure (the next 'ready' or publish resumes). */
+  async #flushUnsent(): Promise<void> {
+    if (this.#flushing || this.#closed) return;
+    this.#flushing = true;
+    try {
+      while (this.#unsent.length > 0 && !this.#closed) {
+        try {
+          await this.#publisher.publish(this.#channel, encodeBusMessage(this.#unsent[0]!));
+        } catch (error) {
+          this.#report(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        this.#unsent.shift();
+      }
+    } finally {
+      this.#flushing = false;
     }
   }
 

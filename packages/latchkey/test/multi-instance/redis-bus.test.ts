@@ -2,6 +2,7 @@
  * The Redis bus on its own: what it accepts off the wire, that it never throws or hangs when Redis
  * is away, and that it reports every (re)connection so the engine can catch up.
  */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { BusMessage } from 'latchkey';
@@ -18,6 +19,42 @@ async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> 
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(10);
   }
+}
+
+/**
+ * A TCP relay to Redis that can be cut and restored: one bus's connections go through it, so that
+ * bus alone loses Redis while the others keep theirs (as when two instances' connections come back
+ * at different moments after a failover).
+ */
+async function cuttableRelay(target: URL): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
+  let up = true;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    if (!up) return void client.destroy();
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 6379) });
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      sockets.add(a);
+      a.on('error', () => b.destroy());
+      a.on('close', () => (sockets.delete(a), b.destroy()));
+      a.pipe(b);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut() {
+      up = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      up = true;
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
 }
 
 describe('parseBusMessage', () => {
@@ -147,6 +184,49 @@ describe.skipIf(!available)('redisBus on Redis', () => {
       server.thaw();
       await server.destroy();
     }
+  });
+
+  it('sends a message whose publish failed once its connection is back, in order, to a receiver that was never cut off', async () => {
+    // The receiver caught up from the store before the revocation existed and stays connected: with
+    // store polling off, only the sender sending again can tell it (the Sentinel failover flake).
+    const channel = uniqueName('latchkey:test');
+    const relay = await cuttableRelay(new URL(REDIS_URL));
+    try {
+      const errors: Error[] = [];
+      const sender = redisBus({ url: relay.url, channel, onError: (e) => errors.push(e) });
+      const receiver = redisBus({ url: REDIS_URL, channel });
+      buses.push(sender, receiver);
+      const got: BusMessage[] = [];
+      await receiver.subscribe({ message: (m) => got.push(m), connected: () => {} });
+      await sender.publish({ type: 'keys-changed' });
+      await until(() => got.length === 1);
+
+      relay.cut();
+      await until(() => errors.length > 0);
+      const first: BusMessage = { type: 'revoked', revocations: [{ sessionId: 's1', revokedAt: 1 }] };
+      const second: BusMessage = { type: 'revoked', revocations: [{ sessionId: 's2', revokedAt: 2, reason: 'theft' }] };
+      await sender.publish(first);
+      await sender.publish(second);
+      expect(sender.unsent).toBe(2);
+      await sleep(200);
+      expect(got).toHaveLength(1);
+
+      relay.restore();
+      await until(() => got.length === 3, 5000);
+      expect(got.slice(1)).toEqual([first, second]);
+      expect(sender.unsent).toBe(0);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('keeps at most maxUnsent failed messages, dropping the oldest with a report', async () => {
+    const errors: Error[] = [];
+    const bus = redisBus({ url: `redis://127.0.0.1:${await freePort()}`, timeoutMs: 200, maxUnsent: 2, onError: (e) => errors.push(e) });
+    buses.push(bus);
+    for (let i = 0; i < 5; i++) await bus.publish({ type: 'revoked', revocations: [{ sessionId: `s${i}`, revokedAt: i }] });
+    expect(bus.unsent).toBe(2);
+    expect(errors.some((e) => /dropped 1 bus message/.test(e.message))).toBe(true);
   });
 
   it('reports every reconnection, after resubscribing', async () => {
