@@ -15,7 +15,9 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { generateKeyPairSync } from 'node:crypto';
 import { sqliteStore } from 'latchkey/stores/sqlite';
+import { encodeSegment, signCompact } from '../../packages/latchkey/dist/tokens/jws.js';
 import { benchEngine } from '../lib/engine.mjs';
 import { percentile } from '../lib/measure.mjs';
 import { compare, runSection } from '../lib/section.mjs';
@@ -212,6 +214,13 @@ await runSection('refresh', async (ctx) => {
     // Issue 18's target: at least a fifth of SQLite's own single-UPDATE rate (0.08–0.09 before it).
     compare(ctx.row({ case: 'SQLite latchkey refresh', metric: 'ops/s', value: sqlite.opsPerSec, p50Ms: sqlite.p50Ms, p99Ms: sqlite.p99Ms, cpuMicrosPerOp: sqlite.cpuMicrosPerOp }), floorRow, 0.2, 'SQLite floor');
 
+    // --- What the ID token costs (issue 18: "measure what the ID token costs") ------------------
+    ctx.progress('ID token share of a refresh');
+    const share = await idTokenShare(ctx.count(6000, 1500));
+    const refreshCpu = ctx.row({ case: 'refresh CPU, memory store, 1 client (EdDSA)', metric: 'µs', value: share.refreshMicros });
+    compare(ctx.row({ case: 'of which: signing the ID token (EdDSA)', metric: 'µs', value: share.idMicros }), refreshCpu, undefined, 'refresh CPU');
+    ctx.note('The ID token is one of the two signatures of a refresh; its CPU is measured by signing an ID token of the same shape with the same node:crypto path (tokens/jws.ts), on one core, CPU time per call. It is minted eagerly: the refresh answer carries it by contract (`idToken` in the service\'s refresh response, the front token the SDK reads the new expiry and claims from), so a lazy ID token would change both contracts; see the analysis.');
+
     // --- PostgreSQL ---------------------------------------------------------------------------
     const pgModule = await optionalImport('latchkey/stores/postgres');
     if (!pgModule?.postgresStore) {
@@ -274,3 +283,23 @@ await runSection('refresh', async (ctx) => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** CPU per refresh on the memory store, and CPU to sign one ID token of the shape a refresh signs. */
+async function idTokenShare(n) {
+  const engine = await benchEngine({});
+  let token = (await engine.createSession({ userId: 'u_share', accessClaims: { role: 'member' }, idClaims: { name: 'Ada', email: 'ada@example.com' } })).refreshToken;
+  for (let i = 0; i < 300; i++) token = (await engine.refresh(token)).refreshToken;
+  let before = process.cpuUsage();
+  for (let i = 0; i < n; i++) token = (await engine.refresh(token)).refreshToken;
+  let used = process.cpuUsage(before);
+  const refreshMicros = (used.user + used.system) / n;
+  await engine.close();
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const header = encodeSegment({ alg: 'EdDSA', typ: 'JWT', kid: 'k1' });
+  const payload = (i) => ({ name: 'Ada', email: 'ada@example.com', iss: 'https://bench.latchkey.test', aud: 'latchkey-id', sub: 'u_share', sid: 'abcdefghijklmnopqrstuv', iat: i, exp: i + 900, auth_time: i });
+  for (let i = 0; i < 300; i++) signCompact('EdDSA', privateKey, header, payload(i));
+  before = process.cpuUsage();
+  for (let i = 0; i < n; i++) signCompact('EdDSA', privateKey, header, payload(i));
+  used = process.cpuUsage(before);
+  return { refreshMicros, idMicros: (used.user + used.system) / n };
+}
