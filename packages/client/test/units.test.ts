@@ -26,7 +26,7 @@ import { createLatchkeyClient } from '../src/index.js';
 import { createLatchkey } from 'latchkey';
 import { createLatchkeyHttp } from 'latchkey/http';
 import { memoryStore } from 'latchkey/stores/memory';
-import { BUDGET_BYTES, DPOP_BUDGET_BYTES, measure } from '../scripts/size.mjs';
+import { BUDGET_BYTES, CLAIMS_BUDGET_BYTES, DPOP_BUDGET_BYTES, measure } from '../scripts/size.mjs';
 
 describe('decoding', () => {
   it('base64url → UTF-8 text, every padding length, URL-safe alphabet', () => {
@@ -247,6 +247,12 @@ describe('size budget', () => {
     const { minified, gzipped } = await measure('dpop/index.ts');
     console.log(`@latchkey/client/dpop: ${minified} B minified, ${gzipped} B min+gzip`);
     expect(gzipped).toBeLessThanOrEqual(DPOP_BUDGET_BYTES);
+  });
+
+  it(`the claims entry alone is at most ${CLAIMS_BUDGET_BYTES} bytes min+gzip`, async () => {
+    const { minified, gzipped } = await measure('claims/index.ts');
+    console.log(`@latchkey/client/claims: ${minified} B minified, ${gzipped} B min+gzip`);
+    expect(gzipped).toBeLessThanOrEqual(CLAIMS_BUDGET_BYTES);
   });
 });
 

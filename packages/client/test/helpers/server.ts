@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { parse } from 'cookie';
-import { createLatchkey, type Latchkey, type LatchkeyOptions } from 'latchkey';
+import { createLatchkey, EmailVerifiedClaim, type Latchkey, type LatchkeyOptions } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { latchkeyNode, type NodeLatchkey } from 'latchkey/adapters/node';
 
@@ -184,6 +184,14 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
           await session.update({ idClaims: { name: name ?? '' } });
           json(res, 200, { renamed: true });
         }
+      } else if (key === 'GET /api/billing') {
+        // Issue 16: a route gated on a claim; a failing check is 403 CLAIM_VALIDATION_FAILED.
+        const session = await auth.requireSession(req, res, { validators: [EmailVerifiedClaim.isTrue()] });
+        if (session) json(res, 200, { billing: true });
+      } else if (key === 'POST /api/verify-email') {
+        // The claim set server-side for the session: its older tokens are answered TRY_REFRESH_TOKEN.
+        const session = await auth.requireSession(req, res);
+        if (session) json(res, 200, { updated: await engine.setClaimValue({ sessionId: session.sessionId }, EmailVerifiedClaim, true) });
       } else if (key === 'POST /api/echo') {
         const session = await auth.requireSession(req, res);
         if (session) json(res, 200, { userId: session.userId, echo: JSON.parse((await readBody(req)) || 'null') });
