@@ -14,7 +14,7 @@ function Page(): ReactNode {
   return h(
     'main',
     null,
-    h('p', null, `${s.status} ${s.userId ?? '-'} ${devices.status} ${devices.sessions.length}`),
+    h('p', null, `${s.status} ${s.userId ?? '-'} ${String(s.isDeviceBound)} ${devices.status} ${devices.sessions.length}`),
     h(SignedIn, null, 'welcome'),
     h(SignedOut, null, 'please sign in'),
   );
@@ -30,7 +30,7 @@ describe('server rendering', () => {
     const html = renderToString(
       h(LatchkeyProvider, { client: () => (made++, createLatchkeyClient({ apiBase: 'http://api.invalid' })) }, h(Page)),
     );
-    expect(html).toBe('<main><p>loading - loading 0</p></main>');
+    expect(html).toBe('<main><p>loading - false loading 0</p></main>');
     expect(made).toBe(0);
   });
 
@@ -46,7 +46,7 @@ describe('server rendering', () => {
       },
     });
     try {
-      expect(renderToString(h(LatchkeyProvider, { client: watched }, h(Page)))).toBe('<main><p>loading - loading 0</p></main>');
+      expect(renderToString(h(LatchkeyProvider, { client: watched }, h(Page)))).toBe('<main><p>loading - false loading 0</p></main>');
       expect(asked).toEqual([]);
     } finally {
       client.close();

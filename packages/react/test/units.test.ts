@@ -8,6 +8,7 @@
  */
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { createLatchkeyClient, type LatchkeyClient } from '@latchkey/client';
+import { createDpop, memoryKeyStore } from '@latchkey/client/dpop';
 import { createElement as h, type ReactNode } from 'react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAppServer, type AppServer } from './helpers/server.js';
@@ -21,6 +22,7 @@ import {
   useSessions,
   useSignOut,
   type SessionsState,
+  type SessionState,
 } from '../src/index.js';
 
 let server: AppServer;
@@ -155,6 +157,63 @@ describe('useSession, <SignedIn>, <SignedOut>', () => {
     } finally {
       console.error = quiet;
     }
+  });
+});
+
+describe('useSession().isDeviceBound', () => {
+  let seen: SessionState | undefined;
+  function Bound(): ReactNode {
+    seen = useSession();
+    return h('p', { 'data-testid': 'status' }, `${seen.status} ${String(seen.isDeviceBound)}`);
+  }
+
+  /** A client whose sign-ins are bound to a DPoP key (RFC 9449) in memory. */
+  async function dpopClient(): Promise<LatchkeyClient> {
+    // The proof's iat needs a clock tolerance on the server: a server of its own, with 5 s.
+    await server.close();
+    server = await startAppServer({ clockTolerance: 5 });
+    client.close();
+    client = createLatchkeyClient({
+      mode: 'header',
+      apiBase: server.origin,
+      autoRefresh: false,
+      dpop: createDpop({ keyStore: memoryKeyStore() }),
+    });
+    return client;
+  }
+
+  it('is false for a bearer session, and while loading or signed out', async () => {
+    render(withProvider(h(Bound)));
+    expect(status()).toBe('loading false');
+    await waitFor(() => expect(status()).toBe('signedOut false'));
+    await signIn();
+    cleanup();
+    render(withProvider(h(Bound)));
+    await waitFor(() => expect(status()).toBe('signedIn false'));
+    expect(await client.isDeviceBound()).toBe(false);
+  });
+
+  it('is true for a DPoP-bound session, asked with the claims', async () => {
+    await dpopClient();
+    await signIn();
+    expect(await client.isDeviceBound()).toBe(true);
+    render(withProvider(h(Bound)));
+    await waitFor(() => expect(status()).toBe('signedIn true'));
+    expect(seen?.userId).toBe('alice');
+  });
+
+  it('follows the events: asked again after a refresh (a sign-in elsewhere), false after sign-out', async () => {
+    await dpopClient();
+    render(withProvider(h(Bound)));
+    await waitFor(() => expect(status()).toBe('signedOut false'));
+    // Signed in without this store knowing (as another tab would); the refresh event announces it.
+    await signIn();
+    await act(async () => {
+      expect(await client.refresh()).toBe(true);
+    });
+    await waitFor(() => expect(status()).toBe('signedIn true'));
+    await act(() => client.signOut());
+    expect(status()).toBe('signedOut false');
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * A real latchkey server for the React bindings' tests: the engine (memory store, 2 s access tokens,
- * no clock tolerance) behind the node:http adapter, with the app routes the tests call: sign-in
+ * no clock tolerance unless asked) behind the node:http adapter, with the app routes the tests call: sign-in
  * (`POST /app/signin`, user `alice`), a claim update (`POST /api/rename`), and, when given, a page
  * and its script (the browser test's app). No bundler runs here: jsdom's realm breaks esbuild's.
  */
@@ -18,6 +18,8 @@ export interface AppServer {
 export interface AppServerOptions {
   /** Served at `GET /` (HTML) and `GET /app.js` (JavaScript). */
   page?: { html: string; script: string };
+  /** The engine's clock tolerance, seconds. Default 0 (tokens really expire); also DPoP's proof `iat` window. */
+  clockTolerance?: number;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -37,7 +39,7 @@ export async function startAppServer(options: AppServerOptions = {}): Promise<Ap
     store: memoryStore(),
     secret: 'a test secret that is long enough for latchkey!!',
     accessTokenTtl: 2,
-    clockTolerance: 0,
+    clockTolerance: options.clockTolerance ?? 0,
     timers: false,
   });
   const auth = latchkeyNode(engine);
