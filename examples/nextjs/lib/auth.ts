@@ -49,6 +49,7 @@ async function start(): Promise<Auth> {
     store: sqliteStore({ path }),
     secret: config.secret(),
     accessTokenTtl: config.accessTokenTtl(),
+    revocationPollInterval: config.revocationPollInterval(),
     ...(bus ? { bus } : {}),
   });
   const http = createLatchkeyHttp(engine, { revocationFeed: { credentials: [config.feedCredential()] } });

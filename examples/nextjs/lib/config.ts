@@ -23,6 +23,12 @@ export const config = {
   accessTokenTtl: () => Number(process.env.LATCHKEY_ACCESS_TTL ?? 300),
   /** How often the proxy polls the revocation feed, seconds: the proxy's revocation bound. */
   feedPollInterval: () => Number(process.env.LATCHKEY_FEED_POLL ?? 5),
+  /**
+   * Seconds between the engine's polls of the store for revocations made by other processes: the
+   * safety net under the bus, and the only channel between processes without one (latchkey's
+   * default 5; 0 turns it off, leaving the bus alone, as the two-process test does to prove the bus).
+   */
+  revocationPollInterval: () => Number(process.env.LATCHKEY_REVOCATION_POLL ?? 5),
   /** Redis for the revocation bus between processes (several `next start`s); none for one process. */
   redisUrl: () => process.env.LATCHKEY_REDIS_URL,
 };
