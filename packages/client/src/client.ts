@@ -166,7 +166,9 @@ export function createLatchkeyClient(options: LatchkeyClientOptions = {}): Latch
     // The marker first, then the look: a marker read after the look could already be another tab's
     // new one, which the lock's "already refreshed?" check would then take for ours and spend.
     const marker = await credentials.marker();
-    if ((await credentials.front())?.raw !== front.raw) return true; // already replaced
+    // Already replaced; or bound by DBSC, whose refresh is the browser's own (with its key, when the
+    // bound cookie expires): a refresh of ours would be refused (INVALID_DBSC_PROOF) and end the session.
+    if ((await credentials.front())?.raw !== front.raw || front.bound === 'dbsc') return true;
     try {
       await refreshFrom(marker);
       return true;

@@ -226,6 +226,35 @@ describe.skipIf(!available)('@latchkey/client in Chromium', () => {
     expect(new Set(server.presentedRefresh).size).toBe(refreshes);
   });
 
+  it('a DBSC-bound session is never refreshed proactively by the SDK: the browser renews its bound cookie itself', async () => {
+    // The server's POST /auth/refresh refuses a DBSC-bound session (INVALID_DBSC_PROOF), which would end
+    // it; Chromium refreshes the bound cookie with its key instead (examples/demo/test/binding-lab.test.ts).
+    // Here the front cookie is marked bound as the server marks it after a DBSC registration; the same
+    // flow unmarked refreshes (the control, first).
+    const tab = await openTab(context, server.origin, '?auto=1');
+    await signIn(tab);
+    await tab.reload();
+    await call(tab, '/api/me'); // teaches the server clock: the refresh is planned from here
+    await sleep(EXPIRY_MS + 500);
+    expect(server.count('POST /auth/refresh')).toBeGreaterThanOrEqual(1);
+
+    await signIn(tab);
+    const before = server.count('POST /auth/refresh');
+    await tab.evaluate(() => {
+      const raw = /(?:^|; )lk_front=([^;]*)/.exec(document.cookie)![1]!;
+      const b64 = (s: string) => atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+      const front = { ...(JSON.parse(b64(raw)) as object), bound: 'dbsc' };
+      const encoded = btoa(JSON.stringify(front)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+      document.cookie = `lk_front=${encoded}; path=/; secure; samesite=lax`;
+    });
+    await tab.reload();
+    expect(await tab.evaluate(() => window.lk.isDeviceBound())).toBe(true);
+    await call(tab, '/api/me');
+    await sleep(EXPIRY_MS + 500);
+    expect(server.count('POST /auth/refresh')).toBe(before);
+    expect(await eventsOf(tab, 'signedOut')).toEqual([]);
+  });
+
   it('a proactive refresh whose token another tab replaces while it looks sends nothing (no second rotation)', async () => {
     const page = await openTab(context, server.origin, '?auto=1');
     await signIn(page);
