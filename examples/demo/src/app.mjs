@@ -2,6 +2,7 @@
 // No framework, so every line that touches a session is visible here.
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseCookies } from 'cookie';
@@ -9,6 +10,7 @@ import { createLatchkey } from 'latchkey';
 import { latchkeyNode } from 'latchkey/adapters/node';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { apiKeyRoutes, SESSION_SCOPE } from './api-keys.mjs';
+import { bindingLabRoutes } from './binding-lab.mjs';
 import { UserStore } from './users.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,7 +35,11 @@ async function staticFiles() {
   ]);
   const sdkDir = dirname(fileURLToPath(import.meta.resolve('@latchkey/client')));
   for (const name of await readdir(sdkDir)) if (name.endsWith('.js')) files.set(`/sdk/${name}`, join(sdkDir, name));
-  for (const name of await readdir(join(sdkDir, 'tabs')).catch(() => [])) if (name.endsWith('.js')) files.set(`/sdk/tabs/${name}`, join(sdkDir, 'tabs', name));
+  for (const sub of ['tabs', 'dpop']) {
+    for (const name of await readdir(join(sdkDir, sub)).catch(() => [])) if (name.endsWith('.js')) files.set(`/sdk/${sub}/${name}`, join(sdkDir, sub, name));
+  }
+  // The security lab's device-binding half (binding-lab.mjs has the server side).
+  files.set('/binding-lab.js', join(here, '../public/binding-lab.js'));
   return files;
 }
 
@@ -66,7 +72,9 @@ const text = (value, max) => (typeof value === 'string' && value.length > 0 && v
 /**
  * Starts the demo. Options: `port` (3000), `host` ('127.0.0.1'), `dataDir` ('.latchkey'),
  * `accessTokenTtl` (seconds, 30: short so that refreshes can be watched), `devRoutes` (the security
- * lab's routes, which hand out a refresh token on purpose: off unless asked for).
+ * lab's routes, which hand out a refresh token on purpose: off unless asked for), `tls` (`{ key, cert }`
+ * PEM: serve HTTPS, which DBSC needs), `dbsc` (bind cookie sessions to the browser's key with DBSC; off
+ * by default, as in latchkey: only Chromium with DBSC enabled registers, over HTTPS).
  */
 export async function startDemo(options = {}) {
   const port = options.port ?? 3000;
@@ -74,6 +82,8 @@ export async function startDemo(options = {}) {
   const dataDir = options.dataDir ?? '.latchkey';
   const accessTokenTtl = options.accessTokenTtl ?? 30;
   const devRoutes = options.devRoutes === true;
+  const dbsc = options.dbsc === true;
+  if (dbsc && !options.tls) throw new TypeError('dbsc needs tls: browsers register DBSC keys over HTTPS only');
 
   const refreshCookie = '__Secure-lk_refresh';
 
@@ -87,9 +97,11 @@ export async function startDemo(options = {}) {
   }
 
   const keys = apiKeyRoutes(() => ({ latchkey, auth, send, error, readJson, text }));
+  const cookieNames = { access: '__Host-lk_access', refresh: refreshCookie, front: 'lk_front' };
+  const bindingLab = bindingLabRoutes(() => ({ latchkey, auth, users, send, error, readJson, scope: SESSION_SCOPE, cookieNames, dbsc }));
   const routes = {
     ...keys.routes,
-    'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes }),
+    'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes, dbsc }),
     'POST /api/signup': async (req, res) => {
       // Login CSRF, checked first: a cross-site form must not create an account and sign the victim into it.
       if (!auth.checkLoginCsrf(req, res)) return;
@@ -122,6 +134,7 @@ export async function startDemo(options = {}) {
   };
 
   const devOnly = {
+    ...bindingLab,
     // Under the refresh cookie's path, so the browser sends it: the "attacker" copies it from here.
     'POST /auth/refresh/dev-copy': async (req, res) => {
       const session = await auth.requireSession(req, res);
@@ -142,7 +155,7 @@ export async function startDemo(options = {}) {
     },
   };
 
-  const server = createServer(async (req, res) => {
+  const onRequest = async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const file = req.method === 'GET' ? files.get(url.pathname) : undefined;
@@ -162,7 +175,8 @@ export async function startDemo(options = {}) {
       if (!res.headersSent) auth.sendError(res, err);
       else res.destroy();
     }
-  });
+  };
+  const server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createServer(onRequest);
   // Listen first: the issuer is the URL the browser uses, port included.
   await new Promise((resolve, reject) => {
     // A busy port is an error to report (main.mjs says what to do), not an uncaught 'error' event.
@@ -173,7 +187,7 @@ export async function startDemo(options = {}) {
     });
   });
   const address = server.address();
-  const url = `http://localhost:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://localhost:${address.port}`;
   // The demo opened the store, so it closes it (the engine closes only a store it opened itself).
   const store = sqliteStore({ path: join(dataDir, 'demo.db') });
   latchkey = await createLatchkey({
@@ -185,7 +199,7 @@ export async function startDemo(options = {}) {
     clockTolerance: Math.min(30, Math.max(1, Math.floor(accessTokenTtl / 4))),
   });
   users = new UserStore(join(dataDir, 'demo-users.db'));
-  auth = latchkeyNode(latchkey, options.http ?? {});
+  auth = latchkeyNode(latchkey, { ...(dbsc ? { dbsc: true } : {}), ...options.http });
   files = await staticFiles();
   return {
     url,

@@ -50,6 +50,12 @@ export class UserStore {
     return row && ok ? { id: row.id, email: row.email, name: row.name } : null;
   }
 
+  /** The user with this id, or null. */
+  byId(id) {
+    const row = this.#db.prepare('SELECT id, email, name FROM demo_users WHERE id = ?').get(String(id));
+    return row ? { id: row.id, email: row.email, name: row.name } : null;
+  }
+
   close() {
     this.#db.close();
   }
