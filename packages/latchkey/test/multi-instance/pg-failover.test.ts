@@ -16,7 +16,7 @@ import { builtCliAvailable } from '../cli/helpers.js';
 import { isLatchkeyError } from 'latchkey';
 import { postgresStore } from 'latchkey/stores/postgres';
 import { dropSchema, pgExec, uniqueName } from '../helpers/postgres.js';
-import { newSession } from '../stores/contract.js';
+import { sessionFixture } from 'latchkey/stores';
 import { startPrivatePostgres, startPrivateRedis, type PrivatePostgres, type PrivateRedis } from '../helpers/private-servers.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { Fleet } from '../hardening/support/fleet.js';
@@ -97,7 +97,7 @@ describe.skipIf(!available)('multi-host LATCHKEY_STORE before the failover (the 
     const readWrite = postgresStore({ connectionString: `postgres://postgres@${hosts}/postgres?target_session_attrs=read-write`, schema, max: 2 });
     try {
       await readWrite.migrate();
-      await readWrite.createSession(newSession());
+      await readWrite.createSession(sessionFixture());
       // It went to the primary (and, replication being synchronous, is on the standby already).
       const rows = await pgExec<{ n: string }>(`SELECT COUNT(*) AS n FROM ${schema}.latchkey_sessions`, [], primary!.url);
       expect(Number(rows[0]!.n)).toBe(1);
@@ -106,7 +106,7 @@ describe.skipIf(!available)('multi-host LATCHKEY_STORE before the failover (the 
     }
     const anyHost = postgresStore({ connectionString: `postgres://postgres@${hosts}/postgres`, schema, max: 2 });
     try {
-      const error = await anyHost.createSession(newSession()).then(() => null, (e: unknown) => e);
+      const error = await anyHost.createSession(sessionFixture()).then(() => null, (e: unknown) => e);
       // The standby accepted the connection and refused the write: SQLSTATE 25006, mapped as a failover.
       expect(isLatchkeyError(error, 'STORE_UNAVAILABLE')).toBe(true);
     } finally {

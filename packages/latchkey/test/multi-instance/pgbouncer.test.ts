@@ -9,9 +9,10 @@
  * - the pg-notify bus refuses to LISTEN through the pooler, and with a direct listening connection
  *   carries messages published through it.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLatchkey, isLatchkeyError } from 'latchkey';
-import { postgresStore } from 'latchkey/stores/postgres';
+import { runSessionStoreContract } from 'latchkey/stores';
+import { postgresStore, type PostgresStore } from 'latchkey/stores/postgres';
 import { pgNotifyBus } from 'latchkey/revocation/pg-notify';
 import { SCHEMA_VERSION } from 'latchkey/stores/postgres/migrations';
 import type { BusMessage } from 'latchkey';
@@ -21,7 +22,6 @@ import { builtCliAvailable } from '../cli/helpers.js';
 import { Fleet } from '../hardening/support/fleet.js';
 import { runTopology, topologyEnv } from '../hardening/support/topology.js';
 import { serviceAvailable } from '../helpers/services.js';
-import { describeStoreContract } from '../stores/contract.js';
 
 let server: PrivatePostgres | undefined;
 let bouncer: PrivatePgBouncer | undefined;
@@ -41,23 +41,28 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describeStoreContract(
-  'PostgreSQL through PgBouncer (pool_mode=transaction)',
-  async () => {
-    const schema = uniqueName('lk_bouncer');
-    const open = () => postgresStore({ connectionString: bouncer!.url, schema, max: 8, transactionPooler: true });
-    const store = open();
-    return {
-      store,
-      reopen: async () => open(),
-      dispose: async () => {
+/** Each store's schema. */
+const schemas = new WeakMap<PostgresStore, string>();
+const openThroughBouncer = (schema: string) => {
+  const store = postgresStore({ connectionString: bouncer!.url, schema, max: 8, transactionPooler: true });
+  schemas.set(store, schema);
+  return store;
+};
+
+describe.skipIf(!available)('PgBouncer (pool_mode=transaction)', () => {
+  runSessionStoreContract(
+    { describe, it, beforeEach, afterEach },
+    {
+      name: 'PostgreSQL through PgBouncer (pool_mode=transaction)',
+      create: async () => openThroughBouncer(uniqueName('lk_bouncer')),
+      reopen: async (store) => openThroughBouncer(schemas.get(store)!),
+      destroy: async (store) => {
         await store.close();
-        await dropSchema(schema, server!.url);
+        await dropSchema(schemas.get(store)!, server!.url);
       },
-    };
-  },
-  { skip: !available },
-);
+    },
+  );
+});
 
 describe.skipIf(!available)('PgBouncer (pool_mode=transaction) specifics', () => {
   it('refuses the store without transactionPooler (startup settings), accepts it with', async () => {

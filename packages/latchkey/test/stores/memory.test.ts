@@ -1,14 +1,15 @@
-/** The store contract on the in-memory store. */
-import { memoryStore } from 'latchkey/stores/memory';
-import { describeApiKeyStoreContract } from './api-key-contract.js';
-import { describeStoreContract, type StoreHandle } from './contract.js';
-import { describeServiceKeyStoreContract } from './service-key-contract.js';
+/** The store contracts on the in-memory store: the shipped conformance kit (latchkey/stores), run by vitest. */
+import { afterEach, beforeEach, describe, it } from 'vitest';
+import { runApiKeyStoreContract, runServiceKeyStoreContract, runSessionStoreContract, type StoreContractTarget } from 'latchkey/stores';
+import { memoryStore, type MemoryStore } from 'latchkey/stores/memory';
 
-const open = async (): Promise<StoreHandle> => {
-  const store = memoryStore();
-  return { store, dispose: () => store.close() };
+const runner = { describe, it, beforeEach, afterEach };
+const target: StoreContractTarget<MemoryStore> = {
+  name: 'memory',
+  create: async () => memoryStore(),
+  destroy: (store) => store.close(),
 };
 
-describeStoreContract('memory', open);
-describeApiKeyStoreContract('memory', open);
-describeServiceKeyStoreContract('memory', open);
+runSessionStoreContract(runner, target);
+runApiKeyStoreContract(runner, target);
+runServiceKeyStoreContract(runner, target);

@@ -10,7 +10,7 @@ import { createLatchkey, isLatchkeyError } from 'latchkey';
 import { postgresStore, type PostgresStore } from 'latchkey/stores/postgres';
 import { dropSchema, PG_URL, pgExec, postgresAvailable, uniqueName } from '../helpers/postgres.js';
 import { freePort } from '../helpers/private-servers.js';
-import { newSession } from './contract.js';
+import { sessionFixture } from 'latchkey/stores';
 
 const available = await postgresAvailable();
 
@@ -66,7 +66,7 @@ describe.skipIf(!available)('postgresStore on PostgreSQL', () => {
       const app = postgresStore({ connectionString: PG_URL.replace('postgres@', `${role}@`), schema: name });
       stores.push(app);
       await app.migrate();
-      const created = newSession();
+      const created = sessionFixture();
       await app.createSession(created);
       expect(await app.getSession(created.session.id)).toEqual(created.session);
       await app.close();
@@ -88,7 +88,7 @@ describe.skipIf(!available)('postgresStore on PostgreSQL', () => {
     const store = postgresStore({ connectionString: PG_URL, schema: schema() });
     stores.push(store);
     await store.migrate();
-    const created = newSession();
+    const created = sessionFixture();
     await store.createSession(created);
     const error = await store.createSession(created).catch((err: unknown) => err);
     expect(isLatchkeyError(error)).toBe(false);
@@ -115,7 +115,7 @@ describe.skipIf(!available)('postgresStore on PostgreSQL', () => {
     try {
       const store = postgresStore({ pool, schema: schema(), onConnectionError: (e) => errors.push(e) });
       await store.migrate();
-      const created = newSession();
+      const created = sessionFixture();
       await Promise.all([store.createSession(created), store.ping(), store.ping()]);
       // Only this test's own connections, found by their unique application_name.
       const killed = await pgExec<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [application]);

@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { SQLITE_MIGRATIONS } from '../../src/stores/sqlite/migrations.js';
-import { newSession } from './contract.js';
+import { sessionFixture } from 'latchkey/stores';
 
 const T0 = 1_800_000_000_000;
 
@@ -97,7 +97,7 @@ describe('SQLite migrations', () => {
     try {
       expect(await store.schemaVersion()).toBe(3);
       // Written on the version-3 schema: a session rotated once, so two tokens in its chain.
-      const created = newSession({}, T0);
+      const created = sessionFixture({}, T0);
       await store.createSession(created);
       const rotated = await store.rotateRefreshToken({
         presentedHash: created.session.currentRefreshHash,
@@ -110,7 +110,7 @@ describe('SQLite migrations', () => {
       // Without the constraint, a second token of generation 1 is accepted.
       insertToken(path, 'c'.repeat(64), created.session.id, 1);
       await store.deleteExpired(Number.MAX_SAFE_INTEGER); // clears the test's own duplicate with the session
-      const kept = newSession({}, T0);
+      const kept = sessionFixture({}, T0);
       await store.createSession(kept);
       const before = await store.getSession(kept.session.id);
 
@@ -141,7 +141,7 @@ describe('SQLite migrations', () => {
       expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4, 5], version: 5 });
       expect(schema(path)).toEqual(FEWER_BTREES);
       expect(indexes(path)).toEqual(['latchkey_refresh_tokens_session_generation']);
-      const created = newSession({}, T0);
+      const created = sessionFixture({}, T0);
       await store.createSession(created);
       expect(() => insertToken(path, 'a'.repeat(64), created.session.id, 0)).toThrow(/UNIQUE constraint failed/);
     } finally {
