@@ -157,16 +157,16 @@ describe('SQLite migrations', () => {
       const rotate = (presentedHash: string, successorHash: string, now: number) =>
         store.rotateRefreshToken({ presentedHash, successorHash, now, graceMs, idleTimeoutMs: 86_400_000 });
       // On the version-4 schema: a chain rotated twice, a plain session, a bound one and a revoked one.
-      const chain = newSession({ userId: 'alice' }, T0);
+      const chain = sessionFixture({ userId: 'alice' }, T0);
       await store.createSession(chain);
       expect((await rotate(chain.session.currentRefreshHash, 'b'.repeat(64), T0 + 1000)).kind).toBe('rotated');
       expect((await rotate('b'.repeat(64), 'c'.repeat(64), T0 + 2000)).kind).toBe('rotated');
-      const plain = newSession({ userId: 'alice' }, T0);
+      const plain = sessionFixture({ userId: 'alice' }, T0);
       await store.createSession(plain);
-      const bound = newSession({ userId: 'bob' }, T0);
+      const bound = sessionFixture({ userId: 'bob' }, T0);
       await store.createSession(bound);
       await store.bindSession(bound.session.id, { method: 'dpop', jkt: 'j'.repeat(43) }, T0);
-      const revoked = newSession({ userId: 'carol' }, T0);
+      const revoked = sessionFixture({ userId: 'carol' }, T0);
       await store.createSession(revoked);
       await store.revokeSession(revoked.session.id, T0 + 500, 'signout');
       // An orphaned token, as only a writer behind the store's back (foreign keys off) could leave one.
