@@ -120,9 +120,12 @@ describe.skipIf(!available)('postgresStore on PostgreSQL', () => {
       // Only this test's own connections, found by their unique application_name.
       const killed = await pgExec<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [application]);
       expect(killed.length).toBeGreaterThan(0);
-      const deadline = Date.now() + 3000;
-      while (errors.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(errors.length).toBeGreaterThan(0);
+      // Every killed connection is reported before the next query: until a connection has read its
+      // termination it still looks idle, and the pool could hand it out (a race the Node.js 24 run
+      // lost under load, when only the first report was awaited).
+      const deadline = Date.now() + 5000;
+      while (errors.length < killed.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(errors).toHaveLength(killed.length);
       expect((await store.getSession(created.session.id))?.id).toBe(created.session.id);
       await store.close();
     } finally {
