@@ -6,15 +6,21 @@ import { createLatchkeyClient, type LatchkeyClient } from '@latchkey/client';
 import { createElement as h, type ReactNode } from 'react';
 import { renderToString } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import { LatchkeyProvider, SignedIn, SignedOut, useSession, useSessions } from '../src/index.js';
+import { EmailVerifiedClaim } from '@latchkey/client/claims';
+import { LatchkeyProvider, SignedIn, SignedOut, useClaim, useSession, useSessions } from '../src/index.js';
 
 function Page(): ReactNode {
   const s = useSession();
   const devices = useSessions();
+  const claim = useClaim([EmailVerifiedClaim.isTrue()]);
   return h(
     'main',
     null,
-    h('p', null, `${s.status} ${s.userId ?? '-'} ${String(s.isDeviceBound)} ${devices.status} ${devices.sessions.length}`),
+    h(
+      'p',
+      null,
+      `${s.status} ${s.userId ?? '-'} ${String(s.isDeviceBound)} ${devices.status} ${devices.sessions.length} ${String(claim.loading)}`,
+    ),
     h(SignedIn, null, 'welcome'),
     h(SignedOut, null, 'please sign in'),
   );
@@ -30,7 +36,7 @@ describe('server rendering', () => {
     const html = renderToString(
       h(LatchkeyProvider, { client: () => (made++, createLatchkeyClient({ apiBase: 'http://api.invalid' })) }, h(Page)),
     );
-    expect(html).toBe('<main><p>loading - false loading 0</p></main>');
+    expect(html).toBe('<main><p>loading - false loading 0 true</p></main>');
     expect(made).toBe(0);
   });
 
@@ -46,7 +52,7 @@ describe('server rendering', () => {
       },
     });
     try {
-      expect(renderToString(h(LatchkeyProvider, { client: watched }, h(Page)))).toBe('<main><p>loading - false loading 0</p></main>');
+      expect(renderToString(h(LatchkeyProvider, { client: watched }, h(Page)))).toBe('<main><p>loading - false loading 0 true</p></main>');
       expect(asked).toEqual([]);
     } finally {
       client.close();

@@ -8,6 +8,7 @@
  */
 import { act, cleanup, render, screen, waitFor } from '@testing-library/react';
 import { createLatchkeyClient, type LatchkeyClient } from '@latchkey/client';
+import { EmailVerifiedClaim, RolesClaim } from '@latchkey/client/claims';
 import { createDpop, memoryKeyStore } from '@latchkey/client/dpop';
 import { createElement as h, type ReactNode } from 'react';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +21,9 @@ import {
   useReloadSession,
   useSession,
   useSessions,
+  useClaim,
   useSignOut,
+  type ClaimState,
   type SessionsState,
   type SessionState,
 } from '../src/index.js';
@@ -214,6 +217,79 @@ describe('useSession().isDeviceBound', () => {
     await waitFor(() => expect(status()).toBe('signedIn true'));
     await act(() => client.signOut());
     expect(status()).toBe('signedOut false');
+  });
+});
+
+describe('useClaim', () => {
+  let seen: ClaimState | undefined;
+  function Gate(): ReactNode {
+    seen = useClaim([EmailVerifiedClaim.isTrue()]);
+    const verdict = seen.loading ? 'loading' : seen.valid ? 'valid' : seen.failures.map((f) => `${f.id}:${f.reason}`).join(',');
+    return h('p', { 'data-testid': 'status' }, verdict);
+  }
+
+  it('is loading first, then fails every validator as missing when signed out', async () => {
+    render(withProvider(h(Gate)));
+    expect(status()).toBe('loading');
+    expect(seen).toMatchObject({ loading: true, valid: false, failures: [] });
+    await waitFor(() => expect(status()).toBe('lk-ev.isTrue:missing'));
+    expect(seen).toMatchObject({ loading: false, valid: false });
+  });
+
+  it("judges the session's claims with the server's validators, and again when the server sets the claim", async () => {
+    await signIn();
+    render(withProvider(h(Gate)));
+    // The server would refuse a route gated on it: the same id and reason as its 403.
+    await waitFor(() => expect(status()).toBe('lk-ev.isTrue:missing'));
+    await act(async () => {
+      expect((await client.fetch(`${server.origin}/api/verify-email`, { method: 'POST' })).status).toBe(200);
+      // The token held predates the claim; the refresh brings the new ID token (the `refreshed` event).
+      expect(await client.refresh()).toBe(true);
+    });
+    expect(status()).toBe('valid');
+    expect(seen).toEqual({ loading: false, valid: true, failures: [] });
+  });
+
+  it('reports each failing validator by its id, with the reason', async () => {
+    await signIn();
+    let many: ClaimState | undefined;
+    function Many(): ReactNode {
+      many = useClaim([RolesClaim.includes('admin'), EmailVerifiedClaim.isTrue()]);
+      return null;
+    }
+    render(withProvider(h(Many)));
+    await waitFor(() => expect(many?.loading).toBe(false));
+    expect(many?.failures).toEqual([
+      { id: 'lk-roles.includes:admin', reason: 'missing' },
+      { id: 'lk-ev.isTrue', reason: 'missing' },
+    ]);
+    expect(many?.valid).toBe(false);
+  });
+
+  it('judges the age of a value at each render: stale past maxAgeSeconds, as the server would', async () => {
+    await signIn();
+    await client.fetch(`${server.origin}/api/verify-email`, { method: 'POST' });
+    expect(await client.refresh()).toBe(true);
+    let fresh: ClaimState | undefined;
+    function Fresh(): ReactNode {
+      fresh = useClaim([EmailVerifiedClaim.isTrue(1)]);
+      return null;
+    }
+    const view = render(withProvider(h(Fresh)));
+    await waitFor(() => expect(fresh?.valid).toBe(true));
+    await new Promise((r) => setTimeout(r, 1_200));
+    view.rerender(withProvider(h(Fresh)));
+    expect(fresh?.failures).toEqual([{ id: 'lk-ev.isTrue', reason: 'stale' }]);
+  });
+
+  it('becomes invalid again on sign-out', async () => {
+    await signIn();
+    await client.fetch(`${server.origin}/api/verify-email`, { method: 'POST' });
+    expect(await client.refresh()).toBe(true);
+    render(withProvider(h(Gate)));
+    await waitFor(() => expect(status()).toBe('valid'));
+    await act(() => client.signOut());
+    expect(status()).toBe('lk-ev.isTrue:missing');
   });
 });
 

@@ -1,11 +1,12 @@
 /**
  * A real latchkey server for the React bindings' tests: the engine (memory store, 2 s access tokens,
  * no clock tolerance unless asked) behind the node:http adapter, with the app routes the tests call: sign-in
- * (`POST /app/signin`, user `alice`), a claim update (`POST /api/rename`), and, when given, a page
+ * (`POST /app/signin`, user `alice`), a claim update (`POST /api/rename`), the email-verified claim
+ * set on the server (`POST /api/verify-email`), and, when given, a page
  * and its script (the browser test's app). No bundler runs here: jsdom's realm breaks esbuild's.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createLatchkey, type Latchkey } from 'latchkey';
+import { createLatchkey, EmailVerifiedClaim, type Latchkey } from 'latchkey';
 import { memoryStore } from 'latchkey/stores/memory';
 import { latchkeyNode } from 'latchkey/adapters/node';
 
@@ -52,6 +53,13 @@ export async function startAppServer(options: AppServerOptions = {}): Promise<Ap
       if (key === 'POST /app/signin') {
         const result = await auth.signIn(req, res, { userId: 'alice', idClaims: { name: 'Alice Ünicode' } });
         return send(res, 200, 'application/json', JSON.stringify(result.body));
+      }
+      if (key === 'POST /api/verify-email') {
+        // A claim set on the server for the session (issue 16): the client learns it at its next refresh.
+        const session = await auth.requireSession(req, res);
+        if (!session) return;
+        await engine.setClaimValue({ sessionId: session.sessionId }, EmailVerifiedClaim, true);
+        return send(res, 200, 'application/json', '{"verified":true}');
       }
       if (key === 'POST /api/rename') {
         const session = await auth.requireSession(req, res);
