@@ -43,7 +43,8 @@ async function bundleApp(): Promise<string> {
   const src = (path: string) => fileURLToPath(new URL(path, import.meta.url));
   const result = await build({
     stdin: { contents: APP, resolveDir: src('.'), loader: 'js' },
-    alias: { '@latchkey/client': src('../../client/src/index.ts'), '@latchkey/react': src('../src/index.ts') },
+    // The SDK's folder, so that its subpaths resolve too (`@latchkey/client/claims` is claims/index.ts).
+    alias: { '@latchkey/client': src('../../client/src'), '@latchkey/react': src('../src/index.ts') },
     define: { 'process.env.NODE_ENV': '"production"' },
     bundle: true,
     format: 'esm',
