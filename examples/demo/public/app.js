@@ -2,10 +2,13 @@
 // latchkey browser SDK, served from /sdk/ (packages/client/dist).
 import { createLatchkeyClient } from '/sdk/index.js';
 import Bowser from '/vendor/bowser.mjs';
+import { mountEmailClaim } from '/claims.js';
 
 const latchkey = createLatchkeyClient();
 // A handle for the browser console (and the demo's browser tests): try latchkey.fetch('/api/me').
 window.latchkey = latchkey;
+// "Verify your email" gating the billing API (claims.js).
+const emailClaim = mountEmailClaim(latchkey);
 const $ = (selector) => document.querySelector(selector);
 const views = ['auth', 'dashboard', 'devices', 'keys', 'lab'];
 let config = { accessTokenTtl: 0 };
@@ -43,7 +46,7 @@ async function route() {
   if (view !== 'keys') hideNewKey();
   if (view === 'devices') await loadSessions();
   if (view === 'keys') await loadKeys();
-  if (document.body.dataset.view === 'dashboard') await renderClaims();
+  if (document.body.dataset.view === 'dashboard') await Promise.all([renderClaims(), emailClaim.render()]);
 }
 
 async function renderClaims() {

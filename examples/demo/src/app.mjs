@@ -11,6 +11,7 @@ import { latchkeyNode } from 'latchkey/adapters/node';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { apiKeyRoutes, SESSION_SCOPE } from './api-keys.mjs';
 import { bindingLabRoutes } from './binding-lab.mjs';
+import { emailClaimRoutes, emailVerifiedClaim } from './claims.mjs';
 import { UserStore } from './users.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -29,13 +30,14 @@ async function staticFiles() {
     ['/', join(here, '../public/index.html')],
     ['/app.css', join(here, '../public/app.css')],
     ['/app.js', join(here, '../public/app.js')],
+    ['/claims.js', join(here, '../public/claims.js')],
     // bowser (MIT): turns User-Agent strings into "Chrome 156 on Linux" for "Your devices". Its
     // ES module build is one self-contained file.
     ['/vendor/bowser.mjs', fileURLToPath(import.meta.resolve('bowser'))],
   ]);
   const sdkDir = dirname(fileURLToPath(import.meta.resolve('@latchkey/client')));
   for (const name of await readdir(sdkDir)) if (name.endsWith('.js')) files.set(`/sdk/${name}`, join(sdkDir, name));
-  for (const sub of ['tabs', 'dpop']) {
+  for (const sub of ['tabs', 'dpop', 'claims']) {
     for (const name of await readdir(join(sdkDir, sub)).catch(() => [])) if (name.endsWith('.js')) files.set(`/sdk/${sub}/${name}`, join(sdkDir, sub, name));
   }
   // The security lab's device-binding half (binding-lab.mjs has the server side).
@@ -101,6 +103,7 @@ export async function startDemo(options = {}) {
   const bindingLab = bindingLabRoutes(() => ({ latchkey, auth, users, send, error, readJson, scope: SESSION_SCOPE, cookieNames, dbsc }));
   const routes = {
     ...keys.routes,
+    ...emailClaimRoutes(() => ({ latchkey, auth, users, send })),
     'GET /api/config': async (_req, res) => send(res, 200, { accessTokenTtl, devRoutes, dbsc }),
     'POST /api/signup': async (req, res) => {
       // Login CSRF, checked first: a cross-site form must not create an account and sign the victim into it.
@@ -195,6 +198,8 @@ export async function startDemo(options = {}) {
     store,
     secretFile: join(dataDir, 'secret.key'),
     accessTokenTtl,
+    // "Verify your email" (claims.mjs): fetched from the user store at every sign-in.
+    claims: [emailVerifiedClaim(() => users)],
     // Short tokens need a short leeway, or a 2-second token would live for 32.
     clockTolerance: Math.min(30, Math.max(1, Math.floor(accessTokenTtl / 4))),
   });

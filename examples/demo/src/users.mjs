@@ -31,6 +31,21 @@ export class UserStore {
     this.#db.pragma('journal_mode = WAL');
     this.#db.exec(`CREATE TABLE IF NOT EXISTS demo_users (
       id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT NOT NULL, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)`);
+    // Added for the "verify your email" claim (claims.mjs); a data directory from before gets the column.
+    const columns = this.#db
+      .prepare('PRAGMA table_info(demo_users)')
+      .all()
+      .map((c) => c.name);
+    if (!columns.includes('email_verified')) this.#db.exec('ALTER TABLE demo_users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0');
+  }
+
+  /** Whether the user confirmed their email (what EmailVerifiedClaim fetches at sign-in). */
+  isEmailVerified(id) {
+    return this.#db.prepare('SELECT email_verified FROM demo_users WHERE id = ?').get(id)?.email_verified === 1;
+  }
+
+  markEmailVerified(id) {
+    this.#db.prepare('UPDATE demo_users SET email_verified = 1 WHERE id = ?').run(id);
   }
 
   /** Returns the new user, or null when the email is taken. */
