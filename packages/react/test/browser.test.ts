@@ -1,8 +1,9 @@
 /**
  * @latchkey/react in real Chromium: a small React 19 app (bundled from the sources with esbuild, as
  * an app's bundler would) on a real latchkey server in cookie mode, two tabs of one browser. Proves
- * what jsdom cannot: cookies, the SDK's cross-tab channel reaching `useSession()` in another tab, and
- * a silent refresh showing up as a new expiry.
+ * what jsdom cannot: cookies, the SDK's cross-tab channel reaching `useSession()` in another tab, a
+ * silent refresh showing up as a new expiry, and a claim set on the server reaching `useClaim()` in
+ * every tab with that refresh.
  */
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -17,13 +18,17 @@ const APP = `
 import { createElement as h } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createLatchkeyClient } from '@latchkey/client';
-import { LatchkeyProvider, SignedIn, SignedOut, useLatchkeyClient, useReloadSession, useSession, useSignOut } from '@latchkey/react';
+import { EmailVerifiedClaim } from '@latchkey/client/claims';
+import { LatchkeyProvider, SignedIn, SignedOut, useClaim, useLatchkeyClient, useReloadSession, useSession, useSignOut } from '@latchkey/react';
+
+const emailVerified = [EmailVerifiedClaim.isTrue()];
 
 function App() {
   const s = useSession();
   const client = useLatchkeyClient();
   const reload = useReloadSession();
   const signOut = useSignOut();
+  const claim = useClaim(emailVerified);
   const signIn = async () => {
     await client.fetch('/app/signin', { method: 'POST' });
     await reload();
@@ -31,6 +36,8 @@ function App() {
   return h('main', null,
     h('p', { id: 'status' }, s.status + ' ' + (s.userId ?? '-')),
     h('p', { id: 'expires' }, s.expiresAt ? String(s.expiresAt.getTime()) : '-'),
+    h('p', { id: 'claim' }, claim.loading ? 'loading' : claim.valid ? 'valid' : claim.failures.map((f) => f.id + ':' + f.reason).join(',')),
+    h('button', { id: 'verify', onClick: () => void client.fetch('/api/verify-email', { method: 'POST' }) }, 'Verify'),
     h(SignedIn, null, h('button', { id: 'signout', onClick: () => void signOut() }, 'Sign out')),
     h(SignedOut, null, h('button', { id: 'signin', onClick: () => void signIn() }, 'Sign in')));
 }
@@ -111,6 +118,19 @@ describe.skipIf(!available)('@latchkey/react in Chromium', () => {
     await waitForStatus(a, 'signedIn alice');
     const c = await openTab();
     expect(await statusOf(c)).toBe('signedIn alice');
+  });
+
+  it('useClaim: a claim the server sets reaches both tabs with the next silent refresh', async () => {
+    const a = await openTab();
+    const b = await openTab();
+    expect(await a.textContent('#claim')).toBe('lk-ev.isTrue:missing'); // signed out: nothing to judge but absence
+    await a.click('#signin');
+    await waitForStatus(b, 'signedIn alice');
+    expect(await a.textContent('#claim')).toBe('lk-ev.isTrue:missing');
+    await a.click('#verify');
+    // The tokens held predate the claim; the SDK's next refresh (2 s tokens) brings it to every tab.
+    for (const tab of [a, b])
+      await tab.waitForFunction(() => document.getElementById('claim')?.textContent === 'valid', undefined, { timeout: 10_000 });
   });
 
   it('shows the new expiry after the SDK refreshed silently, in both tabs', async () => {
