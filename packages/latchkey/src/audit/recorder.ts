@@ -232,6 +232,30 @@ export class AuditRecorder {
     }));
   }
 
+  /**
+   * Records an event that is not an engine event: an operator's action in the admin console. It is
+   * buffered like the others; call {@link AuditRecorder.flush} to write it at once.
+   */
+  record(
+    event: Pick<AuditEvent, 'type' | 'actor'> & Partial<Pick<AuditEvent, 'userId' | 'sessionId' | 'reason' | 'device' | 'ip' | 'details'>>,
+  ): void {
+    const at = this.#clock.now();
+    this.#add({
+      id: newId(),
+      type: event.type,
+      at,
+      firstAt: at,
+      count: 1,
+      actor: event.actor,
+      userId: event.userId ?? null,
+      sessionId: event.sessionId ?? null,
+      reason: event.reason ?? null,
+      device: event.device ?? null,
+      ip: event.ip ?? null,
+      details: { ...event.details },
+    });
+  }
+
   #add(event: AuditEvent): void {
     if (this.#closed) return;
     if (this.#aggregate && event.type === 'session.refreshed' && event.sessionId !== null) {

@@ -16,7 +16,9 @@ export type AuditEventType =
   | 'api_key.created'
   | 'api_key.revoked'
   | 'api_key.rotated'
-  | 'api_key.rejected';
+  | 'api_key.rejected'
+  /** An operator's action in the admin console (sign-in, revocation, key rotation); `reason` names it, actor `admin`. */
+  | 'admin.action';
 
 export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   'session.created',
@@ -30,6 +32,7 @@ export const AUDIT_EVENT_TYPES: readonly AuditEventType[] = [
   'api_key.revoked',
   'api_key.rotated',
   'api_key.rejected',
+  'admin.action',
 ];
 
 /** Who caused it: the user (sign-in, sign-out), an operator (admin revocation), or latchkey itself (theft, rotation). */

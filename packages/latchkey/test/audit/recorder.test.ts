@@ -52,6 +52,36 @@ describe('AuditRecorder', () => {
     for (const token of [first.refreshToken, second.refreshToken, third.refreshToken, first.accessToken]) expect(text).not.toContain(token);
   });
 
+  it("records an action given to record() (the admin console's) with its actor, at the clock's time, on the next flush", async () => {
+    const { clock, store, recorder } = await setup();
+    recorder.record({
+      type: 'admin.action',
+      actor: 'admin',
+      reason: 'revoke-session',
+      userId: 'u_9',
+      sessionId: 's_9',
+      ip: '192.0.2.1',
+      details: { operator: 'alice' },
+    });
+    expect(recorder.pending).toBe(1);
+    expect(await all(store)).toEqual([]);
+    await recorder.flush();
+    const [row] = await all(store);
+    expect(row).toMatchObject({
+      type: 'admin.action',
+      actor: 'admin',
+      reason: 'revoke-session',
+      userId: 'u_9',
+      sessionId: 's_9',
+      ip: '192.0.2.1',
+      device: null,
+      count: 1,
+    });
+    expect(row!.details).toEqual({ operator: 'alice' });
+    expect(row!.at).toBe(clock.now());
+    expect(row!.firstAt).toBe(row!.at);
+  });
+
   it('writes one row per refresh when folding is off', async () => {
     const { lk, store, recorder } = await setup({ aggregateRefreshes: false });
     let tokens = await lk.createSession({ userId: 'u_2' });
