@@ -45,6 +45,7 @@ const BROWSER = [
   'packages/react/test/browser.test.ts',
   'packages/latchkey/test/http/browser.test.ts',
   'packages/latchkey/test/hardening/browser-storage.test.ts',
+  'packages/latchkey/test/admin/browser.test.ts',
   'examples/*/test/**/*.test.ts',
 ];
 

@@ -16,6 +16,7 @@ import {
   serviceKeysListCommand,
   serviceKeysRevokeCommand,
 } from './commands/api-keys.js';
+import { adminLoginCommand } from './commands/admin.js';
 import { auditCommand } from './commands/audit.js';
 import { userKeysListCommand, userKeysRevokeCommand } from './commands/user-keys.js';
 import { cleanupCommand } from './commands/cleanup.js';
@@ -43,6 +44,7 @@ export const COMMANDS: readonly Command[] = [
   apiKeysListCommand,
   apiKeysRevokeCommand,
   auditCommand,
+  adminLoginCommand,
   cleanupCommand,
   openapiCommand,
 ];

@@ -4,7 +4,7 @@
  */
 import { hkdfSync } from 'node:crypto';
 
-export type SubkeyPurpose = 'key-encryption' | 'refresh-derivation' | 'dpop-nonce' | 'dbsc-challenge';
+export type SubkeyPurpose = 'key-encryption' | 'refresh-derivation' | 'dpop-nonce' | 'dbsc-challenge' | 'admin-console';
 
 export function deriveSubkey(secret: Uint8Array, purpose: SubkeyPurpose): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'latchkey/v1', purpose, 32));

@@ -220,6 +220,15 @@ export class RedisBus implements RevocationBus {
     clearTimeout(timer);
   }
 
+  /**
+   * Resolves when Redis answers a PING on the publishing connection within the command timeout, for a
+   * health display (the admin console's Overview). Rejects otherwise; never reconnects or reports.
+   */
+  async ping(): Promise<void> {
+    if (this.#publisher.status !== 'ready') throw new Error(`redis connection is ${this.#publisher.status}`);
+    await this.#publisher.ping();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -88,6 +88,13 @@ export interface ServiceConfig {
    * Default 90: a quarter, long enough for most incident reviews, short enough not to keep IPs forever.
    */
   auditRetentionDays: number;
+  /**
+   * `LATCHKEY_ADMIN_CONSOLE`: `on` serves the admin console at `/admin` (docs/admin.md), `off` does not.
+   * Default on: signing in needs a one-time link that only `latchkey admin login`, run with the store
+   * and the master secret, can make, so the console adds no way in; `off` for a service that must
+   * expose nothing but the API.
+   */
+  adminConsole: boolean;
   /** Accepted but unwise settings, logged at start-up. */
   warnings: string[];
 }
@@ -121,6 +128,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; meaning: strin
   { name: 'LATCHKEY_ABSOLUTE_TIMEOUT', meaning: 'session absolute lifetime, seconds', fallback: '7776000' },
   { name: 'LATCHKEY_BODY_LIMIT', meaning: 'largest request body, bytes', fallback: '65536' },
   { name: 'LATCHKEY_AUDIT_RETENTION_DAYS', meaning: 'days the audit log keeps events (deleted by the hourly cleanup)', fallback: '90' },
+  { name: 'LATCHKEY_ADMIN_CONSOLE', meaning: 'on: serve the admin console at /admin (docs/admin.md); off: do not', fallback: 'on' },
   { name: 'LATCHKEY_SERVICE_KEY_CACHE_MS', meaning: 'how long a stored service key is trusted without a store read, ms (revocation bound without the bus; 0: no cache)', fallback: '1000' },
   { name: 'LATCHKEY_SHUTDOWN_TIMEOUT', meaning: 'seconds a graceful shutdown waits for in-flight requests', fallback: '10' },
 ];
@@ -131,6 +139,13 @@ function text(env: Env, name: string): string | undefined {
   const value = env[name];
   // An empty variable is treated as unset: `FOO= cmd` is how shells clear things.
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function onOff(variable: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined) return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(variable, "must be on or off");
 }
 
 function integer(variable: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -264,6 +279,7 @@ export function loadServiceConfig(env: Env = process.env, flags: ConfigFlags = {
     absoluteTimeout: integer('LATCHKEY_ABSOLUTE_TIMEOUT', text(env, 'LATCHKEY_ABSOLUTE_TIMEOUT'), 7_776_000, 1, Number.MAX_SAFE_INTEGER),
     bodyLimit: integer('LATCHKEY_BODY_LIMIT', text(env, 'LATCHKEY_BODY_LIMIT'), 65_536, 1024, 16 * 1024 * 1024),
     auditRetentionDays: integer('LATCHKEY_AUDIT_RETENTION_DAYS', text(env, 'LATCHKEY_AUDIT_RETENTION_DAYS'), 90, 1, 36_500),
+    adminConsole: onOff('LATCHKEY_ADMIN_CONSOLE', text(env, 'LATCHKEY_ADMIN_CONSOLE'), true),
     serviceKeyCacheMs: integer('LATCHKEY_SERVICE_KEY_CACHE_MS', text(env, 'LATCHKEY_SERVICE_KEY_CACHE_MS'), 1_000, 0, 60_000),
     warnings,
     shutdownTimeout: integer('LATCHKEY_SHUTDOWN_TIMEOUT', text(env, 'LATCHKEY_SHUTDOWN_TIMEOUT'), 10, 0, 3600),

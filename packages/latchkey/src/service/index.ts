@@ -9,6 +9,9 @@
  * process.once('SIGTERM', () => void service.close());
  */
 export { startService, type RunningService, type StartServiceOptions } from './server.js';
+export { createAdminConsole, type AdminConsoleEnv, type AdminConsoleOptions } from './admin/console.js';
+export type { ConsoleIdentity } from './admin/auth.js';
+export { createLoginLink, DEFAULT_CONSOLE_IDLE_MS, DEFAULT_TICKET_TTL_MS, type CreateLoginLinkOptions, type LoginLink } from './admin/auth.js';
 export { createServiceApp, sessionToJson, type ServiceAppOptions } from './app.js';
 export { ConfigError, ENVIRONMENT_VARIABLES, loadServiceConfig, resolveIssuer, type ConfigFlags, type ServiceConfig, type StoreConfig } from './config.js';
 export {

@@ -8,17 +8,21 @@
  * remaining connections are cut.
  */
 import type { Server } from 'node:http';
+import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { Hono } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context } from 'hono';
 import { AuditRecorder } from '../audit/recorder.js';
 import { MemoryAuditStore } from '../audit/memory.js';
 import type { AuditStore } from '../audit/types.js';
 import { createLatchkey, type Latchkey } from '../engine.js';
+import { secretFromFile } from '../keys/secret.js';
 import type { LatchkeyOptions } from '../options.js';
 import type { DpopReplayCache } from '../dpop/replay.js';
 import type { RevocationBus } from '../revocation/bus.js';
 import type { ServiceSessionStore } from '../stores/types.js';
+import { createAdminConsole } from './admin/console.js';
 import { ServiceKeyChecker } from './api-keys.js';
 import { createServiceApp } from './app.js';
 import { openAuditStore, openBus, openDpopReplayCache, openStore, type OpenedAuditStore } from './backends.js';
@@ -100,7 +104,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
   let resolveApp!: (app: Hono<{ Variables: { route: string } }>) => void;
   const appReady = new Promise<Hono<{ Variables: { route: string } }>>((resolve) => (resolveApp = resolve));
-  const server = createAdaptorServer({ fetch: async (request: Request) => (await appReady).fetch(request) }) as Server;
+  // The node-server env (the raw request and its socket) is passed on: the admin console reads the
+  // client's address from it (getConnInfo).
+  const server = createAdaptorServer({ fetch: async (request: Request, env: unknown) => (await appReady).fetch(request, env) }) as Server;
   // Slow-loris bounds: a client gets this long to send headers and a whole request.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -184,6 +190,33 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     bodyLimit: config.bodyLimit,
     isDraining: () => draining,
   });
+  if (config.adminConsole) {
+    // The admin console (docs/admin.md) at /admin: sign-in by one-time link from `latchkey admin login`.
+    const pingable = liveBus as (RevocationBus & { ping?: () => Promise<void> }) | undefined;
+    const adminConsole = createAdminConsole({
+      engine: running,
+      // The engine has read or created the key file by now; the console derives its own key from it.
+      secret: config.secret ?? secretFromFile(config.secretFile),
+      audit: { store: auditStore.store, recorder },
+      store,
+      ...(pingable?.ping ? { health: { redis: () => pingable.ping!() } } : {}),
+      clientIp: (c) => {
+        try {
+          const address = getConnInfo(c).remote.address;
+          return address !== undefined && isIP(address) !== 0 ? address : undefined;
+        } catch {
+          // Not served by node-server (an in-process app.request()): no address to record.
+          return undefined;
+        }
+      },
+    });
+    const toConsole = (c: Context<{ Variables: { route: string } }>) => {
+      c.set('route', '/admin');
+      return adminConsole.fetch(c.req.raw, c.env);
+    };
+    app.all('/admin', toConsole);
+    app.all('/admin/*', toConsole);
+  }
   resolveApp(app);
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   for (const warning of config.warnings) logger.log('warn', 'configuration', { warning });

@@ -235,6 +235,7 @@ const ADMIN_COMMANDS: string[][] = [
   ['user-keys', 'revoke', 'k'],
   ['cleanup'],
   ['audit'],
+  ['admin', 'login', '--operator', 'alice'],
 ];
 
 describe('latchkey CLI in the wrong folder', () => {
