@@ -444,8 +444,8 @@ export function dropConfirmPage(ctx: PageContext, keys: KeyRow[]) {
             otherwise within a minute).
           </li>
           <li>
-            Every access token signed so far, forged ones included, stops verifying. Each signed-in user's next request is refused with
-            "refresh and retry"; their client refreshes and carries on.
+            Every access token signed so far, forged ones included, stops verifying: a signed-in user's next request with one is refused.
+            Their refresh token still works, so a client that refreshes gets a new access token from the new key.
           </li>
           <li>
             Sessions are <strong>not</strong> revoked: refresh tokens do not depend on signing keys. If a session was stolen, revoke it on
