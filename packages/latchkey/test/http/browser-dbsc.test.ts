@@ -14,6 +14,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -86,6 +87,8 @@ describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
   let app: Server;
   let origin: string;
   const seen: string[] = [];
+  /** Every request, in order: method, path, Sec-Fetch-Site, and which session cookies came with it. */
+  const order: string[] = [];
 
   beforeAll(async () => {
     ca = makeTestCa();
@@ -100,6 +103,9 @@ describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
     app = createServer({ cert: ca.cert, key: ca.key }, (req, res) => {
       void (async () => {
         seen.push(`${req.method} ${req.url}${req.headers['secure-session-response'] ? ' +proof' : ''}`);
+        order.push(
+          `${req.method} ${req.url} ${req.headers['sec-fetch-site'] ?? '-'} access=${/(^|; )__Host-lk_access=/.test(req.headers.cookie ?? '')} refresh=${/(^|; )__Secure-lk_refresh=/.test(req.headers.cookie ?? '')}${req.headers['secure-session-response'] ? ' +proof' : ''}`,
+        );
         if (await auth.handle(req, res)) return;
         const url = new URL(req.url ?? '/', 'https://x');
         if (req.method === 'GET' && url.pathname === '/') {
@@ -205,5 +211,64 @@ describe.skipIf(!available)('DBSC in Chromium (cookie mode)', () => {
     expect(await getJson(page, '/api/me')).toMatchObject({ status: 200, body: { userId: 'alice' } });
     await thiefContext.close();
     await context.close();
+  }, 90_000);
+
+  test('a navigation from another site with the bound cookie expired: no DBSC refresh then; the first same-site request refreshes, Strict refresh cookie included', async () => {
+    // The refresh cookie is SameSite=Strict (Path=/auth/refresh). Would a DBSC refresh set off by a
+    // cross-site navigation (a link in a mail) go without it, and end the session? Chromium 156 does not
+    // refresh for a cross-site initiator at all (its session config shows `allowedRefreshInitiators: []`,
+    // which the spec offers for listing other sites; that it is the reason was not probed): the
+    // navigation arrives without the bound cookie, and the page's first same-site request is held for
+    // the refresh, which carries the Strict cookie.
+    const other = createHttpServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><a id="go" href="${origin}/">the app</a>`);
+    });
+    const otherPort = await new Promise<number>((resolve) =>
+      other.listen(0, '127.0.0.1', () => resolve((other.address() as AddressInfo).port)),
+    );
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const { events } = await watch(context, page);
+      await page.goto(`${origin}/`);
+      const signedIn = await page.evaluate(async () => {
+        const response = await fetch('/auth/login', { method: 'POST', headers: { 'x-latchkey-csrf': '1' } });
+        return ((await response.json()) as { session: { id: string } }).session.id;
+      });
+      await until('the DBSC session to be created', () => events.find((e) => e.creationEventDetails));
+      await sleep((ACCESS_TTL + 1) * 1000);
+      expect((await context.cookies()).some((c) => c.name === '__Host-lk_access')).toBe(false);
+
+      // A page of another site (127.0.0.1 is not localhost's site); the user clicks a link to the app.
+      await page.goto(`http://127.0.0.1:${otherPort}/`);
+      const orderBefore = order.length;
+      const eventsBefore = events.length;
+      await page.click('#go');
+      await page.waitForURL(`${origin}/`);
+      // The app's first request from its own page is same-site: Chromium holds it, refreshes with its key,
+      // and the request succeeds.
+      expect(await getJson(page, '/api/me')).toMatchObject({ status: 200, body: { userId: 'alice', sessionId: signedIn } });
+
+      const after = order.slice(orderBefore);
+      const navigation = after.findIndex((line) => line.startsWith('GET / cross-site'));
+      expect(navigation).toBeGreaterThanOrEqual(0);
+      // No refresh for the cross-site navigation: it arrived without the bound cookie.
+      expect(after[navigation]).toContain('access=false');
+      expect(after.slice(0, navigation).filter((line) => line.includes('/auth/refresh/dbsc'))).toEqual([]);
+      // The refreshes that followed (set off by the page's own requests): each one same-origin, each
+      // with the SameSite=Strict refresh cookie.
+      const refreshes = after.filter((line) => line.startsWith('POST /auth/refresh/dbsc'));
+      expect(refreshes.length).toBeGreaterThanOrEqual(2); // the bare POST and the POST with the proof
+      for (const line of refreshes) expect(line).toMatch(/^POST \/auth\/refresh\/dbsc same-origin access=(true|false) refresh=true/);
+      expect(await until('the DBSC refresh event', () => events.slice(eventsBefore).find((e) => e.refreshEventDetails))).toMatchObject({
+        succeeded: true,
+        refreshEventDetails: { refreshResult: 'Refreshed' },
+      });
+      expect((await engine.getSession(signedIn))?.revokedAt).toBeNull();
+    } finally {
+      other.close();
+      await context.close();
+    }
   }, 90_000);
 });
