@@ -1,7 +1,7 @@
 /**
  * `npm start` as a newcomer runs it (`node src/main.mjs`, which imports the built packages): it
  * listens on PORT, and a port already in use gets a short explanation and exit 1 rather than Node's
- * uncaught EADDRINUSE stack trace.
+ * uncaught EADDRINUSE stack trace. With DEMO_TLS_CERT and DEMO_TLS_KEY it serves HTTPS with DBSC on.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { makeTestCa } from '../../../packages/latchkey/test/helpers/test-ca.js';
+import { startDemo } from '../src/app.mjs';
 
 const MAIN = fileURLToPath(new URL('../src/main.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../../../packages/latchkey/dist/index.js', import.meta.url));
@@ -83,5 +85,23 @@ describe.skipIf(!built)('npm start (the demo entry point)', () => {
     const run = await runDemo({ PORT: String(port), DEMO_ACCESS_TTL: '30' }, cwd, /latchkey demo: http:\/\/localhost:\d+/);
     expect(run.stdout).toContain(`latchkey demo: http://localhost:${port}`);
     expect(run.stderr).toBe('');
+  });
+
+  it('DEMO_TLS_CERT without DEMO_TLS_KEY is refused before starting', async () => {
+    const run = await runDemo({ DEMO_TLS_CERT: '/nonexistent.pem' }, cwd);
+    expect([run.code, run.stderr]).toEqual([2, 'DEMO_TLS_CERT and DEMO_TLS_KEY go together (PEM files): both for HTTPS with DBSC, neither for plain HTTP\n']);
+  });
+
+  it('with DEMO_TLS_CERT and DEMO_TLS_KEY: HTTPS, DBSC on, access tokens 300 s by default', { timeout: 60_000 }, async () => {
+    const ca = makeTestCa();
+    const run = await runDemo({ PORT: '0', DEMO_TLS_CERT: ca.certFile, DEMO_TLS_KEY: ca.keyFile }, cwd, /access tokens live/);
+    expect(run.stdout).toMatch(/latchkey demo: https:\/\/localhost:\d+/);
+    expect(run.stdout).toContain("DBSC for this page's cookies ON (HTTPS)");
+    expect(run.stdout).toContain('access tokens live 300 s');
+    expect(run.stderr).toBe('');
+  });
+
+  it('DBSC without TLS is a programming error: browsers register keys over HTTPS only', async () => {
+    await expect(startDemo({ port: 0, dataDir: cwd, dbsc: true })).rejects.toThrow(/dbsc needs tls/);
   });
 });
