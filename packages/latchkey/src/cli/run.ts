@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LatchkeyError, MissingDependencyError, SecretMismatchError, StoreUnavailableError } from '../errors.js';
+import { LatchkeyError, StoreUnavailableError } from '../errors.js';
+import { errorRow, type ErrorKind } from '../http/errors.js';
 import { ConfigError } from '../service/config.js';
 import type { Command, OptionsConfig } from './command.js';
 import {
@@ -97,37 +98,53 @@ function groupHelp(group: string): string {
   return [`Usage: latchkey ${group} <${members.map((c) => c.name.split(' ')[1]).join('|')}> [options]`, '', ...members.map((c) => `  latchkey ${c.usage}\n      ${c.summary}`), ''].join('\n');
 }
 
+/**
+ * The exit code of each kind of error in the one error table (http/errors.ts), which also gives the
+ * adapters and the service their HTTP status: the CLI maps a latchkey error through it like they do,
+ * so that a code cannot mean "retry later" to one and "fix the setup" to another.
+ */
+const EXIT_BY_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
+  refused: EXIT.failed,
+  internal: EXIT.failed,
+  configuration: EXIT.usage,
+  unavailable: EXIT.unavailable,
+};
+
 /** The exit code for an error, and what to say about it (never a token, key or secret). */
 export function classifyError(err: unknown): { exit: ExitCode; code: string; message: string } {
+  // The CLI's own: its arguments and the configuration it read. Not latchkey errors, not in the table.
   if (err instanceof UsageError) return { exit: EXIT.usage, code: 'USAGE', message: err.message };
   if (err instanceof ConfigError) return { exit: EXIT.usage, code: 'CONFIG', message: err.message };
-  // A package to install: a setup problem like a bad configuration, and nothing was attempted.
-  if (err instanceof MissingDependencyError) return { exit: EXIT.usage, code: err.code, message: err.message };
-  // The wrong master secret for this store: configuration too, and refused before anything was written.
-  if (err instanceof SecretMismatchError) return { exit: EXIT.usage, code: err.code, message: err.message };
   const nodeCode = (err as { code?: unknown } | null)?.code;
   if (typeof nodeCode === 'string' && nodeCode.startsWith('ERR_PARSE_ARGS')) {
     return { exit: EXIT.usage, code: 'USAGE', message: (err as Error).message };
   }
-  if (err instanceof StoreUnavailableError && err.message.startsWith('TLS refused:')) {
-    // Our own sentence (util/tls-failure.ts): names what to fix and quotes no URL.
-    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: `${err.message}; check LATCHKEY_STORE` };
-  }
-  if (err instanceof StoreUnavailableError || (typeof nodeCode === 'string' && UNAVAILABLE_CODES.has(nodeCode))) {
-    // The driver's error code (ECONNREFUSED, 57P03, ...) helps; its message might quote a URL, so not that.
-    let cause: unknown = err;
-    let detail: string | undefined;
-    for (let i = 0; i < 5 && cause && typeof cause === 'object'; i++, cause = (cause as { cause?: unknown }).cause) {
-      const code = (cause as { code?: unknown }).code;
-      if (typeof code === 'string' && code !== 'STORE_UNAVAILABLE') detail = code;
-    }
-    return { exit: EXIT.unavailable, code: 'STORE_UNAVAILABLE', message: `the store is unavailable${detail ? ` (${detail})` : ''}; check LATCHKEY_STORE and that it is running` };
-  }
+  // A driver's own error that escaped a store (ECONNREFUSED, 57P03, ...) is the store being unavailable.
+  const row = err instanceof LatchkeyError ? errorRow(err.code) : typeof nodeCode === 'string' && UNAVAILABLE_CODES.has(nodeCode) ? errorRow('STORE_UNAVAILABLE') : undefined;
+  if (row?.kind === 'unavailable') return { exit: EXIT_BY_KIND.unavailable, code: 'STORE_UNAVAILABLE', message: unavailableMessage(err) };
+  if (err instanceof LatchkeyError && row !== undefined) return { exit: EXIT_BY_KIND[row.kind], code: err.code, message: err.message };
   const listen = listenFailure(err);
   if (listen) return { exit: EXIT.failed, ...listen };
+  // A latchkey error outside the table (none today) is still a failure with its own code.
   if (err instanceof LatchkeyError) return { exit: EXIT.failed, code: err.code, message: err.message };
   if (err instanceof TypeError) return { exit: EXIT.failed, code: 'INVALID_ARGUMENT', message: err.message };
   return { exit: EXIT.failed, code: 'FAILED', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** What to say when the store did not answer: what to check, and the driver's code, never its message. */
+function unavailableMessage(err: unknown): string {
+  if (err instanceof StoreUnavailableError && err.message.startsWith('TLS refused:')) {
+    // Our own sentence (util/tls-failure.ts): names what to fix and quotes no URL.
+    return `${err.message}; check LATCHKEY_STORE`;
+  }
+  // The driver's error code (ECONNREFUSED, 57P03, ...) helps; its message might quote a URL, so not that.
+  let cause: unknown = err;
+  let detail: string | undefined;
+  for (let i = 0; i < 5 && cause && typeof cause === 'object'; i++, cause = (cause as { cause?: unknown }).cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'STORE_UNAVAILABLE') detail = code;
+  }
+  return `the store is unavailable${detail ? ` (${detail})` : ''}; check LATCHKEY_STORE and that it is running`;
 }
 
 /**

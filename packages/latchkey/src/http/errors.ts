@@ -82,43 +82,66 @@ export function csrfRejected(message: string): HttpError {
 }
 
 /**
- * The table: the status of every code. An `HttpError` carries its own status (an INVALID_REQUEST may
- * be a 400, 405 or 413); every other error gets its code's.
+ * What kind of failure a code is, for the surfaces that are not HTTP: the CLI's exit code (`refused`
+ * and `internal` 1, `configuration` 2, `unavailable` 69, see cli/run.ts).
+ * - `refused`: the request or the operation was refused as it stands (a bad token, a missing session);
+ * - `unavailable`: a backend did not answer; the same call may succeed later;
+ * - `configuration`: this installation is set up wrong (a package missing, the wrong master secret):
+ *   nothing was attempted or written, and no retry helps until an operator fixes it;
+ * - `internal`: a fault that is not the caller's (an app hook threw).
+ */
+export type ErrorKind = 'refused' | 'unavailable' | 'configuration' | 'internal';
+
+/** One row of the table: the HTTP status of a code, and its kind. */
+export interface ErrorRow {
+  status: number;
+  kind: ErrorKind;
+}
+
+/**
+ * The table: the status and kind of every code. An `HttpError` carries its own status (an
+ * INVALID_REQUEST may be a 400, 405 or 413); every other error gets its code's. A status of 500 is
+ * answered as a generic internal error (see {@link mapError}).
  *
  * `INVALID_CLAIMS` means one thing everywhere: claims the app (or, on the service, the backend)
  * supplied were refused (a reserved name, not JSON, too large, or too large for a cookie), 400. The
  * service's contract words it as `INVALID_REQUEST` naming the field, which is what it is there: a
  * field of the request body.
  */
-const STATUS: Record<LatchkeyErrorCode | HttpErrorCode, number> = {
-  TRY_REFRESH_TOKEN: 401,
-  UNAUTHORISED: 401,
-  TOKEN_THEFT_DETECTED: 401,
-  INSUFFICIENT_FRESHNESS: 403,
-  INVALID_CLAIMS: 400,
-  NOT_FOUND: 404,
-  INSUFFICIENT_SCOPE: 403,
-  RATE_LIMITED: 429,
-  STORE_UNAVAILABLE: 503,
-  // A deployment problem, not a property of the request: mapped as an internal error below.
-  MISSING_DEPENDENCY: 500,
+export const ERROR_TABLE: Readonly<Record<LatchkeyErrorCode | HttpErrorCode, ErrorRow>> = {
+  TRY_REFRESH_TOKEN: { status: 401, kind: 'refused' },
+  UNAUTHORISED: { status: 401, kind: 'refused' },
+  TOKEN_THEFT_DETECTED: { status: 401, kind: 'refused' },
+  INSUFFICIENT_FRESHNESS: { status: 403, kind: 'refused' },
+  INVALID_CLAIMS: { status: 400, kind: 'refused' },
+  NOT_FOUND: { status: 404, kind: 'refused' },
+  INSUFFICIENT_SCOPE: { status: 403, kind: 'refused' },
+  RATE_LIMITED: { status: 429, kind: 'refused' },
+  STORE_UNAVAILABLE: { status: 503, kind: 'unavailable' },
+  // A deployment problem, not a property of the request: answered as an internal error (500).
+  MISSING_DEPENDENCY: { status: 500, kind: 'configuration' },
   // This instance cannot sign (wrong master secret); nothing was written, so another instance can serve the retry.
-  SECRET_MISMATCH: 503,
+  SECRET_MISMATCH: { status: 503, kind: 'configuration' },
   // RFC 9449 §7.1 and §9: both are 401 with a DPoP challenge.
-  INVALID_DPOP_PROOF: 401,
-  USE_DPOP_NONCE: 401,
+  INVALID_DPOP_PROOF: { status: 401, kind: 'refused' },
+  USE_DPOP_NONCE: { status: 401, kind: 'refused' },
   // DBSC: a 4xx other than 403 ends the browser's DBSC session (spec "send a request"); 401 like DPoP.
-  INVALID_DBSC_PROOF: 401,
+  INVALID_DBSC_PROOF: { status: 401, kind: 'refused' },
   // The app's beforeCreate hook said no: the app's own refusal, worded by it.
-  SESSION_REFUSED: 403,
-  // An app hook threw: mapped as an internal error below, reported to onError.
-  HOOK_FAILED: 500,
+  SESSION_REFUSED: { status: 403, kind: 'refused' },
+  // An app hook threw: answered as an internal error (500), reported to onError.
+  HOOK_FAILED: { status: 500, kind: 'internal' },
   // The HTTP layer's own.
-  INVALID_REQUEST: 400,
-  CSRF_REJECTED: 403,
-  FORBIDDEN: 403,
-  CLAIM_VALIDATION_FAILED: 403,
+  INVALID_REQUEST: { status: 400, kind: 'refused' },
+  CSRF_REJECTED: { status: 403, kind: 'refused' },
+  FORBIDDEN: { status: 403, kind: 'refused' },
+  CLAIM_VALIDATION_FAILED: { status: 403, kind: 'refused' },
 };
+
+/** The table's row for a code; undefined for a code latchkey does not define. */
+export function errorRow(code: string): ErrorRow | undefined {
+  return Object.hasOwn(ERROR_TABLE, code) ? ERROR_TABLE[code as keyof typeof ERROR_TABLE] : undefined;
+}
 
 export interface MappedError {
   status: number;
@@ -139,7 +162,9 @@ export type ErrorSurface = 'http' | 'service';
  * RFC 6750 challenge (header mode only).
  */
 export function mapError(error: unknown, mode: TransportMode | undefined, surface: ErrorSurface = 'http'): MappedError & { expected: boolean } {
-  if (!(error instanceof LatchkeyError) || error.code === 'MISSING_DEPENDENCY' || error.code === 'HOOK_FAILED') {
+  const row = error instanceof LatchkeyError ? errorRow(error.code) : undefined;
+  // Not ours, a code outside the table, or a row answered as a generic 500 (MISSING_DEPENDENCY, HOOK_FAILED).
+  if (!(error instanceof LatchkeyError) || row === undefined || (row.status === 500 && !(error instanceof HttpError))) {
     return { status: 500, body: { error: { code: 'INTERNAL_ERROR', message: 'internal error' } }, headers: [], expected: false };
   }
   if (error.code === 'SECRET_MISMATCH') {
@@ -151,7 +176,7 @@ export function mapError(error: unknown, mode: TransportMode | undefined, surfac
     if (worded) return { ...worded, expected: true };
   }
   const code = error.code as LatchkeyErrorCode | HttpErrorCode;
-  const status = error instanceof HttpError ? error.status : STATUS[code];
+  const status = error instanceof HttpError ? error.status : row.status;
   const body: ErrorBody = { error: { code, message: error.message } };
   // The app (and the user) must learn which session was taken over (protocol: sessionId, userId in the
   // error), and what was seen (`reason`), so that a rare late retry can be told from a replay by a thief.
