@@ -27,7 +27,6 @@ export type LatchkeyErrorCode =
   | 'MISSING_DEPENDENCY'
   | 'SECRET_MISMATCH'
   | 'INSUFFICIENT_SCOPE'
-  | 'RATE_LIMITED'
   | 'INVALID_DPOP_PROOF'
   | 'USE_DPOP_NONCE'
   | 'INVALID_DBSC_PROOF'
@@ -209,19 +208,6 @@ export class InsufficientScopeError extends LatchkeyError {
   constructor(missingScopes: readonly string[]) {
     super('INSUFFICIENT_SCOPE', `missing scope${missingScopes.length === 1 ? '' : 's'}: ${missingScopes.join(' ')}`);
     this.missingScopes = Object.freeze([...missingScopes]);
-  }
-}
-
-/**
- * Too many requests with one API key: its rate limit is spent. `retryAfterSeconds` is when one more
- * request will be allowed.
- */
-export class RateLimitedError extends LatchkeyError {
-  readonly retryAfterSeconds: number;
-
-  constructor(retryAfterSeconds: number) {
-    super('RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`);
-    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

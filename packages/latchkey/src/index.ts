@@ -61,7 +61,6 @@ export {
   LatchkeyError,
   MissingDependencyError,
   NotFoundError,
-  RateLimitedError,
   SecretMismatchError,
   SessionRefusedError,
   StoreUnavailableError,
@@ -70,6 +69,8 @@ export {
   UnauthorisedError,
   UseDpopNonceError,
 } from './errors.js';
+// Raised by the HTTP layer's API-key check (its code is an HttpErrorCode), exported here as well, where it always was.
+export { RateLimitedError } from './http/errors.js';
 export type {
   DbscProofFailure,
   DpopProofFailure,

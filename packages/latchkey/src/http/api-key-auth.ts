@@ -12,14 +12,14 @@
  * (draft-ietf-httpapi-ratelimit-headers) on every answer of a limited route.
  */
 import type { Latchkey } from '../engine.js';
-import { InsufficientScopeError, RateLimitedError, UnauthorisedError } from '../errors.js';
+import { InsufficientScopeError, UnauthorisedError } from '../errors.js';
 import type { VerifiedApiKey } from '../api-keys/types.js';
 import { API_KEY_PREFIX } from '../api-keys/format.js';
 import { memoryRateLimiter } from '../rate-limit/memory.js';
 import { validatePolicy, type RateLimitDecision, type RateLimiter, type RateLimitPolicy } from '../rate-limit/types.js';
 import type { AccessTokenClaims } from '../types.js';
 import type { ApiKeyRateLimit } from './options.js';
-import { invalidRequest } from './errors.js';
+import { invalidRequest, RateLimitedError } from './errors.js';
 import type { HttpRequest } from './request.js';
 import type { HeaderSink } from './response.js';
 import type { LatchkeySession } from './session.js';

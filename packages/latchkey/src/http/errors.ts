@@ -14,7 +14,6 @@ import {
   InvalidClaimsError,
   InvalidDbscProofError,
   LatchkeyError,
-  RateLimitedError,
   StoreUnavailableError,
   TokenTheftError,
   UseDpopNonceError,
@@ -26,9 +25,10 @@ import type { TransportMode } from './transport-mode.js';
 
 /**
  * The HTTP layer's own refusals: a request of the wrong shape, a forged cross-site request, a session
- * that lacks the claims a route requires. Not the engine's: the engine never sees a request.
+ * that lacks the claims a route requires, an API key over its request rate. Not the engine's: the
+ * engine never sees a request.
  */
-export type HttpErrorCode = 'INVALID_REQUEST' | 'CSRF_REJECTED' | 'FORBIDDEN' | 'CLAIM_VALIDATION_FAILED';
+export type HttpErrorCode = 'INVALID_REQUEST' | 'CSRF_REJECTED' | 'FORBIDDEN' | 'CLAIM_VALIDATION_FAILED' | 'RATE_LIMITED';
 
 /** Codes that appear on the wire: the engine's, the HTTP layer's, and the generic 500's. */
 export type WireErrorCode = LatchkeyErrorCode | HttpErrorCode | 'INTERNAL_ERROR';
@@ -70,6 +70,21 @@ export class ClaimValidationFailedError extends HttpError {
   constructor(errors: readonly ClaimValidationError[]) {
     super(403, 'CLAIM_VALIDATION_FAILED', `session claims do not satisfy this route: ${errors.map((e) => e.id).join(', ')}`);
     this.claimValidationErrors = errors;
+  }
+}
+
+/**
+ * Too many requests with one API key: its rate limit is spent (429). `retryAfterSeconds` is when one
+ * more request will be allowed (sent as `Retry-After`). Raised by the HTTP layer's API-key check
+ * (`requireApiKey`, `requireAuth`), which owns the rate limiter; the engine never rate-limits.
+ */
+export class RateLimitedError extends HttpError {
+  /** Seconds until the key's bucket allows one more request. */
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number) {
+    super(429, 'RATE_LIMITED', `rate limit exceeded; retry in ${retryAfterSeconds} s`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -116,7 +131,6 @@ export const ERROR_TABLE: Readonly<Record<LatchkeyErrorCode | HttpErrorCode, Err
   INVALID_CLAIMS: { status: 400, kind: 'refused' },
   NOT_FOUND: { status: 404, kind: 'refused' },
   INSUFFICIENT_SCOPE: { status: 403, kind: 'refused' },
-  RATE_LIMITED: { status: 429, kind: 'refused' },
   STORE_UNAVAILABLE: { status: 503, kind: 'unavailable' },
   // A deployment problem, not a property of the request: answered as an internal error (500).
   MISSING_DEPENDENCY: { status: 500, kind: 'configuration' },
@@ -136,6 +150,7 @@ export const ERROR_TABLE: Readonly<Record<LatchkeyErrorCode | HttpErrorCode, Err
   CSRF_REJECTED: { status: 403, kind: 'refused' },
   FORBIDDEN: { status: 403, kind: 'refused' },
   CLAIM_VALIDATION_FAILED: { status: 403, kind: 'refused' },
+  RATE_LIMITED: { status: 429, kind: 'refused' },
 };
 
 /** The table's row for a code; undefined for a code latchkey does not define. */

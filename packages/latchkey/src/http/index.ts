@@ -9,7 +9,7 @@ export { resolveHttpSettings } from './options.js';
 export type { AuthRouteName, ClearSiteDataDirective, CookieNames, CookieOptions, CsrfOptions, ErrorRenderer, ErrorRendering, HttpModes, LatchkeyHttpOptions, ResolvedHttpSettings, RouteOverride, TransportMode } from './options.js';
 export { MAX_COOKIE_BYTES, readCookies } from './cookies.js';
 export { CSRF_HEADER, CSRF_TOKEN_HEADER, isSafeMethod } from './csrf.js';
-export { ClaimValidationFailedError, CookieConflictError, HttpError } from './errors.js';
+export { ClaimValidationFailedError, CookieConflictError, HttpError, RateLimitedError } from './errors.js';
 export type { ErrorContext } from './error-response.js';
 export type { ErrorBody, HttpErrorCode, WireErrorCode } from './errors.js';
 export { ACCESS_TOKEN_HEADER, decodeFrontToken, encodeFrontToken, EXPOSED_HEADERS, FRONT_HEADER, REFRESH_GRACE_HEADER } from './front.js';

@@ -11,6 +11,7 @@ import {
   isLatchkeyError,
   LatchkeyError,
   NotFoundError,
+  RateLimitedError,
   StoreUnavailableError,
   TokenTheftError,
   TryRefreshError,
@@ -18,7 +19,7 @@ import {
   UseDpopNonceError,
   type LatchkeyErrorCode,
 } from 'latchkey';
-import { HttpError, type HttpErrorCode } from 'latchkey/http';
+import { HttpError, RateLimitedError as HttpRateLimitedError, type HttpErrorCode } from 'latchkey/http';
 import { mapError } from '../../src/http/errors.js';
 import { toServiceError } from '../../src/service/errors.js';
 
@@ -38,6 +39,22 @@ describe('the error vocabulary', () => {
     expect(refusal).toBeInstanceOf(LatchkeyError);
     expect(isLatchkeyError(refusal, 'CSRF_REJECTED')).toBe(true);
     expect(isLatchkeyError(new TryRefreshError(), 'CSRF_REJECTED')).toBe(false);
+  });
+  it("RATE_LIMITED is the HTTP layer's (its API-key check owns the rate limiter), with the same class from both entries", () => {
+    // @ts-expect-error RATE_LIMITED is the HTTP layer's code, not the engine's: the engine never rate-limits.
+    const engine: LatchkeyErrorCode = 'RATE_LIMITED';
+    const http: HttpErrorCode = 'RATE_LIMITED';
+    expect([engine, http]).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+    expect(RateLimitedError).toBe(HttpRateLimitedError);
+    const error = new RateLimitedError(7);
+    expect(error).toBeInstanceOf(HttpError);
+    expect([error.status, error.code, error.retryAfterSeconds]).toEqual([429, 'RATE_LIMITED', 7]);
+    expect(isLatchkeyError(error, 'RATE_LIMITED')).toBe(true);
+    expect(mapError(error, 'header')).toMatchObject({
+      status: 429,
+      body: { error: { code: 'RATE_LIMITED' } },
+      headers: [['retry-after', '7']],
+    });
   });
 });
 
