@@ -5,7 +5,7 @@
 // Config arrives as JSON in LATCHKEY_TEST_INSTANCE: { store: PostgresStoreOptions, redisUrl?, pgNotify?, channel?,
 // engine: LatchkeyOptions (JSON part) }. Requests are { id, op, args }; replies { id, ok, value | error }.
 import { decodeProtectedHeader } from 'jose';
-import { createLatchkey } from '../../dist/index.js';
+import { createLatchkey, RolesClaim } from '../../dist/index.js';
 import { postgresStore } from '../../dist/stores/postgres.js';
 import { redisBus } from '../../dist/revocation/redis.js';
 import { pgNotifyBus } from '../../dist/revocation/pg-notify.js';
@@ -40,6 +40,10 @@ const ops = {
   createSession: async ({ userId }) => tokens(await engine.createSession({ userId })),
   refresh: async ({ refreshToken }) => tokens(await engine.refresh(refreshToken)),
   verify: async ({ accessToken }) => (await engine.verifyAccessToken(accessToken)).sessionId,
+  /** The verified token's claims (claims tests: what a refreshed token carries). */
+  claims: async ({ accessToken }) => (await engine.verifyAccessToken(accessToken)).claims,
+  /** setClaimValue of the built-in RolesClaim for every session of a user (claims.test.ts). */
+  setRoles: ({ userId, roles }) => engine.setClaimValue({ userId }, RolesClaim, roles),
   revokeSession: ({ sessionId }) => engine.revokeSession(sessionId),
   revokeUserSessions: ({ userId }) => engine.revokeUserSessions(userId),
   maintainKeys: () => engine.maintainKeys(),
