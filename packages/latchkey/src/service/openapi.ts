@@ -121,6 +121,7 @@ export function buildOpenApiDocument(): JsonSchema {
               'INVALID_DPOP_PROOF',
               'USE_DPOP_NONCE',
             ]),
+            '403': error('A `beforeCreate` hook of the engine the service embeds refused the session (issue 16; never from `latchkey serve`, which has no hooks).', ['SESSION_REFUSED']),
           },
         }),
       },

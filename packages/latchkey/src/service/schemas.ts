@@ -315,6 +315,7 @@ export type ServiceErrorCode =
   | 'SHUTTING_DOWN'
   | 'INVALID_DPOP_PROOF'
   | 'USE_DPOP_NONCE'
+  | 'SESSION_REFUSED'
   | 'INTERNAL_ERROR';
 
 /** The same codes, in the order the OpenAPI document lists them; `satisfies` and the check below keep the two lists equal. */
@@ -333,6 +334,7 @@ export const ERROR_CODES = [
   'SHUTTING_DOWN',
   'INVALID_DPOP_PROOF',
   'USE_DPOP_NONCE',
+  'SESSION_REFUSED',
   'INTERNAL_ERROR',
 ] as const satisfies readonly ServiceErrorCode[];
 // Fails to compile when ServiceErrorCode has a code ERROR_CODES lacks.

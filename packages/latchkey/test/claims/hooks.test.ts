@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HookError, InvalidClaimsError, RolesClaim, SessionRefusedError, type LatchkeyEvents, type SessionHooks } from 'latchkey';
+import { createLatchkeyHttp, HeaderList, normaliseRequest } from 'latchkey/http';
 import { memoryStore } from 'latchkey/stores/memory';
 import { countingStore, testEngine } from '../helpers/engine.js';
 
@@ -143,5 +144,44 @@ describe('hooks after a commit', () => {
     await expect(lk.refresh(s.refreshToken)).rejects.toMatchObject({ code: 'TOKEN_THEFT_DETECTED' });
     expect(thefts).toEqual([{ sessionId: s.session.id, userId: 'u1', reason: expect.any(String), at: expect.any(Date) }]);
     expect(errors.map((e) => (e.error as HookError).hook)).toContain('onTheft');
+  });
+});
+
+describe('hook failures over HTTP (signIn through the shared core, as every adapter)', () => {
+  const signInRequest = () =>
+    normaliseRequest({
+      method: 'POST',
+      target: '/login',
+      protocol: 'https',
+      host: 'app.example.com',
+      headers: new Headers({ 'x-latchkey-mode': 'header', origin: 'https://app.example.com' }),
+      body: async () => undefined,
+    });
+
+  it('a refusal is 403 SESSION_REFUSED with the hook’s message; any other throw is a bare 500 that names nothing of the cause; no cookie, no session', async () => {
+    const { lk, writes } = await engineWith({
+      beforeCreate: ({ userId }) => {
+        if (userId === 'banned') throw new SessionRefusedError('this account is suspended');
+        if (userId === 'broken') throw new Error('ECONNREFUSED 10.0.0.7:5432 secret-ish detail');
+      },
+    });
+    const unexpected: unknown[] = [];
+    const http = createLatchkeyHttp(lk, { onError: (error) => unexpected.push(error) });
+    for (const [userId, status, code] of [
+      ['banned', 403, 'SESSION_REFUSED'],
+      ['broken', 500, 'INTERNAL_ERROR'],
+    ] as const) {
+      const sink = new HeaderList();
+      const error = await http.signIn(signInRequest(), { userId }, sink).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(userId === 'banned' ? SessionRefusedError : HookError);
+      const response = http.errorResponse(error, signInRequest());
+      expect(response.status).toBe(status);
+      const body = JSON.parse(response.body ?? '{}') as { error: { code: string; message: string } };
+      expect(body.error.code).toBe(code);
+      if (userId === 'banned') expect(body.error.message).toBe('this account is suspended');
+      else expect(response.body).not.toContain('ECONNREFUSED');
+      expect(sink.entries.filter(([name]) => name === 'set-cookie')).toEqual([]);
+    }
+    expect(writes()).toBe(0);
   });
 });

@@ -17,6 +17,7 @@ import {
   TryRefreshError,
   UnauthorisedError,
   UseDpopNonceError,
+  SessionRefusedError,
   type LatchkeyErrorCode,
 } from 'latchkey';
 import { HttpError, RateLimitedError as HttpRateLimitedError, type HttpErrorCode } from 'latchkey/http';
@@ -77,6 +78,8 @@ describe('one table for the HTTP layer and the service', () => {
       new TokenTheftError('s1', 'u1', 'rotated-out-replay'),
       new TokenTheftError('s1', 'u1', 'revoked-for-theft'),
       new StoreUnavailableError(),
+      // Issue 16: a beforeCreate refusal, from an engine the service embeds with hooks.
+      new SessionRefusedError('this account is suspended'),
     ];
     for (const error of errors) {
       const http = mapError(error, undefined);
