@@ -56,7 +56,11 @@ export function ticketOf(link: string): string {
 export class ConsoleClient {
   readonly jar = new Map<string, string>();
 
-  constructor(readonly base: string) {}
+  /** `base` is the server's origin, `prefix` where the console is mounted. */
+  constructor(
+    readonly base: string,
+    readonly prefix = '/admin',
+  ) {}
 
   get cookieHeader(): string {
     return [...this.jar.entries()].map(([n, v]) => `${n}=${v}`).join('; ');
@@ -93,12 +97,12 @@ export class ConsoleClient {
 
   /** Redeems a login link (as the sign-in form does). */
   signIn(link: string): Promise<Reply> {
-    return this.post('/admin/login', { link: ticketOf(link) });
+    return this.post(`${this.prefix}/login`, { link: ticketOf(link) });
   }
 
   /** The CSRF token of the current session, from a page's form. */
   async csrf(): Promise<string> {
-    const page = await this.get('/admin/keys');
+    const page = await this.get(`${this.prefix}/keys`);
     const match = /name="_csrf" value="([^"]+)"/.exec(page.text);
     if (!match?.[1]) throw new Error(`no CSRF token on the page (status ${page.status})`);
     return match[1];

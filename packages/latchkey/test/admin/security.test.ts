@@ -319,6 +319,36 @@ describe('XSS', () => {
   });
 });
 
+describe('API keys on the Users page', () => {
+  test("revoking a user's API key works; a form edited to name another user's key does nothing", async () => {
+    const svc = await setup();
+    const engine = svc.service.engine;
+    const bobs = await engine.apiKeys.create({ ownerId: 'bob', name: 'bob ci' });
+    const carols = await engine.apiKeys.create({ ownerId: 'carol', name: 'carol ci' });
+    const client = await signedIn(svc);
+    const page = await client.get('/admin/users?user=bob');
+    expect(page.text).toContain('bob ci');
+    expect(page.text).toContain(`value="${bobs.apiKey.id}"`);
+    const csrf = await client.csrf();
+    // Carol's key through Bob's page: refused, the key still verifies.
+    const edited = await client.post('/admin/users/revoke-api-key', { user: 'bob', key: carols.apiKey.id, _csrf: csrf });
+    expect(edited.location).toBe('/admin/users?user=bob&done=api-key-not-active');
+    await expect(engine.apiKeys.verify(carols.key)).resolves.toBeDefined();
+    const revoked = await client.post('/admin/users/revoke-api-key', { user: 'bob', key: bobs.apiKey.id, _csrf: csrf });
+    expect(revoked.location).toBe('/admin/users?user=bob&done=api-key-revoked');
+    await expect(engine.apiKeys.verify(bobs.key)).rejects.toMatchObject({ code: 'UNAUTHORISED' });
+    expect((await client.get('/admin/users?user=bob&done=api-key-revoked')).text).toContain('The API key was revoked.');
+    await svc.service.audit.flush();
+    const rows = await svcAudit(svc).query({ types: ['admin.action'] });
+    expect(rows.events[0]).toMatchObject({
+      reason: 'revoke-api-key',
+      actor: 'admin',
+      userId: 'bob',
+      details: { operator: 'alice', keyId: bobs.apiKey.id },
+    });
+  });
+});
+
 describe('audit of admin actions', () => {
   test('sign-in, revocations and key rotation are written with actor admin and the operator', async () => {
     const svc = await setup();

@@ -100,7 +100,15 @@ export async function createLoginLink(options: CreateLoginLinkOptions): Promise<
   if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000 || ttlMs > 3_600_000) throw new TypeError('ttlMs must be between 1 000 and 3 600 000');
   const key = consoleKey(options.secret);
   const secret = randomToken(32);
-  const expiresAt = options.engine.clock.now() + ttlMs;
+  const now = options.engine.clock.now();
+  const expiresAt = now + ttlMs;
+  // A link never used stays an active session until the engine's idle timeout; end this operator's
+  // expired ones now, so they do not pile up in the active-session figures.
+  for (const old of await options.engine.listSessions(`${TICKET_USER_PREFIX}${operator}`)) {
+    const ticket = old.data['latchkeyTicket'];
+    const until = typeof ticket === 'object' && ticket !== null && !Array.isArray(ticket) ? ticket['expiresAt'] : undefined;
+    if (typeof until !== 'number' || until <= now) await options.engine.revokeSession(old.id, 'admin');
+  }
   const { session } = await options.engine.createSession({
     userId: `${TICKET_USER_PREFIX}${operator}`,
     data: { latchkeyTicket: { mac: mac(key, 'ticket', secret), expiresAt } },
@@ -139,7 +147,20 @@ export async function redeemTicket(engine: Latchkey, key: Buffer, id: unknown, s
 }
 
 /** Opens a console session for an operator whose ticket was redeemed. */
-export async function openConsoleSession(engine: Latchkey, key: Buffer, operator: string, device: DeviceInfo): Promise<IssuedTokens> {
+export async function openConsoleSession(
+  engine: Latchkey,
+  key: Buffer,
+  operator: string,
+  device: DeviceInfo,
+  idleMs: number = DEFAULT_CONSOLE_IDLE_MS,
+): Promise<IssuedTokens> {
+  // A console closed without signing out stays an active session until its next request finds it idle;
+  // end this operator's idle ones at sign-in, so they do not linger for the engine's two-week idle timeout.
+  const now = engine.clock.now();
+  for (const old of await engine.listSessions(`${CONSOLE_USER_PREFIX}${validateOperator(operator)}`)) {
+    const seenAt = old.data['latchkeyConsoleSeenAt'];
+    if (typeof seenAt !== 'number' || now - seenAt > idleMs) await engine.revokeSession(old.id, 'signout');
+  }
   const tokens = await engine.createSession({
     userId: `${CONSOLE_USER_PREFIX}${validateOperator(operator)}`,
     accessClaims: { latchkey_console: true },

@@ -216,7 +216,7 @@ export function createAdminConsole(options: AdminConsoleOptions): Hono<AdminCons
     if (!result.ok) {
       return c.html(loginPage(base, 'This login link is invalid, expired or already used. Run `latchkey admin login` for a new one.'), 401);
     }
-    const tokens = await openConsoleSession(engine, key, result.operator, device(c));
+    const tokens = await openConsoleSession(engine, key, result.operator, device(c), idleMs);
     setTokens(c, tokens);
     await record(c, result.operator, 'sign-in', { userId: tokens.session.userId, sessionId: tokens.session.id });
     return c.redirect(`${base}`, 303);
