@@ -199,6 +199,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       secret: config.secret ?? secretFromFile(config.secretFile),
       audit: { store: auditStore.store, recorder },
       store,
+      onError: (err) => logger.log('error', 'admin console', { err }),
       ...(pingable?.ping ? { health: { redis: () => pingable.ping!() } } : {}),
       clientIp: (c) => {
         try {

@@ -18,7 +18,7 @@ export interface AdminService extends TestService {
 
 export async function startAdminService(options: { clock?: TestClock; env?: Record<string, string> } = {}): Promise<AdminService> {
   const svc = await startTestService({ ...(options.clock ? { clock: options.clock } : {}), ...(options.env ? { env: options.env } : {}) });
-  const secret = readFileSync(join(svc.dir, 'secret.key'), 'utf8').trim();
+  const secret = options.env?.['LATCHKEY_SECRET'] ?? readFileSync(join(svc.dir, 'secret.key'), 'utf8').trim();
   return {
     ...svc,
     secret,

@@ -108,6 +108,27 @@ describe('mounted in an app of its own', () => {
     expect(page.text).not.toContain('hunter2');
   });
 
+  test('a failure behind a page is a plain 500 page without the error text, and is handed to onError', async () => {
+    const errors: unknown[] = [];
+    const failing = createAdminConsole({
+      engine,
+      secret: SECRET,
+      store: { listSigningKeys: () => Promise.reject(new Error('read failed: password=hunter2')) },
+      audit: { store: audit, recorder },
+      basePath: PREFIX,
+      onError: (err) => errors.push(err),
+    });
+    const client = new ConsoleClient(origin, PREFIX);
+    await client.signIn(await link('rita'));
+    const reply = await failing.request(`${PREFIX}/keys`, { headers: { cookie: client.cookieHeader } });
+    expect(reply.status).toBe(500);
+    const text = await reply.text();
+    expect(text).toContain('Something went wrong');
+    expect(text).not.toContain('hunter2');
+    expect(reply.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(errors.map((e) => (e as Error).message)).toEqual(['read failed: password=hunter2']);
+  });
+
   test('unused expired links and idle console sessions of an operator are ended when they next sign in', async () => {
     const stale = await createLoginLink({ engine, secret: SECRET, operator: 'quinn', consoleUrl: `${origin}${PREFIX}`, ttlMs: 1000 });
     await new Promise((resolve) => setTimeout(resolve, 1100));

@@ -72,6 +72,11 @@ export interface AdminConsoleOptions {
   idleTimeoutMs?: number | undefined;
   /** Health checks shown on the Overview besides the store's (the service adds Redis). Each resolves when healthy. */
   health?: Record<string, () => Promise<unknown>> | undefined;
+  /**
+   * Told about an unexpected failure behind a 500 page. Default: one line on stderr with the error's
+   * message only (the service passes its JSON logger).
+   */
+  onError?: ((error: unknown) => void) | undefined;
   /** The client's IP address for the audit log and the console session's device. Default: none recorded. */
   clientIp?: ((c: Context) => string | undefined) | undefined;
 }
@@ -172,8 +177,9 @@ export function createAdminConsole(options: AdminConsoleOptions): Hono<AdminCons
   app.use('*', bodyLimit({ maxSize: 16_384, onError: (c) => c.text('request body too large', 413) }));
 
   app.onError((err, c) => {
-    // Never the error's text on the page: it could carry a store's message. The service logs it.
-    console.error('latchkey admin console:', err instanceof Error ? err.message : 'failed');
+    // Never the error's text on the page: it could carry a store's message. The operator's log gets it.
+    if (options.onError) options.onError(err);
+    else console.error('latchkey admin console:', err instanceof Error ? err.message : 'failed');
     return c.html(
       messagePage(base, 'Something went wrong', 'The action failed; nothing was half done. Try again, and check the service log.'),
       500,
