@@ -957,6 +957,7 @@ export class Latchkey {
       // Taken after the writes: any token minted from now on was minted from the new claims.
       const epochs = [{ ...epoch, at: this.#clock.now() }];
       this.#fleet.claimsChanged(epochs);
+      await this.#fleet.persistClaimsEpochs(epochs);
       await this.#fleet.publish({ type: 'claims-changed', epochs });
     }
     return sessionIds.length;

@@ -87,6 +87,7 @@ export type { RevocationFeed, RevocationFeedEntry } from './revocation/feed.js';
 export type {
   ApiKeyRecord,
   ApiKeyStore,
+  ClaimsEpochRecord,
   CleanupResult,
   JsonMerge,
   MigrationReport,

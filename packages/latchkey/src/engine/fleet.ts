@@ -105,7 +105,29 @@ export class FleetSync {
     }
   }
 
-  /** Loads revocations made by other instances since the last sighting. */
+  /**
+   * Keeps claims epochs in the store too, where it can (`recordClaimsEpoch`), so that an instance that
+   * misses them on the bus (restarted, or its bus was down) learns them at its next catch-up. Best
+   * effort, like the publish: the claims are already written; a failure is an `error` event.
+   */
+  async persistClaimsEpochs(epochs: readonly ClaimsEpoch[]): Promise<void> {
+    const store = this.#deps.store;
+    if (store.recordClaimsEpoch === undefined) return;
+    // Past this an epoch outdates no valid token: the store drops it.
+    const expireBefore = this.#deps.clock.now() - this.#deps.retainMs;
+    try {
+      for (const e of epochs) {
+        await store.recordClaimsEpoch(
+          'userId' in e ? { kind: 'user', id: e.userId, at: e.at } : { kind: 'session', id: e.sessionId, at: e.at },
+          expireBefore,
+        );
+      }
+    } catch (error) {
+      this.#deps.events.emit('error', { error, during: 'claims epoch write' });
+    }
+  }
+
+  /** Loads revocations made by other instances since the last sighting, and the claims epochs the store keeps. */
   async syncRevocations(): Promise<void> {
     const now = this.#deps.clock.now();
     // Look back a little past the cursor: other instances' clocks may lag ours by the tolerance.
@@ -114,6 +136,11 @@ export class FleetSync {
     for (const r of revocations) {
       this.denylist.add(r.sessionId, r.revokedAt, now, r.reason === 'theft');
       if (r.revokedAt > this.#revocationCursor) this.#revocationCursor = r.revokedAt;
+    }
+    // Every epoch that still matters: few (one per change, kept for an access-token lifetime), and
+    // a missed one would let older tokens carry outdated claims until they expire.
+    if (this.#deps.store.listClaimsEpochsSince !== undefined) {
+      for (const e of await this.#deps.store.listClaimsEpochsSince(now - this.#deps.retainMs)) this.epochs.add(e.kind, e.id, e.at, now);
     }
     this.denylist.prune(now);
     this.epochs.prune(now);

@@ -10,6 +10,7 @@
 export type {
   ApiKeyRecord,
   ApiKeyStore,
+  ClaimsEpochRecord,
   CleanupResult,
   JsonMerge,
   MigrationReport,

@@ -9,6 +9,7 @@ import type { RevocationReason } from '../types.js';
 import type {
   ApiKeyRecord,
   ApiKeyStore,
+  ClaimsEpochRecord,
   CleanupResult,
   NewSession,
   RefreshTokenRecord,
@@ -35,6 +36,8 @@ export class MemoryStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
   #keys = new Map<string, SigningKeyRecord>();
   #serviceKeys = new Map<string, ServiceKeyRecord>();
   #apiKeys = new Map<string, ApiKeyRecord>();
+  /** Claims epochs by `kind:id`. */
+  #epochs = new Map<string, ClaimsEpochRecord>();
 
   async migrate(): Promise<void> {}
 
@@ -109,6 +112,17 @@ export class MemoryStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
     return [...this.#sessions.values()]
       .filter((s) => s.revokedAt !== null && s.revokedAt >= since)
       .map((s) => ({ sessionId: s.id, userId: s.userId, revokedAt: s.revokedAt!, reason: s.revokedReason ?? 'signout' }));
+  }
+
+  async recordClaimsEpoch(epoch: ClaimsEpochRecord, expireBefore: number): Promise<void> {
+    const key = `${epoch.kind}:${epoch.id}`;
+    const held = this.#epochs.get(key);
+    if (held === undefined || held.at < epoch.at) this.#epochs.set(key, { ...epoch });
+    for (const [k, e] of this.#epochs) if (e.at < expireBefore) this.#epochs.delete(k);
+  }
+
+  async listClaimsEpochsSince(since: number): Promise<ClaimsEpochRecord[]> {
+    return [...this.#epochs.values()].filter((e) => e.at >= since).map((e) => ({ ...e }));
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

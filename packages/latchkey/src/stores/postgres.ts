@@ -38,6 +38,7 @@ import {
   signingKeyFromRow,
 } from './sql/rows.js';
 import type {
+  ClaimsEpochRecord,
   ApiKeyRecord,
   ApiKeyStore,
   CleanupResult,
@@ -135,7 +136,7 @@ export class PostgresStore implements SessionStore, ApiKeyStore, ServiceKeyStore
   readonly #schemaName: string;
   readonly #onPoolError: (error: Error) => void;
   /** Quoted, schema-qualified table names. */
-  readonly #t: { sessions: string; tokens: string; keys: string; serviceKeys: string; apiKeys: string; settings: string };
+  readonly #t: { sessions: string; tokens: string; keys: string; serviceKeys: string; apiKeys: string; settings: string; epochs: string };
   #closed = false;
 
   constructor(options: PostgresStoreOptions) {
@@ -180,6 +181,7 @@ export class PostgresStore implements SessionStore, ApiKeyStore, ServiceKeyStore
       serviceKeys: `${s}.latchkey_service_keys`,
       apiKeys: `${s}.latchkey_user_api_keys`,
       settings: `${s}.latchkey_settings`,
+      epochs: `${s}.latchkey_claims_epochs`,
     };
   }
 
@@ -365,6 +367,28 @@ export class PostgresStore implements SessionStore, ApiKeyStore, ServiceKeyStore
       [since],
     );
     return rows.map(revocationFromRow);
+  }
+
+  async recordClaimsEpoch(epoch: ClaimsEpochRecord, expireBefore: number): Promise<void> {
+    // One statement, so one transaction: the later time wins (an epoch only ever moves forward), and
+    // the epochs that outdate no valid token any more go.
+    await this.#db.query(
+      `WITH upsert AS (
+         INSERT INTO ${this.#t.epochs} (kind, id, at) VALUES ($1, $2, $3)
+         ON CONFLICT (kind, id) DO UPDATE SET at = GREATEST(${this.#t.epochs}.at, EXCLUDED.at)
+       )
+       -- Not the row just upserted: one statement must not change a row twice.
+       DELETE FROM ${this.#t.epochs} WHERE at < $4 AND NOT (kind = $1 AND id = $2)`,
+      [epoch.kind, epoch.id, epoch.at, expireBefore],
+    );
+  }
+
+  async listClaimsEpochsSince(since: number): Promise<ClaimsEpochRecord[]> {
+    const { rows } = await this.#db.query<{ kind: 'user' | 'session'; id: string; at: string }>(
+      `SELECT kind, id, at FROM ${this.#t.epochs} WHERE at >= $1 ORDER BY at`,
+      [since],
+    );
+    return rows.map((r) => ({ kind: r.kind, id: r.id, at: Number(r.at) }));
   }
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {

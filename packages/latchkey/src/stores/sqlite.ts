@@ -29,6 +29,7 @@ import {
 import { loadBetterSqlite3 } from './sqlite/driver.js';
 import { SQLITE_MIGRATIONS } from './sqlite/migrations.js';
 import type {
+  ClaimsEpochRecord,
   ApiKeyRecord,
   ApiKeyStore,
   CleanupResult,
@@ -251,6 +252,28 @@ export class SqliteStore implements SessionStore, ApiKeyStore, ServiceKeyStore {
     return this.#guard(() =>
       (this.#sql('SELECT id, user_id, revoked_at, revoked_reason FROM latchkey_sessions WHERE revoked_at >= ? ORDER BY revoked_at')
         .all(since) as Array<{ id: string; user_id: string; revoked_at: number; revoked_reason: string | null }>).map((r) => revocationFromRow(r)),
+    );
+  }
+
+  async recordClaimsEpoch(epoch: ClaimsEpochRecord, expireBefore: number): Promise<void> {
+    this.#write(() => {
+      // The later time wins: an epoch only ever moves forward.
+      this.#sql('INSERT INTO latchkey_claims_epochs (kind, id, at) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET at = MAX(at, excluded.at)').run(
+        epoch.kind,
+        epoch.id,
+        epoch.at,
+      );
+      this.#sql('DELETE FROM latchkey_claims_epochs WHERE at < ?').run(expireBefore);
+    });
+  }
+
+  async listClaimsEpochsSince(since: number): Promise<ClaimsEpochRecord[]> {
+    return this.#guard(() =>
+      (this.#sql('SELECT kind, id, at FROM latchkey_claims_epochs WHERE at >= ? ORDER BY at').all(since) as ClaimsEpochRecord[]).map((r) => ({
+        kind: r.kind,
+        id: r.id,
+        at: Number(r.at),
+      })),
     );
   }
 

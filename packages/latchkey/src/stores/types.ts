@@ -277,6 +277,14 @@ export interface MigrationReport {
   version: number;
 }
 
+/** A claims epoch as a store keeps it: tokens of this user (or session) minted before `at` (ms) carry outdated claims. */
+export interface ClaimsEpochRecord {
+  kind: 'user' | 'session';
+  /** The user id or the session id. */
+  id: string;
+  at: number;
+}
+
 export interface SessionStore {
   /**
    * Creates or upgrades the schema. Idempotent; safe to call from many instances at once. Stores
@@ -329,6 +337,18 @@ export interface SessionStore {
   ): Promise<Revocation[]>;
   /** Revocations at or after `since`, each with its `reason`, for an instance that starts or reconnects to catch up. */
   listRevocationsSince(since: number): Promise<Revocation[]>;
+
+  /**
+   * Optional (issue 16): records a claims epoch (revocation/claims-epochs.ts), keeping the later of the
+   * held time and this one for the same user or session, and deletes every epoch older than
+   * `expireBefore` (it outdates no valid token any more). This is what lets an instance that missed the
+   * epoch on the bus (restarted, or its bus was down) learn it at its next catch-up. A store without it
+   * still works; such an instance then accepts the user's older tokens until they expire. Implement
+   * both methods or neither.
+   */
+  recordClaimsEpoch?(epoch: ClaimsEpochRecord, expireBefore: number): Promise<void>;
+  /** Optional, with {@link recordClaimsEpoch}: every epoch at or after `since`. */
+  listClaimsEpochsSince?(since: number): Promise<ClaimsEpochRecord[]>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Inserts the key unless its generation exists already. Returns false when another writer won. */

@@ -17,8 +17,13 @@ import {
   type BusHandlers,
   type BusMessage,
   type RevocationBus,
+  type SessionStore,
 } from 'latchkey';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { memoryStore } from 'latchkey/stores/memory';
+import { sqliteStore } from 'latchkey/stores/sqlite';
 import { FakeClock, testEngine } from '../helpers/engine.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -231,4 +236,59 @@ describe('claims in sessions', () => {
     await expect(two.verifyAccessToken(s.accessToken)).rejects.toMatchObject({ code: 'TRY_REFRESH_TOKEN' });
     await expect(one.createSession({ userId: 'u1', accessClaims: { lk_iat_ms: 9e15 } })).rejects.toBeInstanceOf(InvalidClaimsError);
   });
+});
+
+describe('claims epochs kept in the store: an instance that missed the bus learns them at catch-up', () => {
+  const stores = {
+    memory: async () => ({ one: memoryStore(), two: undefined as SessionStore | undefined, close: async () => {} }),
+    SQLite: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'latchkey-epochs-'));
+      const path = join(dir, 'latchkey.db');
+      const one = sqliteStore({ path });
+      await one.migrate();
+      // A second connection to the same file: another process of the fleet.
+      const two = sqliteStore({ path });
+      return {
+        one,
+        two,
+        close: async () => {
+          await one.close();
+          await two.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+
+  for (const [name, open] of Object.entries(stores)) {
+    it(`${name}: the built-in store keeps them; a running instance without the bus refuses at its next poll, a restarted one at once`, async () => {
+      const { one, two, close } = await open();
+      try {
+        expect([typeof one.recordClaimsEpoch, typeof one.listClaimsEpochsSince]).toEqual(['function', 'function']);
+        const clock = new FakeClock();
+        // No bus at all: whatever B learns, it learns from the store.
+        const { lk: a } = await testEngine({ store: one, clock });
+        const { lk: b } = await testEngine({ store: two ?? one, clock });
+        const s = await a.createSession({ userId: 'u1' });
+        await b.verifyAccessToken(s.accessToken);
+        clock.ms += 1;
+        await a.setClaimValue({ userId: 'u1' }, RolesClaim, ['viewer']);
+        // B missed it (no bus): it still accepts the older token...
+        await expect(b.verifyAccessToken(s.accessToken)).resolves.toBeTruthy();
+        // ...until its catch-up (the revocation poll, or the bus reconnecting) reads the store.
+        await b.syncRevocations();
+        await expect(b.verifyAccessToken(s.accessToken)).rejects.toMatchObject({ code: 'TRY_REFRESH_TOKEN' });
+        // An instance started after the change knows it from its first catch-up, at start.
+        const { lk: c } = await testEngine({ store: two ?? one, clock });
+        await expect(c.verifyAccessToken(s.accessToken)).rejects.toMatchObject({ code: 'TRY_REFRESH_TOKEN' });
+        // Past the access-token lifetime an epoch outdates nothing: the next write drops it.
+        clock.advance(a.settings.accessTokenTtlSeconds + a.settings.clockToleranceSeconds + 1);
+        await a.setClaimValue({ userId: 'u2' }, RolesClaim, ['admin']);
+        expect(await one.listClaimsEpochsSince!(0)).toEqual([{ kind: 'user', id: 'u2', at: clock.now() }]);
+        for (const lk of [a, b, c]) await lk.close();
+      } finally {
+        await close();
+      }
+    });
+  }
 });

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchema, PG_URL, postgresAvailable, REDIS_URL, redisAvailable, uniqueName } from '../helpers/postgres.js';
-import { assertBuilt, RemoteInstance } from './remote.js';
+import { assertBuilt, RemoteInstance, type InstanceConfig } from './remote.js';
 
 const available = (await postgresAvailable()) && (await redisAvailable());
 const SECRET = 'claims-fleet-secret-'.padEnd(48, 'x');
@@ -21,10 +21,12 @@ describe.skipIf(!available)('claims across two instances over one PostgreSQL and
   const schema = uniqueName('lk_claims');
   let a: RemoteInstance;
   let b: RemoteInstance;
+  let config: InstanceConfig;
+  const late: RemoteInstance[] = [];
 
   beforeAll(async () => {
     assertBuilt();
-    const config = {
+    config = {
       store: { connectionString: PG_URL, schema, max: 4 },
       redisUrl: REDIS_URL,
       channel: `latchkey:test:${schema}`,
@@ -36,7 +38,7 @@ describe.skipIf(!available)('claims across two instances over one PostgreSQL and
     b = await RemoteInstance.start(config);
   });
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.stop(), b?.stop(), ...late.map((i) => i.stop())]);
     await dropSchema(schema);
   });
 
@@ -67,5 +69,17 @@ describe.skipIf(!available)('claims across two instances over one PostgreSQL and
     const after = await a.createSession('u_later');
     expect(await a.call<Record<string, unknown>>('claims', { accessToken: after.accessToken })).not.toHaveProperty('lk-roles');
     expect(await b.verify(after.accessToken)).toEqual({ ok: true, value: after.sessionId });
+  });
+
+  it('an instance started after the change, which never saw it on the bus, refuses the older tokens from its first request', async () => {
+    const before = await a.createSession('u_restart');
+    expect(await a.call('setRoles', { userId: 'u_restart', roles: ['viewer'] })).toBe(1);
+    // As after a restart or a deploy: the epoch was published before this process subscribed. It
+    // reads the epochs the store keeps at its start-up catch-up.
+    const c = await RemoteInstance.start(config);
+    late.push(c);
+    expect(await c.waitRefused(before.accessToken, Date.now())).toBe('TRY_REFRESH_TOKEN');
+    const bystander = await a.createSession('u_restart_bystander');
+    expect(await c.verify(bystander.accessToken)).toEqual({ ok: true, value: bystander.sessionId });
   });
 });

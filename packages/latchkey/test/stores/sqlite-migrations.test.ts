@@ -114,8 +114,8 @@ describe('SQLite migrations', () => {
       await store.createSession(kept);
       const before = await store.getSession(kept.session.id);
 
-      expect(await store.migrate()).toEqual({ applied: [4, 5], version: 5 });
-      expect(await store.schemaVersion()).toBe(5);
+      expect(await store.migrate()).toEqual({ applied: [4, 5, 6], version: 6 });
+      expect(await store.schemaVersion()).toBe(6);
       expect(await store.getSession(kept.session.id)).toEqual(before);
       expect(indexes(path)).toEqual(['latchkey_refresh_tokens_session_generation']);
       expect(() => insertToken(path, 'd'.repeat(64), kept.session.id, 0)).toThrow(/UNIQUE constraint failed/);
@@ -129,7 +129,7 @@ describe('SQLite migrations', () => {
       });
       expect(next).toMatchObject({ kind: 'rotated', session: { generation: 1, currentRefreshHash: 'e'.repeat(64) } });
       expect(() => insertToken(path, 'f'.repeat(64), kept.session.id, 1)).toThrow(/UNIQUE constraint failed/);
-      expect(await store.migrate()).toEqual({ applied: [], version: 5 });
+      expect(await store.migrate()).toEqual({ applied: [], version: 6 });
     } finally {
       await store.close();
     }
@@ -138,7 +138,7 @@ describe('SQLite migrations', () => {
   it('a fresh database gets the same schema as an upgraded one', async () => {
     const store = sqliteStore({ path });
     try {
-      expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4, 5], version: 5 });
+      expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4, 5, 6], version: 6 });
       expect(schema(path)).toEqual(FEWER_BTREES);
       expect(indexes(path)).toEqual(['latchkey_refresh_tokens_session_generation']);
       const created = sessionFixture({}, T0);
@@ -178,7 +178,7 @@ describe('SQLite migrations', () => {
       const aliceBefore = await store.listActiveSessions('alice', T0 + 3000);
       const feedBefore = await store.listRevocationsSince(0);
 
-      expect(await store.migrate()).toEqual({ applied: [5], version: 5 });
+      expect(await store.migrate()).toEqual({ applied: [5, 6], version: 6 });
       expect(schema(path)).toEqual(FEWER_BTREES);
       expect(await Promise.all([chain, plain, bound, revoked].map((s) => store.getSession(s.session.id)))).toEqual(before);
       expect(await store.listActiveSessions('alice', T0 + 3000)).toEqual(aliceBefore);
@@ -208,7 +208,7 @@ describe('SQLite migrations', () => {
       } finally {
         db.close();
       }
-      expect(await store.migrate()).toEqual({ applied: [], version: 5 });
+      expect(await store.migrate()).toEqual({ applied: [], version: 6 });
     } finally {
       await store.close();
     }

@@ -641,6 +641,64 @@ export function runSessionStoreContract<S extends SessionStore>(test: StoreContr
       });
     });
 
+    describe('claims epochs (optional: recordClaimsEpoch and listClaimsEpochsSince, both or neither)', () => {
+      /** Both methods, or null when the store implements neither (then there is nothing to check). */
+      function epochs(of: S = store): Pick<Required<SessionStore>, 'recordClaimsEpoch' | 'listClaimsEpochsSince'> | null {
+        const has = [of.recordClaimsEpoch, of.listClaimsEpochsSince].filter((m) => m !== undefined).length;
+        assert.notEqual(has, 1, 'implement both recordClaimsEpoch and listClaimsEpochsSince, or neither');
+        return has === 2
+          ? { recordClaimsEpoch: of.recordClaimsEpoch!.bind(of), listClaimsEpochsSince: of.listClaimsEpochsSince!.bind(of) }
+          : null;
+      }
+      const sorted = (list: { kind: string; id: string; at: number }[]) =>
+        [...list].sort((a, b) => a.at - b.at || a.id.localeCompare(b.id));
+
+      it('keeps the later time per user or session, apart by kind; lists those at or after since', async () => {
+        const e = epochs();
+        if (!e) return;
+        await e.recordClaimsEpoch({ kind: 'user', id: 'u1', at: T0 + 10 }, T0);
+        await e.recordClaimsEpoch({ kind: 'user', id: 'u1', at: T0 + 5 }, T0); // an older one never moves it back
+        await e.recordClaimsEpoch({ kind: 'session', id: 'u1', at: T0 + 7 }, T0); // same id, other kind
+        await e.recordClaimsEpoch({ kind: 'session', id: 's1', at: T0 + 20 }, T0);
+        await e.recordClaimsEpoch({ kind: 'user', id: 'u2', at: T0 + 30 }, T0);
+        await e.recordClaimsEpoch({ kind: 'user', id: 'u2', at: T0 + 40 }, T0);
+        equal(sorted(await e.listClaimsEpochsSince(T0)), [
+          { kind: 'session', id: 'u1', at: T0 + 7 },
+          { kind: 'user', id: 'u1', at: T0 + 10 },
+          { kind: 'session', id: 's1', at: T0 + 20 },
+          { kind: 'user', id: 'u2', at: T0 + 40 },
+        ]);
+        equal(sorted(await e.listClaimsEpochsSince(T0 + 20)), [
+          { kind: 'session', id: 's1', at: T0 + 20 },
+          { kind: 'user', id: 'u2', at: T0 + 40 },
+        ]);
+        equal(await e.listClaimsEpochsSince(T0 + 41), []);
+      });
+
+      it('drops the epochs older than expireBefore, and keeps the one being recorded', async () => {
+        const e = epochs();
+        if (!e) return;
+        await e.recordClaimsEpoch({ kind: 'user', id: 'old', at: T0 }, T0);
+        await e.recordClaimsEpoch({ kind: 'user', id: 'mid', at: T0 + MINUTE }, T0);
+        await e.recordClaimsEpoch({ kind: 'session', id: 'new', at: T0 + 2 * MINUTE }, T0 + MINUTE);
+        equal(sorted(await e.listClaimsEpochsSince(0)), [
+          { kind: 'user', id: 'mid', at: T0 + MINUTE },
+          { kind: 'session', id: 'new', at: T0 + 2 * MINUTE },
+        ]);
+        // A late write of an epoch already past expiry is not an error; it is simply not kept for long.
+        await e.recordClaimsEpoch({ kind: 'user', id: 'mid', at: T0 + 3 * MINUTE }, T0 + 3 * MINUTE);
+        equal(sorted(await e.listClaimsEpochsSince(0)), [{ kind: 'user', id: 'mid', at: T0 + 3 * MINUTE }]);
+      });
+
+      it('what one handle records, another reads (the instance that catches up)', async () => {
+        const e = epochs();
+        const other = await second();
+        if (!e || !other) return;
+        await e.recordClaimsEpoch({ kind: 'user', id: 'u1', at: T0 + 1 }, T0);
+        equal(await epochs(other)!.listClaimsEpochsSince(T0), [{ kind: 'user', id: 'u1', at: T0 + 1 }]);
+      });
+    });
+
     describe('signing keys', () => {
       it('stores keys and lists them by generation', async () => {
         const k2 = signingKey(2);

@@ -94,6 +94,15 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<(s: string) => string> = [
     CREATE INDEX latchkey_user_api_keys_changed ON ${s}.latchkey_user_api_keys (changed_at);`,
   // v4: device-bound sessions (DPoP, DBSC): the key a session is bound to, NULL for bearer sessions.
   (s) => `ALTER TABLE ${s}.latchkey_sessions ADD COLUMN binding JSONB;`,
+  // v5: claims epochs (issue 16), so that an instance that missed one on the bus learns it at catch-up.
+  (s) => `
+    CREATE TABLE ${s}.latchkey_claims_epochs (
+      kind TEXT NOT NULL,
+      id TEXT NOT NULL,
+      at BIGINT NOT NULL,
+      PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX latchkey_claims_epochs_at ON ${s}.latchkey_claims_epochs (at);`,
 ];
 
 /** The newest schema version this code knows. */

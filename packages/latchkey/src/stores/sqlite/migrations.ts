@@ -134,4 +134,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX latchkey_sessions_user ON latchkey_sessions (user_id);
    CREATE INDEX latchkey_sessions_revoked ON latchkey_sessions (revoked_at) WHERE revoked_at IS NOT NULL;
    CREATE UNIQUE INDEX latchkey_refresh_tokens_session_generation ON latchkey_refresh_tokens (session_id, generation);`,
+  // v6: claims epochs (issue 16), so that an instance that missed one on the bus learns it at catch-up.
+  `CREATE TABLE latchkey_claims_epochs (
+     kind TEXT NOT NULL,
+     id TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (kind, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX latchkey_claims_epochs_at ON latchkey_claims_epochs (at);`,
 ];
