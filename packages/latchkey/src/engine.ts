@@ -47,6 +47,7 @@ import { resolveSettings, type LatchkeyOptions, type ResolvedSettings } from './
 import { isSessionActive, isSessionExpired } from './refresh/decide.js';
 import { deriveSuccessor, hashRefreshToken, isRefreshTokenShape, newRefreshToken } from './refresh/token.js';
 import type { BusRevocation, ClaimsEpoch, RevocationBus } from './revocation/bus.js';
+import { tokenMintedAt } from './revocation/claims-epochs.js';
 import { readRevocationFeed, type RevocationFeed } from './revocation/feed.js';
 import type { ApiKeyStore, CleanupResult, JsonMerge, Revocation, SessionRecord, SessionStore } from './stores/types.js';
 import { signAccessToken, verifyAccessTokenJws, type AccessTokenSettings } from './tokens/access.js';
@@ -381,7 +382,7 @@ export class Latchkey {
     if (denied !== undefined) throw revokedError(claims.sid, claims.sub, denied === 'theft' ? 'theft' : null);
     // The session's claims changed after this token was minted (setClaimValue, removeClaim): refresh
     // for a token that carries the new ones. Memory only, like the denylist (claims-epochs.ts).
-    if (this.#fleet.epochs.stale(claims.sub, claims.sid, mintedAt(claims))) throw new TryRefreshError('session claims changed; refresh and retry');
+    if (this.#fleet.epochs.stale(claims.sub, claims.sid, tokenMintedAt(claims))) throw new TryRefreshError('session claims changed; refresh and retry');
     const boundKey = await this.#checkTokenBinding(token as string, claims, options, now);
     if (options?.checkStore) {
       const session = await this.#store.getSession(claims.sid);
@@ -1054,11 +1055,6 @@ export type ClaimTarget = { sessionId: string } | { userId: string };
 /** One change for {@link Latchkey.updateClaims}: set a claim's value, or remove the claim. */
 export type ClaimChange = { claim: SessionClaim; value: JsonValue } | { claim: SessionClaim; remove: true };
 
-/** When a token was minted, ms: `lk_iat_ms`, or for a token from an older release its `iat` (earlier, so never too lenient). */
-function mintedAt(claims: AccessTokenClaims): number {
-  const ms = claims.lk_iat_ms;
-  return typeof ms === 'number' ? ms : claims.iat * 1000;
-}
 
 function registeredClaims(claims: LatchkeyOptions['claims']): ReadonlyMap<string, SessionClaim> {
   const map = new Map<string, SessionClaim>();

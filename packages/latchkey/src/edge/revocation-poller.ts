@@ -11,6 +11,7 @@
  * most once a second, so an outage does not turn every request into a fetch.
  */
 import { StoreUnavailableError } from '../errors.js';
+import { ClaimsEpochs } from '../revocation/claims-epochs.js';
 import { RevocationDenylist } from '../revocation/denylist.js';
 import { parseRevocationFeed } from '../revocation/feed.js';
 
@@ -29,6 +30,8 @@ const RETRY_AFTER_FAILURE_MS = 1000;
 export class RevocationPoller {
   readonly #settings: RevocationPollerSettings;
   #denylist: RevocationDenylist | undefined;
+  /** Claims epochs from the feed (issue 16): tokens minted before their user's or session's must refresh. */
+  #epochs: ClaimsEpochs | undefined;
   #cursor: number | undefined;
   #etag: string | undefined;
   #lastSuccess = Number.NEGATIVE_INFINITY;
@@ -53,6 +56,11 @@ export class RevocationPoller {
 
   denied(sessionId: string): 'theft' | 'revoked' | undefined {
     return this.#denylist?.denied(sessionId);
+  }
+
+  /** True when the session's claims changed after a token of it minted at `mintedAt` (ms). */
+  claimsStale(userId: string, sessionId: string, mintedAt: number): boolean {
+    return this.#epochs?.stale(userId, sessionId, mintedAt) ?? false;
   }
 
   /** Entries held (for tests and metrics). */
@@ -83,6 +91,9 @@ export class RevocationPoller {
       this.#denylist ??= new RevocationDenylist(retainMs, now);
       for (const entry of feed.revocations) this.#denylist.add(entry.sid, entry.at, now, entry.theft === true);
       this.#denylist.prune(now);
+      this.#epochs ??= new ClaimsEpochs(retainMs);
+      for (const e of feed.claimsEpochs ?? []) this.#epochs.add(e.kind, e.id, e.at, now);
+      this.#epochs.prune(now);
       this.#cursor = feed.cursor;
       this.#etag = response.headers.get('etag') ?? undefined;
       this.#lastSuccess = now;

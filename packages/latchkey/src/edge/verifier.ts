@@ -17,6 +17,7 @@
  */
 import { createRemoteJWKSet, customFetch, errors as joseErrors, type CompactVerifyGetKey, type FetchImplementation } from 'jose';
 import { InvalidDpopProofError, StoreUnavailableError, TokenTheftError, TryRefreshError, UnauthorisedError } from '../errors.js';
+import { tokenMintedAt } from '../revocation/claims-epochs.js';
 import { hasExpired } from '../tokens/access-claims.js';
 import { VerifiedTokenCache } from '../tokens/verify-cache.js';
 import type { VerifiedAccessToken } from '../types.js';
@@ -201,6 +202,9 @@ export function createEdgeVerifier(options: EdgeVerifierOptions): EdgeVerifier {
         const denied = poller.denied(claims.sid);
         if (denied === 'theft') throw new TokenTheftError(claims.sid, claims.sub, 'revoked-for-theft');
         if (denied === 'revoked') throw new UnauthorisedError('revoked', 'session revoked');
+        // Its claims changed after it was minted (setClaimValue): refresh for a token with the new ones.
+        if (poller.claimsStale(claims.sub, claims.sid, tokenMintedAt(claims)))
+          throw new TryRefreshError('session claims changed; refresh and retry');
       }
       return {
         sessionId: claims.sid,

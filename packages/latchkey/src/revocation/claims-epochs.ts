@@ -60,3 +60,12 @@ export class ClaimsEpochs {
     return this.#users.size + this.#sessions.size;
   }
 }
+
+/**
+ * When a token was minted, ms: `lk_iat_ms`, or for a token from an older release its `iat` (earlier,
+ * so never too lenient). The engine and the edge verifier compare it with the epochs.
+ */
+export function tokenMintedAt(claims: { readonly lk_iat_ms?: unknown; readonly iat: number }): number {
+  const ms = claims.lk_iat_ms;
+  return typeof ms === 'number' ? ms : claims.iat * 1000;
+}

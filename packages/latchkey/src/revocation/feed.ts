@@ -26,9 +26,21 @@ export interface RevocationFeedEntry {
   theft?: true;
 }
 
+/** A claims epoch (claims-epochs.ts): tokens of this user or session minted before `at` (ms) must refresh. */
+export interface ClaimsEpochFeedEntry {
+  kind: 'user' | 'session';
+  id: string;
+  at: number;
+}
+
 /** The feed's JSON body. */
 export interface RevocationFeed {
   revocations: RevocationFeedEntry[];
+  /**
+   * Claims epochs (issue 16) of the same window, when the store keeps them and there are any: a
+   * verifier answers a token minted before its user's or session's epoch `TRY_REFRESH_TOKEN`.
+   */
+  claimsEpochs?: ClaimsEpochFeedEntry[];
   /** Pass as `since=` on the next poll: the newest revocation time seen (ms since the epoch). */
   cursor: number;
   /** How long after its revocation an entry must still deny tokens (the issuer's access TTL plus tolerance), seconds. */
@@ -52,7 +64,7 @@ export function parseFeedSince(value: string | null | undefined): number | undef
 }
 
 export async function readRevocationFeed(
-  store: Pick<SessionStore, 'listRevocationsSince'>,
+  store: Pick<SessionStore, 'listRevocationsSince' | 'listClaimsEpochsSince'>,
   settings: RevocationFeedSettings,
   since: number | undefined,
   now: number,
@@ -71,7 +83,16 @@ export async function readRevocationFeed(
   }
   // Oldest first, and a stable order, so that equal content is an equal body and an equal ETag.
   revocations.sort((a, b) => a.at - b.at || (a.sid < b.sid ? -1 : a.sid > b.sid ? 1 : 0));
-  return { revocations, cursor, retainSeconds: settings.accessTokenTtlSeconds + settings.clockToleranceSeconds };
+  const claimsEpochs: ClaimsEpochFeedEntry[] = [];
+  for (const e of (await store.listClaimsEpochsSince?.(from)) ?? []) {
+    if (e.at < from) continue;
+    claimsEpochs.push({ kind: e.kind, id: e.id, at: e.at });
+    if (e.at > cursor) cursor = e.at;
+  }
+  claimsEpochs.sort((a, b) => a.at - b.at || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const retainSeconds = settings.accessTokenTtlSeconds + settings.clockToleranceSeconds;
+  // Only when there are any: a feed without them reads exactly as before (older verifiers, ETags).
+  return claimsEpochs.length === 0 ? { revocations, cursor, retainSeconds } : { revocations, claimsEpochs, cursor, retainSeconds };
 }
 
 /** A strong entity tag for a feed body: the SHA-256 of its text. */
@@ -96,7 +117,7 @@ export function ifNoneMatchMatches(header: string | null | undefined, etag: stri
  */
 export function parseRevocationFeed(value: unknown): RevocationFeed | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { revocations, cursor, retainSeconds } = value as Record<string, unknown>;
+  const { revocations, cursor, retainSeconds, claimsEpochs } = value as Record<string, unknown>;
   if (
     !Array.isArray(revocations) ||
     !Number.isSafeInteger(cursor) ||
@@ -111,5 +132,21 @@ export function parseRevocationFeed(value: unknown): RevocationFeed | null {
     if (typeof sid !== 'string' || sid.length === 0 || sid.length > 128 || !Number.isSafeInteger(at)) return null;
     entries.push(theft === true ? { sid, at: at as number, theft: true } : { sid, at: at as number });
   }
-  return { revocations: entries, cursor: cursor as number, retainSeconds: retainSeconds as number };
+  if (claimsEpochs === undefined) return { revocations: entries, cursor: cursor as number, retainSeconds: retainSeconds as number };
+  if (!Array.isArray(claimsEpochs)) return null;
+  const epochs: ClaimsEpochFeedEntry[] = [];
+  for (const item of claimsEpochs as unknown[]) {
+    if (typeof item !== 'object' || item === null) return null;
+    const { kind, id, at } = item as Record<string, unknown>;
+    if (
+      (kind !== 'user' && kind !== 'session') ||
+      typeof id !== 'string' ||
+      id.length === 0 ||
+      id.length > 255 ||
+      !Number.isSafeInteger(at)
+    )
+      return null;
+    epochs.push({ kind, id, at: at as number });
+  }
+  return { revocations: entries, claimsEpochs: epochs, cursor: cursor as number, retainSeconds: retainSeconds as number };
 }

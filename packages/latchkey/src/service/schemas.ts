@@ -206,6 +206,10 @@ export type HealthStatus = 'ok' | 'unavailable';
 const HealthStatusSchema: z.ZodEnum<EnumRecord<HealthStatus>> = z.enum(['ok', 'unavailable']);
 export const HealthResponse = z.strictObject({ status: HealthStatusSchema });
 
+/** Whose claims a claims epoch outdates (typed through a named union, see EnumRecord). */
+export type ClaimsEpochKindName = 'user' | 'session';
+const ClaimLocationKindSchema: z.ZodEnum<EnumRecord<ClaimsEpochKindName>> = z.enum(['user', 'session']);
+
 /** The revocation feed (revocation/feed.ts), for verifiers that cannot subscribe to the bus. */
 export const RevocationFeedResponse = z.strictObject({
   revocations: z.array(
@@ -215,6 +219,16 @@ export const RevocationFeedResponse = z.strictObject({
       theft: z.literal(true).optional().meta({ description: 'Present when it was revoked for token theft.' }),
     }),
   ),
+  claimsEpochs: z
+    .array(
+      z.strictObject({
+        kind: ClaimLocationKindSchema,
+        id: z.string().meta({ description: 'The user id (`kind: user`) or the session id (`kind: session`).' }),
+        at: z.int().meta({ description: 'ms since the epoch: tokens of that user or session minted before it must refresh.' }),
+      }),
+    )
+    .optional()
+    .meta({ description: 'v1.1 (issue 16), present when there are any: claims epochs of the same window (setClaimValue); a verifier answers older tokens TRY_REFRESH_TOKEN.' }),
   cursor: z.int().meta({ description: 'Pass as `since` on the next poll.' }),
   retainSeconds: z.int().meta({ description: 'How long an entry must keep denying tokens (access TTL + clock tolerance).' }),
 });

@@ -4,9 +4,11 @@
  * picked up from the feed within one poll interval. Keys and the feed come from a real issuer (the
  * HTTP layer over an engine), reached through its web-standard `fetch` entry, on the engine's clock.
  */
+import { RolesClaim } from 'latchkey';
 import { createEdgeVerifier, type EdgeVerifier } from 'latchkey/edge';
 import { createLatchkeyHttp } from 'latchkey/http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseRevocationFeed } from '../../src/revocation/feed.js';
 import { signWithStoreKey, testEngine, type FakeClock } from '../helpers/engine.js';
 
 const CREDENTIAL = 'feed-credential-0123456789abcdefghijklmnopqrstuv';
@@ -152,6 +154,44 @@ describe('latchkey/edge verifier', () => {
     expect(await outcome(verifier.verify(rotated.accessToken))).toBe('TOKEN_THEFT_DETECTED/revoked-for-theft');
     // Polls are conditional: an unchanged feed is answered 304 (counted by the issuer, not the verifier).
     expect(requests.filter((p) => p.endsWith('/revocations')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a claim changed for all of a user’s sessions (setClaimValue) makes their older tokens refresh within one poll interval; the refreshed one passes', async () => {
+    const { lk, clock, edge, http } = await issuer();
+    closers.push(() => lk.close());
+    const verifier = edge({ pollInterval: 5 });
+    const a = await lk.createSession({ userId: 'alice' });
+    const b = await lk.createSession({ userId: 'bob' });
+    await expect(verifier.verify(a.accessToken)).resolves.toBeTruthy();
+    clock.ms += 1;
+    await lk.setClaimValue({ userId: 'alice' }, RolesClaim, ['viewer']);
+    // The feed carries the epoch (the store keeps it).
+    const feed = await http.fetch(new Request(`${ORIGIN}/auth/revocations`, { headers: { authorization: `Bearer ${CREDENTIAL}` } }));
+    expect(((await feed!.json()) as { claimsEpochs?: unknown }).claimsEpochs).toEqual([{ kind: 'user', id: 'alice', at: clock.now() }]);
+    clock.advance(4);
+    expect(await outcome(verifier.verify(a.accessToken))).toBe('ok'); // the bound is the interval
+    clock.advance(1);
+    expect(await outcome(verifier.verify(a.accessToken))).toBe('TRY_REFRESH_TOKEN');
+    expect(await outcome(verifier.verify(b.accessToken))).toBe('ok');
+    clock.ms += 1;
+    const refreshed = await lk.refresh(a.refreshToken);
+    expect((await verifier.verify(refreshed.accessToken)).claims['lk-roles']).toMatchObject({ v: ['viewer'] });
+  });
+
+  it('reads a feed’s claims epochs only whole: a malformed one refuses the feed, a feed without them reads as before', () => {
+    const base = { revocations: [], cursor: 5, retainSeconds: 930 };
+    expect(parseRevocationFeed(base)).toEqual(base);
+    const epochs = [{ kind: 'user', id: 'alice', at: 3 }];
+    expect(parseRevocationFeed({ ...base, claimsEpochs: epochs })).toEqual({ ...base, claimsEpochs: epochs });
+    for (const bad of [
+      {},
+      [{ kind: 'team', id: 'x', at: 1 }],
+      [{ kind: 'user', id: '', at: 1 }],
+      [{ kind: 'user', id: 'x', at: 1.5 }],
+      [null],
+    ]) {
+      expect(parseRevocationFeed({ ...base, claimsEpochs: bad })).toBeNull();
+    }
   });
 
   it('fails closed (STORE_UNAVAILABLE) while the feed cannot be read', async () => {
