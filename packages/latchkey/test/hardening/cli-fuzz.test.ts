@@ -87,7 +87,9 @@ describe('CLI argument fuzz', () => {
         codes.set(result.code, (codes.get(result.code) ?? 0) + 1);
         expectWellBehaved(args, result, e);
       }),
-      { numRuns: runs },
+      // One argv per exit code checked below, run first through the same property: random argv alone
+      // produced exit 1 in only 2-13 of 300 runs, so the check below failed on an unlucky seed.
+      { numRuns: runs, examples: [[['api-keys', 'revoke', 'ak_missing']], [['--help']], [['no-such-command']]] },
     );
     report('cli fuzz (in process)', { runs, ...Object.fromEntries([...codes].map(([c, n]) => [`exit${c}`, n])) });
     for (const code of [0, 1, 2]) expect(codes.get(code) ?? 0, `exit ${code} never produced`).toBeGreaterThan(0);
