@@ -955,8 +955,9 @@ export class Latchkey {
     }
     // A claim kept in the session data is read from the store where it is checked: no token to outdate.
     if (inToken) {
-      // Taken after the writes: any token minted from now on was minted from the new claims.
-      const epochs = [{ ...epoch, at: this.#clock.now() }];
+      // Taken after the writes, as the next millisecond: a token minted in this one may predate the
+      // write (it is outdated); one minted here after it takes the epoch as its mint time (#mint).
+      const epochs = [{ ...epoch, at: this.#clock.now() + 1 }];
       this.#fleet.claimsChanged(epochs);
       await this.#fleet.persistClaimsEpochs(epochs);
       await this.#fleet.publish({ type: 'claims-changed', epochs });
@@ -971,7 +972,7 @@ export class Latchkey {
 
   async #mint(record: SessionRecord, now: number): Promise<ReissuedTokens> {
     const key = this.#ring.signing(now);
-    const subject = { sessionId: record.id, userId: record.userId, authTime: record.authTime };
+    const subject = { sessionId: record.id, userId: record.userId, authTime: record.authTime, mintedAtMs: this.#fleet.epochs.floor(record.userId, record.id) };
     // A DPoP-bound session's access tokens name the key (RFC 9449 §6.1); `cnf` is reserved, so app
     // claims can never set it. DBSC binds cookies, not tokens: its tokens carry no `cnf`.
     const jkt = record.binding?.method === 'dpop' ? record.binding.jkt : undefined;

@@ -22,11 +22,12 @@ export class ClaimsEpochs {
   }
 
   /**
-   * Records an epoch. `at` is clamped to `now`: a forged or skewed bus message cannot plant an epoch
-   * that outlives its purpose (the worst a forged one can do is make clients refresh).
+   * Records an epoch. `at` is clamped to `now + 1` (an epoch is taken as the millisecond after the
+   * change, see {@link floor}): a forged or skewed bus message cannot plant an epoch that outlives its
+   * purpose (the worst a forged one can do is make clients refresh).
    */
   add(kind: 'user' | 'session', id: string, at: number, now: number): void {
-    at = Math.min(at, now);
+    at = Math.min(at, now + 1);
     if (at + this.#retainMs <= now) return;
     const map = kind === 'user' ? this.#users : this.#sessions;
     const held = map.get(id);
@@ -45,6 +46,18 @@ export class ClaimsEpochs {
     if (user !== undefined && mintedAt < user) return true;
     const session = this.#sessions.get(sessionId);
     return session !== undefined && mintedAt < session;
+  }
+
+  /**
+   * The later of the user's and the session's epoch, if any. An epoch is the millisecond after its
+   * change, so that a token minted in the change's own millisecond, before it, is outdated; a token
+   * minted here after the change in that millisecond takes this as its mint time (1 ms ahead) and is not.
+   */
+  floor(userId: string, sessionId: string): number | undefined {
+    if (this.#users.size === 0 && this.#sessions.size === 0) return undefined;
+    const user = this.#users.get(userId);
+    const session = this.#sessions.get(sessionId);
+    return user === undefined ? session : session === undefined ? user : Math.max(user, session);
   }
 
   prune(now: number): void {

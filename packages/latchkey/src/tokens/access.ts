@@ -27,6 +27,11 @@ export interface AccessTokenSubject {
   userId: string;
   authTime: number;
   claims: JsonObject;
+  /**
+   * `lk_iat_ms` when it must be later than `now`: a claims epoch of this session taken in this very
+   * millisecond (at most 1 ms ahead). Default `now`.
+   */
+  mintedAtMs?: number | undefined;
 }
 
 /** The encoded protected header per key: the same text for every token the key signs. */
@@ -62,7 +67,7 @@ export async function signAccessToken(
     auth_time: Math.floor(subject.authTime / 1000),
     // The mint time to the millisecond: a claims epoch (revocation/claims-epochs.ts) must tell a token
     // minted just before a claim change from one minted just after it in the same second.
-    lk_iat_ms: Math.floor(now),
+    lk_iat_ms: Math.floor(Math.max(now, subject.mintedAtMs ?? now)),
     ...(settings.clientId ? { client_id: settings.clientId } : {}),
   };
   const signKey = key.signKeyObject ?? (await ring.signingKeyObject(key));

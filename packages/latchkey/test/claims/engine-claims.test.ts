@@ -148,6 +148,19 @@ describe('claims in sessions', () => {
     expect((await lk.verifyAccessToken(refreshed.accessToken)).claims['lk-roles']).toMatchObject({ v: ['admin'] });
   });
 
+  it('in the very millisecond of the change: the token minted before it is outdated, one minted after it here is not', async () => {
+    const { lk } = await testEngine();
+    const before = await lk.createSession({ userId: 'u1' });
+    // No clock movement at all: the change, the refresh and the checks share one millisecond.
+    await lk.setClaimValue({ userId: 'u1' }, RolesClaim, ['admin']);
+    await expect(lk.verifyAccessToken(before.accessToken)).rejects.toMatchObject({ code: 'TRY_REFRESH_TOKEN' });
+    const after = await lk.refresh(before.refreshToken);
+    const verified = await lk.verifyAccessToken(after.accessToken);
+    expect(verified.claims['lk-roles']).toMatchObject({ v: ['admin'] });
+    // Its mint time is the epoch, at most a millisecond ahead of the clock.
+    expect(verified.claims.lk_iat_ms).toBe(Number(decodeJwt(before.accessToken).lk_iat_ms) + 1);
+  });
+
   it('setClaimValue and removeClaim for all of a user’s sessions; other users are untouched', async () => {
     const { lk, clock } = await testEngine();
     const s1 = await lk.createSession({ userId: 'u1', accessClaims: { 'lk-roles': { v: ['admin'], t: 0 } } });
@@ -284,7 +297,7 @@ describe('claims epochs kept in the store: an instance that missed the bus learn
         // Past the access-token lifetime an epoch outdates nothing: the next write drops it.
         clock.advance(a.settings.accessTokenTtlSeconds + a.settings.clockToleranceSeconds + 1);
         await a.setClaimValue({ userId: 'u2' }, RolesClaim, ['admin']);
-        expect(await one.listClaimsEpochsSince!(0)).toEqual([{ kind: 'user', id: 'u2', at: clock.now() }]);
+        expect(await one.listClaimsEpochsSince!(0)).toEqual([{ kind: 'user', id: 'u2', at: clock.now() + 1 }]);
         for (const lk of [a, b, c]) await lk.close();
       } finally {
         await close();

@@ -167,7 +167,7 @@ describe('latchkey/edge verifier', () => {
     await lk.setClaimValue({ userId: 'alice' }, RolesClaim, ['viewer']);
     // The feed carries the epoch (the store keeps it).
     const feed = await http.fetch(new Request(`${ORIGIN}/auth/revocations`, { headers: { authorization: `Bearer ${CREDENTIAL}` } }));
-    expect(((await feed!.json()) as { claimsEpochs?: unknown }).claimsEpochs).toEqual([{ kind: 'user', id: 'alice', at: clock.now() }]);
+    expect(((await feed!.json()) as { claimsEpochs?: unknown }).claimsEpochs).toEqual([{ kind: 'user', id: 'alice', at: clock.now() + 1 }]); // the millisecond after the change
     clock.advance(4);
     expect(await outcome(verifier.verify(a.accessToken))).toBe('ok'); // the bound is the interval
     clock.advance(1);
