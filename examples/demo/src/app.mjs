@@ -3,11 +3,17 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getRequestListener } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { parse as parseCookies } from 'cookie';
 import { createLatchkey } from 'latchkey';
 import { latchkeyNode } from 'latchkey/adapters/node';
+import { AuditRecorder } from 'latchkey/audit';
+import { SqliteAuditStore } from 'latchkey/audit/sqlite';
+import { createAdminConsole, createLoginLink } from 'latchkey/service';
 import { sqliteStore } from 'latchkey/stores/sqlite';
 import { apiKeyRoutes, SESSION_SCOPE } from './api-keys.mjs';
 import { bindingLabRoutes } from './binding-lab.mjs';
@@ -69,6 +75,9 @@ async function readJson(req) {
   }
 }
 
+/** Where the admin console is mounted (its cookies are scoped to this path). */
+const ADMIN_PATH = '/admin';
+
 const text = (value, max) => (typeof value === 'string' && value.length > 0 && value.length <= max ? value : null);
 
 /**
@@ -90,7 +99,7 @@ export async function startDemo(options = {}) {
   const refreshCookie = '__Secure-lk_refresh';
 
   // Set up once the server listens: the issuer needs its port.
-  let latchkey, users, auth, files;
+  let latchkey, users, auth, files, adminConsole;
 
   async function signIn(req, res, user) {
     // `scope`: what the person may do on routes that also take API keys (requireAuth, RFC 9068 §2.2.3).
@@ -161,6 +170,8 @@ export async function startDemo(options = {}) {
   const onRequest = async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      // The admin console (docs/admin.md) answers everything under /admin, path unchanged, and nothing else.
+      if (url.pathname === ADMIN_PATH || url.pathname.startsWith(`${ADMIN_PATH}/`)) return await adminConsole(req, res);
       const file = req.method === 'GET' ? files.get(url.pathname) : undefined;
       if (file) {
         const ext = file.slice(file.lastIndexOf('.'));
@@ -206,13 +217,45 @@ export async function startDemo(options = {}) {
   users = new UserStore(join(dataDir, 'demo-users.db'));
   auth = latchkeyNode(latchkey, { ...(dbsc ? { dbsc: true } : {}), ...options.http });
   files = await staticFiles();
+
+  // The admin console, on the demo's own engine and store, with the security audit log in the demo's
+  // SQLite file (a table of its own). The recorder writes the engine's events in batches (once a
+  // second) and runs retention with the engine's hourly cleanup, as in `latchkey serve`.
+  // The engine has read or created the key file by now: the console derives its own key from the
+  // same master secret (the file's contents, as `latchkey serve` and `latchkey admin login` read it).
+  const secret = (await readFile(join(dataDir, 'secret.key'), 'utf8')).trim();
+  const auditStore = await SqliteAuditStore.open({ path: join(dataDir, 'demo.db') });
+  await auditStore.migrate();
+  const recorder = new AuditRecorder({ store: auditStore, source: latchkey });
+  const consoleApp = createAdminConsole({
+    engine: latchkey,
+    secret,
+    store,
+    audit: { store: auditStore, recorder },
+    basePath: ADMIN_PATH,
+    // The socket's address for the audit log, as `latchkey serve` records it (the demo trusts no proxy header).
+    clientIp: (c) => {
+      const address = getConnInfo(c).remote.address;
+      return address !== undefined && isIP(address) !== 0 ? address : undefined;
+    },
+  });
+  // @hono/node-server bridges node:http to the console's web-standard fetch (request, streaming, errors).
+  adminConsole = getRequestListener(consoleApp.fetch);
   return {
     url,
     latchkey,
+    /**
+     * A one-time sign-in link to the admin console for `operator` (default `demo`): valid once, for
+     * 10 minutes (`ttlMs`). It is a credential: main.mjs prints it to the terminal only.
+     */
+    adminLoginLink: (operator = 'demo', ttlMs) => createLoginLink({ engine: latchkey, secret, operator, consoleUrl: `${url}${ADMIN_PATH}`, ttlMs }),
     async close() {
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(resolve));
+      // The buffered audit events are written before the engine and the stores go.
+      await recorder.close();
       await latchkey.close();
+      await auditStore.close();
       await store.close();
       users.close();
     },

@@ -46,6 +46,13 @@ console.log(
 );
 console.log(`  security lab: ${devRoutes ? 'ON (development-only routes; NODE_ENV=production turns them off)' : 'off'}`);
 console.log(`  access tokens live ${ttl} s (DEMO_ACCESS_TTL=${ttl}); open the page in several tabs and watch one refresh serve them all.`);
+// A one-time sign-in link for the admin console (docs/admin.md), as `latchkey admin login` prints it:
+// it is a credential, so it goes to this terminal only. A new start prints a new one.
+const adminLink = await demo.adminLoginLink('demo');
+console.log(`  admin console: ${adminLink.url}`);
+console.log(
+  `    one-time sign-in for operator "demo", valid until ${adminLink.expiresAt.toISOString()}; it is a credential, keep it to yourself`,
+);
 console.log('  Data: ./examples/demo/.latchkey (delete it to start over). Ctrl-C to stop.\n');
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, async () => {
