@@ -14,22 +14,17 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, chromiumAvailable } from './support/chromium.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../../../packages/latchkey/dist/service/index.js', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
 
 // main.mjs imports the built packages, as `npm start` does.
 const built = await serviceAvailable('built latchkey package (run npm run build)', async () => {
   if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing`);
 });
-const browserAvailable = await serviceAvailable('Chromium (demo admin console test)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-  const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  await b.close();
-});
+const browserAvailable = await chromiumAvailable('Chromium (demo admin console test)');
 
 interface Started {
   child: ChildProcess;

@@ -5,25 +5,19 @@
  * shows the key's last use, the page runs under its Content-Security-Policy, and the key never
  * reaches the server's output. Screenshots go to test-artifacts/demo/ (git-ignored).
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, chromiumAvailable } from './support/chromium.js';
 import { startDemo } from '../src/app.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
 const KEY = /^lk_[A-Za-z0-9_-]{65}$/;
 
-const available = await serviceAvailable('Chromium (demo browser tests)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-  const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  await b.close();
-});
+const available = await chromiumAvailable('Chromium (demo browser tests)');
 
 type Demo = Awaited<ReturnType<typeof startDemo>>;
 

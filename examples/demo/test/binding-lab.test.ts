@@ -10,17 +10,15 @@
  * Screenshots go to test-artifacts/demo/ (git-ignored).
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, chromiumAvailable } from './support/chromium.js';
 import { makeTestCa } from '../../../packages/latchkey/test/helpers/test-ca.js';
 import { startDemo } from '../src/app.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const DBSC_FEATURES = 'DeviceBoundSessions,DeviceBoundSessionsDevTools,EnableBoundSessionCredentialsSoftwareKeysForManualTesting';
 // playwright-core passes an --enable-features of its own; Chromium reads only one, so ours carries its entries too.
 const PLAYWRIGHT_FEATURES = '--enable-features=CDPScreenshotNewSurface,SkipListAccountsWithoutGaiaCookies';
@@ -33,10 +31,7 @@ const PLAYWRIGHT_FEATURES = '--enable-features=CDPScreenshotNewSurface,SkipListA
 const ACCESS_TTL = 300;
 const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
 
-const available = await serviceAvailable('Chromium (demo binding lab)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-  await (await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS })).close();
-});
+const available = await chromiumAvailable('Chromium (demo binding lab)');
 
 /** base64(SHA-256(SubjectPublicKeyInfo)), the form --ignore-certificate-errors-spki-list takes. */
 function spkiHash(certificate: string): string {

@@ -6,23 +6,17 @@
  * of the user, this tab redraws on claimsUpdated, and another device's older token is sent to refresh
  * at its next request, after which billing opens there too. Screenshots in test-artifacts/demo/.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, chromiumAvailable } from './support/chromium.js';
 import { startDemo } from '../src/app.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
 
-const available = await serviceAvailable('Chromium (demo claims test)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-  const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  await b.close();
-});
+const available = await chromiumAvailable('Chromium (demo claims test)');
 
 type Demo = Awaited<ReturnType<typeof startDemo>>;
 

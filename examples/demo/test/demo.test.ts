@@ -4,25 +4,19 @@
  * theft reaching every tab, CSRF from another origin refused). Screenshots of each page are written
  * to test-artifacts/demo/ (git-ignored).
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceAvailable } from '../../../packages/latchkey/test/helpers/services.js';
+import { CHROMIUM, CHROMIUM_ARGS as ARGS, chromiumAvailable } from './support/chromium.js';
 import { startDemo } from '../src/app.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const artifacts = join(process.cwd(), 'test-artifacts', 'demo');
 
-const available = await serviceAvailable('Chromium (demo browser tests)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-  const b = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-  await b.close();
-});
+const available = await chromiumAvailable('Chromium (demo browser tests)');
 
 type Demo = Awaited<ReturnType<typeof startDemo>>;
 
