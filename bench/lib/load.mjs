@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -25,4 +26,28 @@ export function autocannon({ url, headers = {}, connections = 16, seconds = 5 })
     });
     child.send({ url, headers, connections, seconds });
   });
+}
+
+/**
+ * One row per load case from its rounds (`samples`: case name → results with `cpuMicrosPerRequest`),
+ * the median of each figure; a case in `failed` (name → reason) gets an error row. Returns the rows by name.
+ */
+export function medianLoadRows(ctx, cases, samples, failed) {
+  const rows = {};
+  for (const c of cases) {
+    if (failed.has(c.name)) {
+      ctx.row({ case: c.name, status: 'error', reason: failed.get(c.name) });
+      continue;
+    }
+    const s = samples.get(c.name);
+    rows[c.name] = ctx.row({
+      case: c.name,
+      metric: 'req/s',
+      value: median(s.map((r) => r.requestsPerSec)),
+      p50Ms: median(s.map((r) => r.p50Ms)),
+      p99Ms: median(s.map((r) => r.p99Ms)),
+      cpuMicrosPerRequest: median(s.map((r) => r.cpuMicrosPerRequest)),
+    });
+  }
+  return rows;
 }

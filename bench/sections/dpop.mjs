@@ -25,7 +25,8 @@ import { runInNewContext } from 'node:vm';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { MemoryReplayCache } from 'latchkey';
 import { compare, runSection } from '../lib/section.mjs';
-import { compareCases, median } from '../lib/measure.mjs';
+import { compareCases } from '../lib/measure.mjs';
+import { medianLoadRows } from '../lib/load.mjs';
 import { redisAvailable, REDIS_URL } from '../lib/services.mjs';
 import { benchEngine, issueTokens } from '../lib/engine.mjs';
 
@@ -200,22 +201,7 @@ await runSection('dpop', async (ctx) => {
       }
     }
   }
-  const httpRows = {};
-  for (const c of httpCases) {
-    if (failed.has(c.name)) {
-      ctx.row({ case: c.name, status: 'error', reason: failed.get(c.name) });
-      continue;
-    }
-    const s = samples.get(c.name);
-    httpRows[c.name] = ctx.row({
-      case: c.name,
-      metric: 'req/s',
-      value: median(s.map((r) => r.requestsPerSec)),
-      p50Ms: median(s.map((r) => r.p50Ms)),
-      p99Ms: median(s.map((r) => r.p99Ms)),
-      cpuMicrosPerRequest: median(s.map((r) => r.cpuMicrosPerRequest)),
-    });
-  }
+  const httpRows = medianLoadRows(ctx, httpCases, samples, failed);
   const [bearerHttp, dpopHttp] = httpCases.map((c) => httpRows[c.name]);
   if (bearerHttp && dpopHttp) {
     compare(dpopHttp, bearerHttp, undefined, bearerHttp.case);

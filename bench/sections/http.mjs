@@ -9,8 +9,7 @@
 import { fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { autocannon } from '../lib/load.mjs';
-import { median } from '../lib/measure.mjs';
+import { autocannon, medianLoadRows } from '../lib/load.mjs';
 import { compare, runSection } from '../lib/section.mjs';
 import { optionalImport, redisAvailable } from '../lib/services.mjs';
 
@@ -97,22 +96,7 @@ await runSection('http', async (ctx) => {
     }
   }
 
-  const rows = {};
-  for (const c of cases) {
-    if (failed.has(c.name)) {
-      ctx.row({ case: c.name, status: 'error', reason: failed.get(c.name) });
-      continue;
-    }
-    const s = samples.get(c.name);
-    rows[c.name] = ctx.row({
-      case: c.name,
-      metric: 'req/s',
-      value: median(s.map((r) => r.requestsPerSec)),
-      p50Ms: median(s.map((r) => r.p50Ms)),
-      p99Ms: median(s.map((r) => r.p99Ms)),
-      cpuMicrosPerRequest: median(s.map((r) => r.cpuMicrosPerRequest)),
-    });
-  }
+  const rows = medianLoadRows(ctx, cases, samples, failed);
   for (const fw of ['node', 'express', 'fastify', 'hono']) {
     if (rows[`${fw} + latchkey`]) compare(rows[`${fw} + latchkey`], rows[`${fw} unauthenticated`], 0.9, `${fw} unauthenticated`);
     // A script's request: requireApiKey with a scope, the key verified from the engine's cache.

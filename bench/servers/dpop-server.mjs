@@ -9,6 +9,7 @@
  * `iat` window, and its replay cache holds every proof of the run.
  */
 import http from 'node:http';
+import { answerCpuProbe } from '../lib/server-cpu.mjs';
 import { importJWK, SignJWT } from 'jose';
 import { createLatchkey, MemoryReplayCache } from 'latchkey';
 import { latchkeyNode } from 'latchkey/adapters/node';
@@ -27,9 +28,9 @@ try {
     dpop: { replayCache: new MemoryReplayCache({ maxEntries: maxProofs }) },
   });
   const auth = latchkeyNode(engine);
-  let requests = 0;
+  const served = answerCpuProbe();
   const server = http.createServer(async (req, res) => {
-    requests++;
+    served();
     const session = await auth.requireSession(req, res);
     if (!session) return;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ userId: session.userId }));
@@ -43,17 +44,6 @@ try {
   const bound = await engine.createSession({ userId: 'bound', dpop: { proof, method: 'POST', url: signInUrl } });
   const bearer = await engine.createSession({ userId: 'bearer' });
   if (bound.tokenType !== 'DPoP' || bearer.tokenType !== 'Bearer') throw new Error('expected one DPoP and one Bearer session');
-  let started;
-  process.on('message', (m) => {
-    if (m === 'cpu-start') {
-      requests = 0;
-      started = process.cpuUsage();
-      process.send({ cpuStarted: true });
-    } else if (m === 'cpu-stop') {
-      const used = process.cpuUsage(started);
-      process.send({ cpuMicros: used.user + used.system, requests });
-    }
-  });
   process.send({ ready: true, port, bearer: bearer.accessToken, bound: bound.accessToken });
 } catch (err) {
   process.send({ ready: false, error: err instanceof Error ? err.stack : String(err) });

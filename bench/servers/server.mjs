@@ -7,6 +7,7 @@
  * (a cookie obtained the way that library's login would set it). It exits when the parent disconnects.
  */
 import http from 'node:http';
+import { answerCpuProbe } from '../lib/server-cpu.mjs';
 import { randomBytes } from 'node:crypto';
 
 const config = JSON.parse(process.argv[2]);
@@ -118,21 +119,8 @@ async function honoServer(auth) {
 const make = { node: nodeServer, express: expressServer, fastify: fastifyServer, hono: honoServer }[config.framework];
 try {
   const { port, headers, server } = await make(config.auth);
-  // CPU time per request, measured inside the server: unlike requests per second, it hardly depends
-  // on what else the machine is running. 'cpu-start' / 'cpu-stop' bracket the measured load.
-  let requests = 0;
-  let started;
-  server.on('request', () => requests++);
-  process.on('message', (m) => {
-    if (m === 'cpu-start') {
-      requests = 0;
-      started = process.cpuUsage();
-      process.send({ cpuStarted: true });
-    } else if (m === 'cpu-stop') {
-      const used = process.cpuUsage(started);
-      process.send({ cpuMicros: used.user + used.system, requests });
-    }
-  });
+  // CPU time per request, measured inside the server (bench/lib/server-cpu.mjs).
+  server.on('request', answerCpuProbe());
   process.send({ ready: true, port, headers });
 } catch (err) {
   process.send({ ready: false, error: err instanceof Error ? err.stack : String(err) });
